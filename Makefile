@@ -1,0 +1,45 @@
+# fernetflow — see README.md. Every target works from a clean clone.
+SHELL := /bin/bash
+GO        ?= go
+BIN       := bin/fernetflow
+PKGS      := ./...
+FUZZTIME  ?= 10s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: build test integration bench fuzz demo lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/fernetflow
+
+## test: unit tests with the race detector, plus vet (the README's test command)
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+## integration: suites against Debian's Keystone, python3-cryptography, age,
+## python3-yaql/mistral; each suite starts what it needs on 127.0.0.1 and stops it.
+integration: build
+	$(GO) test -tags integration -count=1 -timeout 30m -v ./test/integration/... 2>&1 | tee integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; exit $${PIPESTATUS[0]}
+
+## bench: every Go benchmark; compare runs with benchstat
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(PKGS)
+
+## fuzz: run each Fuzz target for FUZZTIME
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## demo: the main job on a throwaway local repository, no cloud needed
+demo: build
+	./$(BIN) demo
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+clean:
+	rm -rf bin integration.log

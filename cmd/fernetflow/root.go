@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fernetflow/fernetflow/internal/output"
+)
+
+// app carries what every command shares: the streams, the output format and
+// the logger. It is built once in main and passed to each command's
+// constructor; there is no package-level state.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	format  string
+	verbose bool
+	log     *slog.Logger
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr, log: slog.New(slog.DiscardHandler)}
+}
+
+func (a *app) root() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fernetflow",
+		Short: "Rotate Keystone Fernet keys across every Keystone node, safely",
+		Long: `fernetflow rotates OpenStack Keystone Fernet keys on every Keystone node of a
+cloud with zero downtime. Keys never travel or rest in plaintext outside a
+node's key repository: each node receives its key set sealed to its own key
+and signed by the undercloud.`,
+		Example: `  # Create a key repository, then rotate it as keystone-manage would
+  fernetflow keys setup  --key-repository /etc/keystone/fernet-keys
+  fernetflow keys rotate --key-repository /etc/keystone/fernet-keys --max-active-keys 3`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := output.ParseFormat(a.format); err != nil {
+				return usageError{err}
+			}
+			level := slog.LevelWarn
+			if a.verbose {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	cmd.SetIn(a.stdin)
+	cmd.SetOut(a.stdout)
+	cmd.SetErr(a.stderr)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.PersistentFlags().StringVarP(&a.format, "format", "f", string(output.Table), "output format: "+output.Formats)
+	cmd.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log progress to stderr")
+	cmd.AddCommand(
+	)
+	return cmd
+}
+
+// print writes a command's result in the format chosen with -f.
+func (a *app) print(v any) error {
+	f, err := output.ParseFormat(a.format)
+	if err != nil {
+		return usageError{err}
+	}
+	return output.Write(a.stdout, f, v)
+}
+
+// usagef reports a wrongly called command (exit code 2).
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
