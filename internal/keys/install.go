@@ -1,0 +1,78 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// InstallOptions govern Install.
+type InstallOptions struct {
+	// AllowFewer permits a set with fewer keys than the one it replaces
+	// (an empty or truncated source once wiped whole clusters elsewhere).
+	AllowFewer bool
+	// Create makes the repository directory (0700) when it does not exist.
+	Create bool
+}
+
+// InstallResult says what Install did.
+type InstallResult struct {
+	Changed  bool
+	Previous Fingerprint // zero when the repository was empty
+	Current  Fingerprint
+}
+
+// Install replaces the keys of the repository in dir with next, as a node
+// does when it receives a new key set. It writes in the safe order (the new
+// primary first, then 0, then removals; see the package documentation),
+// each file atomically with its final mode and owner, under the
+// repository's lock. It refuses a set that is empty, lacks 0, or has fewer
+// keys than the current one unless AllowFewer is set; a refusal leaves the
+// repository untouched. Installing the set already on disk changes nothing.
+func Install(ctx context.Context, dir string, next Set, io InstallOptions, opts ...Option) (*InstallResult, error) {
+	c := newConfig(opts)
+	if err := next.Validate(); err != nil {
+		return nil, fmt.Errorf("keys: refuse to install: %w", err)
+	}
+	if err := c.checkNotCredential(dir); err != nil {
+		return nil, err
+	}
+	if io.Create {
+		if err := ensureDir(dir, c); err != nil {
+			return nil, err
+		}
+	}
+	unlock, err := lock(ctx, dir, c)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := load(dir, c)
+	if err != nil && !(errors.Is(err, ErrNotInitialized) && io.Create) {
+		return nil, err
+	}
+	old := Set{}
+	if r != nil {
+		old = r.Keys
+	}
+	res := &InstallResult{Current: next.Fingerprint()}
+	if len(old) > 0 {
+		res.Previous = old.Fingerprint()
+	}
+	if res.Previous == res.Current {
+		return res, nil
+	}
+	if len(next) < len(old) && !io.AllowFewer {
+		return nil, fmt.Errorf("keys: refuse to install %d keys over %d in %s: a set with fewer keys can delete keys that still validate tokens; pass the allow-fewer option if this is intended", len(next), len(old), dir)
+	}
+	removeStaleTemps(dir, c)
+	if err := apply(dir, old, next, c); err != nil {
+		return nil, err
+	}
+	res.Changed = true
+	c.log.Info("installed key set", "repository", dir, "fingerprint", res.Current.Short(), "keys", len(next))
+	return res, nil
+}

@@ -1,0 +1,237 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Sentinel errors a caller may branch on.
+var (
+	// ErrLocked means another process holds the repository's lock.
+	ErrLocked = errors.New("keys: the key repository is locked by another fernetflow process")
+	// ErrUnsafePrune means a rotation would delete a key that may still
+	// have signed live tokens; the error text says when it becomes safe.
+	ErrUnsafePrune = errors.New("keys: pruning would delete a key that may have signed tokens still valid")
+	// ErrCredentialRepository means a token operation was asked of a
+	// credential-encryption key repository.
+	ErrCredentialRepository = errors.New("keys: this is a credential key repository, not a token key repository")
+	// ErrNotInitialized means the repository is missing or holds no keys.
+	ErrNotInitialized = errors.New("keys: the key repository is not initialized")
+	// ErrNoStagedKey means the repository has keys but no staged key 0.
+	ErrNoStagedKey = errors.New("keys: no staged key")
+)
+
+// Repository is a key repository as loaded from disk.
+type Repository struct {
+	// Dir is the repository's directory, cleaned.
+	Dir string
+	// Keys holds every valid key by index.
+	Keys Set
+	// Skipped lists empty integer-named files, which Keystone ignores.
+	Skipped []string
+	// Ignored lists files whose names are not integers, which Keystone ignores.
+	Ignored []string
+}
+
+// Open loads and validates the repository in dir exactly as Keystone reads
+// it: files whose names are not integers are ignored, empty files are
+// skipped with a warning, every other integer-named file must hold one key
+// in Keystone's format (see [ParseKey]), and 0 must exist. Anything Keystone
+// would choke on, or that suggests tampering (a symlinked key file, a
+// world-readable directory, a file not owned by the [WithOwner] user), is an
+// error naming the file and the fix.
+func Open(dir string, opts ...Option) (*Repository, error) {
+	return open(dir, newConfig(opts))
+}
+
+func open(dir string, c *config) (*Repository, error) {
+	r, err := load(dir, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Keys) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no keys: create them with fernetflow keys setup --key-repository %s", ErrNotInitialized, r.Dir, r.Dir)
+	}
+	if _, ok := r.Keys[0]; !ok {
+		return nil, fmt.Errorf("%w: %s has no staged key 0, so the next rotation has nothing to promote: copy 0 from another Keystone node, or add a new one with fernetflow keys setup (other nodes must receive it before it becomes primary)", ErrNoStagedKey, r.Dir)
+	}
+	return r, nil
+}
+
+// load reads and validates every file of the repository; it does not
+// require any key to be present.
+func load(dir string, c *config) (*Repository, error) {
+	dir = filepath.Clean(dir)
+	if err := c.checkNotCredential(dir); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %s does not exist: create it with fernetflow keys setup --key-repository %s", ErrNotInitialized, dir, dir)
+	case err != nil:
+		return nil, fmt.Errorf("keys: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("keys: %s is not a directory: --key-repository names the directory that holds the key files", dir)
+	case fi.Mode().Perm()&0o007 != 0:
+		return nil, fmt.Errorf("keys: %s is world-accessible (mode %04o): Keystone's keys must be readable by Keystone only; chmod 0700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	if err := c.checkOwner(dir, fi); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("keys: read %s: %w", dir, err)
+	}
+	r := &Repository{Dir: dir, Keys: Set{}}
+	names := map[int]string{}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		index, ok := pythonInt(name)
+		if ok && index > maxIndex {
+			return nil, fmt.Errorf("keys: %s: Keystone reads this file as a key, but its index is beyond %d: remove it", path, maxIndex)
+		}
+		if !ok {
+			r.Ignored = append(r.Ignored, name)
+			continue
+		}
+		if canonical := strconv.Itoa(index); canonical != name || index < 0 {
+			if index < 0 {
+				return nil, fmt.Errorf("keys: %s: Keystone reads this file as key %d, and key indexes are never negative: remove it", path, index)
+			}
+			return nil, fmt.Errorf("keys: %s: Keystone reads this file as key %d: rename it to %s (or remove it)", path, index, canonical)
+		}
+		if prev, dup := names[index]; dup {
+			return nil, fmt.Errorf("keys: %s and %s are both key %d: remove one", prev, path, index)
+		}
+		names[index] = path
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return nil, fmt.Errorf("keys: %s is a symlink: key files must be regular files in the repository (a link can point anywhere); replace it with a copy of the key", path)
+		case fi.IsDir():
+			return nil, fmt.Errorf("keys: %s is a directory: Keystone ignores it, but an integer name is reserved for a key; move it out of the repository", path)
+		case !fi.Mode().IsRegular():
+			return nil, fmt.Errorf("keys: %s is not a regular file: move it out of the repository", path)
+		case fi.Mode().Perm()&0o007 != 0:
+			return nil, fmt.Errorf("keys: %s is world-readable (mode %04o): chmod 0600 %s", path, fi.Mode().Perm(), path)
+		}
+		if err := c.checkOwner(path, fi); err != nil {
+			return nil, err
+		}
+		b, err := readSmall(path)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		if len(b) == 0 {
+			c.log.Warn("ignoring an empty key file, as Keystone does; remove it", "file", path)
+			r.Skipped = append(r.Skipped, name)
+			continue
+		}
+		k, err := ParseKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %s: %w", path, err)
+		}
+		r.Keys[index] = k
+	}
+	return r, nil
+}
+
+// readSmall reads at most a little more than a key, so a huge file planted
+// in the repository cannot exhaust memory.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 4*EncodedKeySize))
+}
+
+func (c *config) checkOwner(path string, fi fs.FileInfo) error {
+	if c.owner == nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(st.Uid) != c.owner.UID || int(st.Gid) != c.owner.GID {
+		return fmt.Errorf("keys: %s is owned by %d:%d, want %d:%d (the Keystone user and group): chown %d:%d %s", path, st.Uid, st.Gid, c.owner.UID, c.owner.GID, c.owner.UID, c.owner.GID, path)
+	}
+	return nil
+}
+
+func (c *config) checkNotCredential(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	for _, cr := range c.credentialRepos {
+		crAbs, err := filepath.Abs(cr)
+		if err != nil {
+			continue
+		}
+		if same(abs, crAbs) {
+			return fmt.Errorf("%w: %s is [credential] key_repository; rotating it like token keys makes every stored credential unreadable: use keystone-manage credential_rotate and credential_migrate", ErrCredentialRepository, dir)
+		}
+	}
+	return nil
+}
+
+// same reports whether two absolute paths name the same directory.
+func same(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
+
+// maxIndex bounds key indexes: a repository rotated once a minute for a
+// thousand years stays far below it.
+const maxIndex = 1 << 31
+
+// pythonInt parses a file name as Python's int() does, which is how
+// Keystone decides whether a file is a key: surrounding white space, a sign
+// and single underscores between digits are accepted.
+func pythonInt(s string) (int, bool) {
+	t := strings.TrimSpace(s)
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg = t[0] == '-'
+		t = t[1:]
+	}
+	if t == "" || t[0] == '_' || t[len(t)-1] == '_' || strings.Contains(t, "__") {
+		return 0, false
+	}
+	n := 0
+	for _, ch := range t {
+		switch {
+		case ch == '_':
+			continue
+		case ch >= '0' && ch <= '9':
+			if n <= maxIndex {
+				n = n*10 + int(ch-'0')
+			}
+		default:
+			return 0, false
+		}
+	}
+	if neg {
+		n = -n
+	}
+	return n, true // beyond maxIndex, n is only known to be larger
+}

@@ -1,0 +1,431 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Keystone's defaults, used when a caller does not say otherwise.
+const (
+	DefaultMaxActiveKeys      = 3
+	DefaultTokenExpiration    = time.Hour      // [token] expiration
+	DefaultAllowExpiredWindow = 48 * time.Hour // [token] allow_expired_window
+)
+
+// RotateOptions are the knobs of a rotation, named as in keystone.conf.
+type RotateOptions struct {
+	// MaxActiveKeys is [fernet_tokens] max_active_keys (at least 1).
+	MaxActiveKeys int
+	// TokenExpiration and AllowExpiredWindow bound how long a token stays
+	// usable after it was signed; the prune guard uses their sum.
+	TokenExpiration    time.Duration
+	AllowExpiredWindow time.Duration
+	// Zero is zero: callers pass Keystone's defaults (DefaultTokenExpiration,
+	// DefaultAllowExpiredWindow) themselves.
+	//
+	// Force prunes keys even when the guard cannot prove they are unused.
+	Force bool
+	// DryRun computes and returns the plan but changes nothing.
+	DryRun bool
+}
+
+func (o *RotateOptions) defaults() error {
+	if o.MaxActiveKeys == 0 {
+		o.MaxActiveKeys = DefaultMaxActiveKeys
+	}
+	if o.MaxActiveKeys < 1 {
+		return fmt.Errorf("keys: max_active_keys is %d, Keystone needs at least 1", o.MaxActiveKeys)
+	}
+	if o.TokenExpiration < 0 || o.AllowExpiredWindow < 0 {
+		return fmt.Errorf("keys: token expiration and allow_expired_window cannot be negative")
+	}
+	return nil
+}
+
+// Plan says what a setup or rotation does (or, with DryRun, would do).
+// It names keys by index and ID, never by content.
+type Plan struct {
+	Action        string     `json:"action"`
+	Repository    string     `json:"key_repository"`
+	DryRun        bool       `json:"dry_run"`
+	Generation    uint64     `json:"generation"`
+	PreviousGen   uint64     `json:"previous_generation,omitempty"`
+	Promoted      *Promotion `json:"promoted,omitempty"`
+	Staged        string     `json:"staged_key_id"`
+	Primary       int        `json:"primary"`
+	Pruned        []Pruned   `json:"pruned"`
+	Keys          []int      `json:"keys"`
+	Fingerprint   string     `json:"fingerprint"`
+	PreviousPrint string     `json:"previous_fingerprint,omitempty"`
+	Warnings      []string   `json:"warnings,omitempty"`
+	Changed       bool       `json:"changed"`
+
+	next Set
+}
+
+// Promotion is the staged key becoming primary.
+type Promotion struct {
+	From  int    `json:"from"`
+	To    int    `json:"to"`
+	KeyID string `json:"key_id"`
+}
+
+// Pruned is a key a rotation deletes.
+type Pruned struct {
+	Index int    `json:"index"`
+	KeyID string `json:"key_id"`
+	// SafeAfter is when every token it may have signed has expired.
+	SafeAfter *time.Time `json:"safe_after,omitempty"`
+}
+
+// Table implements output.Tabler.
+func (p *Plan) Table() ([]string, [][]string) {
+	rows := [][]string{
+		{"action", p.Action + map[bool]string{true: " (dry run: nothing changed)", false: ""}[p.DryRun]},
+		{"key repository", p.Repository},
+		{"generation", fmt.Sprintf("%d → %d", p.PreviousGen, p.Generation)},
+	}
+	if p.Promoted != nil {
+		rows = append(rows, []string{"promoted", fmt.Sprintf("staged key 0 (%s) → %d, the new primary", p.Promoted.KeyID, p.Promoted.To)})
+	}
+	rows = append(rows, []string{"new staged key", "0 (" + p.Staged + ")"})
+	var pr []string
+	for _, x := range p.Pruned {
+		pr = append(pr, fmt.Sprintf("%d (%s)", x.Index, x.KeyID))
+	}
+	rows = append(rows,
+		[]string{"pruned", strings.Join(pr, ", ")},
+		[]string{"keys", strings.Trim(fmt.Sprint(p.Keys), "[]")},
+		[]string{"fingerprint", p.Fingerprint},
+	)
+	for _, w := range p.Warnings {
+		rows = append(rows, []string{"warning", w})
+	}
+	return []string{"FIELD", "VALUE"}, rows
+}
+
+// Setup initializes the repository in dir as keystone-manage fernet_setup
+// does: if 0 exists it does nothing; otherwise it writes a new 0 and
+// rotates once, so an empty repository ends with 0 (staged) and 1
+// (primary). The directory is created with mode 0700.
+func Setup(ctx context.Context, dir string, ro RotateOptions, opts ...Option) (*Plan, error) {
+	c := newConfig(opts)
+	if err := ro.defaults(); err != nil {
+		return nil, err
+	}
+	if err := c.checkNotCredential(dir); err != nil {
+		return nil, err
+	}
+	if !ro.DryRun {
+		if err := ensureDir(dir, c); err != nil {
+			return nil, err
+		}
+		unlock, err := lock(ctx, dir, c)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	r, err := open(dir, c)
+	switch {
+	case err == nil:
+		// Initialized already, as keystone-manage says: nothing to do.
+		m, err := ReadMetadata(dir)
+		if err != nil {
+			return nil, err
+		}
+		m = reconcile(m, r.Keys, c.now())
+		p := &Plan{Action: "setup", Repository: r.Dir, DryRun: ro.DryRun, Generation: m.Generation, PreviousGen: m.Generation,
+			Staged: r.Keys[0].ID(), Keys: r.Keys.Indexes(), Fingerprint: r.Keys.Fingerprint().String(), Pruned: []Pruned{}}
+		p.Primary, _ = r.Keys.Primary()
+		p.Warnings = append(p.Warnings, "the repository is initialized already: nothing changed")
+		return p, nil
+	case errors.Is(err, ErrNotInitialized):
+		return rotate(ctx, dir, &Repository{Dir: dir, Keys: Set{}}, ro, c, true)
+	case errors.Is(err, ErrNoStagedKey):
+		// keystone-manage writes 0, then rotates; do the same.
+		loose, lerr := load(dir, c)
+		if lerr != nil {
+			return nil, lerr
+		}
+		return rotate(ctx, dir, loose, ro, c, true)
+	default:
+		return nil, err
+	}
+}
+
+// Rotate rotates the repository in dir as keystone-manage fernet_rotate
+// does: the staged key 0 becomes the primary at the highest index plus one,
+// a new staged 0 is written, and the lowest-numbered keys other than 0 are
+// pruned until MaxActiveKeys remain (0 included). Unlike keystone-manage it
+// writes in the safe order under an exclusive lock (see apply), records
+// metadata, and refuses to prune a key that may still have signed live
+// tokens unless Force is set ([ErrUnsafePrune]).
+func Rotate(ctx context.Context, dir string, ro RotateOptions, opts ...Option) (*Plan, error) {
+	c := newConfig(opts)
+	if err := ro.defaults(); err != nil {
+		return nil, err
+	}
+	if !ro.DryRun {
+		if err := c.checkNotCredential(dir); err != nil {
+			return nil, err
+		}
+		unlock, err := lock(ctx, dir, c)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	r, err := open(dir, c)
+	if err != nil {
+		return nil, err
+	}
+	return rotate(ctx, dir, r, ro, c, false)
+}
+
+// rotate computes the next set from r and, unless dry-running, writes it.
+// setup marks the first rotation of keystone-manage fernet_setup, which
+// first writes a new 0 when there is none.
+func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c *config, setup bool) (*Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := c.now()
+	old := r.Keys
+	meta, err := ReadMetadata(dir)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if meta != nil && meta.Stale(old) && len(old) > 0 {
+		warnings = append(warnings, fmt.Sprintf("the keys changed outside fernetflow since generation %d (by hand, by keystone-manage, or an interrupted write): recorded as generation %d", meta.Generation, meta.Generation+1))
+		c.log.Warn("key repository changed outside fernetflow", "repository", dir, "generation", meta.Generation)
+	}
+	stale := meta.Stale(old) && meta != nil && len(old) > 0
+	meta = reconcile(meta, old, now)
+	if len(old) == 0 {
+		meta.Adopted = nil // made here, not adopted
+	}
+	if stale {
+		meta.Generation++
+	}
+	prevGen, prevPrint := meta.Generation, ""
+	if len(old) > 0 {
+		prevPrint = old.Fingerprint().String()
+	}
+
+	work := old.Clone()
+	if _, ok := work[0]; !ok {
+		k, err := GenerateKey(c.rand)
+		if err != nil {
+			return nil, err
+		}
+		work[0] = k
+		meta.Keys = append(meta.Keys, KeyRecord{ID: k.ID(), Index: 0, Created: &now})
+	}
+
+	// Keystone: the staged key moves to max+1 and a new 0 is made. If 0
+	// already equals the primary, an earlier rotation was interrupted
+	// after promoting it: finish that one instead of promoting twice.
+	next := work.Clone()
+	cur, _ := work.Primary()
+	newPrimary := cur + 1
+	if cur > 0 && work[cur] == work[0] {
+		newPrimary = cur
+	}
+	next[newPrimary] = work[0]
+	staged, err := GenerateKey(c.rand)
+	if err != nil {
+		return nil, err
+	}
+	next[0] = staged
+
+	// Prune the lowest indexes other than 0 until max-1 remain.
+	nonZero := slices.DeleteFunc(next.Indexes(), func(i int) bool { return i == 0 })
+	var pruneIdx []int
+	for len(nonZero) > ro.MaxActiveKeys-1 {
+		pruneIdx = append(pruneIdx, nonZero[0])
+		nonZero = nonZero[1:]
+	}
+	pruned, guardErr := guard(meta, next, pruneIdx, cur, newPrimary, ro, now)
+	for _, i := range pruneIdx {
+		delete(next, i)
+	}
+	if guardErr != nil && !ro.Force {
+		return nil, guardErr
+	}
+	if guardErr != nil {
+		warnings = append(warnings, "forced: "+strings.TrimPrefix(guardErr.Error(), ErrUnsafePrune.Error()+": "))
+	}
+
+	action := "rotate"
+	if setup {
+		action = "setup"
+	}
+	p := &Plan{
+		Action: action, Repository: r.Dir, DryRun: ro.DryRun,
+		PreviousGen: prevGen, Generation: prevGen + 1,
+		Promoted: &Promotion{From: 0, To: newPrimary, KeyID: work[0].ID()},
+		Staged:   staged.ID(), Pruned: pruned, Keys: next.Indexes(),
+		Fingerprint: next.Fingerprint().String(), PreviousPrint: prevPrint,
+		Changed: !ro.DryRun, next: next,
+	}
+	if len(old) == 0 {
+		p.PreviousGen = 0
+		p.Generation = 1
+	}
+	p.Primary, _ = next.Primary()
+	if _, ok := next[newPrimary]; !ok {
+		warnings = append(warnings, fmt.Sprintf("max_active_keys=%d pruned the key just promoted: only the staged key 0 remains, and every rotation invalidates every token", ro.MaxActiveKeys))
+	}
+	warnings = append(warnings, checkRotationRule(meta, ro, now)...)
+	p.Warnings = warnings
+	if ro.DryRun {
+		return p, nil
+	}
+
+	removeStaleTemps(dir, c)
+	if err := apply(dir, old, next, c); err != nil {
+		return nil, err
+	}
+	// Record the new generation.
+	nm := reconcileRotation(meta, next, work[0], newPrimary, cur, staged, now, p.Generation)
+	if err := writeMetadata(dir, nm, c); err != nil {
+		return nil, fmt.Errorf("%w (the keys were rotated; the next fernetflow run records them)", err)
+	}
+	c.step("metadata")
+	c.log.Info("rotated key repository", "repository", dir, "generation", p.Generation, "primary", p.Primary, "fingerprint", next.Fingerprint().Short(), "pruned", len(pruned))
+	return p, nil
+}
+
+// reconcileRotation records a rotation in the metadata.
+func reconcileRotation(m *Metadata, next Set, promoted Key, newPrimary, oldPrimary int, staged Key, now time.Time, gen uint64) *Metadata {
+	byID := map[string]KeyRecord{}
+	for _, r := range m.Keys {
+		if prev, ok := byID[r.ID]; !ok || r.Index > prev.Index {
+			byID[r.ID] = r
+		}
+	}
+	out := &Metadata{Format: MetadataFormat, Generation: gen, Fingerprint: next.Fingerprint().String(), Adopted: m.Adopted}
+	out.Rotations = append(slices.Clone(m.Rotations), now)
+	if len(out.Rotations) > maxRotationHistory {
+		out.Rotations = out.Rotations[len(out.Rotations)-maxRotationHistory:]
+	}
+	for _, i := range next.Indexes() {
+		k := next[i]
+		r, ok := byID[k.ID()]
+		if !ok {
+			r = KeyRecord{ID: k.ID()}
+		}
+		r.Index = i
+		switch {
+		case k == staged:
+			r.Created = &now
+		case k == promoted && i == newPrimary:
+			r.Promoted = &now
+		case i == oldPrimary && oldPrimary != newPrimary:
+			r.Demoted, r.DemotedUnknown = &now, false
+		}
+		out.Keys = append(out.Keys, r)
+	}
+	return out
+}
+
+// guard checks that no key in prune may still have signed a token that is
+// usable: a key is safe to delete once TokenExpiration+AllowExpiredWindow
+// have passed since it stopped being primary.
+func guard(m *Metadata, next Set, prune []int, oldPrimary, newPrimary int, ro RotateOptions, now time.Time) ([]Pruned, error) {
+	life := ro.TokenExpiration + ro.AllowExpiredWindow
+	out := []Pruned{}
+	var problems []string
+	for _, i := range prune {
+		k := next[i]
+		p := Pruned{Index: i, KeyID: k.ID()}
+		var demoted *time.Time
+		unknown := false
+		switch {
+		case i == newPrimary:
+			problems = append(problems, fmt.Sprintf("key %d is the primary this rotation promotes; raise max_active_keys to at least 2", i))
+			out = append(out, p)
+			continue
+		case i == oldPrimary:
+			demoted = &now // it stops being primary now
+		default:
+			if r := m.Record(i); r != nil && r.ID == k.ID() {
+				demoted, unknown = r.Demoted, r.DemotedUnknown
+			}
+		}
+		if demoted == nil {
+			problems = append(problems, fmt.Sprintf("fernetflow does not know when key %d stopped being primary", i))
+			out = append(out, p)
+			continue
+		}
+		safe := demoted.Add(life)
+		p.SafeAfter = &safe
+		out = append(out, p)
+		if now.Before(safe) {
+			if unknown {
+				problems = append(problems, fmt.Sprintf("fernetflow cannot know when key %d stopped being primary: it was already a secondary when fernetflow first saw this repository (made by keystone-manage?) at %s, so tokens it signed may be valid until %s", i, demoted.UTC().Format(time.RFC3339), safe.UTC().Format(time.RFC3339)))
+			} else {
+				problems = append(problems, fmt.Sprintf("key %d stopped being primary at %s: tokens it signed may be valid until %s (token_expiration %s + allow_expired_window %s)", i, demoted.UTC().Format(time.RFC3339), safe.UTC().Format(time.RFC3339), ro.TokenExpiration, ro.AllowExpiredWindow))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return out, nil
+	}
+	return out, fmt.Errorf("%w: %s; rotate after that time, raise max_active_keys (see fernetflow keys max-active), or pass --force if you know those tokens are gone", ErrUnsafePrune, strings.Join(problems, "; "))
+}
+
+// checkRotationRule warns when the observed rotation interval and
+// max_active_keys break Keystone's rule (see MaxActiveKeys).
+func checkRotationRule(m *Metadata, ro RotateOptions, now time.Time) []string {
+	if m == nil || len(m.Rotations) == 0 {
+		return nil
+	}
+	interval := now.Sub(m.Rotations[len(m.Rotations)-1])
+	if interval <= 0 {
+		return nil
+	}
+	need, err := MaxActiveKeys(ro.TokenExpiration, ro.AllowExpiredWindow, interval)
+	if err != nil || need <= ro.MaxActiveKeys {
+		return nil
+	}
+	return []string{fmt.Sprintf("rotating every %s with token_expiration %s and allow_expired_window %s needs max_active_keys >= %d, but it is %d: tokens will stop validating before they expire", roundDuration(interval), ro.TokenExpiration, ro.AllowExpiredWindow, need, ro.MaxActiveKeys)}
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d > time.Hour:
+		return d.Round(time.Minute)
+	case d > time.Second:
+		return d.Round(time.Second)
+	}
+	return d
+}
+
+// MaxActiveKeys returns the max_active_keys a repository needs, by
+// Keystone's FAQ rule:
+//
+//	max_active_keys = (token_expiration + allow_expired_window) / rotation_interval + 2
+//
+// rounded up: one key for the staged key, one for the primary, and enough
+// secondaries to validate every token signed during the token's life.
+func MaxActiveKeys(tokenExpiration, allowExpiredWindow, rotationInterval time.Duration) (int, error) {
+	if rotationInterval <= 0 {
+		return 0, fmt.Errorf("keys: the rotation interval must be positive, got %s", rotationInterval)
+	}
+	if tokenExpiration < 0 || allowExpiredWindow < 0 {
+		return 0, fmt.Errorf("keys: token expiration and allow_expired_window cannot be negative")
+	}
+	life := tokenExpiration + allowExpiredWindow
+	n := life / rotationInterval
+	if life%rotationInterval != 0 {
+		n++
+	}
+	return int(n) + 2, nil
+}
