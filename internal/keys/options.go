@@ -17,9 +17,7 @@ type config struct {
 	now             func() time.Time
 	rand            io.Reader
 
-	// failpoint, when set, is called after every durable step of a write
-	// (tests use it to kill the process at each step).
-	failpoint func(step string)
+	stepHook func(step string)
 }
 
 // Owner is a numeric user and group, as keystone-manage's
@@ -63,6 +61,13 @@ func WithRand(r io.Reader) Option {
 	return func(c *config) { c.rand = r }
 }
 
+// WithStepHook calls hook after every durable step of a write ("write 3",
+// "write 0", "remove 1", "metadata"), with the lock held. Tests use it to
+// inspect or kill the process at every intermediate on-disk state.
+func WithStepHook(hook func(step string)) Option {
+	return func(c *config) { c.stepHook = hook }
+}
+
 func newConfig(opts []Option) *config {
 	c := &config{log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {
@@ -72,7 +77,7 @@ func newConfig(opts []Option) *config {
 }
 
 func (c *config) step(name string) {
-	if c.failpoint != nil {
-		c.failpoint(name)
+	if c.stepHook != nil {
+		c.stepHook(name)
 	}
 }
