@@ -58,6 +58,7 @@ and signed by the undercloud.`,
 	cmd.PersistentFlags().StringVarP(&a.format, "format", "f", string(output.Table), "output format: "+output.Formats)
 	cmd.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log progress to stderr")
 	cmd.AddCommand(
+		a.keysCmd(),
 	)
 	return cmd
 }

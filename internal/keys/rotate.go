@@ -381,13 +381,21 @@ func guard(m *Metadata, next Set, prune []int, oldPrimary, newPrimary int, ro Ro
 	return out, fmt.Errorf("%w: %s; rotate after that time, raise max_active_keys (see fernetflow keys max-active), or pass --force if you know those tokens are gone", ErrUnsafePrune, strings.Join(problems, "; "))
 }
 
-// checkRotationRule warns when the observed rotation interval and
-// max_active_keys break Keystone's rule (see MaxActiveKeys).
+// checkRotationRule warns when the rotation interval seen in the metadata
+// (the median gap between recorded rotations, including this one) and
+// max_active_keys break Keystone's rule (see MaxActiveKeys). It needs three
+// gaps at least, so a few rotations by hand do not count as a schedule.
 func checkRotationRule(m *Metadata, ro RotateOptions, now time.Time) []string {
-	if m == nil || len(m.Rotations) == 0 {
+	if m == nil || len(m.Rotations) < 3 {
 		return nil
 	}
-	interval := now.Sub(m.Rotations[len(m.Rotations)-1])
+	times := append(slices.Clone(m.Rotations), now)
+	gaps := make([]time.Duration, 0, len(times)-1)
+	for i := 1; i < len(times); i++ {
+		gaps = append(gaps, times[i].Sub(times[i-1]))
+	}
+	slices.Sort(gaps)
+	interval := gaps[len(gaps)/2]
 	if interval <= 0 {
 		return nil
 	}
@@ -395,7 +403,7 @@ func checkRotationRule(m *Metadata, ro RotateOptions, now time.Time) []string {
 	if err != nil || need <= ro.MaxActiveKeys {
 		return nil
 	}
-	return []string{fmt.Sprintf("rotating every %s with token_expiration %s and allow_expired_window %s needs max_active_keys >= %d, but it is %d: tokens will stop validating before they expire", roundDuration(interval), ro.TokenExpiration, ro.AllowExpiredWindow, need, ro.MaxActiveKeys)}
+	return []string{fmt.Sprintf("rotating every %s (the median of the last %d rotations) with token_expiration %s and allow_expired_window %s needs max_active_keys >= %d, but it is %d: tokens will stop validating before they expire", roundDuration(interval), len(gaps), ro.TokenExpiration, ro.AllowExpiredWindow, need, ro.MaxActiveKeys)}
 }
 
 func roundDuration(d time.Duration) time.Duration {
