@@ -69,7 +69,7 @@ func (f *rotateFlags) register(cmd *cobra.Command) {
 // lockedError makes ErrLocked exit with EX_TEMPFAIL.
 type lockedError struct{ error }
 
-func (lockedError) TempFail() bool { return true }
+func (lockedError) TempFail() bool  { return true }
 func (e lockedError) Unwrap() error { return e.error }
 
 func wrapKeysErr(err error) error {
