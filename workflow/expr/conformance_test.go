@@ -1,0 +1,152 @@
+package expr
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// conformanceTable is testdata/conformance.json: cases whose expected
+// values Mistral's own evaluator produced (see testdata/mistral_eval.py).
+type conformanceTable struct {
+	Contexts  map[string]json.RawMessage `json:"contexts"`
+	Workflows map[string]workflowFixture `json:"workflows"`
+	Cases     []conformanceCase          `json:"cases"`
+}
+
+type conformanceCase struct {
+	Name     string          `json:"name"`
+	Expr     *string         `json:"expr"`
+	Template *string         `json:"template"`
+	Context  string          `json:"context"`
+	Data     json.RawMessage `json:"data"`
+	Workflow string          `json:"workflow"`
+	Want     json.RawMessage `json:"want"`
+	Error    *string         `json:"error"`
+}
+
+type workflowFixture struct {
+	Current   string                     `json:"current"`
+	Env       json.RawMessage            `json:"env"`
+	Execution json.RawMessage            `json:"execution"`
+	Tasks     map[string]json.RawMessage `json:"tasks"`
+}
+
+func loadConformance(t testing.TB) conformanceTable {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/conformance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab conformanceTable
+	if err := json.Unmarshal(raw, &tab); err != nil {
+		t.Fatalf("testdata/conformance.json: %v", err)
+	}
+	return tab
+}
+
+func mustJSON(t testing.TB, raw json.RawMessage) any {
+	t.Helper()
+	if len(raw) == 0 {
+		return nil
+	}
+	v, err := UnmarshalJSON(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+	return v
+}
+
+// fixtureFuncs supplies task(), execution() and env() from a fixture, as
+// the engine does from its store.
+func fixtureFuncs(t testing.TB, wf *workflowFixture) Funcs {
+	if wf == nil {
+		return Funcs{}
+	}
+	return Funcs{
+		Task: func(_ context.Context, name string) (any, error) {
+			if name == "" {
+				name = wf.Current
+			}
+			raw, ok := wf.Tasks[name]
+			if !ok {
+				return nil, nil
+			}
+			return mustJSON(t, raw), nil
+		},
+		Execution: func(context.Context) (any, error) { return mustJSON(t, wf.Execution), nil },
+		Env:       func(context.Context) (any, error) { return mustJSON(t, wf.Env), nil },
+	}
+}
+
+func canonical(t testing.TB, v any) string {
+	t.Helper()
+	b, err := MarshalJSON(v, "")
+	if err != nil {
+		t.Fatalf("result %#v: %v", v, err)
+	}
+	return string(b)
+}
+
+func TestConformance(t *testing.T) {
+	tab := loadConformance(t)
+	if len(tab.Cases) < 150 {
+		t.Errorf("the table has %d cases, want at least 150", len(tab.Cases))
+	}
+	seen := map[string]bool{}
+	for _, c := range tab.Cases {
+		if seen[c.Name] {
+			t.Errorf("case %q appears twice", c.Name)
+		}
+		seen[c.Name] = true
+		t.Run(c.Name, func(t *testing.T) {
+			data := mustJSON(t, c.Data)
+			if c.Context != "" {
+				raw, ok := tab.Contexts[c.Context]
+				if !ok {
+					t.Fatalf("context %q is not in the table", c.Context)
+				}
+				data = mustJSON(t, raw)
+			}
+			var funcs Funcs
+			if c.Workflow != "" {
+				wf, ok := tab.Workflows[c.Workflow]
+				if !ok {
+					t.Fatalf("workflow %q is not in the table", c.Workflow)
+				}
+				funcs = fixtureFuncs(t, &wf)
+			}
+			var got any
+			var err error
+			src := ""
+			if c.Template != nil {
+				src = *c.Template
+				got, err = EvalString(context.Background(), src, data, funcs)
+			} else {
+				src = *c.Expr
+				got, err = Eval(context.Background(), src, data, funcs)
+			}
+			if c.Error != nil {
+				if err == nil {
+					t.Fatalf("%s = %s, want an error (Mistral fails)", src, canonical(t, got))
+				}
+				if !strings.Contains(err.Error(), *c.Error) {
+					t.Fatalf("%s: error %q, want it to contain %q", src, err, *c.Error)
+				}
+				if !strings.HasPrefix(err.Error(), "expr: ") {
+					t.Errorf("%s: error %q does not start with \"expr: \"", src, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s: %v, want %s", src, err, c.Want)
+			}
+			want := canonical(t, mustJSON(t, c.Want))
+			if g := canonical(t, got); g != want {
+				t.Fatalf("%s = %s, want %s", src, g, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,667 @@
+package expr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+)
+
+// Program is a parsed expression. It holds no evaluation state: one Program
+// may be evaluated any number of times, from any number of goroutines.
+type Program struct {
+	src  string
+	root node
+}
+
+// Parse parses a YAQL expression (without the <% %> delimiters). A syntax
+// error is a *SyntaxError naming the column and what was expected there.
+func Parse(src string) (*Program, error) {
+	toks, err := lex(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{src: src, toks: toks}
+	root, err := p.expr(0)
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tokEOF {
+		return nil, p.errorf(t, "an operator or the end of the expression")
+	}
+	if _, ok := root.(*mappingNode); ok {
+		return nil, &SyntaxError{Src: src, Pos: root.pos(), Msg: "unexpected \"=>\""}
+	}
+	return &Program{src: src, root: root}, nil
+}
+
+// String returns the expression's source.
+func (p *Program) String() string { return p.src }
+
+// Funcs are the functions whose values only the workflow engine knows.
+// A nil field makes the function fail with an error when called.
+type Funcs struct {
+	// Task returns the task execution named name as Mistral shows it
+	// (id, name, state, state_info, result, published, ...), or nil when
+	// there is none. name is "" for task(): the current task.
+	Task func(ctx context.Context, name string) (any, error)
+	// Execution returns the current workflow execution (id, name, input,
+	// params, created_at, ...).
+	Execution func(ctx context.Context) (any, error)
+	// Env returns the execution's environment (the env of its params).
+	Env func(ctx context.Context) (any, error)
+}
+
+// Limits bound an evaluation. A zero field takes its default.
+type Limits struct {
+	MaxDepth int   // nested evaluation depth (default 200)
+	MaxItems int   // elements in one list, dict or range (default 1,000,000)
+	MaxBytes int   // bytes in one string (default 16 MiB)
+	MaxSteps int64 // evaluation steps in all (default 100,000,000)
+}
+
+// DefaultLimits are the bounds Eval uses.
+var DefaultLimits = Limits{MaxDepth: 200, MaxItems: 1_000_000, MaxBytes: 16 << 20, MaxSteps: 100_000_000}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxItems <= 0 {
+		l.MaxItems = DefaultLimits.MaxItems
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = DefaultLimits.MaxSteps
+	}
+	return l
+}
+
+// ErrLimit is wrapped by the errors of an evaluation refused for exceeding
+// its Limits.
+var ErrLimit = errors.New("limit exceeded")
+
+// Eval evaluates the expression with data as $ and the default limits.
+// data must be in the data model (see Normalize). The result is in the
+// data model too.
+func (p *Program) Eval(ctx context.Context, data any, funcs Funcs) (any, error) {
+	return p.EvalLimits(ctx, data, funcs, DefaultLimits)
+}
+
+// EvalLimits is Eval with explicit bounds.
+func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits Limits) (any, error) {
+	ev := &evaluator{ctx: ctx, funcs: funcs, lim: limits.withDefaults()}
+	v, err := ev.eval(p.root, &scope{dollar: data})
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := v.(*letContext); ok {
+		return nil, errors.New("expr: let() must be followed by -> and an expression")
+	}
+	return v, nil
+}
+
+// Eval parses and evaluates src in one step.
+func Eval(ctx context.Context, src string, data any, funcs Funcs) (any, error) {
+	p, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return p.Eval(ctx, data, funcs)
+}
+
+// scope is one level of yaql's context: $ and the named $variables.
+type scope struct {
+	parent *scope
+	dollar any
+	vars   map[string]any
+}
+
+func (s *scope) lookup(name string) any {
+	for ; s != nil; s = s.parent {
+		if v, ok := s.vars[name]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// letContext is what let() returns: variables for the right side of ->.
+type letContext struct{ vars map[string]any }
+
+type evaluator struct {
+	ctx   context.Context
+	funcs Funcs
+	lim   Limits
+	depth int
+	steps int64
+}
+
+func (ev *evaluator) step() error {
+	ev.steps++
+	if ev.steps > ev.lim.MaxSteps {
+		return fmt.Errorf("expr: evaluation takes more than %d steps: %w", ev.lim.MaxSteps, ErrLimit)
+	}
+	if ev.steps&1023 == 0 {
+		if err := ev.ctx.Err(); err != nil {
+			return fmt.Errorf("expr: %w", err)
+		}
+	}
+	return nil
+}
+
+func (ev *evaluator) checkItems(n int, what string) error {
+	if n > ev.lim.MaxItems {
+		return fmt.Errorf("expr: %s would have %d elements, more than %d: %w", what, n, ev.lim.MaxItems, ErrLimit)
+	}
+	return nil
+}
+
+func (ev *evaluator) checkString(s string, what string) error {
+	if len(s) > ev.lim.MaxBytes {
+		return fmt.Errorf("expr: %s would be %d bytes, more than %d: %w", what, len(s), ev.lim.MaxBytes, ErrLimit)
+	}
+	return nil
+}
+
+func (ev *evaluator) eval(n node, sc *scope) (any, error) {
+	if err := ev.step(); err != nil {
+		return nil, err
+	}
+	ev.depth++
+	defer func() { ev.depth-- }()
+	if ev.depth > ev.lim.MaxDepth {
+		return nil, fmt.Errorf("expr: evaluation nests more than %d levels deep: %w", ev.lim.MaxDepth, ErrLimit)
+	}
+	switch n := n.(type) {
+	case *constNode:
+		return n.v, nil
+	case *identNode:
+		return n.name, nil
+	case *dollarNode:
+		if n.name == "" {
+			return sc.dollar, nil
+		}
+		return sc.lookup(n.name), nil
+	case *listNode:
+		out := make([]any, 0, len(n.items))
+		for _, it := range n.items {
+			v, err := ev.value(it, sc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case *mapNode:
+		out := make(map[string]any, len(n.entries))
+		for _, e := range n.entries {
+			k, v, err := ev.entry(e, sc, "{}")
+			if err != nil {
+				return nil, err
+			}
+			out[k] = v
+		}
+		return out, nil
+	case *mappingNode:
+		return nil, errors.New("expr: name => value is only allowed as a function argument or a dict entry")
+	case *callNode:
+		return ev.call(n, nil, false, sc)
+	case *dotNode:
+		return ev.dot(n, sc)
+	case *indexNode:
+		return ev.index(n, sc)
+	case *unaryNode:
+		return ev.unary(n, sc)
+	case *binaryNode:
+		return ev.binary(n, sc)
+	}
+	return nil, fmt.Errorf("expr: unknown node %T", n)
+}
+
+// value evaluates n and refuses a let() context where a value is needed.
+func (ev *evaluator) value(n node, sc *scope) (any, error) {
+	v, err := ev.eval(n, sc)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := v.(*letContext); ok {
+		return nil, errors.New("expr: let() must be followed by -> and an expression")
+	}
+	return v, nil
+}
+
+// entry evaluates key => value as a dict entry; keys must be strings
+// (integers are spelled as decimal strings, as JSON would show them).
+func (ev *evaluator) entry(e *mappingNode, sc *scope, fn string) (string, any, error) {
+	k, err := ev.value(e.key, sc)
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := dictKey(k, fn)
+	if err != nil {
+		return "", nil, err
+	}
+	v, err := ev.value(e.value, sc)
+	if err != nil {
+		return "", nil, err
+	}
+	return key, v, nil
+}
+
+func dictKey(k any, fn string) (string, error) {
+	switch x := k.(type) {
+	case string:
+		return x, nil
+	case int64:
+		return fmt.Sprint(x), nil
+	}
+	return "", fmt.Errorf("expr: %s: a dict key must be a string, not a %s", fn, typeName(k))
+}
+
+// lambda evaluates n with $ (and $1) bound to item, as yaql does for the
+// predicates and selectors of where(), select() and friends.
+func (ev *evaluator) lambda(n node, sc *scope, item any) (any, error) {
+	return ev.value(n, &scope{parent: sc, dollar: item, vars: map[string]any{"1": item}})
+}
+
+func (ev *evaluator) dot(n *dotNode, sc *scope) (any, error) {
+	recv, err := ev.value(n.recv, sc)
+	if err != nil {
+		return nil, err
+	}
+	if n.safe && recv == nil {
+		return nil, nil
+	}
+	switch {
+	case n.call != nil:
+		return ev.call(n.call, recv, true, sc)
+	case n.rhs != nil:
+		return ev.value(n.rhs, &scope{parent: sc, dollar: recv})
+	}
+	return ev.attribute(recv, n.name)
+}
+
+// attribute is recv.name: a dict's key, or that key of each dict in a list.
+func (ev *evaluator) attribute(recv any, name string) (any, error) {
+	if err := ev.step(); err != nil {
+		return nil, err
+	}
+	switch x := recv.(type) {
+	case map[string]any:
+		v, ok := x[name]
+		if !ok {
+			return nil, fmt.Errorf("expr: key %q not found in the dict", name)
+		}
+		return v, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			v, err := ev.attribute(e, name)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("expr: a %s has no property %q", typeName(recv), name)
+}
+
+func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
+	recv, err := ev.value(n.recv, sc)
+	if err != nil {
+		return nil, err
+	}
+	if len(n.args) == 0 || len(n.args) > 2 {
+		return nil, fmt.Errorf("expr: [] takes 1 or 2 arguments, got %d", len(n.args))
+	}
+	for _, a := range n.args {
+		if _, ok := a.(*mappingNode); ok {
+			return nil, errors.New("expr: [] takes no name => value arguments")
+		}
+	}
+	k, err := ev.value(n.args[0], sc)
+	if err != nil {
+		return nil, err
+	}
+	switch x := recv.(type) {
+	case []any:
+		if len(n.args) != 1 {
+			return nil, errors.New("expr: a list index takes 1 argument")
+		}
+		i, ok := k.(int64)
+		if !ok {
+			return nil, fmt.Errorf("expr: a list index must be an integer, not a %s", typeName(k))
+		}
+		if i < 0 {
+			i += int64(len(x))
+		}
+		if i < 0 || i >= int64(len(x)) {
+			return nil, fmt.Errorf("expr: list index %v out of range (length %d)", k, len(x))
+		}
+		return x[i], nil
+	case map[string]any:
+		key, ok := k.(string)
+		var v any
+		if ok {
+			v, ok = x[key]
+		}
+		if ok {
+			return v, nil
+		}
+		if len(n.args) == 2 {
+			return ev.value(n.args[1], sc)
+		}
+		return nil, fmt.Errorf("expr: key %s not found in the dict", pyRepr(k, false))
+	}
+	return nil, fmt.Errorf("expr: a %s cannot be indexed", typeName(recv))
+}
+
+func (ev *evaluator) unary(n *unaryNode, sc *scope) (any, error) {
+	x, err := ev.value(n.x, sc)
+	if err != nil {
+		return nil, err
+	}
+	switch n.op {
+	case "not":
+		return !truthy(x), nil
+	case "-":
+		switch v := x.(type) {
+		case int64:
+			if v == math.MinInt64 {
+				return nil, errors.New("expr: integer overflow in -")
+			}
+			return -v, nil
+		case float64:
+			return -v, nil
+		}
+	case "+":
+		switch x.(type) {
+		case int64, float64:
+			return x, nil
+		}
+	}
+	return nil, fmt.Errorf("expr: unary %s does not apply to a %s", n.op, typeName(x))
+}
+
+func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
+	switch n.op {
+	case "and", "or":
+		l, err := ev.value(n.l, sc)
+		if err != nil {
+			return nil, err
+		}
+		if truthy(l) == (n.op == "or") {
+			return l, nil
+		}
+		return ev.value(n.r, sc)
+	case "->":
+		l, err := ev.eval(n.l, sc)
+		if err != nil {
+			return nil, err
+		}
+		lc, ok := l.(*letContext)
+		if !ok {
+			return nil, fmt.Errorf("expr: the left side of -> must be let(...), not a %s", typeName(l))
+		}
+		return ev.eval(n.r, &scope{parent: sc, dollar: sc.dollar, vars: lc.vars})
+	}
+	l, err := ev.value(n.l, sc)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ev.value(n.r, sc)
+	if err != nil {
+		return nil, err
+	}
+	return ev.operator(n.op, l, r)
+}
+
+// operator applies a binary operator to two values.
+func (ev *evaluator) operator(op string, l, r any) (any, error) {
+	switch op {
+	case "=":
+		return equal(l, r), nil
+	case "!=":
+		return !equal(l, r), nil
+	case "<", ">", "<=", ">=":
+		c, ok := compare(l, r)
+		if !ok {
+			break
+		}
+		switch op {
+		case "<":
+			return c < 0, nil
+		case ">":
+			return c > 0, nil
+		case "<=":
+			return c <= 0, nil
+		default:
+			return c >= 0, nil
+		}
+	case "in":
+		switch c := r.(type) {
+		case []any:
+			for _, e := range c {
+				if equal(l, e) {
+					return true, nil
+				}
+			}
+			return false, nil
+		case string:
+			if s, ok := l.(string); ok {
+				return strings.Contains(c, s), nil
+			}
+		}
+	case "=~", "!~":
+		s, ok1 := l.(string)
+		pat, ok2 := r.(string)
+		if !ok1 || !ok2 {
+			break
+		}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return nil, fmt.Errorf("expr: %s: pattern %q: %v", op, pat, err)
+		}
+		return re.MatchString(s) == (op == "=~"), nil
+	case "+", "-", "*", "/", "mod":
+		return ev.arith(op, l, r)
+	}
+	return nil, fmt.Errorf("expr: operator %s does not apply to a %s and a %s", op, typeName(l), typeName(r))
+}
+
+// compare orders two values: null before everything, numbers with
+// numbers, strings with strings. ok is false when they cannot be ordered.
+func compare(l, r any) (int, bool) {
+	if l == nil || r == nil {
+		switch {
+		case l == nil && r == nil:
+			return 0, true
+		case l == nil:
+			return -1, true
+		default:
+			return 1, true
+		}
+	}
+	if a, ok := number(l); ok {
+		if b, ok := number(r); ok {
+			if x, ok := l.(int64); ok {
+				if y, ok := r.(int64); ok {
+					return cmp3(x, y), true
+				}
+			}
+			return cmp3(a, b), true
+		}
+		return 0, false
+	}
+	if a, ok := l.(string); ok {
+		if b, ok := r.(string); ok {
+			return strings.Compare(a, b), true
+		}
+	}
+	return 0, false
+}
+
+func cmp3[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (ev *evaluator) arith(op string, l, r any) (any, error) {
+	li, lInt := l.(int64)
+	ri, rInt := r.(int64)
+	if lInt && rInt {
+		switch op {
+		case "+":
+			s := li + ri
+			if (s > li) != (ri > 0) {
+				return nil, errors.New("expr: integer overflow in +")
+			}
+			return s, nil
+		case "-":
+			s := li - ri
+			if (s < li) != (ri > 0) {
+				return nil, errors.New("expr: integer overflow in -")
+			}
+			return s, nil
+		case "*":
+			if li != 0 && ri != 0 {
+				p := li * ri
+				if p/ri != li || (li == -1 && ri == math.MinInt64) || (ri == -1 && li == math.MinInt64) {
+					return nil, errors.New("expr: integer overflow in *")
+				}
+				return p, nil
+			}
+			return int64(0), nil
+		case "/", "mod":
+			if ri == 0 {
+				return nil, fmt.Errorf("expr: integer division by zero in %s", op)
+			}
+			if li == math.MinInt64 && ri == -1 {
+				return nil, fmt.Errorf("expr: integer overflow in %s", op)
+			}
+			q, m := li/ri, li%ri
+			if m != 0 && (m < 0) != (ri < 0) { // floor, as Python
+				q--
+				m += ri
+			}
+			if op == "/" {
+				return q, nil
+			}
+			return m, nil
+		}
+	}
+	lf, lNum := number(l)
+	rf, rNum := number(r)
+	if lNum && rNum {
+		switch op {
+		case "+":
+			return lf + rf, nil
+		case "-":
+			return lf - rf, nil
+		case "*":
+			return lf * rf, nil
+		case "/":
+			if rf == 0 {
+				return nil, errors.New("expr: float division by zero")
+			}
+			return lf / rf, nil
+		case "mod":
+			if rf == 0 {
+				return nil, errors.New("expr: float modulo by zero")
+			}
+			m := math.Mod(lf, rf)
+			if m != 0 && (m < 0) != (rf < 0) {
+				m += rf
+			}
+			return m, nil
+		}
+	}
+	switch op {
+	case "+":
+		switch a := l.(type) {
+		case string:
+			if b, ok := r.(string); ok {
+				s := a + b
+				return s, ev.checkString(s, "the string from +")
+			}
+		case []any:
+			if b, ok := r.([]any); ok {
+				if err := ev.checkItems(len(a)+len(b), "the list from +"); err != nil {
+					return nil, err
+				}
+				out := make([]any, 0, len(a)+len(b))
+				return append(append(out, a...), b...), nil
+			}
+		case map[string]any:
+			if b, ok := r.(map[string]any); ok {
+				out := make(map[string]any, len(a)+len(b))
+				for k, v := range a {
+					out[k] = v
+				}
+				for k, v := range b {
+					out[k] = v
+				}
+				return out, nil
+			}
+		}
+	case "*":
+		if s, n, ok := repeatArgs(l, r); ok {
+			if n <= 0 {
+				return "", nil
+			}
+			if int64(len(s)) > int64(ev.lim.MaxBytes)/n {
+				return nil, fmt.Errorf("expr: the string from * would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+			}
+			return strings.Repeat(s, int(n)), nil
+		}
+		if xs, n, ok := repeatList(l, r); ok {
+			if n <= 0 {
+				return []any{}, nil
+			}
+			if int64(len(xs)) > int64(ev.lim.MaxItems)/n {
+				return nil, fmt.Errorf("expr: the list from * would have more than %d elements: %w", ev.lim.MaxItems, ErrLimit)
+			}
+			out := make([]any, 0, len(xs)*int(n))
+			for range n {
+				out = append(out, xs...)
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("expr: operator %s does not apply to a %s and a %s", op, typeName(l), typeName(r))
+}
+
+func repeatArgs(l, r any) (string, int64, bool) {
+	if s, ok := l.(string); ok {
+		n, ok := r.(int64)
+		return s, n, ok
+	}
+	if s, ok := r.(string); ok {
+		n, ok := l.(int64)
+		return s, n, ok
+	}
+	return "", 0, false
+}
+
+func repeatList(l, r any) ([]any, int64, bool) {
+	if s, ok := l.([]any); ok {
+		n, ok := r.(int64)
+		return s, n, ok
+	}
+	if s, ok := r.([]any); ok {
+		n, ok := l.(int64)
+		return s, n, ok
+	}
+	return nil, 0, false
+}

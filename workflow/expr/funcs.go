@@ -1,0 +1,1082 @@
+package expr
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// form says how a builtin may be called: f(x) or x.f().
+type form int
+
+const (
+	asFunction form = 1 << iota
+	asMethod
+	asBoth = asFunction | asMethod
+)
+
+// builtin is a function yaql (or Mistral) provides.
+type builtin struct {
+	form form
+	fn   func(ev *evaluator, c *callCtx) (any, error)
+}
+
+// callCtx is one call: the receiver of a method call comes first in args.
+type callCtx struct {
+	name  string
+	args  []node // positional arguments, not evaluated, without the receiver
+	named []*mappingNode
+	recv  any
+	isM   bool // a method call: recv is the first argument
+	sc    *scope
+}
+
+// nargs is the number of positional arguments, counting the receiver.
+func (c *callCtx) nargs() int {
+	if c.isM {
+		return len(c.args) + 1
+	}
+	return len(c.args)
+}
+
+// arg evaluates positional argument i (0 is the receiver of a method call).
+func (c *callCtx) arg(ev *evaluator, i int) (any, error) {
+	if c.isM {
+		if i == 0 {
+			return c.recv, nil
+		}
+		i--
+	}
+	return ev.value(c.args[i], c.sc)
+}
+
+// node returns the unevaluated positional argument i (counting the receiver).
+func (c *callCtx) node(i int) node {
+	if c.isM {
+		i--
+	}
+	return c.args[i]
+}
+
+func (c *callCtx) all(ev *evaluator) ([]any, error) {
+	out := make([]any, c.nargs())
+	for i := range out {
+		v, err := c.arg(ev, i)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (c *callCtx) arity(lo, hi int) error {
+	if len(c.named) > 0 {
+		return fmt.Errorf("expr: %s(): takes no name => value arguments", c.name)
+	}
+	n := c.nargs()
+	if n < lo || (hi >= 0 && n > hi) {
+		switch {
+		case lo == hi:
+			return fmt.Errorf("expr: %s(): takes %d arguments, got %d", c.name, lo, n)
+		case hi < 0:
+			return fmt.Errorf("expr: %s(): takes at least %d arguments, got %d", c.name, lo, n)
+		}
+		return fmt.Errorf("expr: %s(): takes %d to %d arguments, got %d", c.name, lo, hi, n)
+	}
+	return nil
+}
+
+func article(v any) string {
+	t := typeName(v)
+	switch t {
+	case "null":
+		return "null"
+	case "integer":
+		return "an integer"
+	}
+	return "a " + t
+}
+
+func (c *callCtx) argErr(i int, v any, want string) error {
+	which := fmt.Sprintf("argument %d", i+1)
+	if c.isM {
+		if i == 0 {
+			which = "the receiver"
+		} else {
+			which = fmt.Sprintf("argument %d", i)
+		}
+	}
+	return fmt.Errorf("expr: %s(): %s is %s, want %s", c.name, which, article(v), want)
+}
+
+func (c *callCtx) list(ev *evaluator, i int) ([]any, error) {
+	v, err := c.arg(ev, i)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return nil, c.argErr(i, v, "a list")
+	}
+	return l, nil
+}
+
+func (c *callCtx) str(ev *evaluator, i int) (string, error) {
+	v, err := c.arg(ev, i)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", c.argErr(i, v, "a string")
+	}
+	return s, nil
+}
+
+func (c *callCtx) integer(ev *evaluator, i int) (int64, error) {
+	v, err := c.arg(ev, i)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, c.argErr(i, v, "an integer")
+	}
+	return n, nil
+}
+
+// builtins are looked up by name; the table is read-only.
+var builtins map[string]builtin
+
+func init() {
+	builtins = map[string]builtin{
+		"len":        {asBoth, fnLen},
+		"count":      {asMethod, fnCount},
+		"str":        {asFunction, fnStr},
+		"int":        {asFunction, fnInt},
+		"float":      {asFunction, fnFloat},
+		"list":       {asFunction, fnList},
+		"dict":       {asFunction, fnDict},
+		"keys":       {asMethod, fnKeys},
+		"values":     {asMethod, fnValues},
+		"select":     {asMethod, fnSelect},
+		"where":      {asMethod, fnWhere},
+		"distinct":   {asBoth, fnDistinct},
+		"first":      {asMethod, fnFirstLast},
+		"last":       {asMethod, fnFirstLast},
+		"join":       {asMethod, fnJoin},
+		"split":      {asMethod, fnSplit},
+		"json_dump":  {asFunction, fnJSONDump},
+		"json_parse": {asFunction, fnJSONParse},
+		"now":        {asFunction, fnNow},
+		"range":      {asFunction, fnRange},
+		"sum":        {asMethod, fnSum},
+		"min":        {asBoth, fnMinMax},
+		"max":        {asBoth, fnMinMax},
+		"any":        {asBoth, fnAnyAll},
+		"all":        {asBoth, fnAnyAll},
+		"let":        {asFunction, fnLet},
+		"switch":     {asFunction, fnSwitch},
+		"toUpper":    {asMethod, fnCase},
+		"toLower":    {asMethod, fnCase},
+		"startsWith": {asMethod, fnAffix},
+		"endsWith":   {asMethod, fnAffix},
+		"replace":    {asMethod, fnReplace},
+		"trim":       {asMethod, fnTrim},
+		"format":     {asBoth, fnFormat},
+		"toDict":     {asMethod, fnToDict},
+		"task":       {asFunction, fnTask},
+		"execution":  {asFunction, fnExecution},
+		"env":        {asFunction, fnEnv},
+	}
+}
+
+// call evaluates f(args) or recv.f(args).
+func (ev *evaluator) call(n *callNode, recv any, isMethod bool, sc *scope) (any, error) {
+	b, ok := builtins[n.name]
+	switch {
+	case !ok && isMethod:
+		return nil, fmt.Errorf("expr: unknown method %q for %s", n.name, article(recv))
+	case !ok:
+		return nil, fmt.Errorf("expr: unknown function %q", n.name)
+	case isMethod && b.form&asMethod == 0:
+		return nil, fmt.Errorf("expr: %s() is a function, not a method: write %s(x), not x.%s()", n.name, n.name, n.name)
+	case !isMethod && b.form&asFunction == 0:
+		return nil, fmt.Errorf("expr: %s() is a method, not a function: write x.%s(), not %s(x)", n.name, n.name, n.name)
+	}
+	c := &callCtx{name: n.name, recv: recv, isM: isMethod, sc: sc}
+	for _, a := range n.args {
+		if m, ok := a.(*mappingNode); ok {
+			c.named = append(c.named, m)
+		} else {
+			c.args = append(c.args, a)
+		}
+	}
+	return b.fn(ev, c)
+}
+
+func fnLen(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case string:
+		return int64(len([]rune(x))), nil
+	case []any:
+		return int64(len(x)), nil
+	case map[string]any:
+		return int64(len(x)), nil
+	}
+	return nil, c.argErr(0, v, "a string, list or dict")
+}
+
+func fnCount(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	return int64(len(l)), nil
+}
+
+func fnStr(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	s := yaqlStr(v)
+	return s, ev.checkString(s, "str()")
+}
+
+func fnInt(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case nil:
+		return int64(0), nil
+	case int64:
+		return x, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) >= 1<<63 {
+			return nil, fmt.Errorf("expr: int(): %s does not fit in 64 bits", pyFloat(x))
+		}
+		return int64(x), nil
+	case string:
+		s := strings.TrimSpace(x)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("expr: int(): argument 1 %s is not an integer", pyRepr(x, false))
+		}
+		return n, nil
+	}
+	return nil, c.argErr(0, v, "a string or a number")
+}
+
+func fnFloat(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case int64:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return nil, fmt.Errorf("expr: float(): argument 1 %s is not a number", pyRepr(x, false))
+		}
+		return f, nil
+	}
+	return nil, c.argErr(0, v, "a string or a number")
+}
+
+func fnList(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(0, -1); err != nil {
+		return nil, err
+	}
+	return c.all(ev)
+}
+
+func fnDict(ev *evaluator, c *callCtx) (any, error) {
+	out := map[string]any{}
+	switch {
+	case len(c.args) == 0:
+	case len(c.args) == 1 && len(c.named) == 0:
+		l, err := c.list(ev, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range l {
+			pair, ok := p.([]any)
+			if !ok || len(pair) != 2 {
+				return nil, fmt.Errorf("expr: dict(): each element of argument 1 must be a [key, value] pair, not %s", pyRepr(p, false))
+			}
+			k, err := dictKey(pair[0], "dict()")
+			if err != nil {
+				return nil, err
+			}
+			out[k] = pair[1]
+		}
+		return out, nil
+	default:
+		return nil, errors.New("expr: dict(): takes key => value arguments or one list of [key, value] pairs")
+	}
+	for _, m := range c.named {
+		k, v, err := ev.entry(m, c.sc, "dict()")
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, ev.checkItems(len(out), "dict()")
+}
+
+func (c *callCtx) dict(ev *evaluator, i int) (map[string]any, error) {
+	v, err := c.arg(ev, i)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, c.argErr(i, v, "a dict")
+	}
+	return m, nil
+}
+
+func fnKeys(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	m, err := c.dict(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func fnValues(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	m, err := c.dict(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out, nil
+}
+
+func fnSelect(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(l))
+	for i, e := range l {
+		v, err := ev.lambda(c.node(1), c.sc, e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func fnWhere(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, e := range l {
+		v, err := ev.lambda(c.node(1), c.sc, e)
+		if err != nil {
+			return nil, err
+		}
+		if truthy(v) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func fnDistinct(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	seen := map[string]bool{} // by canonical JSON, for scalars and collections alike
+	for _, e := range l {
+		if err := ev.step(); err != nil {
+			return nil, err
+		}
+		k, err := distinctKey(e)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// distinctKey is a key under which values Python considers equal collide:
+// 1, 1.0 and true are one value.
+func distinctKey(v any) (string, error) {
+	switch x := v.(type) {
+	case bool:
+		v = float64(boolInt(x))
+	case int64:
+		v = float64(x)
+	}
+	if f, ok := v.(float64); ok {
+		return "n" + strconv.FormatFloat(f, 'g', -1, 64), nil
+	}
+	b, err := MarshalJSON(canonNumbers(v), "")
+	return string(b), err
+}
+
+// canonNumbers turns every number inside v into a float, so that equal
+// collections have the same JSON.
+func canonNumbers(v any) any {
+	switch x := v.(type) {
+	case bool:
+		return float64(boolInt(x))
+	case int64:
+		return float64(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonNumbers(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonNumbers(e)
+		}
+		return out
+	}
+	return v
+}
+
+func fnFirstLast(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		if c.nargs() == 2 {
+			return c.arg(ev, 1)
+		}
+		return nil, fmt.Errorf("expr: %s(): the list is empty and no default is given", c.name)
+	}
+	if c.name == "first" {
+		return l[0], nil
+	}
+	return l[len(l)-1], nil
+}
+
+func fnJoin(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	a, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.arg(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	sep, okS := b.(string)
+	l, okL := a.([]any)
+	if !okS || !okL {
+		sep, okS = a.(string)
+		l, okL = b.([]any)
+		if !okS || !okL {
+			return nil, fmt.Errorf("expr: join(): want list.join(separator) or separator.join(list), not %s.join(%s)", article(a), article(b))
+		}
+	}
+	parts := make([]string, len(l))
+	n := 0
+	for i, e := range l {
+		parts[i] = yaqlStr(e)
+		n += len(parts[i]) + len(sep)
+		if n > ev.lim.MaxBytes {
+			return nil, fmt.Errorf("expr: join(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+		}
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func fnSplit(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 3); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	var sep any
+	if c.nargs() > 1 {
+		if sep, err = c.arg(ev, 1); err != nil {
+			return nil, err
+		}
+	}
+	max := int64(-1)
+	if c.nargs() > 2 {
+		if max, err = c.integer(ev, 2); err != nil {
+			return nil, err
+		}
+	}
+	var parts []string
+	switch x := sep.(type) {
+	case nil:
+		parts = splitSpace(s, max)
+	case string:
+		if x == "" {
+			return nil, errors.New("expr: split(): the separator is empty")
+		}
+		n := -1
+		if max >= 0 {
+			n = int(min(max, int64(len(s)))) + 1
+		}
+		parts = strings.SplitN(s, x, n)
+	default:
+		return nil, c.argErr(1, sep, "a string or null")
+	}
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out, nil
+}
+
+// splitSpace is Python's str.split() without a separator.
+func splitSpace(s string, max int64) []string {
+	out := []string{}
+	for {
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		if s == "" {
+			return out
+		}
+		if max >= 0 && int64(len(out)) == max {
+			return append(out, strings.TrimRightFunc(s, unicode.IsSpace))
+		}
+		i := strings.IndexFunc(s, unicode.IsSpace)
+		if i < 0 {
+			return append(out, s)
+		}
+		out = append(out, s[:i])
+		s = s[i:]
+	}
+}
+
+func fnJSONDump(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, v, "    ", "", ", ", ": ", true); err != nil {
+		return nil, fmt.Errorf("expr: json_dump(): %w", err)
+	}
+	return b.String(), ev.checkString(b.String(), "json_dump()")
+}
+
+func fnJSONParse(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	v, err := UnmarshalJSON([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("expr: json_parse(): %w", errors.Unwrap(err))
+	}
+	return v, nil
+}
+
+func fnNow(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(0, 0); err != nil {
+		return nil, err
+	}
+	return time.Now().UTC().Format("2006-01-02 15:04:05.000000+00:00"), nil
+}
+
+func fnRange(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 3); err != nil {
+		return nil, err
+	}
+	var a [3]int64
+	for i := range c.nargs() {
+		n, err := c.integer(ev, i)
+		if err != nil {
+			return nil, err
+		}
+		a[i] = n
+	}
+	start, stop, step := int64(0), a[0], int64(1)
+	if c.nargs() > 1 {
+		start, stop = a[0], a[1]
+	}
+	if c.nargs() > 2 {
+		step = a[2]
+	}
+	if step == 0 {
+		return nil, errors.New("expr: range(): argument 3 (step) must not be zero")
+	}
+	var n float64
+	if step > 0 && stop > start {
+		n = math.Ceil((float64(stop) - float64(start)) / float64(step))
+	} else if step < 0 && stop < start {
+		n = math.Ceil((float64(start) - float64(stop)) / -float64(step))
+	}
+	if n > float64(ev.lim.MaxItems) {
+		return nil, fmt.Errorf("expr: range(): %.0f elements, more than %d: %w", n, ev.lim.MaxItems, ErrLimit)
+	}
+	out := make([]any, 0, int(n))
+	for i, v := 0, start; i < int(n); i, v = i+1, v+step {
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func fnSum(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, errors.New("expr: sum(): the list is empty")
+	}
+	acc := l[0]
+	for _, e := range l[1:] {
+		if acc, err = ev.operator("+", acc, e); err != nil {
+			return nil, fmt.Errorf("expr: sum(): %w", errors.Unwrap(err))
+		}
+	}
+	return acc, nil
+}
+
+func fnMinMax(ev *evaluator, c *callCtx) (any, error) {
+	var l []any
+	var err error
+	switch {
+	case c.isM:
+		if err := c.arity(1, 1); err != nil {
+			return nil, err
+		}
+		if l, err = c.list(ev, 0); err != nil {
+			return nil, err
+		}
+		if len(l) == 0 {
+			return nil, fmt.Errorf("expr: %s(): the list is empty", c.name)
+		}
+	default:
+		if err := c.arity(2, 2); err != nil {
+			return nil, fmt.Errorf("%w (use list.%s() for a list)", err, c.name)
+		}
+		if l, err = c.all(ev); err != nil {
+			return nil, err
+		}
+	}
+	best := l[0]
+	for _, e := range l[1:] {
+		r, ok := compare(e, best)
+		if !ok {
+			return nil, fmt.Errorf("expr: %s(): cannot compare %s with %s", c.name, article(e), article(best))
+		}
+		if (c.name == "max" && r > 0) || (c.name == "min" && r < 0) {
+			best = e
+		}
+	}
+	return best, nil
+}
+
+func fnAnyAll(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	want := c.name == "any"
+	for _, e := range l {
+		v := e
+		if c.nargs() == 2 {
+			if v, err = ev.lambda(c.node(1), c.sc, e); err != nil {
+				return nil, err
+			}
+		}
+		if truthy(v) == want {
+			return want, nil
+		}
+	}
+	return !want, nil
+}
+
+func fnLet(ev *evaluator, c *callCtx) (any, error) {
+	vals, err := c.all(ev)
+	if err != nil {
+		return nil, err
+	}
+	vars := make(map[string]any, len(vals)+len(c.named))
+	for i, v := range vals {
+		vars[strconv.Itoa(i+1)] = v
+	}
+	for _, m := range c.named {
+		id, ok := m.key.(*identNode)
+		if !ok {
+			return nil, errors.New("expr: let(): a variable name must be a bare name, as in let(x => 1)")
+		}
+		v, err := ev.value(m.value, c.sc)
+		if err != nil {
+			return nil, err
+		}
+		vars[id.name] = v
+	}
+	return &letContext{vars: vars}, nil
+}
+
+func fnSwitch(ev *evaluator, c *callCtx) (any, error) {
+	if len(c.args) > 0 {
+		return nil, errors.New("expr: switch(): every argument must be condition => value")
+	}
+	for _, m := range c.named {
+		cond, err := ev.value(m.key, c.sc)
+		if err != nil {
+			return nil, err
+		}
+		if truthy(cond) {
+			return ev.value(m.value, c.sc)
+		}
+	}
+	return nil, nil
+}
+
+func fnCase(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if c.name == "toUpper" {
+		return strings.ToUpper(s), nil
+	}
+	return strings.ToLower(s), nil
+}
+
+func fnAffix(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, -1); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < c.nargs(); i++ {
+		a, err := c.str(ev, i)
+		if err != nil {
+			return nil, err
+		}
+		if (c.name == "startsWith" && strings.HasPrefix(s, a)) || (c.name == "endsWith" && strings.HasSuffix(s, a)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func fnReplace(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(3, 4); err != nil {
+		return nil, err
+	}
+	var s [3]string
+	for i := range s {
+		v, err := c.str(ev, i)
+		if err != nil {
+			return nil, err
+		}
+		s[i] = v
+	}
+	n := int64(-1)
+	if c.nargs() == 4 {
+		var err error
+		if n, err = c.integer(ev, 3); err != nil {
+			return nil, err
+		}
+		if n < 0 {
+			n = -1
+		}
+	}
+	if s[1] != "" && len(s[2]) > len(s[1]) {
+		if cnt := int64(strings.Count(s[0], s[1])); n < 0 || cnt < n {
+			n2 := cnt
+			if int64(len(s[0]))+n2*int64(len(s[2])-len(s[1])) > int64(ev.lim.MaxBytes) {
+				return nil, fmt.Errorf("expr: replace(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+			}
+		}
+	} else if s[1] == "" && int64(len(s[0])+1)*int64(len(s[2]))+int64(len(s[0])) > int64(ev.lim.MaxBytes) {
+		return nil, fmt.Errorf("expr: replace(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+	}
+	nn := int(min(n, math.MaxInt32))
+	return strings.Replace(s[0], s[1], s[2], nn), nil
+}
+
+func fnTrim(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 2); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if c.nargs() == 2 {
+		v, err := c.arg(ev, 1)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			chars, ok := v.(string)
+			if !ok {
+				return nil, c.argErr(1, v, "a string or null")
+			}
+			return strings.Trim(s, chars), nil
+		}
+	}
+	return strings.TrimFunc(s, unicode.IsSpace), nil
+}
+
+// fnFormat is Python's str.format with {}, {0} and {name} fields.
+func fnFormat(ev *evaluator, c *callCtx) (any, error) {
+	if c.nargs() < 1 {
+		return nil, errors.New("expr: format(): takes a format string")
+	}
+	f, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, c.nargs()-1)
+	for i := 1; i < c.nargs(); i++ {
+		v, err := c.arg(ev, i)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
+	}
+	named := map[string]any{}
+	for _, m := range c.named {
+		id, ok := m.key.(*identNode)
+		if !ok {
+			return nil, errors.New("expr: format(): a field name must be a bare name, as in format(\"{x}\", x => 1)")
+		}
+		v, err := ev.value(m.value, c.sc)
+		if err != nil {
+			return nil, err
+		}
+		named[id.name] = v
+	}
+	var b strings.Builder
+	auto := 0
+	for i := 0; i < len(f); i++ {
+		ch := f[i]
+		switch {
+		case ch == '{' && i+1 < len(f) && f[i+1] == '{':
+			b.WriteByte('{')
+			i++
+		case ch == '}' && i+1 < len(f) && f[i+1] == '}':
+			b.WriteByte('}')
+			i++
+		case ch == '{':
+			end := strings.IndexByte(f[i:], '}')
+			if end < 0 {
+				return nil, errors.New("expr: format(): single '{' in the format string")
+			}
+			field := f[i+1 : i+end]
+			i += end
+			var v any
+			switch n, err := strconv.Atoi(field); {
+			case field == "":
+				if auto >= len(args) {
+					return nil, fmt.Errorf("expr: format(): field {} number %d has no argument", auto)
+				}
+				v = args[auto]
+				auto++
+			case err == nil:
+				if n < 0 || n >= len(args) {
+					return nil, fmt.Errorf("expr: format(): field {%d} has no argument", n)
+				}
+				v = args[n]
+			default:
+				var ok bool
+				if v, ok = named[field]; !ok {
+					return nil, fmt.Errorf("expr: format(): field {%s} has no argument", field)
+				}
+			}
+			b.WriteString(pyFormatValue(v))
+		case ch == '}':
+			return nil, errors.New("expr: format(): single '}' in the format string")
+		default:
+			b.WriteByte(ch)
+		}
+		if b.Len() > ev.lim.MaxBytes {
+			return nil, fmt.Errorf("expr: format(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+		}
+	}
+	return b.String(), nil
+}
+
+// pyFormatValue is Python's format(v, ""): str() of the value yaql holds.
+func pyFormatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any, map[string]any:
+		return pyRepr(x, true)
+	}
+	return pyRepr(v, false)
+}
+
+func fnToDict(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 3); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(l))
+	for _, e := range l {
+		k, err := ev.lambda(c.node(1), c.sc, e)
+		if err != nil {
+			return nil, err
+		}
+		key, err := dictKey(k, "toDict()")
+		if err != nil {
+			return nil, err
+		}
+		v := e
+		if c.nargs() == 3 {
+			if v, err = ev.lambda(c.node(2), c.sc, e); err != nil {
+				return nil, err
+			}
+		}
+		out[key] = v
+	}
+	return out, nil
+}
+
+func fnTask(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(0, 1); err != nil {
+		return nil, err
+	}
+	name := ""
+	if c.nargs() == 1 {
+		v, err := c.arg(ev, 0)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			s, ok := v.(string)
+			if !ok {
+				return nil, c.argErr(0, v, "a task name")
+			}
+			name = s
+		}
+	}
+	if ev.funcs.Task == nil {
+		return nil, errors.New("expr: task(): no task executions here (outside a workflow)")
+	}
+	v, err := ev.funcs.Task(ev.ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("expr: task(%s): %w", pyRepr(name, false), err)
+	}
+	return Normalize(v)
+}
+
+func fnExecution(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(0, 0); err != nil {
+		return nil, err
+	}
+	if ev.funcs.Execution == nil {
+		return nil, errors.New("expr: execution(): no workflow execution here (outside a workflow)")
+	}
+	v, err := ev.funcs.Execution(ev.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("expr: execution(): %w", err)
+	}
+	return Normalize(v)
+}
+
+func fnEnv(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(0, 0); err != nil {
+		return nil, err
+	}
+	if ev.funcs.Env == nil {
+		return nil, nil
+	}
+	v, err := ev.funcs.Env(ev.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("expr: env(): %w", err)
+	}
+	return Normalize(v)
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Evaluate workflow/expr's conformance table with Mistral's own evaluator.
+
+Reads the table (JSON, see conformance.json) on stdin and runs every case
+through mistral.expressions.evaluate, the function Mistral's engine uses
+for <% %> expressions, on Debian's python3-yaql and python3-mistral.
+
+  mistral_eval.py check   print {"checked": N, "failures": [...]} and exit 1
+                          when Mistral disagrees with a case
+  mistral_eval.py fill    print the table with "want"/"error" of every case
+                          set from Mistral's answer (to write new cases)
+
+task(), execution() and env() read the case's "workflow" fixture: the
+database calls behind them are replaced by lookups in the fixture, so the
+functions themselves are Mistral's.
+"""
+import datetime
+import json
+import re
+import sys
+import types
+
+from mistral import config
+
+config.parse_args([])
+
+from mistral import expressions  # noqa: E402
+from mistral.db.v2 import api as db_api  # noqa: E402
+from mistral.expressions import std_functions  # noqa: E402
+
+CURRENT = {}  # the workflow fixture of the case being evaluated
+
+
+class _Time(str):
+    def isoformat(self, sep=' '):
+        return str(self)
+
+
+def _exec(id):
+    e = dict(CURRENT.get('execution') or {})
+    e.setdefault('id', id)
+    ns = types.SimpleNamespace(**{k: e.get(k) for k in (
+        'id', 'name', 'spec', 'input', 'params', 'root_execution_id')})
+    ns.created_at = _Time(e.get('created_at', ''))
+    ns.updated_at = _Time(e.get('updated_at', ''))
+    return ns
+
+
+def _task(id):
+    return (CURRENT.get('tasks') or {}).get(id)
+
+
+def _tasks(workflow_execution_id=None, name=None, **kw):
+    t = (CURRENT.get('tasks') or {}).get(name)
+    return [t] if t is not None else []
+
+
+db_api.get_workflow_execution = _exec
+db_api.get_task_execution = _task
+db_api.get_task_executions = _tasks
+std_functions._convert_to_user_model = lambda t: t
+
+
+def plain(v):
+    """Mistral's result as JSON data; sets (keys()) become sorted lists."""
+    if isinstance(v, (set, frozenset)):
+        return sorted(plain(x) for x in v)
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (datetime.datetime, datetime.date)):
+        return str(v)
+    return v
+
+
+def evaluate(table, case):
+    global CURRENT
+    data = case.get('data')
+    if 'context' in case:
+        data = table['contexts'][case['context']]
+    data = json.loads(json.dumps(data))  # a fresh copy
+    wf = None
+    if 'workflow' in case:
+        wf = table['workflows'][case['workflow']]
+        data = dict(data or {})
+        data['__env'] = wf.get('env')
+        data['__execution'] = {'id': 'wf-exec-1'}
+        cur = wf.get('current')
+        data['__task_execution'] = {'id': cur, 'name': cur} if cur else None
+    CURRENT = wf or {}
+    src = case['template'] if 'template' in case else '<% ' + case['expr'] + ' %>'
+    return plain(expressions.evaluate(src, data))
+
+
+def canon(v):
+    return json.dumps(v, sort_keys=True)
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else 'check'
+    table = json.load(sys.stdin)
+    failures = []
+    for case in table['cases']:
+        try:
+            got, err = evaluate(table, case), None
+        except Exception as e:  # what Mistral reports as a failed expression
+            msg = str(e).split('\n')[0]
+            m = re.search(r'error=(.*?), data=', msg)
+            got, err = None, '%s: %s' % (type(e).__name__, m.group(1) if m else msg)
+        if mode == 'fill':
+            if err is not None:
+                case.pop('want', None)
+                case.setdefault('error', '')
+                case['mistral_error'] = err[:300]
+            else:
+                case.pop('error', None)
+                case.pop('mistral_error', None)
+                case['want'] = got
+            continue
+        if 'error' in case:
+            if err is None:
+                failures.append({'name': case['name'], 'want': 'an error', 'got': got})
+        elif err is not None:
+            failures.append({'name': case['name'], 'want': case.get('want'), 'error': err})
+        elif canon(got) != canon(case.get('want')):
+            failures.append({'name': case['name'], 'want': case.get('want'), 'got': got})
+    if mode == 'fill':
+        write_table(table)
+        return 0
+    json.dump({'checked': len(table['cases']), 'failures': failures}, sys.stdout, indent=1)
+    print()
+    return 1 if failures else 0
+
+
+def write_table(table):
+    """One case per line, so that a diff of the table reads case by case."""
+    out = sys.stdout
+    out.write('{\n')
+    for key in ('comment', 'contexts', 'workflows'):
+        if key in table:
+            out.write(' %s: %s,\n' % (json.dumps(key), json.dumps(table[key], indent=1, ensure_ascii=False).replace('\n', '\n ')))
+    out.write(' "cases": [\n')
+    for i, c in enumerate(table['cases']):
+        out.write('  ' + json.dumps(c, ensure_ascii=False) + (',\n' if i + 1 < len(table['cases']) else '\n'))
+    out.write(' ]\n}\n')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
