@@ -156,7 +156,12 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 4*EncodedKeySize))
+	const limit = 4 * EncodedKeySize
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && len(b) > limit {
+		return nil, fmt.Errorf("%s: file is over %d bytes, want %d: it is not a key; move it out of the repository", path, limit, EncodedKeySize)
+	}
+	return b, err
 }
 
 func (c *config) checkOwner(path string, fi fs.FileInfo) error {

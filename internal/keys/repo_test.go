@@ -1,0 +1,157 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every directory in testdata/broken is a repository with one defect;
+// error.golden beside it (in testdata/broken-errors) is Open's error with
+// the repository path written as DIR. Refresh with go test -update.
+func TestOpenBrokenRepositories(t *testing.T) {
+	entries, err := os.ReadDir("testdata/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) < 10 {
+		t.Fatalf("only %d broken repositories in testdata", len(entries))
+	}
+	for _, e := range entries {
+		t.Run(e.Name(), func(t *testing.T) {
+			dir := copyRepo(t, filepath.Join("testdata/broken", e.Name()))
+			before := snapshot(t, dir)
+			_, openErr := Open(dir)
+			if openErr == nil {
+				t.Fatal("Open succeeded on a broken repository")
+			}
+			got := strings.ReplaceAll(openErr.Error(), dir, "DIR") + "\n"
+			golden := filepath.Join("testdata/broken-errors", e.Name()+".golden")
+			if *update {
+				os.MkdirAll(filepath.Dir(golden), 0o755)
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("error\n%s\nwant\n%s", got, want)
+			}
+			// A failed Open, Rotate or Install changes nothing.
+			if _, err := Rotate(t.Context(), dir, RotateOptions{MaxActiveKeys: 3, Force: true}); err == nil {
+				t.Error("Rotate succeeded on a broken repository")
+			}
+			// Installing a full set repairs a repository that only lacks
+			// keys; over a corrupt one it is refused.
+			if !errors.Is(openErr, ErrNotInitialized) && !errors.Is(openErr, ErrNoStagedKey) {
+				if _, err := Install(t.Context(), dir, Set{0: testKey(0), 1: testKey(1), 2: testKey(2), 3: testKey(3)}, InstallOptions{}); err == nil {
+					t.Error("Install succeeded over a broken repository")
+				}
+			}
+			if !sameSnapshot(before, snapshot(t, dir)) {
+				t.Error("a refused operation changed the repository")
+			}
+		})
+	}
+}
+
+func TestOpenKeystoneLike(t *testing.T) {
+	dir := copyRepo(t, "testdata/good/keystone-like")
+	var logs bytes.Buffer
+	r, err := Open(dir, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Keys.Indexes(); len(got) != 4 || got[0] != 0 || got[3] != 5 {
+		t.Errorf("indexes %v, want [0 3 4 5]", got)
+	}
+	if p, _ := r.Keys.Primary(); p != 5 {
+		t.Errorf("primary %d, want 5: an empty file 9 must not count", p)
+	}
+	if len(r.Skipped) != 1 || r.Skipped[0] != "9" {
+		t.Errorf("skipped %v, want [9]", r.Skipped)
+	}
+	if !strings.Contains(logs.String(), "empty key file") {
+		t.Errorf("no warning for the empty file; logs: %s", logs.String())
+	}
+	if len(r.Ignored) != 2 {
+		t.Errorf("ignored %v, want 0.tmp and foo", r.Ignored)
+	}
+}
+
+func TestOpenFilesystemDefects(t *testing.T) {
+	valid := Set{0: testKey(0), 1: testKey(1)}
+	tests := []struct {
+		name    string
+		mangle  func(t *testing.T, dir string)
+		opts    []Option
+		wantErr string
+		is      error
+	}{
+		{"missing directory", func(t *testing.T, dir string) { os.RemoveAll(dir) }, nil, "does not exist", ErrNotInitialized},
+		{"empty directory", func(t *testing.T, dir string) { os.Remove(dir + "/0"); os.Remove(dir + "/1") }, nil, "holds no keys", ErrNotInitialized},
+		{"not a directory", func(t *testing.T, dir string) { os.RemoveAll(dir); os.WriteFile(dir, nil, 0o600) }, nil, "is not a directory", nil},
+		{"world-readable directory", func(t *testing.T, dir string) { os.Chmod(dir, 0o755) }, nil, "chmod 0700", nil},
+		{"world-readable key", func(t *testing.T, dir string) { os.Chmod(dir+"/1", 0o644) }, nil, "chmod 0600", nil},
+		{"symlinked key", func(t *testing.T, dir string) {
+			other := filepath.Join(t.TempDir(), "elsewhere")
+			os.WriteFile(other, testKey(5).Encode(), 0o600)
+			os.Symlink(other, dir+"/2")
+		}, nil, "is a symlink", nil},
+		{"directory with a key name", func(t *testing.T, dir string) { os.Mkdir(dir+"/2", 0o700) }, nil, "is a directory", nil},
+		{"file not owned by the keystone user", func(t *testing.T, dir string) {
+			if os.Getuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			os.Chown(dir+"/1", 4242, 4242)
+		}, []Option{WithOwner(os.Getuid(), os.Getgid())}, "owned by 4242:4242", nil},
+		{"directory not owned by the keystone user", func(t *testing.T, dir string) {}, []Option{WithOwner(4243, 4243)}, "want 4243:4243", nil},
+		{"credential repository", func(t *testing.T, dir string) {}, nil, "credential_migrate", ErrCredentialRepository},
+		{"duplicate index by white space", func(t *testing.T, dir string) { os.WriteFile(dir+"/ 1", testKey(7).Encode(), 0o600) }, nil, "rename it to 1", nil},
+		{"huge index", func(t *testing.T, dir string) { os.WriteFile(dir+"/99999999999", testKey(7).Encode(), 0o600) }, nil, "beyond", nil},
+		{"huge file", func(t *testing.T, dir string) { os.WriteFile(dir+"/1", bytes.Repeat([]byte("A"), 1<<20), 0o600) }, nil, "it is not a key", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeRepo(t, valid)
+			tt.mangle(t, dir)
+			opts := tt.opts
+			if tt.is == ErrCredentialRepository {
+				opts = append(opts, WithCredentialRepositories(dir+"/"))
+			}
+			_, err := Open(dir, opts...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Open error = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("error %v is not %v", err, tt.is)
+			}
+		})
+	}
+}
+
+func TestPythonInt(t *testing.T) {
+	tests := []struct {
+		in    string
+		n     int
+		isInt bool
+	}{
+		{"0", 0, true}, {"12", 12, true}, {"01", 1, true}, {" 3", 3, true}, {"3\n", 3, true},
+		{"+4", 4, true}, {"-1", -1, true}, {"1_0", 10, true},
+		{"0.tmp", 0, false}, {"foo", 0, false}, {".0123", 0, false}, {"1__0", 0, false},
+		{"_1", 0, false}, {"1_", 0, false}, {"", 0, false}, {"-", 0, false}, {"1e3", 0, false},
+	}
+	for _, tt := range tests {
+		n, ok := pythonInt(tt.in)
+		if ok != tt.isInt || (ok && n != tt.n) {
+			t.Errorf("pythonInt(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.isInt)
+		}
+	}
+}
