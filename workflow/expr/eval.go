@@ -102,6 +102,9 @@ func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits 
 	if _, ok := v.(*letContext); ok {
 		return nil, errors.New("expr: let() must be followed by -> and an expression")
 	}
+	if err := ev.checkSize(v, "the result"); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -150,6 +153,29 @@ func (ev *evaluator) step() error {
 		if err := ev.ctx.Err(); err != nil {
 			return fmt.Errorf("expr: %w", err)
 		}
+	}
+	return nil
+}
+
+// equal compares two values within the evaluation's step budget.
+func (ev *evaluator) equal(a, b any) (bool, error) {
+	if err := ev.step(); err != nil {
+		return false, err
+	}
+	budget := int(min(ev.lim.MaxSteps-ev.steps, math.MaxInt32))
+	start := budget
+	eq := equalB(a, b, &budget)
+	ev.steps += int64(start - budget)
+	if budget < 0 {
+		return false, fmt.Errorf("expr: comparing the values takes more than %d steps: %w", ev.lim.MaxSteps, ErrLimit)
+	}
+	return eq, nil
+}
+
+// checkSize refuses a value too big to print or walk: see valueSize.
+func (ev *evaluator) checkSize(v any, what string) error {
+	if valueSize(v, ev.lim.MaxBytes) > ev.lim.MaxBytes {
+		return fmt.Errorf("expr: %s: the value is bigger than %d: %w", what, ev.lim.MaxBytes, ErrLimit)
 	}
 	return nil
 }
@@ -357,7 +383,7 @@ func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
 		if len(n.args) == 2 {
 			return ev.value(n.args[1], sc)
 		}
-		return nil, fmt.Errorf("expr: key %s not found in the dict", pyRepr(k, false))
+		return nil, fmt.Errorf("expr: key %s not found in the dict", shortRepr(k))
 	}
 	return nil, fmt.Errorf("expr: a %s cannot be indexed", typeName(recv))
 }
@@ -425,10 +451,9 @@ func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
 // operator applies a binary operator to two values.
 func (ev *evaluator) operator(op string, l, r any) (any, error) {
 	switch op {
-	case "=":
-		return equal(l, r), nil
-	case "!=":
-		return !equal(l, r), nil
+	case "=", "!=":
+		eq, err := ev.equal(l, r)
+		return eq == (op == "="), err
 	case "<", ">", "<=", ">=":
 		c, ok := compare(l, r)
 		if !ok {
@@ -448,8 +473,9 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		switch c := r.(type) {
 		case []any:
 			for _, e := range c {
-				if equal(l, e) {
-					return true, nil
+				eq, err := ev.equal(l, e)
+				if err != nil || eq {
+					return eq, err
 				}
 			}
 			return false, nil
@@ -472,7 +498,7 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 	case "+", "-", "*", "/", "mod":
 		return ev.arith(op, l, r)
 	}
-	return nil, fmt.Errorf("expr: operator %s does not apply to a %s and a %s", op, typeName(l), typeName(r))
+	return nil, fmt.Errorf("expr: operator %s does not apply to %s and %s", op, article(l), article(r))
 }
 
 // compare orders two values: null before everything, numbers with
@@ -639,7 +665,7 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("expr: operator %s does not apply to a %s and a %s", op, typeName(l), typeName(r))
+	return nil, fmt.Errorf("expr: operator %s does not apply to %s and %s", op, article(l), article(r))
 }
 
 func repeatArgs(l, r any) (string, int64, bool) {

@@ -259,8 +259,10 @@ func fnStr(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := yaqlStr(v)
-	return s, ev.checkString(s, "str()")
+	if err := ev.checkSize(v, "str()"); err != nil {
+		return nil, err
+	}
+	return yaqlStr(v), nil
 }
 
 func fnInt(ev *evaluator, c *callCtx) (any, error) {
@@ -285,7 +287,7 @@ func fnInt(ev *evaluator, c *callCtx) (any, error) {
 		s := strings.TrimSpace(x)
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("expr: int(): argument 1 %s is not an integer", pyRepr(x, false))
+			return nil, fmt.Errorf("expr: int(): argument 1 %s is not an integer", shortRepr(x))
 		}
 		return n, nil
 	}
@@ -308,7 +310,7 @@ func fnFloat(ev *evaluator, c *callCtx) (any, error) {
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
-			return nil, fmt.Errorf("expr: float(): argument 1 %s is not a number", pyRepr(x, false))
+			return nil, fmt.Errorf("expr: float(): argument 1 %s is not a number", shortRepr(x))
 		}
 		return f, nil
 	}
@@ -334,7 +336,7 @@ func fnDict(ev *evaluator, c *callCtx) (any, error) {
 		for _, p := range l {
 			pair, ok := p.([]any)
 			if !ok || len(pair) != 2 {
-				return nil, fmt.Errorf("expr: dict(): each element of argument 1 must be a [key, value] pair, not %s", pyRepr(p, false))
+				return nil, fmt.Errorf("expr: dict(): each element of argument 1 must be a [key, value] pair, not %s", shortRepr(p))
 			}
 			k, err := dictKey(pair[0], "dict()")
 			if err != nil {
@@ -452,6 +454,9 @@ func fnDistinct(ev *evaluator, c *callCtx) (any, error) {
 		if err := ev.step(); err != nil {
 			return nil, err
 		}
+		if err := ev.checkSize(e, "distinct()"); err != nil {
+			return nil, err
+		}
 		k, err := distinctKey(e)
 		if err != nil {
 			return nil, err
@@ -548,6 +553,12 @@ func fnJoin(ev *evaluator, c *callCtx) (any, error) {
 	parts := make([]string, len(l))
 	n := 0
 	for i, e := range l {
+		if err := ev.step(); err != nil {
+			return nil, err
+		}
+		if err := ev.checkSize(e, "join()"); err != nil {
+			return nil, err
+		}
 		parts[i] = yaqlStr(e)
 		n += len(parts[i]) + len(sep)
 		if n > ev.lim.MaxBytes {
@@ -628,6 +639,9 @@ func fnJSONDump(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ev.checkSize(v, "json_dump()"); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	if err := writeJSON(&b, v, "    ", "", ", ", ": ", true); err != nil {
 		return nil, fmt.Errorf("expr: json_dump(): %w", err)
@@ -690,6 +704,11 @@ func fnRange(ev *evaluator, c *callCtx) (any, error) {
 	}
 	out := make([]any, 0, int(n))
 	for i, v := 0, start; i < int(n); i, v = i+1, v+step {
+		if i&63 == 0 {
+			if err := ev.step(); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, v)
 	}
 	return out, nil
@@ -708,6 +727,9 @@ func fnSum(ev *evaluator, c *callCtx) (any, error) {
 	}
 	acc := l[0]
 	for _, e := range l[1:] {
+		if err := ev.step(); err != nil {
+			return nil, err
+		}
 		if acc, err = ev.operator("+", acc, e); err != nil {
 			return nil, fmt.Errorf("expr: sum(): %w", errors.Unwrap(err))
 		}
@@ -739,6 +761,9 @@ func fnMinMax(ev *evaluator, c *callCtx) (any, error) {
 	}
 	best := l[0]
 	for _, e := range l[1:] {
+		if err := ev.step(); err != nil {
+			return nil, err
+		}
 		r, ok := compare(e, best)
 		if !ok {
 			return nil, fmt.Errorf("expr: %s(): cannot compare %s with %s", c.name, article(e), article(best))
@@ -971,6 +996,9 @@ func fnFormat(ev *evaluator, c *callCtx) (any, error) {
 				if v, ok = named[field]; !ok {
 					return nil, fmt.Errorf("expr: format(): field {%s} has no argument", field)
 				}
+			}
+			if err := ev.checkSize(v, "format()"); err != nil {
+				return nil, err
 			}
 			b.WriteString(pyFormatValue(v))
 		case ch == '}':

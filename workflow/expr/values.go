@@ -70,6 +70,17 @@ func number(v any) (float64, bool) {
 
 // equal is Python's == on JSON-like values: 1 = 1.0 and true = 1.
 func equal(a, b any) bool {
+	budget := math.MaxInt
+	return equalB(a, b, &budget)
+}
+
+// equalB is equal that gives up (with false and *budget < 0) after
+// visiting *budget nodes.
+func equalB(a, b any, budget *int) bool {
+	*budget--
+	if *budget < 0 {
+		return false
+	}
 	if x, ok := a.(bool); ok {
 		if _, isBool := b.(bool); !isBool {
 			if _, isNum := number(b); !isNum {
@@ -112,7 +123,7 @@ func equal(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !equal(x[i], y[i]) {
+			if !equalB(x[i], y[i], budget) {
 				return false
 			}
 		}
@@ -124,7 +135,7 @@ func equal(a, b any) bool {
 		}
 		for k, v := range x {
 			w, ok := y[k]
-			if !ok || !equal(v, w) {
+			if !ok || !equalB(v, w, budget) {
 				return false
 			}
 		}
@@ -531,4 +542,43 @@ func Normalize(v any) (any, error) {
 		return nil, fmt.Errorf("expr: value of type %T: %w", v, err)
 	}
 	return UnmarshalJSON(data)
+}
+
+// valueSize counts the nodes of v plus the bytes of its strings, stopping
+// as soon as the count passes limit: values may share structure, so that
+// a small expression can build a value whose full size is enormous.
+func valueSize(v any, limit int) int {
+	n := 0
+	var walk func(any) bool
+	walk = func(v any) bool {
+		n++
+		switch x := v.(type) {
+		case string:
+			n += len(x)
+		case []any:
+			for _, e := range x {
+				if n > limit || !walk(e) {
+					return false
+				}
+			}
+		case map[string]any:
+			for k, e := range x {
+				n += len(k)
+				if n > limit || !walk(e) {
+					return false
+				}
+			}
+		}
+		return n <= limit
+	}
+	walk(v)
+	return n
+}
+
+// shortRepr is pyRepr for error messages: a big value is named by its type.
+func shortRepr(v any) string {
+	if valueSize(v, 200) > 200 {
+		return article(v)
+	}
+	return pyRepr(v, false)
 }

@@ -1,0 +1,56 @@
+package expr
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// serversData is an inventory of n servers, every third a Controller.
+func serversData(n int) map[string]any {
+	servers := make([]any, n)
+	for i := range servers {
+		role := "Compute"
+		if i%3 == 0 {
+			role = "Controller"
+		}
+		servers[i] = map[string]any{
+			"name": fmt.Sprintf("overcloud-%d", i),
+			"role": role,
+			"ip":   fmt.Sprintf("192.0.2.%d", i%250),
+			"id":   fmt.Sprintf("0b4c6f1e-%04d", i),
+		}
+	}
+	return map[string]any{"servers": servers}
+}
+
+const benchExpr = "$.servers.where($.role = 'Controller').select($.name)"
+
+// BenchmarkWhereSelect1000 parses and evaluates the expression
+// over 1,000 servers: the figure BENCHMARKS.md records.
+func BenchmarkWhereSelect1000(b *testing.B) {
+	data := serversData(1000)
+	ctx := context.Background()
+	for b.Loop() {
+		p, err := Parse(benchExpr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := p.Eval(ctx, data, Funcs{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(v.([]any)) != 334 {
+			b.Fatalf("got %d names", len(v.([]any)))
+		}
+	}
+}
+
+// BenchmarkParse is the parse alone.
+func BenchmarkParse(b *testing.B) {
+	for b.Loop() {
+		if _, err := Parse(benchExpr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
