@@ -59,6 +59,7 @@ and signed by the undercloud.`,
 	cmd.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log progress to stderr")
 	cmd.AddCommand(
 		a.keysCmd(),
+		a.demoCmd(),
 		a.workflowCmd(),
 	)
 	return cmd
