@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,24 @@ may still have signed valid tokens.`,
 	return cmd
 }
 
+// planFunc is keys.Setup or keys.Rotate.
+type planFunc func(ctx context.Context, dir string, ro keys.RotateOptions, opts ...keys.Option) (*keys.Plan, error)
+
+// runPlan runs setup or rotate with the command's flags and prints the plan.
+func (a *app) runPlan(f planFunc, rf *repoFlags, kf *rotateFlags) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		opts, err := rf.options(a)
+		if err != nil {
+			return err
+		}
+		p, err := f(cmd.Context(), rf.dir, kf.ro, opts...)
+		if err != nil {
+			return wrapKeysErr(err)
+		}
+		return a.print(p)
+	}
+}
+
 func (a *app) keysSetupCmd() *cobra.Command {
 	var rf repoFlags
 	var kf rotateFlags
@@ -102,17 +121,7 @@ func (a *app) keysSetupCmd() *cobra.Command {
 		Example: `  fernetflow keys setup --key-repository /etc/keystone/fernet-keys \
       --keystone-user keystone --keystone-group keystone`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := rf.options(a)
-			if err != nil {
-				return err
-			}
-			p, err := keys.Setup(cmd.Context(), rf.dir, kf.ro, opts...)
-			if err != nil {
-				return wrapKeysErr(err)
-			}
-			return a.print(p)
-		},
+		RunE: a.runPlan(keys.Setup, &rf, &kf),
 	}
 	rf.register(cmd, true)
 	cmd.Flags().BoolVar(&kf.ro.DryRun, "dry-run", false, "print the plan and change nothing")
@@ -140,17 +149,7 @@ lock (retry, or pass --wait).`,
   fernetflow keys rotate --key-repository /etc/keystone/fernet-keys --max-active-keys 5 \
       --keystone-user keystone --keystone-group keystone`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := rf.options(a)
-			if err != nil {
-				return err
-			}
-			p, err := keys.Rotate(cmd.Context(), rf.dir, kf.ro, opts...)
-			if err != nil {
-				return wrapKeysErr(err)
-			}
-			return a.print(p)
-		},
+		RunE: a.runPlan(keys.Rotate, &rf, &kf),
 	}
 	rf.register(cmd, true)
 	kf.register(cmd)
