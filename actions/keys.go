@@ -1,0 +1,72 @@
+package actions
+
+import (
+	"context"
+	"time"
+
+	"github.com/fernetflow/fernetflow/internal/keys"
+)
+
+// KeysOptions are what the keys.* actions need from their host.
+type KeysOptions struct {
+	// Owner, when set, owns every key file written (keystone-manage's
+	// --keystone-user/--keystone-group).
+	Owner *keys.Owner
+	// CredentialRepositories are refused for token key operations.
+	CredentialRepositories []string
+}
+
+func (o KeysOptions) options() []keys.Option {
+	opts := []keys.Option{keys.WithCredentialRepositories(o.CredentialRepositories...), keys.WithWait()}
+	if o.Owner != nil {
+		opts = append(opts, keys.WithOwner(o.Owner.UID, o.Owner.GID))
+	}
+	return opts
+}
+
+type keysStatusIn struct {
+	KeyRepository string `json:"key_repository"`
+}
+
+// KeysStatus reports a repository's generation, fingerprint and keys.
+func KeysStatus(o KeysOptions) *Func {
+	return Typed("keys.status", "Report a key repository's generation, fingerprint, key roles and history (never key material).", false,
+		func(_ context.Context, in keysStatusIn) (*keys.Status, error) {
+			return keys.Inspect(in.KeyRepository, o.options()...)
+		})
+}
+
+type keysRotateIn struct {
+	KeyRepository      string `json:"key_repository"`
+	MaxActiveKeys      *int   `json:"max_active_keys"`
+	TokenExpiration    *int64 `json:"token_expiration"`
+	AllowExpiredWindow *int64 `json:"allow_expired_window"`
+	Force              bool   `json:"force"`
+	DryRun             bool   `json:"dry_run"`
+}
+
+// KeysRotate rotates the master key repository once (setting it up first
+// when it is empty), under its lock, waiting for another writer until the
+// task's context ends.
+func KeysRotate(o KeysOptions) *Func {
+	return Typed("keys.rotate", "Rotate the master key repository once, as keystone-manage fernet_rotate, with the safe-prune guard; dry_run only plans.", false,
+		func(ctx context.Context, in keysRotateIn) (*keys.Plan, error) {
+			ro := keys.RotateOptions{
+				MaxActiveKeys:      keys.DefaultMaxActiveKeys,
+				TokenExpiration:    keys.DefaultTokenExpiration,
+				AllowExpiredWindow: keys.DefaultAllowExpiredWindow,
+				Force:              in.Force,
+				DryRun:             in.DryRun,
+			}
+			if in.MaxActiveKeys != nil {
+				ro.MaxActiveKeys = *in.MaxActiveKeys
+			}
+			if in.TokenExpiration != nil {
+				ro.TokenExpiration = time.Duration(*in.TokenExpiration) * time.Second
+			}
+			if in.AllowExpiredWindow != nil {
+				ro.AllowExpiredWindow = time.Duration(*in.AllowExpiredWindow) * time.Second
+			}
+			return keys.Rotate(ctx, in.KeyRepository, ro, o.options()...)
+		})
+}
