@@ -61,6 +61,9 @@ and signed by the undercloud.`,
 		a.keysCmd(),
 		a.demoCmd(),
 		a.workflowCmd(),
+		a.signerCmd(),
+		a.envelopeCmd(),
+		a.nodeCmd(),
 	)
 	return cmd
 }
