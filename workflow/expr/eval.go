@@ -60,10 +60,11 @@ type Limits struct {
 	MaxItems int   // elements in one list, dict or range (default 1,000,000)
 	MaxBytes int   // bytes in one string (default 16 MiB)
 	MaxSteps int64 // evaluation steps in all (default 100,000,000)
+	MaxAlloc int64 // list elements, dict entries and string bytes/8 created in all (default 16,000,000)
 }
 
 // DefaultLimits are the bounds Eval uses.
-var DefaultLimits = Limits{MaxDepth: 200, MaxItems: 1_000_000, MaxBytes: 16 << 20, MaxSteps: 100_000_000}
+var DefaultLimits = Limits{MaxDepth: 200, MaxItems: 1_000_000, MaxBytes: 16 << 20, MaxSteps: 100_000_000, MaxAlloc: 16_000_000}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
@@ -77,6 +78,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxSteps <= 0 {
 		l.MaxSteps = DefaultLimits.MaxSteps
+	}
+	if l.MaxAlloc <= 0 {
+		l.MaxAlloc = DefaultLimits.MaxAlloc
 	}
 	return l
 }
@@ -142,6 +146,25 @@ type evaluator struct {
 	lim   Limits
 	depth int
 	steps int64
+	alloc int64
+}
+
+// allocate charges the creation of n list elements or dict entries (or
+// 8n string bytes) to the evaluation, in memory and in time.
+func (ev *evaluator) allocate(n int, what string) error {
+	ev.alloc += int64(n)
+	ev.steps += int64(n / 16)
+	if ev.alloc > ev.lim.MaxAlloc {
+		return fmt.Errorf("expr: %s: the expression creates more than %d elements in all: %w", what, ev.lim.MaxAlloc, ErrLimit)
+	}
+	return ev.step()
+}
+
+func (ev *evaluator) allocString(s string, what string) error {
+	if err := ev.checkString(s, what); err != nil {
+		return err
+	}
+	return ev.allocate(len(s)/8, what)
 }
 
 func (ev *evaluator) step() error {
@@ -286,7 +309,7 @@ func dictKey(k any, fn string) (string, error) {
 	case int64:
 		return fmt.Sprint(x), nil
 	}
-	return "", fmt.Errorf("expr: %s: a dict key must be a string, not a %s", fn, typeName(k))
+	return "", fmt.Errorf("expr: %s: a dict key must be a string, not %s", fn, article(k))
 }
 
 // lambda evaluates n with $ (and $1) bound to item, as yaql does for the
@@ -303,11 +326,8 @@ func (ev *evaluator) dot(n *dotNode, sc *scope) (any, error) {
 	if n.safe && recv == nil {
 		return nil, nil
 	}
-	switch {
-	case n.call != nil:
+	if n.call != nil {
 		return ev.call(n.call, recv, true, sc)
-	case n.rhs != nil:
-		return ev.value(n.rhs, &scope{parent: sc, dollar: recv})
 	}
 	return ev.attribute(recv, n.name)
 }
@@ -325,6 +345,9 @@ func (ev *evaluator) attribute(recv any, name string) (any, error) {
 		}
 		return v, nil
 	case []any:
+		if err := ev.allocate(len(x), "."+name); err != nil {
+			return nil, err
+		}
 		out := make([]any, len(x))
 		for i, e := range x {
 			v, err := ev.attribute(e, name)
@@ -335,7 +358,7 @@ func (ev *evaluator) attribute(recv any, name string) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("expr: a %s has no property %q", typeName(recv), name)
+	return nil, fmt.Errorf("expr: %s has no property %q", article(recv), name)
 }
 
 func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
@@ -360,9 +383,12 @@ func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
 		if len(n.args) != 1 {
 			return nil, errors.New("expr: a list index takes 1 argument")
 		}
+		if b, isBool := k.(bool); isBool {
+			k = boolInt(b) // Python: True is 1
+		}
 		i, ok := k.(int64)
 		if !ok {
-			return nil, fmt.Errorf("expr: a list index must be an integer, not a %s", typeName(k))
+			return nil, fmt.Errorf("expr: a list index must be an integer, not %s", article(k))
 		}
 		if i < 0 {
 			i += int64(len(x))
@@ -385,7 +411,7 @@ func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
 		}
 		return nil, fmt.Errorf("expr: key %s not found in the dict", shortRepr(k))
 	}
-	return nil, fmt.Errorf("expr: a %s cannot be indexed", typeName(recv))
+	return nil, fmt.Errorf("expr: %s cannot be indexed", article(recv))
 }
 
 func (ev *evaluator) unary(n *unaryNode, sc *scope) (any, error) {
@@ -412,7 +438,7 @@ func (ev *evaluator) unary(n *unaryNode, sc *scope) (any, error) {
 			return x, nil
 		}
 	}
-	return nil, fmt.Errorf("expr: unary %s does not apply to a %s", n.op, typeName(x))
+	return nil, fmt.Errorf("expr: unary %s does not apply to %s", n.op, article(x))
 }
 
 func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
@@ -433,7 +459,7 @@ func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
 		}
 		lc, ok := l.(*letContext)
 		if !ok {
-			return nil, fmt.Errorf("expr: the left side of -> must be let(...), not a %s", typeName(l))
+			return nil, fmt.Errorf("expr: the left side of -> must be let(...), not %s", article(l))
 		}
 		return ev.eval(n.r, &scope{parent: sc, dollar: sc.dollar, vars: lc.vars})
 	}
@@ -489,6 +515,10 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		pat, ok2 := r.(string)
 		if !ok1 || !ok2 {
 			break
+		}
+		// RE2 matches in time linear in the text times the pattern: charge it.
+		if err := ev.allocate((len(s)+1)*(len(pat)+1)/64, op); err != nil {
+			return nil, err
 		}
 		re, err := regexp.Compile(pat)
 		if err != nil {
@@ -618,12 +648,18 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 		switch a := l.(type) {
 		case string:
 			if b, ok := r.(string); ok {
+				if len(a)+len(b) > ev.lim.MaxBytes {
+					return nil, fmt.Errorf("expr: the string from + would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+				}
 				s := a + b
-				return s, ev.checkString(s, "the string from +")
+				return s, ev.allocString(s, "+")
 			}
 		case []any:
 			if b, ok := r.([]any); ok {
 				if err := ev.checkItems(len(a)+len(b), "the list from +"); err != nil {
+					return nil, err
+				}
+				if err := ev.allocate(len(a)+len(b), "+"); err != nil {
 					return nil, err
 				}
 				out := make([]any, 0, len(a)+len(b))
@@ -631,6 +667,9 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 			}
 		case map[string]any:
 			if b, ok := r.(map[string]any); ok {
+				if err := ev.allocate(len(a)+len(b), "+"); err != nil {
+					return nil, err
+				}
 				out := make(map[string]any, len(a)+len(b))
 				for k, v := range a {
 					out[k] = v
@@ -643,20 +682,26 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 		}
 	case "*":
 		if s, n, ok := repeatArgs(l, r); ok {
-			if n <= 0 {
+			if n <= 0 || s == "" {
 				return "", nil
 			}
 			if int64(len(s)) > int64(ev.lim.MaxBytes)/n {
 				return nil, fmt.Errorf("expr: the string from * would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
 			}
+			if err := ev.allocate(len(s)*int(n)/8, "*"); err != nil {
+				return nil, err
+			}
 			return strings.Repeat(s, int(n)), nil
 		}
 		if xs, n, ok := repeatList(l, r); ok {
-			if n <= 0 {
+			if n <= 0 || len(xs) == 0 {
 				return []any{}, nil
 			}
 			if int64(len(xs)) > int64(ev.lim.MaxItems)/n {
 				return nil, fmt.Errorf("expr: the list from * would have more than %d elements: %w", ev.lim.MaxItems, ErrLimit)
+			}
+			if err := ev.allocate(len(xs)*int(n), "*"); err != nil {
+				return nil, err
 			}
 			out := make([]any, 0, len(xs)*int(n))
 			for range n {

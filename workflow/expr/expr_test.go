@@ -95,6 +95,8 @@ func TestLimits(t *testing.T) {
 		{"string growth", "'abcdefghij' * 10 + 'x'", Limits{MaxBytes: 50}},
 		{"deep evaluation", big, Limits{MaxDepth: 50}},
 		{"steps", "range(1000).select(range(1000).sum())", Limits{MaxSteps: 10000}},
+		{"allocation", "let(x => range(100000)) -> range(100000).select($x + $x)", Limits{}},
+		{"string allocation", "let(s => 'x' * 100000) -> range(100000).select($s.toUpper())", Limits{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

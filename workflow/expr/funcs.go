@@ -262,7 +262,8 @@ func fnStr(ev *evaluator, c *callCtx) (any, error) {
 	if err := ev.checkSize(v, "str()"); err != nil {
 		return nil, err
 	}
-	return yaqlStr(v), nil
+	out := yaqlStr(v)
+	return out, ev.allocString(out, "str()")
 }
 
 func fnInt(ev *evaluator, c *callCtx) (any, error) {
@@ -276,6 +277,8 @@ func fnInt(ev *evaluator, c *callCtx) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return int64(0), nil
+	case bool:
+		return boolInt(x), nil
 	case int64:
 		return x, nil
 	case float64:
@@ -321,6 +324,9 @@ func fnList(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(0, -1); err != nil {
 		return nil, err
 	}
+	if err := ev.allocate(c.nargs(), "list()"); err != nil {
+		return nil, err
+	}
 	return c.all(ev)
 }
 
@@ -331,6 +337,9 @@ func fnDict(ev *evaluator, c *callCtx) (any, error) {
 	case len(c.args) == 1 && len(c.named) == 0:
 		l, err := c.list(ev, 0)
 		if err != nil {
+			return nil, err
+		}
+		if err := ev.allocate(len(l), "dict()"); err != nil {
 			return nil, err
 		}
 		for _, p := range l {
@@ -378,6 +387,9 @@ func fnKeys(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ev.allocate(len(m), "keys()"); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(m))
 	for _, k := range sortedKeys(m) {
 		out = append(out, k)
@@ -393,6 +405,9 @@ func fnValues(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ev.allocate(len(m), "values()"); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(m))
 	for _, k := range sortedKeys(m) {
 		out = append(out, m[k])
@@ -406,6 +421,9 @@ func fnSelect(ev *evaluator, c *callCtx) (any, error) {
 	}
 	l, err := c.list(ev, 0)
 	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(len(l), "select()"); err != nil {
 		return nil, err
 	}
 	out := make([]any, len(l))
@@ -427,6 +445,9 @@ func fnWhere(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ev.allocate(len(l), "where()"); err != nil {
+		return nil, err
+	}
 	out := []any{}
 	for _, e := range l {
 		v, err := ev.lambda(c.node(1), c.sc, e)
@@ -446,6 +467,9 @@ func fnDistinct(ev *evaluator, c *callCtx) (any, error) {
 	}
 	l, err := c.list(ev, 0)
 	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(len(l), "distinct()"); err != nil {
 		return nil, err
 	}
 	out := []any{}
@@ -565,7 +589,8 @@ func fnJoin(ev *evaluator, c *callCtx) (any, error) {
 			return nil, fmt.Errorf("expr: join(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
 		}
 	}
-	return strings.Join(parts, sep), nil
+	out := strings.Join(parts, sep)
+	return out, ev.allocString(out, "join()")
 }
 
 func fnSplit(ev *evaluator, c *callCtx) (any, error) {
@@ -604,6 +629,9 @@ func fnSplit(ev *evaluator, c *callCtx) (any, error) {
 	default:
 		return nil, c.argErr(1, sep, "a string or null")
 	}
+	if err := ev.allocate(len(parts), "split()"); err != nil {
+		return nil, err
+	}
 	out := make([]any, len(parts))
 	for i, p := range parts {
 		out[i] = p
@@ -620,7 +648,7 @@ func splitSpace(s string, max int64) []string {
 			return out
 		}
 		if max >= 0 && int64(len(out)) == max {
-			return append(out, strings.TrimRightFunc(s, unicode.IsSpace))
+			return append(out, s)
 		}
 		i := strings.IndexFunc(s, unicode.IsSpace)
 		if i < 0 {
@@ -646,7 +674,7 @@ func fnJSONDump(ev *evaluator, c *callCtx) (any, error) {
 	if err := writeJSON(&b, v, "    ", "", ", ", ": ", true); err != nil {
 		return nil, fmt.Errorf("expr: json_dump(): %w", err)
 	}
-	return b.String(), ev.checkString(b.String(), "json_dump()")
+	return b.String(), ev.allocString(b.String(), "json_dump()")
 }
 
 func fnJSONParse(ev *evaluator, c *callCtx) (any, error) {
@@ -655,6 +683,9 @@ func fnJSONParse(ev *evaluator, c *callCtx) (any, error) {
 	}
 	s, err := c.str(ev, 0)
 	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(len(s), "json_parse()"); err != nil {
 		return nil, err
 	}
 	v, err := UnmarshalJSON([]byte(s))
@@ -701,6 +732,9 @@ func fnRange(ev *evaluator, c *callCtx) (any, error) {
 	}
 	if n > float64(ev.lim.MaxItems) {
 		return nil, fmt.Errorf("expr: range(): %.0f elements, more than %d: %w", n, ev.lim.MaxItems, ErrLimit)
+	}
+	if err := ev.allocate(int(n), "range()"); err != nil {
+		return nil, err
 	}
 	out := make([]any, 0, int(n))
 	for i, v := 0, start; i < int(n); i, v = i+1, v+step {
@@ -845,10 +879,11 @@ func fnCase(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := strings.ToLower(s)
 	if c.name == "toUpper" {
-		return strings.ToUpper(s), nil
+		out = strings.ToUpper(s)
 	}
-	return strings.ToLower(s), nil
+	return out, ev.allocString(out, c.name+"()")
 }
 
 func fnAffix(ev *evaluator, c *callCtx) (any, error) {
@@ -904,7 +939,8 @@ func fnReplace(ev *evaluator, c *callCtx) (any, error) {
 		return nil, fmt.Errorf("expr: replace(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
 	}
 	nn := int(min(n, math.MaxInt32))
-	return strings.Replace(s[0], s[1], s[2], nn), nil
+	out := strings.Replace(s[0], s[1], s[2], nn)
+	return out, ev.allocString(out, "replace()")
 }
 
 func fnTrim(ev *evaluator, c *callCtx) (any, error) {
@@ -1010,7 +1046,7 @@ func fnFormat(ev *evaluator, c *callCtx) (any, error) {
 			return nil, fmt.Errorf("expr: format(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
 		}
 	}
-	return b.String(), nil
+	return b.String(), ev.allocString(b.String(), "format()")
 }
 
 // pyFormatValue is Python's format(v, ""): str() of the value yaql holds.
@@ -1030,6 +1066,9 @@ func fnToDict(ev *evaluator, c *callCtx) (any, error) {
 	}
 	l, err := c.list(ev, 0)
 	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(len(l), "toDict()"); err != nil {
 		return nil, err
 	}
 	out := make(map[string]any, len(l))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -64,13 +65,15 @@ func FuzzEval(f *testing.F) {
 	f.Add("'x' * 1000000000")
 	f.Add("[range(1000)] * 1000")
 	f.Add("let(x => range(1000)) -> $x.select($x.sum()).sum()")
+	f.Add("let(x => range(100000)) -> range(100000).select($x + $x)")
+	f.Add("let(s => 'x' * 100000) -> range(100000).select($s.toUpper())")
 	data := map[string]any{
 		"servers": serversData(5)["servers"],
 		"l":       []any{int64(3), int64(1), 2.5, "a", nil, true},
 		"a":       map[string]any{"b": int64(1), "c": "x"},
 		"s":       " Abc ",
 	}
-	lim := Limits{MaxDepth: 100, MaxItems: 100_000, MaxBytes: 1 << 20, MaxSteps: 1_000_000}
+	lim := Limits{MaxDepth: 100, MaxItems: 100_000, MaxBytes: 1 << 20, MaxSteps: 1_000_000, MaxAlloc: 1_000_000}
 	funcs := Funcs{
 		Task:      func(context.Context, string) (any, error) { return map[string]any{"result": []any{int64(1)}}, nil },
 		Execution: func(context.Context) (any, error) { return map[string]any{"id": "x"}, nil },
@@ -84,7 +87,17 @@ func FuzzEval(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
-		v, err := p.EvalLimits(ctx, data, funcs, lim)
+		var v any
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			v, err = p.EvalLimits(ctx, data, funcs, lim)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			panic(fmt.Sprintf("Eval(%q) hangs: it ignores its context", src))
+		}
 		if d := time.Since(start); d > 3*time.Second {
 			t.Fatalf("Eval(%q) took %v", src, d)
 		}

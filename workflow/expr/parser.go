@@ -62,7 +62,6 @@ type (
 		recv node
 		name string    // property access when call is nil
 		call *callNode // method call
-		rhs  node      // any other right-hand side: evaluated with $ = receiver
 		safe bool      // ?.
 		p    int
 	}
@@ -198,10 +197,8 @@ func (p *parser) expr(minBP int) (node, error) {
 				d.name = r.name
 			case *callNode:
 				d.call = r
-			case *mappingNode:
-				return nil, p.errorf(rt, "a name or a method call")
 			default:
-				d.rhs = r
+				return nil, p.errorf(rt, "a name or a method call")
 			}
 			left = d
 		case "->":

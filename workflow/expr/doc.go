@@ -1,0 +1,93 @@
+// Package expr evaluates the YAQL expressions of Mistral workflows: the
+// text inside <% %> in a workflow's input, publish, output and transition
+// conditions. It is fernetflow's own lexer, parser and evaluator for the
+// subset of YAQL 2.0 that workflows use, checked against Mistral 15's
+// evaluator on Debian's python3-yaql (testdata/conformance.json holds the
+// cases, the integration suite replays them through Python).
+//
+// # Use
+//
+// Parse once, evaluate many times:
+//
+//	p, err := expr.Parse("$.servers.where($.role = 'Controller').select($.name)")
+//	if err != nil {
+//		return err // a *SyntaxError: "expr: column 12: unexpected ..., expected ..."
+//	}
+//	names, err := p.Eval(ctx, data, funcs)
+//
+// A *Program holds no evaluation state: share it between goroutines. For
+// the strings of a workflow definition use [EvalString] (or [ParseTemplate]
+// to parse once), and [EvalValue] for a whole input dict: they follow
+// Mistral's rules. A string that is exactly one <% %> gives the value with
+// its type ("<% $.nodes %>" is a list); expressions embedded in longer text
+// are replaced by Python's str() of their value, as Mistral does (true is
+// "True", null is "None", a list is "['a', 'b']"). A <% %> must close on
+// the line it opens, and a string without one is returned as it is.
+//
+// # Data model
+//
+// $ and every value are JSON-like: nil, bool, int64, float64, string,
+// []any and map[string]any. Integers and floats stay apart as in Python:
+// 7 / 2 is 3 (floor division), 7.0 / 2 is 3.5, 1 = 1.0 is true. Decode
+// JSON with [UnmarshalJSON] (encoding/json alone would turn every number
+// into a float) and print results with [MarshalJSON], which writes 1.0 for
+// a float. [Normalize] converts other Go values (int, []string, structs
+// with json tags) into the model. Lists are materialised: where() and
+// select() return lists, never lazy sequences. Dicts have no order: keys(),
+// values() and str() walk them by sorted key, where Python keeps insertion
+// order. Integers are 64-bit: an overflow is an error, where Python would
+// grow the integer.
+//
+// # The language
+//
+//   - data: $ (the context), $.a.b (a missing key is an error, as in
+//     Mistral), $.list.key (that key of every dict in a list), x?.key (null
+//     when x is null), x[0], x[-1], dict['key'], dict['key', default],
+//     $name and $1 (variables from let() and lambdas)
+//   - literals: 1, 1.5, 'single', "double", `verbatim`, true, false, null,
+//     [1, 2], {key => value}; a bare name such as abc is the string "abc"
+//   - operators, loosest first: ->; or; and; not; = != < > <= >= in;
+//     plus and minus; * / mod; =~ !~ (regular expressions); unary + -;
+//     [ ]; . ?.
+//   - functions: len, str, int, float, list, dict, distinct, range, min,
+//     max, any, all, format, let, switch, json_dump, json_parse, now
+//   - methods (x.f()): select, where, first, last, keys, values, join, split,
+//     sum, min, max, any, all, count, distinct, toDict, len, and the string
+//     methods toUpper, toLower, startsWith, endsWith, replace, trim, format
+//   - Mistral's functions: task(name) and task() (the current task),
+//     execution(), env()
+//
+// yaql decides which names are functions and which are methods:
+// $.list.first() works and first($.list) is an error, as in Mistral. In a
+// lambda argument (where($.x > 1), select($.name)) $ and $1 are the item.
+// let(x => 1, y => $.a) -> $x + $y binds variables for the expression
+// after ->. switch(cond => value, ...) returns the first value whose
+// condition holds, or null.
+//
+// # task(), execution() and env()
+//
+// Only the workflow engine knows these values; it passes them in [Funcs].
+// Task receives "" for task() (the current task) and returns the task
+// execution as Mistral shows it (id, name, state, state_info, result,
+// published, ...) or nil when there is no such task, which makes
+// task(name).result an error, as in Mistral. A nil Funcs field makes
+// task() and execution() fail with an error and env() return null.
+//
+// # Bounds
+//
+// An expression comes from a workflow definition, so evaluation is
+// bounded ([Limits], [DefaultLimits]): nesting depth, elements per list or
+// range, bytes per string, the size of a value that is printed, compared
+// or returned, and evaluation steps. An evaluation over a limit fails with
+// an error wrapping [ErrLimit], never with a stack overflow or an
+// out-of-memory. Evaluation checks its context every 1024 steps and stops
+// with the context's error once it is cancelled.
+//
+// # Differences from YAQL and Mistral
+//
+// Left out: Jinja ({{ }}), user-defined functions (def), delegates,
+// slicing beyond [i], the date and time functions (now() returns an ISO
+// string, not a datetime), sets, and yaql functions outside the list above
+// (orderBy, groupBy, selectMany, ... are unknown functions here). The
+// regular expressions of =~ and !~ are Go's RE2, not Python's re.
+package expr
