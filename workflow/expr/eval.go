@@ -126,10 +126,14 @@ type scope struct {
 	parent *scope
 	dollar any
 	vars   map[string]any
+	lambda bool // $1 is dollar, as in a lambda's scope
 }
 
 func (s *scope) lookup(name string) any {
 	for ; s != nil; s = s.parent {
+		if s.lambda && name == "1" {
+			return s.dollar
+		}
 		if v, ok := s.vars[name]; ok {
 			return v
 		}
@@ -221,11 +225,16 @@ func (ev *evaluator) eval(n node, sc *scope) (any, error) {
 	if err := ev.step(); err != nil {
 		return nil, err
 	}
-	ev.depth++
-	defer func() { ev.depth-- }()
-	if ev.depth > ev.lim.MaxDepth {
+	if ev.depth >= ev.lim.MaxDepth {
 		return nil, fmt.Errorf("expr: evaluation nests more than %d levels deep: %w", ev.lim.MaxDepth, ErrLimit)
 	}
+	ev.depth++
+	v, err := ev.evalNode(n, sc)
+	ev.depth--
+	return v, err
+}
+
+func (ev *evaluator) evalNode(n node, sc *scope) (any, error) {
 	switch n := n.(type) {
 	case *constNode:
 		return n.v, nil
@@ -313,10 +322,15 @@ func dictKey(k any, fn string) (string, error) {
 }
 
 // lambda evaluates n with $ (and $1) bound to item, as yaql does for the
-// predicates and selectors of where(), select() and friends.
-func (ev *evaluator) lambda(n node, sc *scope, item any) (any, error) {
-	return ev.value(n, &scope{parent: sc, dollar: item, vars: map[string]any{"1": item}})
+// predicates and selectors of where(), select() and friends. ls is the
+// lambda's scope, made once per call by lambdaScope and reused for every
+// item: nothing an evaluation returns keeps a scope.
+func (ev *evaluator) lambda(n node, ls *scope, item any) (any, error) {
+	ls.dollar = item
+	return ev.value(n, ls)
 }
+
+func lambdaScope(sc *scope) *scope { return &scope{parent: sc, lambda: true} }
 
 func (ev *evaluator) dot(n *dotNode, sc *scope) (any, error) {
 	recv, err := ev.value(n.recv, sc)

@@ -427,8 +427,9 @@ func fnSelect(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	out := make([]any, len(l))
+	ls := lambdaScope(c.sc)
 	for i, e := range l {
-		v, err := ev.lambda(c.node(1), c.sc, e)
+		v, err := ev.lambda(c.node(1), ls, e)
 		if err != nil {
 			return nil, err
 		}
@@ -449,8 +450,9 @@ func fnWhere(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	out := []any{}
+	ls := lambdaScope(c.sc)
 	for _, e := range l {
-		v, err := ev.lambda(c.node(1), c.sc, e)
+		v, err := ev.lambda(c.node(1), ls, e)
 		if err != nil {
 			return nil, err
 		}
@@ -818,10 +820,11 @@ func fnAnyAll(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	want := c.name == "any"
+	ls := lambdaScope(c.sc)
 	for _, e := range l {
 		v := e
 		if c.nargs() == 2 {
-			if v, err = ev.lambda(c.node(1), c.sc, e); err != nil {
+			if v, err = ev.lambda(c.node(1), ls, e); err != nil {
 				return nil, err
 			}
 		}
@@ -1072,8 +1075,9 @@ func fnToDict(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	out := make(map[string]any, len(l))
+	ls := lambdaScope(c.sc)
 	for _, e := range l {
-		k, err := ev.lambda(c.node(1), c.sc, e)
+		k, err := ev.lambda(c.node(1), ls, e)
 		if err != nil {
 			return nil, err
 		}
@@ -1083,7 +1087,7 @@ func fnToDict(ev *evaluator, c *callCtx) (any, error) {
 		}
 		v := e
 		if c.nargs() == 3 {
-			if v, err = ev.lambda(c.node(2), c.sc, e); err != nil {
+			if v, err = ev.lambda(c.node(2), ls, e); err != nil {
 				return nil, err
 			}
 		}
