@@ -1,0 +1,41 @@
+/*
+Package deploy reaches the Keystone nodes through Heat: it finds the
+controller servers of the overcloud stack, pushes one software deployment
+per server that os-collect-config picks up, receives each node's signal and
+marks the deployment COMPLETE or FAILED, and waits for all of them.
+
+# Connecting
+
+NewOrchestrationClient reads clouds.yaml and the OS_* variables exactly as
+the openstack CLI does (CloudOptions.Cloud is --os-cloud). The client
+re-authenticates once on a 401 and retries transient failures (502, 503,
+504; 500 and connection errors only for idempotent methods) with
+exponential backoff; a POST is never sent twice after a 500.
+
+# Finding servers
+
+DiscoverServers lists a stack's resources with nested depth and keeps the
+servers of a role, by resource type (DefaultServerTypes) and a name
+pattern. A server's ID is the resource's physical id, which is the
+server_id Heat publishes deployments under. ResourceMetadata reads what
+os-collect-config polls, as nested JSON.
+
+# Deploying
+
+Heat agents only read a deployment's inputs from a derived config whose
+inputs carry values: DerivedConfig builds it as heatclient does. Push
+creates the derived config and the deployment of each target (bounded
+concurrency); the derived config tells the node to PUT its outputs to a
+signal URL of a Receiver, a small HTTP server on 127.0.0.1 by default that
+authenticates each signal with a per-deployment secret in the URL and marks
+the Heat deployment COMPLETE (deploy_status_code 0) or FAILED. Wait polls
+Heat with exponential backoff until every deployment is COMPLETE or FAILED,
+or the total timeout passes: the error then names each server that did not
+answer. Cleanup deletes the superseded fernetflow deployments of a server
+(and their derived configs), so that its metadata does not grow without
+bound.
+
+Errors name the server or stack they are about; nothing here logs secrets
+(signal URLs carry a secret and are logged without it).
+*/
+package deploy
