@@ -249,4 +249,3 @@ func checkNoSecrets(t *testing.T, printed string, repos, privateDirs []string) {
 		}
 	}
 }
-

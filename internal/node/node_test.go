@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,4 +332,63 @@ func TestInstallLogsNoSecrets(t *testing.T) {
 	if strings.Contains(all, f.id.String()) || strings.Contains(all, "AGE-SECRET-KEY") {
 		t.Fatal("the identity reached the logs")
 	}
+}
+
+func TestInstallOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	f := newFleet(t)
+	o := f.options()
+	o.Owner = &keys.Owner{UID: 4242, GID: 4343}
+	if _, err := Install(context.Background(), f.seal(), o); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(3)
+	if _, err := Install(context.Background(), f.seal(), o); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(f.repo)
+	for _, e := range append(entries, nil) {
+		path := f.repo
+		if e != nil {
+			path = filepath.Join(f.repo, e.Name())
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		want := os.FileMode(0o600)
+		if e == nil {
+			want = 0o700
+		}
+		if st.Uid != 4242 || st.Gid != 4343 || fi.Mode().Perm() != want {
+			t.Fatalf("%s: %d:%d %04o, want 4242:4343 %04o", path, st.Uid, st.Gid, fi.Mode().Perm(), want)
+		}
+	}
+}
+
+// FuzzReadState feeds arbitrary installed.json files to ReadState: it must
+// not panic, and what it accepts must be usable by Install.
+func FuzzReadState(f *testing.F) {
+	f.Add([]byte(`{"format":1,"server_id":"c0","generation":3,"fingerprint":"sha256:` + strings.Repeat("ab", 32) + `","key_repository":"/k","installed_at":"2026-11-23T15:47:37Z","keys":[{"index":0,"id":"aa2beb2904d8"}]}`))
+	f.Add([]byte(`{"format":2}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, InstalledFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := ReadState(dir)
+		if err != nil || st == nil {
+			return
+		}
+		if st.Generation == 0 || st.Format != stateFormat {
+			t.Fatalf("accepted %+v", st)
+		}
+		if _, err := keys.ParseFingerprint(st.Fingerprint); err != nil {
+			t.Fatalf("accepted fingerprint %q", st.Fingerprint)
+		}
+	})
 }
