@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"filippo.io/age/armor"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/keys"
@@ -391,4 +393,56 @@ func FuzzReadState(f *testing.F) {
 			t.Fatalf("accepted fingerprint %q", st.Fingerprint)
 		}
 	})
+}
+
+// TestInstallTampered flips each byte of an armored envelope, and each byte
+// of its decrypted document re-encrypted to the node: every install is
+// refused, and nothing on disk changes.
+func TestInstallTampered(t *testing.T) {
+	f := newFleet(t)
+	if _, err := f.install(f.seal()); err != nil {
+		t.Fatal(err)
+	}
+	f.rotate(3)
+	env := f.seal()
+	before := snapshot(t, f.repo, f.stateDir)
+	for i := range env {
+		bad := bytes.Clone(env)
+		bad[i] ^= 0x01
+		if _, err := f.install(bad); err == nil {
+			t.Fatalf("armored byte %d flipped: installed", i)
+		}
+	}
+	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(env)), f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := 1
+	if testing.Short() {
+		step = 7
+	}
+	for i := 0; i < len(plain); i += step {
+		bad := bytes.Clone(plain)
+		bad[i] ^= 0x01
+		var out bytes.Buffer
+		aw := armor.NewWriter(&out)
+		w, _ := age.Encrypt(aw, f.id.Recipient())
+		w.Write(bad)
+		w.Close()
+		aw.Close()
+		if _, err := f.install(out.Bytes()); err == nil {
+			t.Fatalf("plaintext byte %d flipped: installed", i)
+		}
+	}
+	if snapshot(t, f.repo, f.stateDir) != before {
+		t.Fatal("a refused install changed the disk")
+	}
+	// The untampered envelope still installs.
+	if res, err := f.install(env); err != nil || !res.Changed {
+		t.Fatalf("install: %+v, %v", res, err)
+	}
 }
