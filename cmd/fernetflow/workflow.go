@@ -22,6 +22,7 @@ func (a *app) workflowCmd() *cobra.Command {
 		Short: "Work with Mistral DSL v2 workflows and their YAQL expressions",
 	}
 	cmd.AddCommand(a.workflowEvalCmd())
+	cmd.AddCommand(a.workflowEngineCmds()...)
 	return cmd
 }
 

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fernetflow/fernetflow/internal/output"
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/expr"
+	"github.com/fernetflow/fernetflow/workflow/store"
+)
+
+// engineRegistry is the set of actions fernetflow's commands run workflows
+// with. Package actions registers its actions here when it has them.
+func engineRegistry() workflow.Registry { return workflow.StdRegistry() }
+
+// engineStateDir is the default --state-dir: /var/lib/fernetflow for root,
+// $XDG_STATE_HOME/fernetflow (or ~/.local/state/fernetflow) otherwise.
+func engineStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/fernetflow"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "fernetflow")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "fernetflow")
+	}
+	return "/var/lib/fernetflow"
+}
+
+func openStore(stateDir string) (*store.Store, error) {
+	return store.Open(filepath.Join(stateDir, store.FileName))
+}
+
+// workflowEngineCmds are the workflow subcommands backed by the engine.
+func (a *app) workflowEngineCmds() []*cobra.Command {
+	return []*cobra.Command{a.workflowValidateCmd(), a.workflowRunCmd()}
+}
+
+type validateResult struct {
+	File      string   `json:"file"`
+	Valid     bool     `json:"valid"`
+	Workflows []string `json:"workflows"`
+	Errors    []string `json:"errors"`
+}
+
+type validateResults []validateResult
+
+func (v validateResults) Table() ([]string, [][]string) {
+	var rows [][]string
+	for _, r := range v {
+		status := "valid"
+		if !r.Valid {
+			status = "INVALID"
+		}
+		rows = append(rows, []string{r.File, status, strings.Join(r.Workflows, ", ")})
+	}
+	return []string{"FILE", "RESULT", "WORKFLOWS"}, rows
+}
+
+func (a *app) workflowValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check Mistral DSL v2 workflow files: YAML, schema, transitions, actions, expressions",
+		Long: `Check each workflow file as fernetflow's engine would before running it:
+YAML syntax, the DSL v2 JSON Schema, transitions to unknown tasks, unknown
+actions, literal input an action rejects, unreachable tasks, joins nobody
+reaches, and <% %> expressions that do not parse. Every error names
+file:line:column, the workflow, the task and the key, on stderr.
+
+The exit code is 1 when any file has an error.`,
+		Example: `  fernetflow workflow validate rotate.yaml enroll.yaml
+  fernetflow workflow validate -f json workflow/testdata/bad/*.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("workflow validate takes one or more files")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := engineRegistry()
+			var results validateResults
+			bad := 0
+			for _, name := range args {
+				r := validateResult{File: name, Valid: true, Workflows: []string{}, Errors: []string{}}
+				src, err := os.ReadFile(name)
+				var f *workflow.File
+				if err == nil {
+					f, err = workflow.Load(name, src, reg)
+				}
+				if err != nil {
+					r.Valid = false
+					bad++
+					var list workflow.ErrorList
+					if errors.As(err, &list) {
+						for _, e := range list {
+							r.Errors = append(r.Errors, e.Error())
+						}
+					} else {
+						r.Errors = append(r.Errors, err.Error())
+					}
+					for _, e := range r.Errors {
+						fmt.Fprintln(a.stderr, e)
+					}
+				} else {
+					for _, w := range f.Workflows {
+						r.Workflows = append(r.Workflows, w.Name)
+					}
+				}
+				results = append(results, r)
+			}
+			if err := a.print(results); err != nil {
+				return err
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d of %d files have errors", bad, len(args))
+			}
+			return nil
+		},
+	}
+}
+
+// execView is an execution as fernetflow prints it (-f json: values, not
+// JSON in strings).
+type execView struct {
+	ID           string         `json:"id"`
+	WorkflowName string         `json:"workflow_name"`
+	State        string         `json:"state"`
+	StateInfo    *string        `json:"state_info"`
+	Input        map[string]any `json:"input"`
+	Output       map[string]any `json:"output"`
+	CreatedAt    string         `json:"created_at"`
+	UpdatedAt    string         `json:"updated_at"`
+	Tasks        []taskView     `json:"tasks"`
+}
+
+type taskView struct {
+	Name      string         `json:"name"`
+	State     string         `json:"state"`
+	StateInfo *string        `json:"state_info"`
+	Published map[string]any `json:"published"`
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func mistralTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
+
+func newExecView(ex *workflow.Execution) execView {
+	ex = ex.Redacted()
+	v := execView{ID: ex.ID, WorkflowName: ex.WorkflowName, State: ex.State, StateInfo: strPtr(ex.StateInfo),
+		Input: ex.Input, Output: ex.Output, CreatedAt: mistralTime(ex.CreatedAt), UpdatedAt: mistralTime(ex.UpdatedAt), Tasks: []taskView{}}
+	if v.Input == nil {
+		v.Input = map[string]any{}
+	}
+	if v.Output == nil {
+		v.Output = map[string]any{}
+	}
+	for _, te := range ex.Tasks {
+		pub := te.Published
+		if pub == nil {
+			pub = map[string]any{}
+		}
+		v.Tasks = append(v.Tasks, taskView{Name: te.Name, State: te.State, StateInfo: strPtr(te.StateInfo), Published: pub})
+	}
+	return v
+}
+
+// Table shows an execution as openstack workflow execution show does, with
+// its tasks below.
+func (v execView) Table() ([]string, [][]string) {
+	js := func(m any) string {
+		b, err := expr.MarshalJSON(m, "")
+		if err != nil {
+			return fmt.Sprint(m)
+		}
+		return string(b)
+	}
+	info := ""
+	if v.StateInfo != nil {
+		info = firstLineOf(*v.StateInfo)
+	}
+	rows := [][]string{
+		{"id", v.ID}, {"workflow_name", v.WorkflowName}, {"state", v.State}, {"state_info", info},
+		{"input", js(v.Input)}, {"output", js(v.Output)}, {"created_at", v.CreatedAt}, {"updated_at", v.UpdatedAt},
+	}
+	for _, t := range v.Tasks {
+		line := t.State
+		if t.StateInfo != nil {
+			line += " (" + firstLineOf(*t.StateInfo) + ")"
+		}
+		if len(t.Published) > 0 {
+			line += " published " + js(t.Published)
+		}
+		rows = append(rows, []string{"task " + t.Name, line})
+	}
+	return []string{"FIELD", "VALUE"}, rows
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+// loadWorkflowArg reads NAME|FILE: an existing file, else a workflow
+// shipped in workflow/definitions.
+func loadWorkflowArg(arg string, reg workflow.Registry) (*workflow.File, error) {
+	src, err := os.ReadFile(arg)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) || strings.ContainsAny(arg, "/.") {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: no such file, and fernetflow ships no built-in workflow of that name yet (workflow/definitions is empty): pass a workflow file", arg)
+	}
+	return workflow.Load(arg, src, reg)
+}
+
+// parseInputs merges --input-file and --input k=v (a value that parses as
+// JSON is taken as JSON, otherwise as a string).
+func (a *app) parseInputs(pairs []string, file string) (map[string]any, error) {
+	in := map[string]any{}
+	if file != "" {
+		doc, err := readDocument(a.stdin, file, "--input-file")
+		if err != nil {
+			return nil, err
+		}
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return nil, usagef("--input-file %s: want a mapping of input names to values", file)
+		}
+		for k, v := range m {
+			in[k] = v
+		}
+	}
+	for _, p := range pairs {
+		k, raw, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, usagef("--input %q: want NAME=VALUE", p)
+		}
+		var v any = raw
+		if j, err := expr.UnmarshalJSON([]byte(raw)); err == nil {
+			v = j
+		}
+		in[k] = v
+	}
+	return in, nil
+}
+
+func (a *app) workflowRunCmd() *cobra.Command {
+	var inputs []string
+	var inputFile, wfName, stateDir string
+	var noStore bool
+	cmd := &cobra.Command{
+		Use:   "run NAME|FILE",
+		Short: "Run a Mistral DSL v2 workflow on the embedded engine",
+		Long: `Run a workflow with fernetflow's embedded engine and print the execution
+(-f json gives id, workflow_name, state, state_info, input, output and
+tasks, with values rather than JSON in strings). A file holding several
+workflows runs the first one it defines, or the one --workflow names.
+
+Progress goes to stderr, one line per task as it starts and ends. The
+execution is kept in STATE_DIR/executions.db (secret values redacted), for
+fernetflow execution list|show. The exit code is 1 when the execution does
+not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
+		Example: `  fernetflow workflow run rotate.yaml --input nodes='["ctl1","ctl2"]' --input max_active_keys=3
+  fernetflow workflow run wfs.yaml --workflow rotate --input-file input.yaml -f json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("workflow run takes one workflow name or file, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg := engineRegistry()
+			f, err := loadWorkflowArg(args[0], reg)
+			if err != nil {
+				return err
+			}
+			w := f.Workflows[0]
+			if wfName != "" {
+				if w = f.Workflow(wfName); w == nil {
+					var names []string
+					for _, x := range f.Workflows {
+						names = append(names, x.Name)
+					}
+					return usagef("--workflow %s: %s defines %s", wfName, args[0], strings.Join(names, ", "))
+				}
+			}
+			in, err := a.parseInputs(inputs, inputFile)
+			if err != nil {
+				return err
+			}
+			e := &workflow.Engine{Registry: reg, File: f}
+			if !noStore {
+				st, err := openStore(stateDir)
+				if err != nil {
+					return fmt.Errorf("%w (or use --no-store)", err)
+				}
+				defer st.Close()
+				e.Recorder = st
+			}
+			var mu sync.Mutex
+			e.OnTask = func(ex *workflow.Execution, te *workflow.TaskExecution) {
+				mu.Lock()
+				defer mu.Unlock()
+				line := fmt.Sprintf("%s  %-24s %s", time.Now().Format("15:04:05"), te.Name, te.State)
+				if te.StateInfo != "" && te.State != workflow.Running {
+					line += "  " + firstLineOf(te.StateInfo)
+				}
+				fmt.Fprintln(a.stderr, line)
+			}
+			ex, err := e.Run(cmd.Context(), w, in)
+			if err != nil {
+				return usageError{err}
+			}
+			if err := a.print(newExecView(ex)); err != nil {
+				return err
+			}
+			if ex.State != workflow.Success {
+				return fmt.Errorf("execution %s of %s ended %s", ex.ID, w.Name, ex.State)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "workflow input NAME=VALUE (VALUE as JSON when it parses, else a string); repeatable")
+	cmd.Flags().StringVar(&inputFile, "input-file", "", "JSON or YAML file of workflow input (- for stdin); --input values override it")
+	cmd.Flags().StringVar(&wfName, "workflow", "", "which workflow of the file to run (default: the first one)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", engineStateDir(), "directory of executions.db")
+	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not record the execution")
+	return cmd
+}
+
+var _ = output.Table

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const twoWorkflows = `version: '2.0'
+greet:
+  input: [who, punct: "!"]
+  output: {text: <% $.text %>}
+  tasks:
+    hello:
+      action: std.echo output=<% 'hello ' + $.who + $.punct %>
+      publish: {text: <% task().result %>}
+other:
+  tasks:
+    boom:
+      action: std.fail
+`
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestWorkflowValidate(t *testing.T) {
+	good := writeFile(t, "good.yaml", twoWorkflows)
+	out, errs, code := runCLI(t, "", "workflow", "validate", good)
+	if code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	bad := writeFile(t, "bad.yaml", strings.Replace(twoWorkflows, "std.fail", "std.fial", 1))
+	out, errs, code = runCLI(t, "", "workflow", "validate", "-f", "json", good, bad)
+	if code != 1 || !strings.Contains(errs, "bad.yaml:12:7: workflow other: task boom: action: unknown action \"std.fial\"") {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	var res []validateResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 2 || !res[0].Valid || res[1].Valid {
+		t.Fatalf("%v %s", err, out)
+	}
+}
+
+func TestWorkflowRun(t *testing.T) {
+	f := writeFile(t, "wf.yaml", twoWorkflows)
+	state := t.TempDir()
+	out, errs, code := runCLI(t, "", "workflow", "run", f, "--input", "who=world", "--state-dir", state, "-f", "json")
+	if code != 0 {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	var v struct {
+		ID, State    string
+		WorkflowName string `json:"workflow_name"`
+		Output       map[string]any
+		Tasks        []struct{ Name, State string }
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err, out)
+	}
+	if v.State != "SUCCESS" || v.WorkflowName != "greet" || v.Output["text"] != "hello world!" || len(v.Tasks) != 1 {
+		t.Fatalf("%s", out)
+	}
+	if !strings.Contains(errs, "hello") || !strings.Contains(errs, "SUCCESS") {
+		t.Errorf("no progress on stderr: %s", errs)
+	}
+	// --workflow picks another one; it fails: exit 1.
+	out, errs, code = runCLI(t, "", "workflow", "run", f, "--workflow", "other", "--state-dir", state)
+	if code != 1 || !strings.Contains(out, "ERROR") {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	// Missing input is a usage error.
+	_, errs, code = runCLI(t, "", "workflow", "run", f, "--state-dir", state)
+	if code != 2 || !strings.Contains(errs, "missing who") {
+		t.Fatalf("%d %s", code, errs)
+	}
+	// --input-file
+	in := writeFile(t, "in.yaml", "who: file\npunct: '?'\n")
+	out, _, code = runCLI(t, "", "workflow", "run", f, "--input-file", in, "--no-store", "-f", "json")
+	if code != 0 || !strings.Contains(out, "hello file?") {
+		t.Fatalf("%d %s", code, out)
+	}
+}

@@ -1,0 +1,719 @@
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow/expr"
+)
+
+// States of executions and task executions, as Mistral names them.
+const (
+	Running   = "RUNNING"
+	Success   = "SUCCESS"
+	Error_    = "ERROR"
+	Cancelled = "CANCELLED"
+)
+
+// Execution is one run of a workflow, as Mistral shows it.
+type Execution struct {
+	ID           string           `json:"id"`
+	WorkflowName string           `json:"workflow_name"`
+	State        string           `json:"state"`
+	StateInfo    string           `json:"state_info"`
+	Input        map[string]any   `json:"input"`
+	Output       map[string]any   `json:"output"`
+	Tasks        []*TaskExecution `json:"tasks"`
+	ParentTaskID string           `json:"task_execution_id,omitempty"`
+	Description  string           `json:"description,omitempty"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+
+	secrets map[string]bool // string values of Secret outputs, for Redacted
+}
+
+// TaskExecution is one run of a task.
+type TaskExecution struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	State      string         `json:"state"`
+	StateInfo  string         `json:"state_info"`
+	Published  map[string]any `json:"published"`
+	Result     any            `json:"result,omitempty"`
+	Action     string         `json:"action,omitempty"`
+	RetryCount int            `json:"retry_count,omitempty"`
+	Secret     bool           `json:"secret,omitempty"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+
+	errorHandled bool
+}
+
+// Recorder receives snapshots of an execution while it runs: when it
+// starts, after every task, and when it ends. The snapshot is the
+// recorder's to keep. An error from Record is logged by the engine's
+// OnError hook (when set) and does not stop the run.
+type Recorder interface {
+	Record(ctx context.Context, ex *Execution) error
+}
+
+// Engine runs direct workflows. The zero value is not usable: set
+// Registry. An Engine holds no per-run state and may run several
+// executions at once.
+type Engine struct {
+	Registry Registry
+	// Workflows resolves sub-workflows (task workflow: NAME). Run sets it
+	// to the run workflow's file when nil.
+	File *File
+	// Recorder, when set, receives snapshots (for the execution store).
+	Recorder Recorder
+	// OnTask, when set, is called as tasks start and end (live progress).
+	// It must not block.
+	OnTask func(ex *Execution, te *TaskExecution)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+	// Sleep waits d or until ctx ends; nil means a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// NewID returns a random UUID (version 4) for executions and task executions.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if e.Sleep != nil {
+		return e.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run executes w with input and returns the finished execution. The
+// returned error is only for a run that could not start (bad input, no
+// registry); a workflow that fails returns an execution in state ERROR
+// whose StateInfo names the failed tasks and their causes. Cancelling ctx
+// cancels the execution (state CANCELLED).
+func (e *Engine) Run(ctx context.Context, w *Workflow, input map[string]any) (*Execution, error) {
+	ex, err := e.Start(w, input)
+	if err != nil {
+		return nil, err
+	}
+	return e.Continue(ctx, w, ex), nil
+}
+
+// Start builds a new execution of w with its input checked and defaulted,
+// without running it. Continue runs it.
+func (e *Engine) Start(w *Workflow, input map[string]any) (*Execution, error) {
+	if e.Registry == nil {
+		return nil, errors.New("workflow: engine without a Registry")
+	}
+	in, err := e.prepareInput(w, input)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	return &Execution{ID: NewID(), WorkflowName: w.Name, State: Running, Input: in, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+func (e *Engine) prepareInput(w *Workflow, input map[string]any) (map[string]any, error) {
+	in := map[string]any{}
+	declared := map[string]bool{}
+	var missing []string
+	for _, p := range w.Input {
+		declared[p.Name] = true
+		if v, ok := input[p.Name]; ok {
+			nv, err := expr.Normalize(v)
+			if err != nil {
+				return nil, fmt.Errorf("workflow %s: input %s: %w", w.Name, p.Name, err)
+			}
+			in[p.Name] = nv
+			continue
+		}
+		if p.HasDefault {
+			in[p.Name] = p.Default
+			continue
+		}
+		missing = append(missing, p.Name)
+	}
+	var unexpected []string
+	for k := range input {
+		if !declared[k] {
+			unexpected = append(unexpected, k)
+		}
+	}
+	sort.Strings(unexpected)
+	if len(missing) > 0 || len(unexpected) > 0 {
+		var parts []string
+		if len(missing) > 0 {
+			parts = append(parts, "missing "+strings.Join(missing, ", "))
+		}
+		if len(unexpected) > 0 {
+			parts = append(parts, "unexpected "+strings.Join(unexpected, ", "))
+		}
+		return nil, fmt.Errorf("workflow %s: invalid input (%s); it takes %s", w.Name, strings.Join(parts, "; "), describeInput(w))
+	}
+	// Defaults may be expressions over the other inputs (Mistral evaluates them).
+	for _, p := range w.Input {
+		if _, given := input[p.Name]; given || !p.HasDefault {
+			continue
+		}
+		v, err := expr.EvalValue(context.Background(), p.Default, in, expr.Funcs{})
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s: default of input %s: %w", w.Name, p.Name, err)
+		}
+		in[p.Name] = v
+	}
+	return in, nil
+}
+
+func describeInput(w *Workflow) string {
+	if len(w.Input) == 0 {
+		return "no input"
+	}
+	var s []string
+	for _, p := range w.Input {
+		if p.HasDefault {
+			s = append(s, p.Name+"="+pyStr(p.Default))
+		} else {
+			s = append(s, p.Name)
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// run is the state of one execution while it runs. The loop goroutine
+// owns everything but ex.Tasks, which task goroutines read (task(name))
+// under mu.
+type run struct {
+	e   *Engine
+	w   *Workflow
+	ex  *Execution
+	ctx context.Context
+
+	mu      sync.Mutex // guards ex.Tasks, ex.State, latest
+	latest  map[string]*TaskExecution
+	secrets map[string]bool
+
+	done    chan taskDone
+	running int
+	joins   map[string]*joinState
+	ends    []map[string]any // outbound contexts of tasks that led nowhere
+	forced  string           // state set by fail/succeed
+	forcedM string
+}
+
+type joinState struct {
+	from    map[string]bool
+	ctxs    []map[string]any
+	started bool
+}
+
+type taskDone struct {
+	te  *TaskExecution
+	t   *Task
+	out map[string]any // outbound context
+}
+
+// Continue runs a started execution to its end.
+func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Execution {
+	if ex.secrets == nil {
+		ex.secrets = map[string]bool{}
+	}
+	r := &run{e: e, w: w, ex: ex, ctx: ctx, latest: map[string]*TaskExecution{}, secrets: ex.secrets,
+		done: make(chan taskDone, 64), joins: map[string]*joinState{}}
+	return r.loop()
+}
+
+func (r *run) record() {
+	if r.e.Recorder == nil {
+		return
+	}
+	_ = r.e.Recorder.Record(context.WithoutCancel(r.ctx), r.snapshot())
+}
+
+// snapshot returns a deep-enough copy of the execution for a Recorder.
+func (r *run) snapshot() *Execution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ex.Redacted()
+}
+
+func (r *run) initialContext() map[string]any {
+	c := make(map[string]any, len(r.ex.Input)+len(r.w.Vars))
+	for k, v := range r.ex.Input {
+		c[k] = v
+	}
+	if len(r.w.Vars) > 0 {
+		vars, err := expr.EvalValue(r.ctx, r.w.Vars, c, r.funcs(nil))
+		if m, ok := vars.(map[string]any); ok && err == nil {
+			for k, v := range m {
+				c[k] = v
+			}
+		}
+	}
+	return c
+}
+
+func (r *run) loop() *Execution {
+	r.record()
+	start := r.initialContext()
+	inbound := map[string]bool{}
+	for _, t := range r.w.Tasks {
+		for _, trs := range t.transitions() {
+			for _, tr := range trs {
+				inbound[tr.Target] = true
+			}
+		}
+	}
+	for _, t := range r.w.Tasks {
+		if !inbound[t.Name] {
+			r.spawn(t, start)
+		}
+	}
+	for r.running > 0 {
+		var d taskDone
+		select {
+		case d = <-r.done:
+		case <-r.ctx.Done():
+			// Tasks see the same ctx and end; collect them.
+			d = <-r.done
+		}
+		r.running--
+		r.notify(d.te)
+		if r.forced == "" && r.ctx.Err() == nil {
+			r.next(d)
+		}
+		r.record()
+	}
+	ex := r.finish()
+	r.record()
+	return ex
+}
+
+func (r *run) notify(te *TaskExecution) {
+	if r.e.OnTask != nil {
+		r.mu.Lock()
+		cp := *te
+		r.mu.Unlock()
+		r.e.OnTask(r.ex, &cp)
+	}
+}
+
+// next evaluates the transitions of a finished task and starts what they lead to.
+func (r *run) next(d taskDone) {
+	t, te := d.t, d.te
+	var clauses [][]Transition
+	var onError []bool
+	switch te.State {
+	case Success:
+		clauses = [][]Transition{t.OnSuccess, t.OnComplete}
+		onError = []bool{false, false}
+	case Error_:
+		clauses = [][]Transition{t.OnError, t.OnComplete}
+		onError = []bool{true, false}
+	default:
+		return
+	}
+	funcs := r.funcs(te)
+	ledSomewhere := false
+	for ci, trs := range clauses {
+		for _, tr := range trs {
+			if tr.Condition != "" {
+				v, err := expr.EvalString(r.ctx, tr.Condition, d.out, funcs)
+				if err != nil {
+					r.fail(fmt.Sprintf("task %s: transition condition %s: %v", t.Name, tr.Condition, err))
+					return
+				}
+				if !truthy(v) {
+					continue
+				}
+			}
+			if onError[ci] {
+				r.mu.Lock()
+				te.errorHandled = true
+				r.mu.Unlock()
+			}
+			ledSomewhere = true
+			switch tr.Target {
+			case "noop":
+				continue
+			case "fail", "succeed":
+				msg := ""
+				if m, ok := tr.Params["msg"]; ok {
+					v, err := expr.EvalValue(r.ctx, m, d.out, funcs)
+					if err == nil {
+						msg = pyStr(v)
+					}
+				}
+				if tr.Target == "fail" {
+					if msg == "" {
+						msg = fmt.Sprintf("Failed by task %s (fail engine command)", t.Name)
+					}
+					r.forced, r.forcedM = Error_, msg
+				} else {
+					r.forced, r.forcedM = Success, msg
+				}
+				r.ends = append(r.ends, d.out)
+				return
+			}
+			target := r.w.Task(tr.Target)
+			if target == nil {
+				continue
+			}
+			if target.Join != 0 {
+				js := r.joins[target.Name]
+				if js == nil {
+					js = &joinState{from: map[string]bool{}}
+					r.joins[target.Name] = js
+				}
+				if js.started || js.from[t.Name] {
+					continue
+				}
+				js.from[t.Name] = true
+				js.ctxs = append(js.ctxs, d.out)
+				if r.joinSatisfied(target, js) {
+					js.started = true
+					r.spawn(target, mergeContexts(js.ctxs))
+				}
+				continue
+			}
+			r.spawn(target, d.out)
+		}
+	}
+	if !ledSomewhere {
+		r.ends = append(r.ends, d.out)
+	}
+}
+
+func (r *run) joinSatisfied(t *Task, js *joinState) bool {
+	if t.Join > 0 {
+		return len(js.from) >= t.Join
+	}
+	for _, src := range r.w.Tasks {
+		for _, trs := range src.transitions() {
+			for _, tr := range trs {
+				if tr.Target == t.Name && !js.from[src.Name] {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func mergeContexts(ctxs []map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, c := range ctxs {
+		for k, v := range c {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (r *run) fail(msg string) {
+	if r.forced == "" {
+		r.forced, r.forcedM = Error_, msg
+	}
+}
+
+func (r *run) finish() *Execution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ex := r.ex
+	final := mergeContexts(append([]map[string]any{r.initialContextLocked()}, r.ends...))
+	funcs := r.funcsLocked(nil)
+	switch {
+	case r.ctx.Err() != nil && r.forced == "":
+		ex.State = Cancelled
+		ex.StateInfo = "execution cancelled: " + r.ctx.Err().Error()
+	case r.forced == Success:
+		ex.State = Success
+		ex.StateInfo = r.forcedM
+	case r.forced == Error_:
+		ex.State = Error_
+		ex.StateInfo = r.forcedM
+	default:
+		var failed []*TaskExecution
+		for _, te := range ex.Tasks {
+			if te.State == Error_ && !te.errorHandled {
+				failed = append(failed, te)
+			}
+		}
+		// Joins that were never satisfied fail as in Mistral.
+		for _, t := range r.w.Tasks {
+			if js := r.joins[t.Name]; js != nil && !js.started {
+				now := r.e.now()
+				te := &TaskExecution{ID: NewID(), Name: t.Name, State: Error_, Action: t.Action, Published: map[string]any{},
+					StateInfo: fmt.Sprintf("join cannot be satisfied: only %s reached it", strings.Join(sortedSet(js.from), ", ")), StartedAt: now, FinishedAt: now}
+				ex.Tasks = append(ex.Tasks, te)
+				failed = append(failed, te)
+			}
+		}
+		if len(failed) == 0 {
+			ex.State = Success
+		} else {
+			sort.SliceStable(failed, func(i, j int) bool { return failed[i].Name < failed[j].Name })
+			names := make([]string, len(failed))
+			var b strings.Builder
+			for i, te := range failed {
+				names[i] = te.Name
+			}
+			fmt.Fprintf(&b, "Failure caused by error in tasks: %s\n", strings.Join(names, ", "))
+			for _, te := range failed {
+				fmt.Fprintf(&b, "\n  %s [task_ex_id=%s] -> %s\n", te.Name, te.ID, te.StateInfo)
+			}
+			ex.State = Error_
+			ex.StateInfo = b.String()
+		}
+	}
+	switch ex.State {
+	case Success:
+		if len(r.w.Output) > 0 {
+			out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.Output, final, funcs)
+			if err != nil {
+				ex.State = Error_
+				ex.StateInfo = fmt.Sprintf("workflow %s: output: %v", r.w.Name, err)
+				ex.Output = map[string]any{"result": ex.StateInfo}
+			} else {
+				ex.Output, _ = out.(map[string]any)
+			}
+		} else {
+			ex.Output = final
+		}
+	case Error_:
+		ex.Output = map[string]any{}
+		if len(r.w.OutputOnError) > 0 {
+			out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.OutputOnError, final, funcs)
+			if err == nil {
+				if m, ok := out.(map[string]any); ok {
+					ex.Output = m
+				}
+			} else {
+				ex.StateInfo = fmt.Sprintf("Failed to evaluate expression in output-on-error! (%v) Cause: %s", err, ex.StateInfo)
+			}
+		}
+		ex.Output["result"] = ex.StateInfo
+	default:
+		ex.Output = map[string]any{}
+	}
+	ex.UpdatedAt = r.e.now()
+	return ex
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *run) initialContextLocked() map[string]any {
+	c := make(map[string]any, len(r.ex.Input))
+	for k, v := range r.ex.Input {
+		c[k] = v
+	}
+	return c
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	case string:
+		return x != ""
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return true
+}
+
+// taskView is task() as Mistral shows it.
+func taskView(te *TaskExecution) map[string]any {
+	pub := te.Published
+	if pub == nil {
+		pub = map[string]any{}
+	}
+	return map[string]any{
+		"id":         te.ID,
+		"name":       te.Name,
+		"state":      te.State,
+		"state_info": nilIfEmpty(te.StateInfo),
+		"result":     te.Result,
+		"published":  pub,
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// funcs gives expressions task(), execution() and env(); cur is the task
+// that task() names (nil outside a task).
+func (r *run) funcs(cur *TaskExecution) expr.Funcs {
+	return expr.Funcs{
+		Task: func(_ context.Context, name string) (any, error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if name == "" {
+				if cur == nil {
+					return nil, errors.New("task() is only defined inside a task")
+				}
+				return taskView(cur), nil
+			}
+			if te := r.latest[name]; te != nil {
+				return taskView(te), nil
+			}
+			return nil, nil
+		},
+		Execution: func(context.Context) (any, error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.executionView(), nil
+		},
+		Env: func(context.Context) (any, error) { return map[string]any{}, nil },
+	}
+}
+
+func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
+	f := r.funcs(cur)
+	// finish holds mu: the views read fields directly.
+	f.Task = func(_ context.Context, name string) (any, error) {
+		if te := r.latest[name]; te != nil {
+			return taskView(te), nil
+		}
+		return nil, nil
+	}
+	f.Execution = func(context.Context) (any, error) { return r.executionView(), nil }
+	return f
+}
+
+func (r *run) executionView() map[string]any {
+	return map[string]any{
+		"id":         r.ex.ID,
+		"name":       r.ex.WorkflowName,
+		"input":      r.ex.Input,
+		"params":     map[string]any{"namespace": "", "env": map[string]any{}},
+		"state":      r.ex.State,
+		"created_at": r.ex.CreatedAt.Format("2006-01-02 15:04:05"),
+	}
+}
+
+func (r *run) spawn(t *Task, in map[string]any) {
+	now := r.e.now()
+	te := &TaskExecution{ID: NewID(), Name: t.Name, State: Running, Action: t.Action, StartedAt: now}
+	if t.Workflow != "" {
+		te.Action = "workflow:" + t.Workflow
+	}
+	r.mu.Lock()
+	r.ex.Tasks = append(r.ex.Tasks, te)
+	r.latest[t.Name] = te
+	r.mu.Unlock()
+	r.running++
+	r.notify(te)
+	go func() {
+		out := r.runTask(t, te, in)
+		r.done <- taskDone{te: te, t: t, out: out}
+	}()
+}
+
+// Redacted is the label that replaces secret values.
+const Redacted = "<redacted>"
+
+// Redacted returns a copy of ex that is safe to persist, log or show: the
+// results of tasks whose action is Secret are replaced by Redacted, and so
+// is every string anywhere in the execution (input, output, published
+// values, state_info) that holds one of their string values.
+func (ex *Execution) Redacted() *Execution {
+	cp := *ex
+	red := func(v any) any { return redactValue(v, ex.secrets) }
+	cp.Input, _ = red(ex.Input).(map[string]any)
+	cp.Output, _ = red(ex.Output).(map[string]any)
+	cp.StateInfo = redactString(ex.StateInfo, ex.secrets)
+	cp.Tasks = make([]*TaskExecution, len(ex.Tasks))
+	for i, te := range ex.Tasks {
+		tc := *te
+		if te.Secret && te.Result != nil {
+			tc.Result = Redacted
+		} else {
+			tc.Result = red(te.Result)
+		}
+		tc.Published, _ = red(te.Published).(map[string]any)
+		tc.StateInfo = redactString(te.StateInfo, ex.secrets)
+		cp.Tasks[i] = &tc
+	}
+	cp.secrets = nil
+	return &cp
+}
+
+func redactString(s string, secrets map[string]bool) string {
+	for sec := range secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
+}
+
+func redactValue(v any, secrets map[string]bool) any {
+	if len(secrets) == 0 {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return redactString(x, secrets)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = redactValue(e, secrets)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = redactValue(e, secrets)
+		}
+		return out
+	}
+	return v
+}

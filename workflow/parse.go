@@ -1,0 +1,661 @@
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/fernetflow/fernetflow/workflow/expr"
+	"github.com/fernetflow/fernetflow/workflow/schema"
+)
+
+var (
+	schemaOnce sync.Once
+	dslSchema  *jsonschema.Schema
+	schemaErr  error
+)
+
+func compiledSchema() (*jsonschema.Schema, error) {
+	schemaOnce.Do(func() {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.DSLv2))
+		if err != nil {
+			schemaErr = fmt.Errorf("workflow: embedded schema: %w", err)
+			return
+		}
+		c := jsonschema.NewCompiler()
+		if err := c.AddResource(schema.URL, doc); err != nil {
+			schemaErr = fmt.Errorf("workflow: embedded schema: %w", err)
+			return
+		}
+		dslSchema, schemaErr = c.Compile(schema.URL)
+	})
+	return dslSchema, schemaErr
+}
+
+// Parse reads a Mistral DSL v2 file: YAML, then the JSON Schema in
+// workflow/schema, then the structure of every workflow. It does not know
+// the actions: call Validate (or Load) for the semantic checks. Errors are
+// an ErrorList whose entries name file:line:column.
+func Parse(name string, src []byte) (*File, error) {
+	v, ix, err := decodeYAML(name, src)
+	if err != nil {
+		return nil, ErrorList{err.(*Error)}
+	}
+	p := &fileParser{file: name, ix: ix}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, ErrorList{p.errAt("", "", "", "", "a workflow file is a mapping that starts with version: '2.0'")}
+	}
+	p.checkUnsupported(doc)
+	if len(p.errs) > 0 {
+		return nil, p.sorted()
+	}
+	if err := p.schemaCheck(doc); err != nil {
+		return nil, err
+	}
+	f := p.build(doc)
+	if len(p.errs) > 0 {
+		return nil, p.sorted()
+	}
+	return f, nil
+}
+
+// Load parses src and runs the semantic checks against reg.
+func Load(name string, src []byte, reg Registry) (*File, error) {
+	f, err := Parse(name, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Validate(reg); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+type fileParser struct {
+	file string
+	ix   *posIndex
+	errs ErrorList
+	src  map[string]any
+}
+
+// pathParts splits "/wf/tasks/t1/key/..." into workflow, task and key.
+func pathParts(path string) (wf, task, key string) {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for i := range parts {
+		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(parts[i])
+	}
+	if len(parts) > 0 && parts[0] != "version" {
+		wf = parts[0]
+	}
+	if len(parts) >= 3 && parts[1] == "tasks" {
+		task = parts[2]
+		if len(parts) >= 4 {
+			key = parts[3]
+		}
+	} else if len(parts) >= 2 {
+		key = parts[1]
+	}
+	if wf == "" && len(parts) > 0 {
+		key = parts[0]
+	}
+	return wf, task, key
+}
+
+func (p *fileParser) errAt(path string, wf, task, key, msg string) *Error {
+	pos := p.ix.val(path)
+	if path == "" {
+		pos = Pos{1, 1}
+	}
+	return &Error{File: p.file, Pos: pos, Workflow: wf, Task: task, Key: key, Msg: msg}
+}
+
+func (p *fileParser) addf(path string, keyPos bool, format string, args ...any) {
+	wf, task, key := pathParts(path)
+	pos := p.ix.val(path)
+	if keyPos {
+		pos = p.ix.key(path)
+	}
+	if path == "" {
+		pos = Pos{1, 1}
+	}
+	p.errs = append(p.errs, &Error{File: p.file, Pos: pos, Workflow: wf, Task: task, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *fileParser) sorted() ErrorList {
+	sort.SliceStable(p.errs, func(i, j int) bool {
+		a, b := p.errs[i].Pos, p.errs[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return p.errs
+}
+
+var jinjaRe = regexp.MustCompile(`\{\{.*?\}\}|\{%.*?%\}`)
+
+// checkUnsupported refuses, with their line, what the engine does not run
+// yet: reverse workflows, workbooks and Jinja expressions. Refusing is
+// better than running them wrong.
+func (p *fileParser) checkUnsupported(doc map[string]any) {
+	for _, k := range []string{"workflows", "actions"} {
+		if _, ok := doc[k]; ok {
+			if _, isWB := doc["name"]; isWB || k == "actions" {
+				p.addf("/"+escapeKey(k), true, "workbooks and ad-hoc action definitions are not supported by fernetflow's engine yet: keep one or more workflows at the top level of the file")
+				return
+			}
+		}
+	}
+	if v, ok := doc["version"]; ok {
+		switch x := v.(type) {
+		case string:
+			if x != "2.0" && x != "2" {
+				p.addf("/version", false, "version %q is not supported: use version: '2.0'", x)
+			}
+		case float64:
+			if x != 2 {
+				p.addf("/version", false, "version %v is not supported: use version: '2.0'", x)
+			}
+		case int64:
+			if x != 2 {
+				p.addf("/version", false, "version %d is not supported: use version: '2.0'", x)
+			}
+		}
+	}
+	names := sortedKeys(doc)
+	for _, name := range names {
+		if name == "version" {
+			continue
+		}
+		wf, ok := doc[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		if t, ok := wf["type"].(string); ok && t == "reverse" {
+			p.addf("/"+escapeKey(name)+"/type", false, "reverse workflows are not supported by fernetflow's engine yet: write it as a direct workflow (on-success transitions)")
+		}
+		walkStrings(wf, "/"+escapeKey(name), func(path, s string) {
+			if jinjaRe.MatchString(s) {
+				p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
+			}
+		})
+	}
+}
+
+func walkStrings(v any, path string, fn func(path, s string)) {
+	switch x := v.(type) {
+	case string:
+		fn(path, x)
+	case []any:
+		for i, e := range x {
+			walkStrings(e, path+"/"+strconv.Itoa(i), fn)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			p := path + "/" + escapeKey(k)
+			fn(p, k)
+			walkStrings(x[k], p, fn)
+		}
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+var printer = message.NewPrinter(language.English)
+
+func (p *fileParser) schemaCheck(doc map[string]any) error {
+	sch, err := compiledSchema()
+	if err != nil {
+		return err
+	}
+	// jsonschema wants float64 or json.Number for numbers.
+	inst, err := toSchemaInstance(doc)
+	if err != nil {
+		return err
+	}
+	err = sch.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	for _, leaf := range bestLeaves(ve) {
+		path := ""
+		for _, s := range leaf.InstanceLocation {
+			path += "/" + escapeKey(s)
+		}
+		msg := leaf.ErrorKind.LocalizedString(printer)
+		keyPos := true
+		if strings.HasPrefix(msg, "additional properties") || strings.HasPrefix(msg, "missing propert") {
+			// Point at the offending key, not the enclosing mapping.
+			if names := quoted.FindAllStringSubmatch(msg, -1); len(names) > 0 && strings.HasPrefix(msg, "additional") {
+				path += "/" + escapeKey(names[0][1])
+				keyPos = true
+				msg = fmt.Sprintf("unknown key %q (a typo?)", names[0][1])
+				if len(leaf.InstanceLocation) == 0 {
+					msg = fmt.Sprintf("unknown key %q", names[0][1])
+				}
+			}
+		}
+		switch {
+		case strings.Contains(msg, "'not' failed"):
+			msg = "a task runs either an action or a workflow, not both"
+		case len(leaf.InstanceLocation) == 0 && strings.HasPrefix(msg, "missing property 'version'"):
+			path, msg = "", "missing key version: a workflow file starts with version: '2.0'"
+		case len(leaf.InstanceLocation) > 0:
+			msg = "does not match the DSL schema: " + msg
+		}
+		p.addf(path, keyPos, "%s", msg)
+	}
+	return p.sorted()
+}
+
+var quoted = regexp.MustCompile(`'([^']*)'`)
+
+// bestLeaves keeps, for each distinct deepest location, the first leaf
+// error: oneOf failures otherwise list every branch.
+func bestLeaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	var leaves []*jsonschema.ValidationError
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			leaves = append(leaves, e)
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	// Prefer the deepest location: it is the most precise.
+	maxDepth := 0
+	for _, l := range leaves {
+		if len(l.InstanceLocation) > maxDepth {
+			maxDepth = len(l.InstanceLocation)
+		}
+	}
+	seen := map[string]bool{}
+	var out []*jsonschema.ValidationError
+	for _, l := range leaves {
+		if len(l.InstanceLocation) != maxDepth {
+			continue
+		}
+		k := strings.Join(l.InstanceLocation, "/")
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, l)
+	}
+	return out
+}
+
+func toSchemaInstance(v any) (any, error) {
+	b, err := expr.MarshalJSON(v, "")
+	if err != nil {
+		return nil, err
+	}
+	return jsonschema.UnmarshalJSON(bytes.NewReader(b))
+}
+
+var (
+	cmdRe    = regexp.MustCompile(`^([\w\.]+[^=\(\s"]*|<%.*?%>|\{\{.*?\}\})`)
+	paramsRe = regexp.MustCompile(`([-_\w]+)=("[^"]*"\s*|'[^']*'\s*|<%.*?%>|\{\{(?:.*?)\}\}|\[.*\]\s*|true|false|null|\d+)`)
+	itemsRe  = regexp.MustCompile(`^\s*([\w\d_\-]+)\s*in\s*(\[.+\]|<%.*?%>|\{\{.*?\}\})`)
+)
+
+// parseCmd splits "std.echo output='hi' n=3" into the command and its
+// inline parameters, with Mistral's rules (mistral/lang/base.py): a value
+// is quoted, an expression, [...], true, false, null or digits; anything
+// else is dropped by Mistral, and refused here.
+func parseCmd(s string) (string, map[string]any, string) {
+	if !strings.Contains(s, " ") {
+		return s, nil, ""
+	}
+	cmd := cmdRe.FindString(s)
+	if cmd == "" {
+		return "", nil, fmt.Sprintf("cannot read %q: want NAME key=value ...", s)
+	}
+	params := map[string]any{}
+	rest := s[len(cmd):]
+	covered := rest
+	for _, m := range paramsRe.FindAllStringSubmatch(rest, -1) {
+		k, raw := m[1], strings.TrimSpace(m[2])
+		covered = strings.Replace(covered, m[0], "", 1)
+		var v any = raw
+		if raw[0] == '"' || raw[0] == '\'' {
+			v = raw[1 : len(raw)-1]
+		} else if !strings.HasPrefix(raw, "<%") {
+			if j, err := expr.UnmarshalJSON([]byte(raw)); err == nil {
+				v = j
+			}
+		}
+		params[k] = v
+	}
+	if left := strings.TrimSpace(covered); left != "" {
+		return cmd, params, fmt.Sprintf("inline parameter text %q is not key=value with a quoted, numeric, true/false/null, [list] or <%% %%> value: Mistral would silently drop it (quote it: key=\"value\")", left)
+	}
+	return cmd, params, ""
+}
+
+func (p *fileParser) build(doc map[string]any) *File {
+	f := &File{Name: p.file}
+	names := sortedKeys(doc)
+	// Keep the file order, which the YAML positions give.
+	sort.SliceStable(names, func(i, j int) bool {
+		a, b := p.ix.key("/"+escapeKey(names[i])), p.ix.key("/"+escapeKey(names[j]))
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+	for _, name := range names {
+		if name == "version" {
+			continue
+		}
+		f.Workflows = append(f.Workflows, p.workflow(name, doc[name].(map[string]any)))
+	}
+	if len(f.Workflows) == 0 {
+		p.errs = append(p.errs, &Error{File: p.file, Pos: Pos{1, 1}, Msg: "the file defines no workflow: add one beside version: '2.0'"})
+	}
+	return f
+}
+
+func (p *fileParser) workflow(name string, m map[string]any) *Workflow {
+	base := "/" + escapeKey(name)
+	w := &Workflow{Name: name, Pos: p.ix.key(base), byName: map[string]*Task{}}
+	w.Description, _ = m["description"].(string)
+	if in, ok := m["input"].([]any); ok {
+		for _, e := range in {
+			switch x := e.(type) {
+			case string:
+				w.Input = append(w.Input, Param{Name: x})
+			case map[string]any:
+				for k, v := range x {
+					w.Input = append(w.Input, Param{Name: k, Default: v, HasDefault: true})
+				}
+			}
+		}
+	}
+	w.Output, _ = m["output"].(map[string]any)
+	w.OutputOnError, _ = m["output-on-error"].(map[string]any)
+	w.Vars, _ = m["vars"].(map[string]any)
+	defaults, _ := m["task-defaults"].(map[string]any)
+	tasks, _ := m["tasks"].(map[string]any)
+	tnames := sortedKeys(tasks)
+	sort.SliceStable(tnames, func(i, j int) bool {
+		a, b := p.ix.key(base+"/tasks/"+escapeKey(tnames[i])), p.ix.key(base+"/tasks/"+escapeKey(tnames[j]))
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+	for _, tn := range tnames {
+		t := p.task(base+"/tasks/"+escapeKey(tn), tn, tasks[tn].(map[string]any), defaults)
+		w.Tasks = append(w.Tasks, t)
+		w.byName[tn] = t
+	}
+	return w
+}
+
+func (p *fileParser) task(path, name string, m map[string]any, defaults map[string]any) *Task {
+	t := &Task{Name: name, Pos: p.ix.key(path), keyPos: map[string]Pos{}, Input: map[string]any{}}
+	for k := range m {
+		t.keyPos[k] = p.ix.key(path + "/" + escapeKey(k))
+	}
+	// task-defaults: policies apply when the task sets none; transitions
+	// when the task has none of that kind (Mistral's get_on_*_clause).
+	get := func(k string) (any, string, bool) {
+		if v, ok := m[k]; ok {
+			return v, path + "/" + k, true
+		}
+		if v, ok := defaults[k]; ok {
+			wfPath := path[:strings.Index(path, "/tasks/")]
+			return v, wfPath + "/task-defaults/" + k, true
+		}
+		return nil, "", false
+	}
+	if in, ok := m["input"].(map[string]any); ok {
+		for k, v := range in {
+			t.Input[k] = v
+		}
+	}
+	for _, k := range []string{"action", "workflow"} {
+		s, ok := m[k].(string)
+		if !ok {
+			continue
+		}
+		cmd, params, msg := parseCmd(s)
+		if msg != "" {
+			p.addf(path+"/"+k, false, "%s", msg)
+		}
+		for pk, pv := range params {
+			if _, dup := t.Input[pk]; !dup {
+				t.Input[pk] = pv
+			}
+		}
+		if k == "action" {
+			t.Action = cmd
+		} else {
+			t.Workflow = cmd
+		}
+	}
+	if t.Action == "" && t.Workflow == "" {
+		t.Action = "std.noop"
+	}
+	if raw, ok := m["with-items"]; ok {
+		var list []any
+		switch x := raw.(type) {
+		case string:
+			list = []any{x}
+		case []any:
+			list = x
+		}
+		for i, e := range list {
+			s, _ := e.(string)
+			mm := itemsRe.FindStringSubmatch(s)
+			ipath := path + "/with-items"
+			if _, isList := raw.([]any); isList {
+				ipath += "/" + strconv.Itoa(i)
+			}
+			if mm == nil {
+				p.addf(ipath, false, "want \"VAR in <%% $.list %%>\" or \"VAR in [a, b]\", got %q", s)
+				continue
+			}
+			iv := ItemsVar{Var: mm[1], List: mm[2]}
+			if strings.HasPrefix(mm[2], "[") {
+				l, err := expr.UnmarshalJSON([]byte(mm[2]))
+				if err != nil {
+					p.addf(ipath, false, "the list %s is not valid JSON: %v", mm[2], err)
+					continue
+				}
+				iv.List = l
+			}
+			t.WithItems = append(t.WithItems, iv)
+		}
+	}
+	t.Publish, _ = m["publish"].(map[string]any)
+	t.PublishOnError, _ = m["publish-on-error"].(map[string]any)
+	if j, ok := m["join"]; ok {
+		switch x := j.(type) {
+		case string:
+			if x == "all" {
+				t.Join = -1
+			} else {
+				t.Join = 1
+			}
+		case int64:
+			t.Join = int(x)
+		}
+	}
+	var ownPublish map[string]any
+	for _, k := range []string{"on-success", "on-error", "on-complete"} {
+		v, vpath, ok := get(k)
+		if !ok {
+			continue
+		}
+		trs, pub := p.transitions(vpath, v)
+		if strings.Contains(vpath, "/task-defaults/") {
+			// Mistral removes the task itself from a defaults clause.
+			kept := trs[:0]
+			for _, tr := range trs {
+				if tr.Target != name {
+					kept = append(kept, tr)
+				}
+			}
+			trs = kept
+		}
+		for pk, pv := range pub {
+			if ownPublish == nil {
+				ownPublish = map[string]any{}
+			}
+			ownPublish[k+"\x00"+pk] = pv
+		}
+		switch k {
+		case "on-success":
+			t.OnSuccess = trs
+		case "on-error":
+			t.OnError = trs
+		case "on-complete":
+			t.OnComplete = trs
+		}
+	}
+	// Advanced publishing (on-success: {publish: {branch: ...}}) merges
+	// into publish / publish-on-error.
+	for k, v := range ownPublish {
+		clause, key, _ := strings.Cut(k, "\x00")
+		switch clause {
+		case "on-success":
+			if t.Publish == nil {
+				t.Publish = map[string]any{}
+			}
+			t.Publish[key] = v
+		case "on-error":
+			if t.PublishOnError == nil {
+				t.PublishOnError = map[string]any{}
+			}
+			t.PublishOnError[key] = v
+		case "on-complete":
+			if t.Publish == nil {
+				t.Publish = map[string]any{}
+			}
+			if t.PublishOnError == nil {
+				t.PublishOnError = map[string]any{}
+			}
+			if _, ok := t.Publish[key]; !ok {
+				t.Publish[key] = v
+			}
+			if _, ok := t.PublishOnError[key]; !ok {
+				t.PublishOnError[key] = v
+			}
+		}
+	}
+	if v, _, ok := get("retry"); ok {
+		switch x := v.(type) {
+		case map[string]any:
+			r := &Retry{Count: x["count"], Delay: x["delay"]}
+			r.BreakOn, _ = x["break-on"].(string)
+			r.ContinueOn, _ = x["continue-on"].(string)
+			t.Retry = r
+		case string:
+			_, params, _ := parseCmd("retry " + x)
+			r := &Retry{Count: params["count"], Delay: params["delay"]}
+			r.BreakOn, _ = params["break-on"].(string)
+			r.ContinueOn, _ = params["continue-on"].(string)
+			t.Retry = r
+		}
+	}
+	t.WaitBefore, _, _ = get("wait-before")
+	t.WaitAfter, _, _ = get("wait-after")
+	t.Timeout, _, _ = get("timeout")
+	t.Concurrency, _, _ = get("concurrency")
+	t.KeepResult = m["keep-result"]
+	for _, k := range []string{"pause-before", "fail-on", "target", "safe-rerun"} {
+		if _, _, ok := get(k); ok && k != "safe-rerun" {
+			p.addf(path+"/"+k, true, "%s is not supported by fernetflow's engine yet: remove it", k)
+		}
+	}
+	return t
+}
+
+// transitions reads an on-* clause: a name, {name: condition}, a list of
+// those, or {publish: ..., next: ...}.
+func (p *fileParser) transitions(path string, v any) ([]Transition, map[string]any) {
+	var publish map[string]any
+	if m, ok := v.(map[string]any); ok {
+		_, hasNext := m["next"]
+		_, hasPub := m["publish"]
+		if hasNext || hasPub {
+			if pub, ok := m["publish"].(map[string]any); ok {
+				publish = map[string]any{}
+				for _, scope := range []string{"branch", "global", "atomic"} {
+					if sm, ok := pub[scope].(map[string]any); ok {
+						for k, e := range sm {
+							publish[k] = e
+						}
+					}
+				}
+			}
+			path += "/next"
+			v = m["next"]
+		}
+	}
+	var items []any
+	switch x := v.(type) {
+	case nil:
+	case []any:
+		items = x
+	default:
+		items = []any{x}
+	}
+	out := make([]Transition, 0, len(items))
+	for i, e := range items {
+		ipath := path
+		if _, isList := v.([]any); isList {
+			ipath += "/" + strconv.Itoa(i)
+		}
+		var target, cond string
+		switch x := e.(type) {
+		case string:
+			target = x
+		case map[string]any:
+			for k, c := range x {
+				target = k
+				cond, _ = c.(string)
+				ipath += "/" + escapeKey(k)
+			}
+		}
+		name, params, msg := parseCmd(target)
+		if msg != "" {
+			p.addf(ipath, true, "%s", msg)
+		}
+		if i := strings.IndexByte(name, '('); i > 0 {
+			// fail(msg="...")
+			inner := strings.TrimSuffix(target[i+1:], ")")
+			_, params, _ = parseCmd("x " + inner)
+			name = name[:i]
+		}
+		out = append(out, Transition{Target: name, Params: params, Condition: cond, Pos: p.ix.key(ipath)})
+	}
+	return out, publish
+}
+
+// rawJSON is a helper for tests and the CLI.
+func rawJSON(v any) json.RawMessage {
+	b, _ := expr.MarshalJSON(v, "")
+	return b
+}

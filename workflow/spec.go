@@ -1,0 +1,158 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Error is one problem in a workflow file, at a line and column, naming
+// the workflow, task and key it is about when there is one.
+type Error struct {
+	File     string
+	Pos      Pos
+	Workflow string
+	Task     string
+	Key      string
+	Msg      string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	fmt.Fprintf(&b, "%d:%d: ", e.Pos.Line, e.Pos.Column)
+	if e.Workflow != "" {
+		fmt.Fprintf(&b, "workflow %s: ", e.Workflow)
+	}
+	if e.Task != "" {
+		fmt.Fprintf(&b, "task %s: ", e.Task)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, "%s: ", e.Key)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrorList is every problem found in a file, in file order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// File is a parsed workflow file: version 2.0 and its workflows in the
+// order they are written.
+type File struct {
+	Name      string
+	Workflows []*Workflow
+}
+
+// Workflow returns the workflow called name, or nil.
+func (f *File) Workflow(name string) *Workflow {
+	for _, w := range f.Workflows {
+		if w.Name == name {
+			return w
+		}
+	}
+	return nil
+}
+
+// Param is one declared workflow input.
+type Param struct {
+	Name       string
+	Default    any
+	HasDefault bool
+}
+
+// Workflow is one direct workflow.
+type Workflow struct {
+	Name          string
+	Description   string
+	Input         []Param
+	Output        map[string]any
+	OutputOnError map[string]any
+	Vars          map[string]any
+	Tasks         []*Task
+	Pos           Pos
+
+	byName map[string]*Task
+}
+
+// Task returns the task called name, or nil.
+func (w *Workflow) Task(name string) *Task { return w.byName[name] }
+
+// Transition is one entry of on-success, on-error or on-complete: a task
+// name or an engine command (fail, succeed, noop), with an optional
+// condition.
+type Transition struct {
+	Target    string
+	Params    map[string]any // fail msg="..." and similar
+	Condition string         // "" means always
+	Pos       Pos
+}
+
+// IsCommand reports whether the transition is an engine command.
+func (t Transition) IsCommand() bool {
+	switch t.Target {
+	case "fail", "succeed", "noop", "pause":
+		return true
+	}
+	return false
+}
+
+// ItemsVar is one "x in <list>" of with-items.
+type ItemsVar struct {
+	Var  string
+	List any // an expression string or a literal []any
+}
+
+// Retry is a task's retry policy.
+type Retry struct {
+	Count      any // int64 or expression
+	Delay      any // int64 or expression
+	BreakOn    string
+	ContinueOn string
+}
+
+// Task is one task of a direct workflow.
+type Task struct {
+	Name           string
+	Action         string // the action name, without inline parameters
+	Workflow       string // a sub-workflow, instead of Action
+	Input          map[string]any
+	WithItems      []ItemsVar
+	Concurrency    any
+	Publish        map[string]any
+	PublishOnError map[string]any
+	OnSuccess      []Transition
+	OnError        []Transition
+	OnComplete     []Transition
+	Join           int // 0: no join, -1: all, N: N inbound transitions
+	Retry          *Retry
+	WaitBefore     any
+	WaitAfter      any
+	Timeout        any
+	KeepResult     any // nil means true
+	Pos            Pos
+
+	keyPos map[string]Pos
+}
+
+// KeyPos returns where key is written in the task, or the task's position.
+func (t *Task) KeyPos(key string) Pos {
+	if p, ok := t.keyPos[key]; ok {
+		return p
+	}
+	return t.Pos
+}
+
+func (t *Task) transitions() [][]Transition {
+	return [][]Transition{t.OnSuccess, t.OnError, t.OnComplete}
+}

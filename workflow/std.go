@@ -1,0 +1,281 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow/expr"
+)
+
+// MapRegistry is a Registry backed by a map. The zero value is empty;
+// NewRegistry builds one. Safe for concurrent use.
+type MapRegistry struct {
+	mu sync.RWMutex
+	m  map[string]Action
+}
+
+// NewRegistry returns a registry holding actions; a later action with the
+// same name replaces an earlier one.
+func NewRegistry(actions ...Action) *MapRegistry {
+	r := &MapRegistry{m: map[string]Action{}}
+	for _, a := range actions {
+		r.Add(a)
+	}
+	return r
+}
+
+// Add registers a (replacing an action of the same name).
+func (r *MapRegistry) Add(a Action) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]Action{}
+	}
+	r.m[a.Name()] = a
+}
+
+// Lookup implements Registry.
+func (r *MapRegistry) Lookup(name string) (Action, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	a, ok := r.m[name]
+	return a, ok
+}
+
+// Names implements Registry.
+func (r *MapRegistry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.m))
+	for n := range r.m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// StdRegistry returns a registry with Mistral's standard actions that
+// fernetflow implements: std.noop, std.echo, std.fail, std.sleep and
+// std.http.
+func StdRegistry() *MapRegistry { return NewRegistry(StdActions()...) }
+
+// StdActions returns the standard actions, for adding to another registry.
+func StdActions() []Action {
+	return []Action{
+		FuncAction{ActionName: "std.noop", Desc: "Does nothing; its result is null.",
+			In: `{"type":"object","additionalProperties":false}`,
+			Fn: func(context.Context, map[string]any) (any, error) { return nil, nil }},
+		FuncAction{ActionName: "std.echo", Desc: "Returns its output input unchanged.",
+			In: `{"type":"object","properties":{"output":{}},"required":["output"],"additionalProperties":false}`,
+			Fn: func(_ context.Context, in map[string]any) (any, error) { return in["output"], nil }},
+		FuncAction{ActionName: "std.fail", Desc: "Always fails, with error_data as the error when given.",
+			In: `{"type":"object","properties":{"error_data":{}},"additionalProperties":false}`,
+			Fn: func(_ context.Context, in map[string]any) (any, error) {
+				if d, ok := in["error_data"]; ok && d != nil {
+					return nil, &ResultError{Value: d, Err: fmt.Errorf("%s", pyStr(d))}
+				}
+				return nil, errors.New("Fail action expected exception.")
+			}},
+		FuncAction{ActionName: "std.sleep", Desc: "Sleeps for seconds seconds (honouring cancellation); its result is null.",
+			In: `{"type":"object","properties":{"seconds":{"type":["integer","number","string"]}},"required":["seconds"],"additionalProperties":false}`,
+			Fn: stdSleep},
+		FuncAction{ActionName: "std.http", Desc: "Sends an HTTP request and returns {content, status, headers, url, history, encoding, reason, cookies, elapsed}; a status outside 200-306 fails the task with that result.",
+			In: `{"type":"object","properties":{"url":{"type":"string","minLength":1},"method":{"type":"string"},"params":{"type":["object","null"]},"body":{},"json":{},"headers":{"type":["object","null"]},"cookies":{},"auth":{},"timeout":{"type":["integer","number","null"]},"allow_redirects":{"type":["boolean","null"]},"proxies":{},"verify":{}},"required":["url"],"additionalProperties":false}`,
+			Fn: stdHTTP},
+	}
+}
+
+// FuncAction adapts a function to Action.
+type FuncAction struct {
+	ActionName string
+	Desc       string
+	In, Out    string // JSON Schemas; "" means none
+	IsSecret   bool
+	Fn         func(ctx context.Context, input map[string]any) (any, error)
+}
+
+func (f FuncAction) Name() string        { return f.ActionName }
+func (f FuncAction) Description() string { return f.Desc }
+func (f FuncAction) InputSchema() json.RawMessage {
+	return json.RawMessage(f.In)
+}
+func (f FuncAction) OutputSchema() json.RawMessage { return json.RawMessage(f.Out) }
+func (f FuncAction) Secret() bool                  { return f.IsSecret }
+func (f FuncAction) Run(ctx context.Context, in map[string]any) (any, error) {
+	return f.Fn(ctx, in)
+}
+
+// ResultError is an action error that carries a result, as std.http's
+// error carries the response: publish-on-error and on-error conditions see
+// it as task().result.
+type ResultError struct {
+	Value any
+	Err   error
+}
+
+func (e *ResultError) Error() string { return e.Err.Error() }
+func (e *ResultError) Unwrap() error { return e.Err }
+
+func toSeconds(v any) (float64, error) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	case string:
+		var f float64
+		if _, err := fmt.Sscan(x, &f); err != nil {
+			return 0, fmt.Errorf("%q is not a number of seconds", x)
+		}
+		return f, nil
+	case nil:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%v is not a number of seconds", v)
+}
+
+func stdSleep(ctx context.Context, in map[string]any) (any, error) {
+	s, err := toSeconds(in["seconds"])
+	if err != nil {
+		return nil, fmt.Errorf("std.sleep: %w", err)
+	}
+	t := time.NewTimer(time.Duration(s * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func stdHTTP(ctx context.Context, in map[string]any) (any, error) {
+	rawURL, _ := in["url"].(string)
+	method := "GET"
+	if m, ok := in["method"].(string); ok && m != "" {
+		method = strings.ToUpper(m)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("std.http: url %q is not an http(s) URL", rawURL)
+	}
+	if params, ok := in["params"].(map[string]any); ok {
+		q := u.Query()
+		for k, v := range params {
+			q.Set(k, pyStr(v))
+		}
+		u.RawQuery = q.Encode()
+	}
+	var body io.Reader
+	headers := http.Header{}
+	if h, ok := in["headers"].(map[string]any); ok {
+		for k, v := range h {
+			headers.Set(k, pyStr(v))
+		}
+	}
+	switch b := in["body"].(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, err := expr.MarshalJSON(b, "")
+		if err != nil {
+			return nil, fmt.Errorf("std.http: body: %w", err)
+		}
+		body = bytes.NewReader(j)
+	}
+	if j, ok := in["json"]; ok && j != nil {
+		enc, err := expr.MarshalJSON(j, "")
+		if err != nil {
+			return nil, fmt.Errorf("std.http: json: %w", err)
+		}
+		body = bytes.NewReader(enc)
+		if headers.Get("Content-Type") == "" {
+			headers.Set("Content-Type", "application/json")
+		}
+	}
+	timeout := 60 * time.Second
+	if t, ok := in["timeout"]; ok && t != nil {
+		s, err := toSeconds(t)
+		if err != nil {
+			return nil, fmt.Errorf("std.http: timeout: %w", err)
+		}
+		timeout = time.Duration(s * float64(time.Second))
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("std.http: %w", err)
+	}
+	req.Header = headers
+	if auth, ok := in["auth"].([]any); ok && len(auth) == 2 {
+		req.SetBasicAuth(pyStr(auth[0]), pyStr(auth[1]))
+	}
+	client := &http.Client{}
+	if ar, ok := in["allow_redirects"].(bool); ok && !ar {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("std.http: %s %s: %w", method, rawURL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("std.http: %s %s: read the response: %w", method, rawURL, err)
+	}
+	var content any = string(raw)
+	if v, err := expr.UnmarshalJSON(raw); err == nil {
+		content = v
+	}
+	hdrs := map[string]any{}
+	for k, v := range resp.Header {
+		hdrs[k] = strings.Join(v, ", ")
+	}
+	enc := "utf-8"
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "charset") && !strings.HasPrefix(ct, "application/json") {
+		enc = "ISO-8859-1"
+	}
+	reason := http.StatusText(resp.StatusCode)
+	result := map[string]any{
+		"content":  content,
+		"status":   int64(resp.StatusCode),
+		"headers":  hdrs,
+		"url":      resp.Request.URL.String(),
+		"history":  []any{},
+		"encoding": enc,
+		"reason":   reason,
+		"cookies":  map[string]any{},
+		"elapsed":  time.Since(start).Seconds(),
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 307 {
+		return nil, &ResultError{Value: result, Err: fmt.Errorf("std.http: %s %s: HTTP %d %s", method, rawURL, resp.StatusCode, reason)}
+	}
+	return result, nil
+}
+
+// pyStr renders a value as Python's str() would, for state_info and
+// query strings.
+func pyStr(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	r, err := expr.EvalString(context.Background(), "<% str($) %>", v, expr.Funcs{})
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	s, _ := r.(string)
+	return s
+}

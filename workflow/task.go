@@ -1,0 +1,359 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow/expr"
+)
+
+// evalInt evaluates a policy value: an integer or an expression giving one.
+func (r *run) evalNumber(ctx context.Context, v any, data map[string]any, funcs expr.Funcs) (float64, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, nil
+	case int64:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	case string:
+		res, err := expr.EvalString(ctx, x, data, funcs)
+		if err != nil {
+			return 0, err
+		}
+		switch n := res.(type) {
+		case int64:
+			return float64(n), nil
+		case float64:
+			return n, nil
+		case nil:
+			return 0, nil
+		}
+		return 0, fmt.Errorf("%s gives %s, want a number", x, pyStr(res))
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// runTask runs one task with its policies and returns its outbound context.
+func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]any {
+	ctx := r.ctx
+	funcs := r.funcs(te)
+	finish := func(state, info string, result any, resultSet bool) {
+		r.mu.Lock()
+		te.State, te.StateInfo = state, info
+		if resultSet {
+			te.Result = result
+		}
+		te.FinishedAt = r.e.now()
+		r.mu.Unlock()
+	}
+	setResult := func(state, info string, result any) {
+		r.mu.Lock()
+		te.State, te.StateInfo, te.Result = state, info, result
+		r.mu.Unlock()
+	}
+	policyErr := func(key string, err error) map[string]any {
+		finish(Error_, fmt.Sprintf("task %s: %s: %v", t.Name, key, err), nil, false)
+		return in
+	}
+
+	wb, err := r.evalNumber(ctx, t.WaitBefore, in, funcs)
+	if err != nil {
+		return policyErr("wait-before", err)
+	}
+	if err := r.e.sleep(ctx, seconds(wb)); err != nil {
+		finish(Cancelled, "cancelled while waiting before the task", nil, false)
+		return in
+	}
+	timeout, err := r.evalNumber(ctx, t.Timeout, in, funcs)
+	if err != nil {
+		return policyErr("timeout", err)
+	}
+	var count, delay float64
+	if t.Retry != nil {
+		if count, err = r.evalNumber(ctx, t.Retry.Count, in, funcs); err != nil {
+			return policyErr("retry count", err)
+		}
+		if delay, err = r.evalNumber(ctx, t.Retry.Delay, in, funcs); err != nil {
+			return policyErr("retry delay", err)
+		}
+	}
+
+	tctx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		tctx, cancel = context.WithTimeout(ctx, seconds(timeout))
+	}
+	defer cancel()
+
+	var result any
+	var runErr error
+	for attempt := 0; ; attempt++ {
+		result, runErr = r.attempt(tctx, t, te, in, funcs)
+		state, info := Success, ""
+		if runErr != nil {
+			state, info = Error_, runErr.Error()
+		}
+		setResult(state, info, result)
+		if ctx.Err() != nil || t.Retry == nil || float64(attempt) >= count {
+			break
+		}
+		if tctx.Err() != nil {
+			break // the task timed out: no retry within the same timeout
+		}
+		retry := false
+		if runErr != nil {
+			retry = true
+			if t.Retry.BreakOn != "" {
+				v, err := expr.EvalString(ctx, t.Retry.BreakOn, in, funcs)
+				if err != nil {
+					runErr = fmt.Errorf("retry break-on %s: %w", t.Retry.BreakOn, err)
+					break
+				}
+				retry = !truthy(v)
+			}
+		} else if t.Retry.ContinueOn != "" {
+			v, err := expr.EvalString(ctx, t.Retry.ContinueOn, in, funcs)
+			if err != nil {
+				runErr = fmt.Errorf("retry continue-on %s: %w", t.Retry.ContinueOn, err)
+				break
+			}
+			retry = truthy(v)
+		}
+		if !retry {
+			break
+		}
+		r.mu.Lock()
+		te.RetryCount = attempt + 1
+		te.State = Running
+		r.mu.Unlock()
+		if err := r.e.sleep(tctx, seconds(delay)); err != nil {
+			break
+		}
+	}
+
+	if ctx.Err() != nil {
+		finish(Cancelled, "cancelled: "+ctx.Err().Error(), result, true)
+		return in
+	}
+	if runErr != nil && tctx.Err() == context.DeadlineExceeded {
+		runErr = fmt.Errorf("task timed out after %gs (timeout: %v): %w", timeout, t.Timeout, runErr)
+	}
+
+	wa, err := r.evalNumber(ctx, t.WaitAfter, in, funcs)
+	if err != nil {
+		return policyErr("wait-after", err)
+	}
+	if err := r.e.sleep(ctx, seconds(wa)); err != nil {
+		finish(Cancelled, "cancelled while waiting after the task", result, true)
+		return in
+	}
+
+	state, info := Success, ""
+	spec := t.Publish
+	if runErr != nil {
+		state, info = Error_, runErr.Error()
+		spec = t.PublishOnError
+	}
+	setResult(state, info, result)
+	out := make(map[string]any, len(in)+len(spec))
+	for k, v := range in {
+		out[k] = v
+	}
+	published := map[string]any{}
+	if len(spec) > 0 {
+		pv, err := expr.EvalValue(ctx, spec, in, funcs)
+		if err != nil {
+			state, info = Error_, fmt.Sprintf("task %s: publish: %v", t.Name, err)
+		} else if m, ok := pv.(map[string]any); ok {
+			published = m
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+	}
+	keep := true
+	if t.KeepResult != nil {
+		switch k := t.KeepResult.(type) {
+		case bool:
+			keep = k
+		case string:
+			if v, err := expr.EvalString(ctx, k, in, funcs); err == nil {
+				keep = truthy(v)
+			}
+		}
+	}
+	r.mu.Lock()
+	te.Published = published
+	if !keep {
+		te.Result = nil
+	}
+	r.mu.Unlock()
+	finish(state, info, nil, false)
+	return out
+}
+
+// attempt runs the task's action (or sub-workflow) once, or once per item
+// under with-items, and returns its result.
+func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[string]any, funcs expr.Funcs) (any, error) {
+	if len(t.WithItems) == 0 {
+		return r.call(ctx, t, te, in, funcs)
+	}
+	var lists [][]any
+	n := -1
+	for _, iv := range t.WithItems {
+		var l any = iv.List
+		if s, ok := iv.List.(string); ok {
+			v, err := expr.EvalString(ctx, s, in, funcs)
+			if err != nil {
+				return nil, fmt.Errorf("with-items %s: %w", iv.Var, err)
+			}
+			l = v
+		}
+		list, ok := l.([]any)
+		if !ok {
+			return nil, fmt.Errorf("with-items %s: %s is not a list", iv.Var, pyStr(l))
+		}
+		if n >= 0 && len(list) != n {
+			return nil, fmt.Errorf("with-items: the lists have different lengths (%d and %d)", n, len(list))
+		}
+		n = len(list)
+		lists = append(lists, list)
+	}
+	conc, err := r.evalNumber(ctx, t.Concurrency, in, funcs)
+	if err != nil {
+		return nil, fmt.Errorf("concurrency: %w", err)
+	}
+	workers := int(conc)
+	if workers <= 0 || workers > n {
+		workers = n
+	}
+	results := make([]any, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				data := make(map[string]any, len(in)+len(lists))
+				for k, v := range in {
+					data[k] = v
+				}
+				for j, iv := range t.WithItems {
+					data[iv.Var] = lists[j][i]
+				}
+				results[i], errs[i] = r.call(ctx, t, te, data, funcs)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			continue
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return results, fmt.Errorf("with-items item %d: %w", i, err)
+		}
+	}
+	return results, nil
+}
+
+// call evaluates the task's input over data and runs its action or
+// sub-workflow once.
+func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[string]any, funcs expr.Funcs) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	iv, err := expr.EvalValue(ctx, t.Input, data, funcs)
+	if err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	input, _ := iv.(map[string]any)
+	if input == nil {
+		input = map[string]any{}
+	}
+	if t.Workflow != "" {
+		return r.subWorkflow(ctx, t, te, input)
+	}
+	a, ok := r.e.Registry.Lookup(t.Action)
+	if !ok {
+		return nil, fmt.Errorf("unknown action %q", t.Action)
+	}
+	if err := checkInput(a, input); err != nil {
+		return nil, err
+	}
+	out, err := a.Run(ctx, input)
+	if a.Secret() {
+		r.mu.Lock()
+		te.Secret = true
+		collectSecrets(out, r.secrets)
+		r.mu.Unlock()
+	}
+	if err != nil {
+		var re *ResultError
+		if errors.As(err, &re) {
+			return re.Value, err
+		}
+		return nil, err
+	}
+	out, err = expr.Normalize(out)
+	if err != nil {
+		return nil, fmt.Errorf("action %s returned a value outside the data model: %w", a.Name(), err)
+	}
+	if err := checkOutput(a, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (r *run) subWorkflow(ctx context.Context, t *Task, te *TaskExecution, input map[string]any) (any, error) {
+	if r.e.File == nil || r.e.File.Workflow(t.Workflow) == nil {
+		return nil, fmt.Errorf("sub-workflow %q is not defined", t.Workflow)
+	}
+	w := r.e.File.Workflow(t.Workflow)
+	child := *r.e
+	child.OnTask = nil
+	ex, err := child.Start(w, input)
+	if err != nil {
+		return nil, err
+	}
+	ex.ParentTaskID = te.ID
+	ex = child.Continue(ctx, w, ex)
+	switch ex.State {
+	case Success:
+		return ex.Output, nil
+	case Cancelled:
+		return nil, fmt.Errorf("sub-workflow %s cancelled", w.Name)
+	}
+	return ex.Output, fmt.Errorf("sub-workflow %s [execution %s] failed: %s", w.Name, ex.ID, ex.StateInfo)
+}
+
+// collectSecrets records the string leaves of a secret output, so that
+// the store can redact them wherever they are copied.
+func collectSecrets(v any, into map[string]bool) {
+	switch x := v.(type) {
+	case string:
+		if len(x) >= 4 {
+			into[x] = true
+		}
+	case []any:
+		for _, e := range x {
+			collectSecrets(e, into)
+		}
+	case map[string]any:
+		for _, e := range x {
+			collectSecrets(e, into)
+		}
+	}
+}
