@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,6 +75,7 @@ func (a *app) nodeInstallCmd() *cobra.Command {
 		in                     envelopeInput
 		o                      node.InstallOptions
 		signerKey, user, group string
+		timeout                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "install",
@@ -91,7 +94,8 @@ the state directory's installed.json:
 Installing writes the new primary first, then 0, then deletes the pruned
 keys, each file with its final owner and mode before it is renamed into
 place, so Keystone validates every token at every instant. A refusal exits
-1 and leaves the repository byte-for-byte as it was.
+1 and leaves the repository byte-for-byte as it was; exit code 75 means
+another install or key writer held the lock past --timeout (retry).
 
 Pass the envelope in a file, on stdin (--envelope -) or in an environment
 variable (--envelope-env): never as an argument.
@@ -128,7 +132,12 @@ Output (JSON by default, a stable contract the Heat transport parses);
 				return err
 			}
 			o.Signer, o.Owner, o.Logger = pinned, owner, a.log
-			res, err := node.Install(cmd.Context(), b, o)
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			res, err := node.Install(ctx, b, o)
+			if errors.Is(err, node.ErrBusy) {
+				return lockedError{err}
+			}
 			if err != nil {
 				return wrapKeysErr(err)
 			}
@@ -143,5 +152,6 @@ Output (JSON by default, a stable contract the Heat transport parses);
 	cmd.Flags().StringVar(&user, "keystone-user", "", "user (name or id) that owns the key files, as keystone-manage's --keystone-user")
 	cmd.Flags().StringVar(&group, "keystone-group", "", "group (name or id) that owns the key files, as keystone-manage's --keystone-group")
 	cmd.Flags().BoolVar(&o.AllowFewer, "allow-fewer", false, "install a set with fewer keys than the repository holds (deletes keys)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up waiting for another install or key writer after this long (exit code 75)")
 	return cmd
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gofrs/flock"
+
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/node"
 )
@@ -247,5 +249,21 @@ func checkNoSecrets(t *testing.T, printed string, repos, privateDirs []string) {
 				}
 			}
 		}
+	}
+}
+
+func TestNodeInstallBusy(t *testing.T) {
+	f := newEnvelopeFlow(t, 1)
+	env := f.seal(0)
+	fl := flock.New(filepath.Join(f.stateDirs[0], node.LockFile))
+	if ok, err := fl.TryLock(); !ok || err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	defer fl.Unlock()
+	if _, errs, code := f.run(env, f.installArgs(0, "--envelope", "-", "--timeout", "200ms")...); code != exitTempFail || !strings.Contains(errs, "another install is running") {
+		t.Fatalf("install while another holds the lock: exit %d, %s", code, errs)
+	}
+	if _, err := os.Stat(f.repos[0]); !os.IsNotExist(err) {
+		t.Fatal("a busy install touched the repository")
 	}
 }

@@ -25,6 +25,9 @@ var (
 	// generation installed: two undercloud states disagree. The node keeps
 	// its keys.
 	ErrSplitBrain = errors.New("node: refuse a second key set for one generation")
+	// ErrBusy means another install held the state directory's lock until
+	// the context ended: try again later.
+	ErrBusy = errors.New("node: another install is running")
 )
 
 // InstallOptions say where and how to install.
@@ -200,11 +203,11 @@ func lockState(ctx context.Context, stateDir string) (func(), error) {
 	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return nil, fmt.Errorf("node: another install holds %s: gave up waiting: %w", path, ctx.Err())
+		return nil, fmt.Errorf("%w (it holds %s): gave up waiting: %w", ErrBusy, path, ctx.Err())
 	case err != nil:
 		return nil, fmt.Errorf("node: lock %s: %w", path, err)
 	case !ok:
-		return nil, fmt.Errorf("node: another install holds %s", path)
+		return nil, fmt.Errorf("%w (it holds %s)", ErrBusy, path)
 	}
 	return func() { _ = fl.Unlock() }, nil
 }
