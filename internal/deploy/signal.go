@@ -1,0 +1,252 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+
+	"github.com/fernetflow/fernetflow/internal/deploy/softwaredeployments"
+)
+
+// DefaultSignalListen is where a Receiver listens unless told otherwise:
+// loopback only, any free port.
+const DefaultSignalListen = "127.0.0.1:0"
+
+// maxSignalBody bounds a signal: Heat itself refuses bodies over 1 MiB.
+const maxSignalBody = 1 << 20
+
+// ReceiverOptions configure a Receiver.
+type ReceiverOptions struct {
+	// Listen is the address to listen on (--signal-listen), default
+	// 127.0.0.1:0. Listening on another address exposes the receiver to
+	// whoever reaches it; every signal URL still carries its own secret.
+	Listen string
+	// BaseURL is the URL the nodes use to reach the receiver, when it is
+	// not http://<listen address> (a proxy, or a routable address).
+	BaseURL string
+	// Log receives one line per signal (server, deployment, status); the
+	// secrets are never logged.
+	Log *slog.Logger
+	// UpdateTimeout bounds the Heat update a signal triggers (default 30s).
+	UpdateTimeout time.Duration
+}
+
+// Receiver receives the signals nodes PUT (or POST) to their deployment's
+// signal URL, authenticates each with its per-deployment secret, records
+// the outputs and marks the Heat deployment COMPLETE (deploy_status_code
+// 0 or absent) or FAILED, with PUT /software_deployments/{id}, as Heat does
+// for the signals it receives itself.
+//
+// It answers 200 once Heat has been updated, 404 for an unknown signal or a
+// wrong secret (which are not told apart), 405 for other methods, 400 for a
+// body that is not a JSON object, and 502 when Heat could not be updated
+// (the node may signal again).
+type Receiver struct {
+	client *gophercloud.ServiceClient
+	log    *slog.Logger
+	base   string
+	upd    time.Duration
+
+	ln  net.Listener
+	srv *http.Server
+
+	mu   sync.Mutex
+	regs map[string]*registration
+}
+
+type registration struct {
+	id, secret string
+	server     string
+	bound      chan struct{} // closed by Bind
+	deployment string
+	done       chan struct{} // closed on the first recorded signal
+	outputs    map[string]any
+	status     string
+}
+
+// Signal is one registered signal URL.
+type Signal struct {
+	// ID identifies the registration; it is not secret.
+	ID string
+	// URL is what the node PUTs its outputs to; it holds the secret.
+	URL string
+}
+
+// NewReceiver starts a receiver that updates deployments through c. Close
+// stops it.
+func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver, error) {
+	listen := opts.Listen
+	if listen == "" {
+		listen = DefaultSignalListen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: signal receiver: listen on %s: %w (choose another --signal-listen)", listen, err)
+	}
+	r := &Receiver{
+		client: c, log: opts.Log, ln: ln, regs: map[string]*registration{},
+		base: strings.TrimSuffix(opts.BaseURL, "/"), upd: opts.UpdateTimeout,
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.upd <= 0 {
+		r.upd = 30 * time.Second
+	}
+	if r.base == "" {
+		r.base = "http://" + ln.Addr().String()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/signal/{id}/{secret}", r.handle)
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	go func() { _ = r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// Addr is the address the receiver listens on.
+func (r *Receiver) Addr() string { return r.ln.Addr().String() }
+
+// Close stops the receiver; signals arriving later are refused.
+func (r *Receiver) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return r.srv.Shutdown(ctx)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// Register makes a signal URL for a deployment to server (a name for logs
+// and errors). Bind must follow once the deployment exists.
+func (r *Receiver) Register(server string) Signal {
+	reg := &registration{
+		id: randomHex(12), secret: randomHex(32), server: server,
+		bound: make(chan struct{}), done: make(chan struct{}),
+	}
+	r.mu.Lock()
+	r.regs[reg.id] = reg
+	r.mu.Unlock()
+	return Signal{ID: reg.id, URL: r.base + "/signal/" + reg.id + "/" + reg.secret}
+}
+
+// Bind ties a registered signal to the Heat deployment it completes.
+func (r *Receiver) Bind(signalID, deploymentID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reg, ok := r.regs[signalID]; ok && reg.deployment == "" {
+		reg.deployment = deploymentID
+		close(reg.bound)
+	}
+}
+
+// Forget drops a registration: its URL is refused from then on.
+func (r *Receiver) Forget(signalID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.regs, signalID)
+}
+
+// Done returns a channel closed once the signal has been received and
+// recorded in Heat, or nil for an unknown id.
+func (r *Receiver) Done(signalID string) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reg, ok := r.regs[signalID]; ok {
+		return reg.done
+	}
+	return nil
+}
+
+// Outputs returns the outputs and status recorded for a signal.
+func (r *Receiver) Outputs(signalID string) (map[string]any, string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reg, ok := r.regs[signalID]
+	if !ok || reg.status == "" {
+		return nil, "", false
+	}
+	return reg.outputs, reg.status, true
+}
+
+func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPut && req.Method != http.MethodPost {
+		w.Header().Set("Allow", "PUT, POST")
+		http.Error(w, "signal with PUT or POST", http.StatusMethodNotAllowed)
+		return
+	}
+	r.mu.Lock()
+	reg, ok := r.regs[req.PathValue("id")]
+	r.mu.Unlock()
+	if !ok || subtle.ConstantTimeCompare([]byte(reg.secret), []byte(req.PathValue("secret"))) != 1 {
+		r.log.Warn("signal refused: unknown id or wrong secret", "remote", req.RemoteAddr, "signal", req.PathValue("id"))
+		http.NotFound(w, req)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxSignalBody+1))
+	if err != nil || len(body) > maxSignalBody {
+		http.Error(w, "signal body unreadable or over 1 MiB", http.StatusBadRequest)
+		return
+	}
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil || out == nil {
+		http.Error(w, "signal body must be a JSON object of outputs", http.StatusBadRequest)
+		return
+	}
+	select {
+	case <-reg.bound:
+	case <-req.Context().Done():
+		return
+	case <-time.After(r.upd):
+		http.Error(w, "deployment not created yet", http.StatusServiceUnavailable)
+		return
+	}
+	status, reason := SignalStatus(out)
+	ctx, cancel := context.WithTimeout(req.Context(), r.upd)
+	defer cancel()
+	_, err = softwaredeployments.Update(ctx, r.client, reg.deployment, softwaredeployments.UpdateOpts{
+		Status: status, StatusReason: reason, OutputValues: out,
+	}).Extract()
+	if err != nil {
+		r.log.Error("signal received but Heat not updated", "server", reg.server, "deployment", reg.deployment, "err", err)
+		http.Error(w, "could not update the Heat deployment; signal again", http.StatusBadGateway)
+		return
+	}
+	r.mu.Lock()
+	first := reg.status == ""
+	reg.outputs, reg.status = out, status
+	if first {
+		close(reg.done)
+	}
+	r.mu.Unlock()
+	r.log.Info("signal received", "server", reg.server, "deployment", reg.deployment, "status", status)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, "{}\n")
+}
+
+// SignalStatus decides a deployment's status from its signalled outputs as
+// Heat does: a deploy_status_code other than 0 fails it.
+func SignalStatus(out map[string]any) (status, reason string) {
+	code, ok := out["deploy_status_code"]
+	if ok && code != nil {
+		s := fmt.Sprint(code)
+		if s != "0" && s != "" {
+			return softwaredeployments.StatusFailed, "deploy_status_code : Deployment exited with non-zero status code: " + s
+		}
+	}
+	return softwaredeployments.StatusComplete, "Outputs received"
+}
