@@ -67,6 +67,8 @@
 //	{"generation": 7, "fingerprint": "sha256:...", "changed": true}
 //
 // "changed" is true when the key repository on disk was modified, false
-// when it already held the set. Both JSON documents are a stable contract:
+// when it already held the set. Any refusal exits 1 with the error on
+// stderr and prints nothing on stdout; exit code 75 ([ErrBusy], or
+// keys.ErrLocked) means another install or key writer held the lock: retry. Both JSON documents are a stable contract:
 // the Heat transport parses them.
 package node
