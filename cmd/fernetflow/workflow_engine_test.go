@@ -87,3 +87,32 @@ func TestWorkflowRun(t *testing.T) {
 		t.Fatalf("%d %s", code, out)
 	}
 }
+
+func TestExecutionCommands(t *testing.T) {
+	f := writeFile(t, "wf.yaml", twoWorkflows)
+	state := t.TempDir()
+	out, errs, code := runCLI(t, "", "workflow", "run", f, "--input", "who=store", "--state-dir", state, "-f", "json")
+	if code != 0 {
+		t.Fatalf("%d %s", code, errs)
+	}
+	var run struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &run); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = runCLI(t, "", "execution", "list", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, run.ID) || !strings.Contains(out, "greet") || !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, "", "execution", "show", run.ID[:8], "--state-dir", state, "-f", "json")
+	if code != 0 || !strings.Contains(out, `"hello store!"`) || !strings.Contains(out, `"published"`) {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, "", "execution", "delete", run.ID, "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "accepted") {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	_, errs, code = runCLI(t, "", "execution", "show", run.ID, "--state-dir", state)
+	if code != 1 || !strings.Contains(errs, "not found") {
+		t.Fatalf("%d %s", code, errs)
+	}
+}
