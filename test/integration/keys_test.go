@@ -606,6 +606,42 @@ func TestKeysRotateGuard(t *testing.T) {
 	}
 }
 
+// TestKeysSetupGuard: setup on a repository that has keys but no staged
+// key 0 ends with a rotation that prunes, as keystone-manage fernet_setup
+// does. With Keystone's defaults on both sides (max_active_keys 3, 1 h
+// tokens, 48 h allow_expired_window), fernetflow must guard that prune as
+// rotate does: refuse without --force, name the key, change nothing.
+func TestKeysSetupGuard(t *testing.T) {
+	requireKeystone(t)
+	start := keystoneRepo(t, 2) // 0 2 3
+	delete(start, "0")
+	d := newDiffer(t, start)
+	writeTree(t, d.ks.repo, start)
+	d.ks.manage(t, "fernet_setup", 3)
+	ks := readTree(t, d.ks.repo)
+	gone := pruned(start, ks)
+	if len(gone) == 0 {
+		t.Fatalf("keystone-manage fernet_setup pruned nothing from %s: the case tests nothing", start.describe(start))
+	}
+	t.Logf("keystone-manage fernet_setup max_active_keys=3: %s -> %s (pruned %v)", start.describe(start), ks.describe(start), gone)
+
+	writeTree(t, d.ffRepo, start)
+	out, errOut, err := fernetflow("keys", "setup", "--key-repository", d.ffRepo)
+	after := readTree(t, d.ffRepo)
+	if err == nil {
+		t.Fatalf("fernetflow keys setup pruned %v without --force, though tokens they signed may be valid for 49 h: %s -> %s\n%s",
+			pruned(start, after), start.describe(start), after.describe(start), out)
+	}
+	for _, g := range gone {
+		if !regexp.MustCompile(`\bkey ` + g + `\b`).MatchString(errOut) {
+			t.Errorf("the refusal does not name key %s, which keystone-manage prunes:\n%s", g, errOut)
+		}
+	}
+	if !equalTree(after, start) {
+		t.Errorf("a refused setup changed the repository: %s -> %s", start.describe(start), after.describe(start))
+	}
+}
+
 // TestKeysRotateGuardBecomesSafe checks the refusal's promise, "rotate after
 // that time": once the time it names has passed, the same rotation goes
 // through without --force. The token lifetime is cut to 1 s + 1 s so the
