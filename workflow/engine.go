@@ -360,7 +360,6 @@ func (r *run) next(d taskDone) {
 				te.errorHandled = true
 				r.mu.Unlock()
 			}
-			ledSomewhere = true
 			switch tr.Target {
 			case "noop":
 				continue
@@ -380,13 +379,18 @@ func (r *run) next(d taskDone) {
 				} else {
 					r.forced, r.forcedM = Success, msg
 				}
-				r.ends = append(r.ends, d.out)
+				if !ledSomewhere {
+					r.ends = append(r.ends, d.out)
+				}
 				return
 			}
 			target := r.w.Task(tr.Target)
 			if target == nil {
 				continue
 			}
+			// Engine commands do not count: a task whose transitions are
+			// only commands ends a branch (Mistral's has_next_tasks).
+			ledSomewhere = true
 			if target.Join != 0 {
 				js := r.joins[target.Name]
 				if js == nil {

@@ -11,11 +11,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expected errors in testdata/bad/*.err")
 
-// TestBadFiles checks that every broken file in testdata/bad is refused
+// TestBadFiles checks that every broken file in testdata/bad and
+// testdata/stricter is refused
 // with the error written beside it (NAME.err: the first error, without the
 // file name, "line:column: ..."). Refresh with go test -run TestBadFiles -update.
 func TestBadFiles(t *testing.T) {
 	files, err := filepath.Glob("testdata/bad/*.yaml")
+	stricter, _ := filepath.Glob("testdata/stricter/*.yaml")
+	files = append(files, stricter...)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/bad/*.yaml: %v", err)
 	}

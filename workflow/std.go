@@ -76,7 +76,7 @@ func StdActions() []Action {
 			In: `{"type":"object","additionalProperties":false}`,
 			Fn: func(context.Context, map[string]any) (any, error) { return nil, nil }},
 		FuncAction{ActionName: "std.echo", Desc: "Returns its output input unchanged.",
-			In: `{"type":"object","properties":{"output":{}},"required":["output"],"additionalProperties":false}`,
+			In: `{"type":"object","properties":{"output":{},"delay":{"type":["integer","number","string"]}},"required":["output"],"additionalProperties":false}`,
 			Fn: func(_ context.Context, in map[string]any) (any, error) { return in["output"], nil }},
 		FuncAction{ActionName: "std.fail", Desc: "Always fails, with error_data as the error when given.",
 			In: `{"type":"object","properties":{"error_data":{}},"additionalProperties":false}`,

@@ -1,0 +1,131 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the repository, seen from this package's directory.
+const repoRoot = "../.."
+
+// workflowFiles lists every workflow file of the repository that the
+// referee checks: the shipped definitions, the examples and the engine's
+// test data.
+func workflowFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, dir := range []string{"workflow/definitions", "examples", "workflow/testdata"} {
+		root := filepath.Join(repoRoot, dir)
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("walk %s: %v", root, err)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no workflow files found")
+	}
+	return files
+}
+
+type verdict struct {
+	File      string `json:"file"`
+	Valid     bool   `json:"valid"`
+	ErrorType string `json:"error_type"`
+	Error     string `json:"error"`
+}
+
+// mistralVerdicts runs python3-mistral's own parser over files.
+func mistralVerdicts(t *testing.T, files []string) map[string]verdict {
+	t.Helper()
+	args := append([]string{"testdata/mistral/mistral_validate.py"}, files...)
+	out, err := exec.Command(debianPython, args...).Output()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("mistral_validate.py: %v", err)
+		}
+	}
+	m := map[string]verdict{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var v verdict
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("mistral_validate.py printed %q: %v", sc.Text(), err)
+		}
+		m[v.File] = v
+	}
+	if len(m) != len(files) {
+		t.Fatalf("mistral_validate.py judged %d of %d files:\n%s", len(m), len(files), out)
+	}
+	return m
+}
+
+// TestWorkflowReferee checks every workflow file of the repository with
+// both fernetflow workflow validate and Mistral 15's parser: the valid
+// files must pass both, testdata/bad must fail both, and
+// testdata/stricter (what fernetflow refuses on purpose) must fail
+// fernetflow only.
+func TestWorkflowReferee(t *testing.T) {
+	requirePythonModule(t, "mistral.lang.parser", "python3-mistral")
+	files := workflowFiles(t)
+	mistral := mistralVerdicts(t, files)
+
+	args := append([]string{"workflow", "validate", "-f", "json"}, files...)
+	out, err := exec.Command(fernetflowBin, args...).Output()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("fernetflow workflow validate: %v", err)
+		}
+	}
+	var ours []struct {
+		File   string   `json:"file"`
+		Valid  bool     `json:"valid"`
+		Errors []string `json:"errors"`
+	}
+	if err := json.Unmarshal(out, &ours); err != nil {
+		t.Fatalf("fernetflow workflow validate -f json: %v\n%s", err, out)
+	}
+	if len(ours) != len(files) {
+		t.Fatalf("fernetflow judged %d of %d files", len(ours), len(files))
+	}
+	for _, o := range ours {
+		m := mistral[o.File]
+		dir := filepath.Base(filepath.Dir(o.File))
+		switch dir {
+		case "bad":
+			if o.Valid || m.Valid {
+				t.Errorf("%s: broken file accepted (fernetflow valid=%v, Mistral valid=%v)", o.File, o.Valid, m.Valid)
+			}
+		case "stricter":
+			if o.Valid {
+				t.Errorf("%s: fernetflow accepts a file it should refuse", o.File)
+			}
+			if !m.Valid {
+				t.Errorf("%s: Mistral now rejects it too (%s: %s): move it to testdata/bad", o.File, m.ErrorType, m.Error)
+			}
+		default:
+			if !o.Valid {
+				t.Errorf("%s: fernetflow rejects it: %s", o.File, strings.Join(o.Errors, "; "))
+			}
+			if !m.Valid {
+				t.Errorf("%s: Mistral rejects it: %s: %s", o.File, m.ErrorType, m.Error)
+			}
+		}
+	}
+	t.Logf("%d workflow files judged by fernetflow and python3-mistral", len(files))
+}

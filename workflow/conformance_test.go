@@ -1,0 +1,88 @@
+package workflow
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fernetflow/fernetflow/workflow/expr"
+)
+
+// Expected is a conformance case's NAME.json: the input and what real
+// Mistral 15 gives (the integration suite checks the same file against it).
+type Expected struct {
+	Input  map[string]any
+	State  string
+	Output map[string]any
+	Tasks  map[string]string
+}
+
+// LoadExpected reads a conformance case's expectation.
+func loadExpected(t testing.TB, path string) Expected {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := expr.UnmarshalJSON(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	m := v.(map[string]any)
+	e := Expected{State: m["state"].(string), Tasks: map[string]string{}}
+	e.Input, _ = m["input"].(map[string]any)
+	e.Output, _ = m["output"].(map[string]any)
+	for k, s := range m["tasks"].(map[string]any) {
+		e.Tasks[k] = s.(string)
+	}
+	return e
+}
+
+func TestConformance(t *testing.T) {
+	files, _ := filepath.Glob("testdata/conformance/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no conformance cases")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			want := loadExpected(t, strings.TrimSuffix(f, ".yaml")+".json")
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := Load(f, src, StdRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &Engine{Registry: StdRegistry(), File: file}
+			ex, err := e.Run(context.Background(), file.Workflows[0], want.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.State != want.State {
+				t.Fatalf("state %s, want %s (%s)", ex.State, want.State, ex.StateInfo)
+			}
+			out := map[string]any{}
+			for k, v := range ex.Output {
+				if !(ex.State == Error_ && k == "result") {
+					out[k] = v
+				}
+			}
+			if want.Output == nil {
+				want.Output = map[string]any{}
+			}
+			if !reflect.DeepEqual(out, want.Output) {
+				got, _ := expr.MarshalJSON(out, "")
+				w, _ := expr.MarshalJSON(want.Output, "")
+				t.Errorf("output %s, want %s", got, w)
+			}
+			if got := taskStates(ex); !reflect.DeepEqual(got, want.Tasks) {
+				t.Errorf("tasks %v, want %v", got, want.Tasks)
+			}
+		})
+	}
+}
