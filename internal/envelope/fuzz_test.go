@@ -28,10 +28,7 @@ func FuzzOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pinned, err := LoadPublicKey("testdata")
-	if err != nil {
-		f.Fatal(err)
-	}
+	pinned := fixturePinned(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		_, _ = Inspect(in)
 		env, err := Open(in, id, pinned, fixtureServer)
