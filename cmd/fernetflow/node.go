@@ -24,6 +24,7 @@ mode 0600: it never leaves the node) and what was installed last
 (installed.json).`,
 	}
 	cmd.AddCommand(a.nodeEnrollCmd(), a.nodeInstallCmd())
+	cmd.AddCommand(a.nodeTransportCmds()...)
 	return cmd
 }
 

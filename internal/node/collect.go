@@ -1,0 +1,411 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The transport between Heat and this package: what os-collect-config's
+// command (`fernetflow node collect`) and heat-config's hook
+// (`fernetflow node hook`) do with a deployment.
+//
+// A fernetflow deployment is a Heat (derived) software config of group
+// "fernetflow" whose config text is "enroll" or "install" and whose inputs
+// carry values: "envelope" (install: the armored envelope) and Heat's
+// deploy_* inputs (deploy_server_id, deploy_signal_transport,
+// deploy_signal_id, deploy_signal_verb, and for HEAT_SIGNAL the deploy_*
+// credentials). Its outputs are heat-config's deploy_stdout (the JSON node
+// enroll/install print), deploy_stderr (the error, if any) and
+// deploy_status_code (0, 1 on a refusal or failure, 75 when another install
+// held the lock), plus the fields of the result as named outputs:
+// server_id and recipient (enroll), generation, fingerprint and changed
+// (install).
+
+// HeatGroup is the software config group this package applies.
+const HeatGroup = "fernetflow"
+
+// HeatConfig is one deployment as Heat publishes it in a server's metadata
+// (a derived config), and as heat-config passes it to a hook on stdin.
+type HeatConfig struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Group   string         `json:"group"`
+	Config  any            `json:"config"`
+	Inputs  []HeatInput    `json:"inputs"`
+	Options map[string]any `json:"options,omitempty"`
+}
+
+// HeatInput is one input of a derived config.
+type HeatInput struct {
+	Name  string `json:"name"`
+	Type  string `json:"type,omitempty"`
+	Value any    `json:"value"`
+}
+
+// Input returns the value of an input as a string ("" when absent); JSON
+// values that are not strings are returned as their JSON text.
+func (c HeatConfig) Input(name string) string {
+	for _, in := range c.Inputs {
+		if in.Name != name {
+			continue
+		}
+		switch v := in.Value.(type) {
+		case nil:
+			return ""
+		case string:
+			return v
+		default:
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+	}
+	return ""
+}
+
+// TransportOptions say how this node applies and signals deployments.
+type TransportOptions struct {
+	// Install holds the state directory, key repository, pinned signer and
+	// owner. Its ServerID, when set, must equal each deployment's
+	// deploy_server_id; when empty, deploy_server_id is this node's id.
+	Install InstallOptions
+	// HTTPClient signals (default: a client with a 60s timeout).
+	HTTPClient *http.Client
+	// Logger receives one line per deployment; never key material or
+	// signal URLs (they hold secrets).
+	Logger *slog.Logger
+}
+
+func (o TransportOptions) log() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// ApplyHeatConfig runs one fernetflow deployment (enroll or install) and
+// returns its outputs in heat-config's shape. It never returns an error:
+// a failure is deploy_status_code 1 with the error in deploy_stderr, which
+// is what the undercloud must see.
+func ApplyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) map[string]any {
+	res, err := applyHeatConfig(ctx, c, o)
+	out := map[string]any{"deploy_stdout": "", "deploy_stderr": "", "deploy_status_code": 0}
+	if err != nil {
+		out["deploy_stderr"] = err.Error()
+		out["deploy_status_code"] = 1
+		if errors.Is(err, ErrBusy) {
+			out["deploy_status_code"] = 75
+		}
+		o.log().Warn("deployment failed", "deployment", c.ID, "server_id", c.Input("deploy_server_id"), "err", err)
+		return out
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	out["deploy_stdout"] = string(b) + "\n"
+	var fields map[string]any
+	_ = json.Unmarshal(b, &fields)
+	for k, v := range fields {
+		out[k] = v
+	}
+	o.log().Info("deployment applied", "deployment", c.ID, "server_id", c.Input("deploy_server_id"), "config", configText(c))
+	return out
+}
+
+func configText(c HeatConfig) string {
+	s, _ := c.Config.(string)
+	return strings.TrimSpace(s)
+}
+
+func applyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) (any, error) {
+	if c.Group != HeatGroup {
+		return nil, fmt.Errorf("node: deployment %s is of group %q, not %q", c.ID, c.Group, HeatGroup)
+	}
+	server := c.Input("deploy_server_id")
+	opts := o.Install
+	switch {
+	case opts.ServerID == "" && server == "":
+		return nil, fmt.Errorf("node: deployment %s has no deploy_server_id and no --server-id was given", c.ID)
+	case opts.ServerID == "":
+		opts.ServerID = server
+	case server != "" && server != opts.ServerID:
+		return nil, fmt.Errorf("node: deployment %s is for server %s, this node is %s: refusing it", c.ID, server, opts.ServerID)
+	}
+	switch what := configText(c); what {
+	case "enroll":
+		return Enroll(opts.StateDir, opts.ServerID, time.Now())
+	case "install":
+		env := c.Input("envelope")
+		if env == "" {
+			return nil, fmt.Errorf("node: install deployment %s has no envelope input", c.ID)
+		}
+		if opts.Logger == nil {
+			opts.Logger = o.Logger
+		}
+		return Install(ctx, []byte(env), opts)
+	default:
+		return nil, fmt.Errorf("node: deployment %s: unknown fernetflow config %q (want enroll or install)", c.ID, what)
+	}
+}
+
+// CollectOptions configure Collect.
+type CollectOptions struct {
+	TransportOptions
+	// ConfigFiles are the metadata files os-collect-config passes in
+	// OS_CONFIG_FILES (colon-separated there); each holds a
+	// "deployments" list.
+	ConfigFiles []string
+}
+
+// CollectedDeployment is what Collect did with one deployment.
+type CollectedDeployment struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	ServerID   string         `json:"server_id"`
+	Transport  string         `json:"signal_transport"`
+	StatusCode int            `json:"deploy_status_code"`
+	Outputs    map[string]any `json:"outputs"`
+	// Signalled is false for NO_SIGNAL, or when signalling failed (see
+	// Collect's error).
+	Signalled bool `json:"signalled"`
+}
+
+// CollectReport lists what a Collect run did.
+type CollectReport struct {
+	Applied []CollectedDeployment `json:"applied"`
+	// Skipped counts deployments of other groups or applied before.
+	Skipped int `json:"skipped"`
+}
+
+// collectRecord is STATE_DIR/heat/<deployment id>.json: the outputs of an
+// applied deployment and whether they reached the undercloud.
+type collectRecord struct {
+	Outputs   map[string]any `json:"outputs"`
+	Signalled bool           `json:"signalled"`
+}
+
+// Collect is os-collect-config's command: it reads the cached metadata,
+// applies every fernetflow deployment not applied before (oldest first),
+// and signals each per its deploy_signal_transport: TEMP_URL_SIGNAL (or any
+// deploy_signal_id) by deploy_signal_verb to that URL, HEAT_SIGNAL to the
+// stack resource with the deploy_* credentials, NO_SIGNAL not at all.
+// Deployments of other groups are ignored.
+//
+// A deployment is applied once: its outputs are kept in STATE_DIR/heat/,
+// and a signal that failed is sent again by the next run without applying
+// again. Collect returns an error when any signal failed, so that
+// os-collect-config keeps the metadata marked as not applied and runs it
+// again.
+func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
+	if o.Install.StateDir == "" {
+		return nil, errors.New("node: collect: no state directory: pass --state-dir")
+	}
+	if len(o.ConfigFiles) == 0 {
+		return nil, errors.New("node: collect: no metadata: OS_CONFIG_FILES is empty (run me as os-collect-config's command, or pass --config-file)")
+	}
+	var deployments []HeatConfig
+	for _, f := range o.ConfigFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("node: collect: %w", err)
+		}
+		var md struct {
+			Deployments []HeatConfig `json:"deployments"`
+		}
+		if err := json.Unmarshal(b, &md); err != nil {
+			return nil, fmt.Errorf("node: collect: %s is not os-collect-config metadata: %w", f, err)
+		}
+		deployments = append(deployments, md.Deployments...)
+	}
+	dir := filepath.Join(o.Install.StateDir, "heat")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: collect: %w", err)
+	}
+	rep := &CollectReport{Applied: []CollectedDeployment{}}
+	var errs []error
+	for _, c := range deployments {
+		if c.Group != HeatGroup || c.ID == "" || strings.ContainsAny(c.ID, `/\`) {
+			rep.Skipped++
+			continue
+		}
+		path := filepath.Join(dir, c.ID+".json")
+		var rec collectRecord
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &rec) == nil && rec.Outputs != nil {
+			if rec.Signalled {
+				rep.Skipped++
+				continue
+			}
+		} else {
+			rec = collectRecord{Outputs: ApplyHeatConfig(ctx, c, o.TransportOptions)}
+			if err := writeRecord(path, rec); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		transport := c.Input("deploy_signal_transport")
+		cd := CollectedDeployment{ID: c.ID, Name: c.Name, ServerID: c.Input("deploy_server_id"), Transport: transport,
+			StatusCode: statusCode(rec.Outputs), Outputs: rec.Outputs}
+		signalled, err := SignalHeat(ctx, c, rec.Outputs, o.TransportOptions)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("deployment %s: %w", c.ID, err))
+		} else {
+			rec.Signalled = true
+			cd.Signalled = signalled
+			if err := writeRecord(path, rec); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		rep.Applied = append(rep.Applied, cd)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("node: collect: %w", err)
+	}
+	return rep, nil
+}
+
+func statusCode(out map[string]any) int {
+	switch v := out["deploy_status_code"].(type) {
+	case int:
+		return v
+	case float64:
+		return int(v)
+	}
+	return 0
+}
+
+func writeRecord(path string, rec collectRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("node: collect: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("node: collect: %w", err)
+	}
+	return nil
+}
+
+// SignalHeat sends a deployment's outputs back per its
+// deploy_signal_transport, as heat-config-notify does. It reports whether a
+// signal was sent (false for NO_SIGNAL).
+func SignalHeat(ctx context.Context, c HeatConfig, outputs map[string]any, o TransportOptions) (bool, error) {
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	body, err := json.Marshal(outputs)
+	if err != nil {
+		return false, err
+	}
+	transport := c.Input("deploy_signal_transport")
+	switch {
+	case transport == "NO_SIGNAL":
+		return false, nil
+	case c.Input("deploy_signal_id") != "":
+		verb := strings.ToUpper(c.Input("deploy_signal_verb"))
+		if verb == "" {
+			verb = http.MethodPost
+		}
+		return true, send(ctx, hc, verb, c.Input("deploy_signal_id"), "", body)
+	case transport == "HEAT_SIGNAL" || c.Input("deploy_auth_url") != "":
+		return true, heatSignal(ctx, hc, c, body)
+	default:
+		return false, fmt.Errorf("node: deployment %s: signal transport %q without deploy_signal_id or deploy_auth_url: cannot signal", c.ID, transport)
+	}
+}
+
+// send makes one signal request; the URL is never put in errors (it may
+// hold a secret).
+func send(ctx context.Context, hc *http.Client, method, url, token string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return errors.New("node: bad signal URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) {
+			err = ue.Unwrap() // drop the URL
+		}
+		return fmt.Errorf("node: signal %s %s: %w", method, req.URL.Host, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("node: signal %s %s: HTTP %d", method, req.URL.Host, resp.StatusCode)
+	}
+	return nil
+}
+
+// heatSignal signals the stack resource with the deploy user's credentials.
+func heatSignal(ctx context.Context, hc *http.Client, c HeatConfig, body []byte) error {
+	auth := map[string]any{"auth": map[string]any{
+		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
+			"user": map[string]any{"id": c.Input("deploy_user_id"), "password": c.Input("deploy_password")}}},
+		"scope": map[string]any{"project": map[string]any{"id": c.Input("deploy_project_id")}},
+	}}
+	ab, _ := json.Marshal(auth)
+	authURL := strings.TrimSuffix(c.Input("deploy_auth_url"), "/")
+	if !strings.HasSuffix(authURL, "/v3") {
+		authURL += "/v3"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, authURL+"/auth/tokens", bytes.NewReader(ab))
+	if err != nil {
+		return fmt.Errorf("node: HEAT_SIGNAL: deploy_auth_url: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("node: HEAT_SIGNAL: authenticate: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("node: HEAT_SIGNAL: authenticate as the deploy user at %s: HTTP %d", authURL, resp.StatusCode)
+	}
+	var tok struct {
+		Token struct {
+			Catalog []struct {
+				Type      string `json:"type"`
+				Endpoints []struct {
+					Interface string `json:"interface"`
+					Region    string `json:"region_id"`
+					URL       string `json:"url"`
+				} `json:"endpoints"`
+			} `json:"catalog"`
+		} `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+		return fmt.Errorf("node: HEAT_SIGNAL: token response: %w", err)
+	}
+	region := c.Input("deploy_region_name")
+	var heat string
+	for _, s := range tok.Token.Catalog {
+		if s.Type != "orchestration" {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if e.Interface == "public" && (region == "" || e.Region == region) {
+				heat = strings.TrimSuffix(e.URL, "/")
+			}
+		}
+	}
+	if heat == "" {
+		return fmt.Errorf("node: HEAT_SIGNAL: no public orchestration endpoint in region %q", region)
+	}
+	url := fmt.Sprintf("%s/stacks/%s/resources/%s/signal", heat, c.Input("deploy_stack_id"), c.Input("deploy_resource_name"))
+	return send(ctx, hc, http.MethodPost, url, resp.Header.Get("X-Subject-Token"), body)
+}

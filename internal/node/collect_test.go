@@ -1,0 +1,241 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// signals records what nodes PUT to their signal URLs.
+type signals struct {
+	mu     sync.Mutex
+	got    map[string][]map[string]any // by path
+	status int
+}
+
+func newSignals(t *testing.T) (*signals, *httptest.Server) {
+	s := &signals{got: map[string][]map[string]any{}, status: 200}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("signal body %q: %v", b, err)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		key := r.Method + " " + r.URL.Path
+		if tok := r.Header.Get("X-Auth-Token"); tok != "" {
+			key += " token=" + tok
+		}
+		if s.status == 200 {
+			s.got[key] = append(s.got[key], m)
+		}
+		w.WriteHeader(s.status)
+	}))
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func (s *signals) take() map[string][]map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.got
+	s.got = map[string][]map[string]any{}
+	return g
+}
+
+func derived(id, config, server string, extra map[string]any) HeatConfig {
+	c := HeatConfig{ID: id, Name: "fernetflow-" + config, Group: HeatGroup, Config: config}
+	for k, v := range extra {
+		c.Inputs = append(c.Inputs, HeatInput{Name: k, Type: "String", Value: v})
+	}
+	c.Inputs = append(c.Inputs, HeatInput{Name: "deploy_server_id", Value: server}, HeatInput{Name: "deploy_action", Value: "UPDATE"})
+	return c
+}
+
+func withSignal(c HeatConfig, transport, url string) HeatConfig {
+	c.Inputs = append(c.Inputs, HeatInput{Name: "deploy_signal_transport", Value: transport})
+	if url != "" {
+		c.Inputs = append(c.Inputs, HeatInput{Name: "deploy_signal_id", Value: url}, HeatInput{Name: "deploy_signal_verb", Value: "PUT"})
+	}
+	return c
+}
+
+func writeMetadata(t *testing.T, dir string, cs ...HeatConfig) string {
+	t.Helper()
+	var deps []any
+	for _, c := range cs {
+		deps = append(deps, c)
+	}
+	deps = append(deps, map[string]any{"id": "script-1", "group": "script", "config": "#!/bin/sh\nexit 1\n", "inputs": []any{}})
+	b, _ := json.Marshal(map[string]any{"deployments": deps, "os-collect-config": map[string]any{"collectors": []string{"heat"}}})
+	p := filepath.Join(dir, "heat.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCollectAppliesAndSignals(t *testing.T) {
+	f := newFleet(t)
+	sig, srv := newSignals(t)
+	// A copy of the node before anything is applied, for the hook.
+	twin := t.TempDir()
+	copyTree(t, filepath.Dir(f.stateDir), twin)
+
+	enroll := withSignal(derived("cfg-enroll", "enroll", f.server, nil), "TEMP_URL_SIGNAL", srv.URL+"/signal/e/secret")
+	install := withSignal(derived("cfg-install", "install", f.server, map[string]any{"envelope": string(f.seal())}), "TEMP_URL_SIGNAL", srv.URL+"/signal/i/secret")
+	quiet := withSignal(derived("cfg-quiet", "enroll", f.server, nil), "NO_SIGNAL", "")
+	md := writeMetadata(t, t.TempDir(), enroll, install, quiet)
+	opts := CollectOptions{TransportOptions: TransportOptions{Install: f.options()}, ConfigFiles: []string{md}}
+	opts.Install.ServerID = ""
+
+	rep, err := Collect(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Applied) != 3 || rep.Skipped != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	got := sig.take()
+	e, i := got["PUT /signal/e/secret"], got["PUT /signal/i/secret"]
+	if len(got) != 2 || len(e) != 1 || len(i) != 1 {
+		t.Fatalf("signals: %v", got)
+	}
+	if e[0]["deploy_status_code"] != 0.0 || e[0]["server_id"] != f.server || !strings.HasPrefix(e[0]["recipient"].(string), "age1") {
+		t.Fatalf("enroll signal %v", e[0])
+	}
+	if i[0]["deploy_status_code"] != 0.0 || i[0]["generation"] != float64(f.gen) || i[0]["changed"] != true ||
+		!strings.HasPrefix(i[0]["fingerprint"].(string), "sha256:") || i[0]["deploy_stderr"] != "" {
+		t.Fatalf("install signal %v", i[0])
+	}
+	var stdout InstallResult
+	if err := json.Unmarshal([]byte(i[0]["deploy_stdout"].(string)), &stdout); err != nil || stdout.Generation != f.gen {
+		t.Fatalf("deploy_stdout %q: %v", i[0]["deploy_stdout"], err)
+	}
+	if f.nodeSet().Fingerprint() != f.masterSet().Fingerprint() {
+		t.Fatal("keys not installed")
+	}
+	if rep.Applied[2].Signalled || rep.Applied[0].Transport != "TEMP_URL_SIGNAL" {
+		t.Fatalf("report %+v", rep.Applied)
+	}
+
+	// Nothing new: nothing applied or signalled again.
+	rep, err = Collect(context.Background(), opts)
+	if err != nil || len(rep.Applied) != 0 || rep.Skipped != 4 || len(sig.take()) != 0 {
+		t.Fatalf("second run: %+v %v", rep, err)
+	}
+
+	// The hook gives the same outputs for the same deployment on the twin.
+	hopts := f.options()
+	hopts.ServerID = ""
+	hopts.StateDir = filepath.Join(twin, filepath.Base(f.stateDir))
+	hopts.KeyRepository = filepath.Join(twin, filepath.Base(f.repo))
+	b, _ := json.Marshal(install)
+	out, err := Hook(context.Background(), strings.NewReader(string(b)), TransportOptions{Install: hopts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, _ := json.Marshal(out)
+	ib, _ := json.Marshal(i[0])
+	if string(ob) != string(ib) {
+		t.Fatalf("hook and collect differ:\n hook    %s\n collect %s", ob, ib)
+	}
+}
+
+func TestCollectSignalRetried(t *testing.T) {
+	f := newFleet(t)
+	sig, srv := newSignals(t)
+	install := withSignal(derived("cfg-install", "install", f.server, map[string]any{"envelope": string(f.seal())}), "TEMP_URL_SIGNAL", srv.URL+"/s")
+	md := writeMetadata(t, t.TempDir(), install)
+	opts := CollectOptions{TransportOptions: TransportOptions{Install: f.options()}, ConfigFiles: []string{md}}
+	sig.status = 502
+	_, err := Collect(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 502") || strings.Contains(err.Error(), "/s") {
+		t.Fatalf("err = %v", err)
+	}
+	sig.status = 200
+	rep, err := Collect(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sig.take()["PUT /s"]
+	// Sent again from the record: the install ran once, so changed stays true.
+	if len(got) != 1 || got[0]["changed"] != true || !rep.Applied[0].Signalled {
+		t.Fatalf("retried signal %v", got)
+	}
+}
+
+func TestCollectRefusals(t *testing.T) {
+	f := newFleet(t)
+	sig, srv := newSignals(t)
+	other := withSignal(derived("cfg-other", "install", "controller-9", map[string]any{"envelope": string(f.seal())}), "TEMP_URL_SIGNAL", srv.URL+"/a")
+	unknown := withSignal(derived("cfg-unknown", "rm -rf /", f.server, nil), "TEMP_URL_SIGNAL", srv.URL+"/b")
+	noenv := withSignal(derived("cfg-noenv", "install", f.server, nil), "TEMP_URL_SIGNAL", srv.URL+"/c")
+	md := writeMetadata(t, t.TempDir(), other, unknown, noenv)
+	_, err := Collect(context.Background(), CollectOptions{TransportOptions: TransportOptions{Install: f.options()}, ConfigFiles: []string{md}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sig.take()
+	for path, want := range map[string]string{
+		"PUT /a": "is for server controller-9, this node is controller-0",
+		"PUT /b": `unknown fernetflow config "rm -rf /"`,
+		"PUT /c": "has no envelope input",
+	} {
+		if len(got[path]) != 1 || got[path][0]["deploy_status_code"] != 1.0 || !strings.Contains(got[path][0]["deploy_stderr"].(string), want) {
+			t.Errorf("%s: %v, want an error containing %q", path, got[path], want)
+		}
+	}
+	for _, tc := range []CollectOptions{
+		{TransportOptions: TransportOptions{Install: f.options()}},
+		{ConfigFiles: []string{md}},
+		{TransportOptions: TransportOptions{Install: f.options()}, ConfigFiles: []string{filepath.Join(t.TempDir(), "missing.json")}},
+	} {
+		if _, err := Collect(context.Background(), tc); err == nil {
+			t.Errorf("%+v: no error", tc)
+		}
+	}
+	if _, err := Hook(context.Background(), strings.NewReader("not json"), TransportOptions{}); err == nil {
+		t.Error("hook on garbage: no error")
+	}
+}
+
+func TestCollectHeatSignal(t *testing.T) {
+	f := newFleet(t)
+	sig, heat := newSignals(t)
+	keystone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		user := body["auth"].(map[string]any)["identity"].(map[string]any)["password"].(map[string]any)["user"].(map[string]any)
+		if r.URL.Path != "/v3/auth/tokens" || user["id"] != "deploy-user" || user["password"] != "pw" {
+			w.WriteHeader(401)
+			return
+		}
+		w.Header().Set("X-Subject-Token", "tok")
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"token":{"catalog":[{"type":"orchestration","endpoints":[{"interface":"public","region_id":"RegionOne","url":"%s/v1/proj"}]}]}}`, heat.URL)
+	}))
+	defer keystone.Close()
+	c := derived("cfg-h", "enroll", f.server, map[string]any{
+		"deploy_signal_transport": "HEAT_SIGNAL", "deploy_auth_url": keystone.URL + "/v3/", "deploy_user_id": "deploy-user",
+		"deploy_password": "pw", "deploy_project_id": "proj", "deploy_stack_id": "fernet/sid", "deploy_resource_name": "deploy",
+		"deploy_region_name": "RegionOne",
+	})
+	md := writeMetadata(t, t.TempDir(), c)
+	if _, err := Collect(context.Background(), CollectOptions{TransportOptions: TransportOptions{Install: f.options()}, ConfigFiles: []string{md}}); err != nil {
+		t.Fatal(err)
+	}
+	got := sig.take()["POST /v1/proj/stacks/fernet/sid/resources/deploy/signal token=tok"]
+	if len(got) != 1 || got[0]["server_id"] != f.server {
+		t.Fatalf("HEAT_SIGNAL: %v", got)
+	}
+}
