@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // serversData is an inventory of n servers, every third a Controller.
@@ -31,6 +32,7 @@ const benchExpr = "$.servers.where($.role = 'Controller').select($.name)"
 func BenchmarkWhereSelect1000(b *testing.B) {
 	data := serversData(1000)
 	ctx := context.Background()
+	defer reportCPU(b, cpuTime())
 	for b.Loop() {
 		p, err := Parse(benchExpr)
 		if err != nil {
@@ -48,9 +50,17 @@ func BenchmarkWhereSelect1000(b *testing.B) {
 
 // BenchmarkParse is the parse alone.
 func BenchmarkParse(b *testing.B) {
+	defer reportCPU(b, cpuTime())
 	for b.Loop() {
 		if _, err := Parse(benchExpr); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// reportCPU reports the CPU time per operation since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	if start > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -68,14 +68,8 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// equal is Python's == on JSON-like values: 1 = 1.0 and true = 1.
-func equal(a, b any) bool {
-	budget := math.MaxInt
-	return equalB(a, b, &budget)
-}
-
-// equalB is equal that gives up (with false and *budget < 0) after
-// visiting *budget nodes.
+// equalB is Python's == on JSON-like values (1 = 1.0 and true = 1). It
+// gives up, with false and *budget < 0, after visiting *budget nodes.
 func equalB(a, b any, budget *int) bool {
 	*budget--
 	if *budget < 0 {
