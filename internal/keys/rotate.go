@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +65,8 @@ type Plan struct {
 	Warnings      []string   `json:"warnings,omitempty"`
 	Changed       bool       `json:"changed"`
 
-	next Set
+	// Next is the new key set. It is never printed.
+	Next Set `json:"-"`
 }
 
 // Promotion is the staged key becoming primary.
@@ -194,19 +196,56 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	now := c.now()
-	old := r.Keys
 	meta, err := ReadMetadata(dir)
 	if err != nil {
 		return nil, err
 	}
-	var warnings []string
-	if meta != nil && meta.Stale(old) && len(old) > 0 {
-		warnings = append(warnings, fmt.Sprintf("the keys changed outside fernetflow since generation %d (by hand, by keystone-manage, or an interrupted write): recorded as generation %d", meta.Generation, meta.Generation+1))
+	if meta != nil && meta.Stale(r.Keys) && len(r.Keys) > 0 {
 		c.log.Warn("key repository changed outside fernetflow", "repository", dir, "generation", meta.Generation)
 	}
-	stale := meta.Stale(old) && meta != nil && len(old) > 0
-	meta = reconcile(meta, old, now)
+	p, nm, err := PlanRotation(r.Keys, meta, ro, c.now(), c.rand)
+	if err != nil {
+		return nil, err
+	}
+	p.Repository = r.Dir
+	if setup {
+		p.Action = "setup"
+	}
+	if ro.DryRun {
+		return p, nil
+	}
+	old, next := r.Keys, p.Next
+	removeStaleTemps(dir, c)
+	if err := apply(dir, old, next, c); err != nil {
+		return nil, err
+	}
+	if err := writeMetadata(dir, nm, c); err != nil {
+		return nil, fmt.Errorf("%w (the keys were rotated; the next fernetflow run records them)", err)
+	}
+	c.step("metadata")
+	c.log.Info("rotated key repository", "repository", dir, "generation", p.Generation, "primary", p.Primary, "fingerprint", next.Fingerprint().Short(), "pruned", len(p.Pruned))
+	return p, nil
+}
+
+// PlanRotation computes, without touching any file, what rotating the set
+// old does at time now: Keystone's algorithm (the staged key 0 becomes
+// primary at the highest index + 1, a new staged key is drawn from rand,
+// the lowest indexes other than 0 are pruned until ro.MaxActiveKeys keys
+// remain) and the prune guard over the metadata m (nil for a repository
+// fernetflow has never seen). It returns the plan, whose Next is the new
+// set, and the metadata to record once Next is written. An old set without
+// 0 gets one first, as keystone-manage fernet_setup does. Rotate is
+// PlanRotation plus a locked, atomic write; simulations call it directly.
+func PlanRotation(old Set, m *Metadata, ro RotateOptions, now time.Time, rand io.Reader) (*Plan, *Metadata, error) {
+	if err := ro.defaults(); err != nil {
+		return nil, nil, err
+	}
+	var warnings []string
+	stale := m != nil && m.Stale(old) && len(old) > 0
+	if stale {
+		warnings = append(warnings, fmt.Sprintf("the keys changed outside fernetflow since generation %d (by hand, by keystone-manage, or an interrupted write): recorded as generation %d", m.Generation, m.Generation+1))
+	}
+	meta := reconcile(m, old, now)
 	if len(old) == 0 {
 		meta.Adopted = nil // made here, not adopted
 	}
@@ -220,9 +259,9 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 
 	work := old.Clone()
 	if _, ok := work[0]; !ok {
-		k, err := GenerateKey(c.rand)
+		k, err := GenerateKey(rand)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		work[0] = k
 		meta.Keys = append(meta.Keys, KeyRecord{ID: k.ID(), Index: 0, Created: &now})
@@ -238,9 +277,9 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 		newPrimary = cur
 	}
 	next[newPrimary] = work[0]
-	staged, err := GenerateKey(c.rand)
+	staged, err := GenerateKey(rand)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	next[0] = staged
 
@@ -256,23 +295,19 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 		delete(next, i)
 	}
 	if guardErr != nil && !ro.Force {
-		return nil, guardErr
+		return nil, nil, guardErr
 	}
 	if guardErr != nil {
 		warnings = append(warnings, "forced: "+strings.TrimPrefix(guardErr.Error(), ErrUnsafePrune.Error()+": "))
 	}
 
-	action := "rotate"
-	if setup {
-		action = "setup"
-	}
 	p := &Plan{
-		Action: action, Repository: r.Dir, DryRun: ro.DryRun,
+		Action: "rotate", DryRun: ro.DryRun,
 		PreviousGen: prevGen, Generation: prevGen + 1,
 		Promoted: &Promotion{From: 0, To: newPrimary, KeyID: work[0].ID()},
 		Staged:   staged.ID(), Pruned: pruned, Keys: next.Indexes(),
 		Fingerprint: next.Fingerprint().String(), PreviousPrint: prevPrint,
-		Changed: !ro.DryRun, next: next,
+		Changed: !ro.DryRun, Next: next,
 	}
 	if len(old) == 0 {
 		p.PreviousGen = 0
@@ -284,22 +319,7 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 	}
 	warnings = append(warnings, checkRotationRule(meta, ro, now)...)
 	p.Warnings = warnings
-	if ro.DryRun {
-		return p, nil
-	}
-
-	removeStaleTemps(dir, c)
-	if err := apply(dir, old, next, c); err != nil {
-		return nil, err
-	}
-	// Record the new generation.
-	nm := reconcileRotation(meta, next, work[0], newPrimary, cur, staged, now, p.Generation)
-	if err := writeMetadata(dir, nm, c); err != nil {
-		return nil, fmt.Errorf("%w (the keys were rotated; the next fernetflow run records them)", err)
-	}
-	c.step("metadata")
-	c.log.Info("rotated key repository", "repository", dir, "generation", p.Generation, "primary", p.Primary, "fingerprint", next.Fingerprint().Short(), "pruned", len(pruned))
-	return p, nil
+	return p, reconcileRotation(meta, next, work[0], newPrimary, cur, staged, now, p.Generation), nil
 }
 
 // reconcileRotation records a rotation in the metadata.
