@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -218,6 +222,16 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 	removeStaleTemps(dir, c)
 	if err := apply(dir, old, next, c); err != nil {
 		return nil, err
+	}
+	// keystone-manage renames 0 onto the new primary's name, replacing an
+	// empty file there, and then deletes it when max_active_keys prunes the
+	// key just promoted: the empty file goes too.
+	if to := strconv.Itoa(p.Promoted.To); slices.Contains(r.Skipped, to) {
+		if _, kept := next[p.Promoted.To]; !kept {
+			if err := os.Remove(filepath.Join(dir, to)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("keys: prune key %s: %w", to, err)
+			}
+		}
 	}
 	if err := writeMetadata(dir, nm, c); err != nil {
 		return nil, fmt.Errorf("%w (the keys were rotated; the next fernetflow run records them)", err)

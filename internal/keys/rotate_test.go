@@ -413,3 +413,17 @@ func TestResumeInterruptedPromotion(t *testing.T) {
 		t.Fatalf("resumed rotation gave %v (promoted to %d)", after.Indexes(), p.Promoted.To)
 	}
 }
+
+// keystone-manage renames 0 over an empty file at the new primary's index;
+// with max_active_keys=1 it then deletes that name, empty file and all.
+func TestRotateMaxOneOverAnEmptyFile(t *testing.T) {
+	dir := writeRepo(t, Set{0: testKey(0), 1: testKey(1), 2: testKey(2), 3: testKey(3)})
+	os.WriteFile(filepath.Join(dir, "4"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "99"), nil, 0o600)
+	if _, err := Rotate(t.Context(), dir, RotateOptions{MaxActiveKeys: 1, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(mustEntries(t, dir), " "); got != "0 99" {
+		t.Fatalf("files %q, want %q as keystone-manage leaves them", got, "0 99")
+	}
+}
