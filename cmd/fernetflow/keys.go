@@ -118,13 +118,18 @@ func (a *app) keysSetupCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Create a key repository (keys 0 and 1), as keystone-manage fernet_setup",
+		Long: `Create a key repository as keystone-manage fernet_setup does: when 0 is
+missing, write a new 0 and rotate once, so an empty repository ends with 0
+(staged) and 1 (primary). A repository that has 0 is left alone. Like
+fernet_setup, the rotation honours --max-active-keys and can prune; the
+prune guard and --force work as for rotate.`,
 		Example: `  fernetflow keys setup --key-repository /etc/keystone/fernet-keys \
       --keystone-user keystone --keystone-group keystone`,
 		Args: cobra.NoArgs,
 		RunE: a.runPlan(keys.Setup, &rf, &kf),
 	}
 	rf.register(cmd, true)
-	cmd.Flags().BoolVar(&kf.ro.DryRun, "dry-run", false, "print the plan and change nothing")
+	kf.register(cmd) // fernet_setup rotates once, and can prune like fernet_rotate
 	return cmd
 }
 

@@ -207,7 +207,16 @@ func rotate(ctx context.Context, dir string, r *Repository, ro RotateOptions, c 
 	if meta != nil && meta.Stale(r.Keys) && len(r.Keys) > 0 {
 		c.log.Warn("key repository changed outside fernetflow", "repository", dir, "generation", meta.Generation)
 	}
-	p, nm, err := PlanRotation(r.Keys, meta, ro, c.now(), c.rand)
+	now := c.now()
+	p, nm, err := PlanRotation(r.Keys, meta, ro, now, c.rand)
+	if errors.Is(err, ErrUnsafePrune) && !ro.DryRun && len(r.Keys) > 0 && meta.Stale(r.Keys) {
+		// The guard's answer ("safe after T") is only true if the time
+		// fernetflow first saw these keys is recorded: record it now, so
+		// a retry after T succeeds instead of starting the clock again.
+		if werr := writeMetadata(dir, observed(meta, r.Keys, now), c); werr != nil {
+			return nil, fmt.Errorf("%w; recording the repository's metadata also failed: %w", err, werr)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +343,18 @@ func PlanRotation(old Set, m *Metadata, ro RotateOptions, now time.Time, rand io
 	warnings = append(warnings, checkRotationRule(meta, ro, now)...)
 	p.Warnings = warnings
 	return p, reconcileRotation(meta, next, work[0], newPrimary, cur, staged, now, p.Generation), nil
+}
+
+// observed returns metadata recording that s was seen at now: a new
+// generation for a set that changed outside fernetflow, an adoption for a
+// repository fernetflow had never seen.
+func observed(m *Metadata, s Set, now time.Time) *Metadata {
+	out := reconcile(m, s, now)
+	if m != nil {
+		out.Generation = m.Generation + 1
+	}
+	out.Fingerprint = s.Fingerprint().String()
+	return out
 }
 
 // reconcileRotation records a rotation in the metadata.

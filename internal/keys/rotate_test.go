@@ -427,3 +427,28 @@ func TestRotateMaxOneOverAnEmptyFile(t *testing.T) {
 		t.Fatalf("files %q, want %q as keystone-manage leaves them", got, "0 99")
 	}
 }
+
+// A refused rotation of an adopted repository records when fernetflow
+// first saw it, so the time the refusal names is when a retry succeeds.
+func TestRefusalStartsTheAdoptionClock(t *testing.T) {
+	ck := newClock()
+	dir := writeRepo(t, Set{0: testKey(0), 2: testKey(2), 3: testKey(3)})
+	ro := RotateOptions{MaxActiveKeys: 3, TokenExpiration: time.Hour}
+	opts := []Option{WithClock(ck.now)}
+	_, err := Rotate(t.Context(), dir, ro, opts...)
+	if !errors.Is(err, ErrUnsafePrune) {
+		t.Fatalf("err = %v", err)
+	}
+	safe := ck.t.Add(time.Hour)
+	if !strings.Contains(err.Error(), safe.Format(time.RFC3339)) {
+		t.Fatalf("error %q does not name %s", err, safe.Format(time.RFC3339))
+	}
+	ck.advance(30 * time.Minute)
+	if _, err := Rotate(t.Context(), dir, ro, opts...); !errors.Is(err, ErrUnsafePrune) || !strings.Contains(err.Error(), safe.Format(time.RFC3339)) {
+		t.Fatalf("a retry before the named time: %v (the named time must not move)", err)
+	}
+	ck.advance(30 * time.Minute)
+	if _, err := Rotate(t.Context(), dir, ro, opts...); err != nil {
+		t.Fatalf("a retry at the named time: %v", err)
+	}
+}
