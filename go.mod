@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	filippo.io/age v1.3.2
+	github.com/adhocore/gronx v1.20.4
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611
 	github.com/goccy/go-yaml v1.19.2
 	github.com/gofrs/flock v0.13.2

@@ -3,10 +3,12 @@
 //
 // A Store is a workflow.Recorder: give it to an Engine and every snapshot
 // of a running execution is written, after workflow.Execution.Redacted has
-// replaced secret values. Several processes may open the same file: bbolt
-// holds an exclusive lock while one has it open, so Open waits (up to
-// Timeout) for the other to close it. Keep a Store open only as long as it
-// is needed.
+// replaced secret values. Several processes share the file: a Store opens
+// it for each operation only (bbolt locks the file while it is open: a
+// writer excludes everyone, readers share), so a long workflow run, a
+// serve process and execution list never block each other for long.
+// Cron triggers are claimed in one write transaction (ClaimDue), which is
+// what makes a slot fire once across restarts and processes.
 package store
 
 import (
@@ -19,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,28 +41,24 @@ var (
 // Timeout is how long Open waits for another process to release the file.
 var Timeout = 10 * time.Second
 
-// Store is an open execution store. Safe for concurrent use.
+// Store is an execution store. Safe for concurrent use, from several
+// goroutines and processes.
 type Store struct {
-	db   *bolt.DB
 	path string
+	mu   sync.RWMutex // bbolt's file lock is per open file: serialise this process's own opens
 }
 
 // FileName is the store's file name inside the state directory.
 const FileName = "executions.db"
 
-// Open opens (creating it and its directory, mode 0700/0600) the store at path.
+// Open creates the store at path (and its directory, mode 0700; the file
+// is 0600) if needed, and returns it.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: Timeout})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("store: open %s: another process holds it (waited %s)", path, Timeout)
-		}
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	s := &Store{path: path}
+	err := s.update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketExecutions, bucketTriggers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -68,14 +67,49 @@ func Open(path string) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: init %s: %w", path, err)
+		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	return s, nil
 }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close releases the store (it holds nothing open between operations).
+func (s *Store) Close() error { return nil }
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) open(readOnly bool) (*bolt.DB, error) {
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: Timeout, ReadOnly: readOnly})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: open %s: another process holds it (waited %s)", s.path, Timeout)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	return db, nil
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db, err := s.open(false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Update(fn)
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	db, err := s.open(true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(fn)
+}
 
 // Record implements workflow.Recorder: it writes the execution, redacted.
 func (s *Store) Record(_ context.Context, ex *workflow.Execution) error {
@@ -84,7 +118,7 @@ func (s *Store) Record(_ context.Context, ex *workflow.Execution) error {
 	if err != nil {
 		return fmt.Errorf("store: encode execution %s: %w", ex.ID, err)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketExecutions).Put([]byte(ex.ID), b)
 	})
 }
@@ -121,7 +155,7 @@ func decodeExecution(b []byte) (*workflow.Execution, error) {
 // unique prefix of an id is accepted.
 func (s *Store) Get(id string) (*workflow.Execution, error) {
 	var out *workflow.Execution
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketExecutions)
 		raw := b.Get([]byte(id))
 		if raw == nil && id != "" {
@@ -151,7 +185,7 @@ func (s *Store) Get(id string) (*workflow.Execution, error) {
 // List returns every execution, newest first.
 func (s *Store) List() ([]*workflow.Execution, error) {
 	var out []*workflow.Execution
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketExecutions).ForEach(func(k, v []byte) error {
 			ex, err := decodeExecution(v)
 			if err != nil {
@@ -172,7 +206,7 @@ func (s *Store) List() ([]*workflow.Execution, error) {
 
 // Delete removes the execution id (an error wrapping ErrNotFound if absent).
 func (s *Store) Delete(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketExecutions)
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("store: execution %s: %w", id, ErrNotFound)

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow"
+)
+
+func TestCronTriggerCommands(t *testing.T) {
+	f := writeFile(t, "wf.yaml", twoWorkflows)
+	state := t.TempDir()
+	out, errs, code := runCLI(t, "", "cron-trigger", "create", "nightly", f, `{"who": "cron"}`, "--pattern", "0 3 * * *", "--count", "2", "--state-dir", state, "-f", "json")
+	if code != 0 {
+		t.Fatalf("%d %s %s", code, out, errs)
+	}
+	var v cronView
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.WorkflowName != "greet" || *v.RemainingExecutions != 2 || !strings.HasSuffix(v.NextExecutionTime, "03:00:00") {
+		t.Fatalf("%v %s", err, out)
+	}
+	_, errs, code = runCLI(t, "", "cron-trigger", "create", "bad", f, "--state-dir", state, "--pattern", "* * * * *")
+	if code != 2 || !strings.Contains(errs, "missing who") {
+		t.Fatalf("input must be checked at creation: %d %s", code, errs)
+	}
+	out, _, code = runCLI(t, "", "cron-trigger", "list", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "nightly") || !strings.Contains(out, "0 3 * * *") {
+		t.Fatalf("%d %s", code, out)
+	}
+	out, _, code = runCLI(t, "", "cron-trigger", "show", "nightly", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "next_execution_time") {
+		t.Fatalf("%d %s", code, out)
+	}
+	out, _, code = runCLI(t, "", "cron-trigger", "delete", "nightly", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "accepted") {
+		t.Fatalf("%d %s", code, out)
+	}
+}
+
+// TestServeFiresDueTrigger stores a trigger whose slot has come and runs
+// serve until it has fired it once.
+func TestServeFiresDueTrigger(t *testing.T) {
+	state := t.TempDir()
+	st, err := openStore(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	tr, err := workflow.NewCronTrigger("due", "* * * * *", nil, nil, now.Add(-2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.WorkflowName, tr.WorkflowInput, tr.Definition, tr.SourceFile = "greet", map[string]any{"who": "serve"}, twoWorkflows, "wf.yaml"
+	if err := st.CreateTrigger(tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	root := newApp(strings.NewReader(""), &out, &errb).root()
+	root.SetArgs([]string{"serve", "--state-dir", state, "--tick", "100ms"})
+	if err := root.ExecuteContext(ctx); err != nil {
+		t.Fatalf("%v %s", err, errb.String())
+	}
+	if n := strings.Count(errb.String(), "cron trigger due fired"); n != 1 {
+		t.Fatalf("fired %d times:\n%s", n, errb.String())
+	}
+	list, err := st.List()
+	if err != nil || len(list) != 1 || list[0].State != workflow.Success || list[0].Output["text"] != "hello serve!" || !strings.Contains(list[0].Description, `"cron_trigger"`) {
+		t.Fatalf("%v %+v", err, list)
+	}
+	got, _ := st.GetTrigger("due")
+	if got.LastFireTime == nil || !got.NextExecutionTime.After(now) {
+		t.Fatalf("%+v", got)
+	}
+}
