@@ -1,0 +1,38 @@
+// Package fleet is the undercloud's side of a rotation: the nodes it
+// reaches (a Target), what it keeps (an Undercloud: the master key
+// repository, the signer, the pinned node recipients), and the steps of the
+// rotation protocol that are not Keystone's (package one envelope per node,
+// check that every node holds the master's set, probe that tokens cross
+// nodes).
+//
+// # Targets
+//
+// A Target reaches the nodes. Two exist: Local (each node a directory on
+// this host, delivered to by the same node.Install a real node runs; the
+// embedded default, and a real deployment for an all-in-one or
+// single-controller cloud) and the Heat target of package deploy. A Target
+// never sees key material: it carries envelopes sealed to each node.
+//
+// # Undercloud state
+//
+// Everything lives in one state directory (default /var/lib/fernetflow, or
+// $XDG_STATE_HOME/fernetflow for a non-root user):
+//
+//	STATE_DIR/master/fernet-keys   the master key repository (0700), with
+//	                               its metadata and lock beside it
+//	STATE_DIR/signer.key           the Ed25519 signer (0600); signer.pub
+//	STATE_DIR/recipients.json      each node's pinned age recipient
+//
+// Recipients are trusted on first use: a node's first enrollment pins its
+// recipient; a different recipient later is refused (ErrRecipientChanged)
+// unless the node is re-enrolled explicitly, because a rebuilt or
+// impostor node must not silently receive keys.
+//
+// # Protocol
+//
+// A rotation from generation G to G+1 is safe because every node holds G's
+// staged key, which is G+1's primary. So the protocol never rotates while a
+// node disagrees with the master (Check names every straggler), repairs
+// stragglers by delivering G again, and only then rotates the master,
+// packages G+1 for every node and delivers it.
+package fleet

@@ -1,0 +1,227 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/google/renameio/v2"
+
+	"github.com/fernetflow/fernetflow/internal/envelope"
+	"github.com/fernetflow/fernetflow/internal/keys"
+)
+
+// ErrRecipientChanged means a node enrolled with a recipient other than
+// the one pinned for it: a rebuilt node, or an impostor.
+var ErrRecipientChanged = errors.New("fleet: the node's recipient changed")
+
+// ErrMasterNotReady means the master repository cannot be packaged as it is.
+var ErrMasterNotReady = errors.New("fleet: the master key repository is not ready")
+
+// Undercloud is the undercloud's state directory (see the package
+// documentation).
+type Undercloud struct {
+	Dir string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// DefaultStateDir is /var/lib/fernetflow for root and
+// $XDG_STATE_HOME/fernetflow (or ~/.local/state/fernetflow) for others.
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/fernetflow"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "fernetflow")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "fernetflow")
+	}
+	return "/var/lib/fernetflow"
+}
+
+func (u *Undercloud) now() time.Time {
+	if u.Now != nil {
+		return u.Now()
+	}
+	return time.Now()
+}
+
+// MasterRepository is the master key repository.
+func (u *Undercloud) MasterRepository() string { return filepath.Join(u.Dir, "master", "fernet-keys") }
+
+func (u *Undercloud) ensure() error {
+	for _, d := range []string{u.Dir, filepath.Dir(u.MasterRepository())} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("fleet: state directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// Signer returns the undercloud's signer, making it on first use.
+func (u *Undercloud) Signer() (*envelope.Signer, error) {
+	if err := u.ensure(); err != nil {
+		return nil, err
+	}
+	s, _, err := envelope.InitSigner(u.Dir)
+	return s, err
+}
+
+// Master is the master repository's current set with its generation and
+// fingerprint.
+type Master struct {
+	Keys        keys.Set
+	Generation  uint64
+	Fingerprint keys.Fingerprint
+}
+
+// Master reads the master repository. It fails with ErrMasterNotReady
+// when the repository does not exist yet or changed outside fernetflow
+// (its generation would be ambiguous).
+func (u *Undercloud) Master() (*Master, error) {
+	r, err := keys.Open(u.MasterRepository())
+	if errors.Is(err, keys.ErrNotInitialized) {
+		return nil, fmt.Errorf("%w: %s is not set up yet: the first rotation sets it up (fernetflow rotate)", ErrMasterNotReady, u.MasterRepository())
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := keys.ReadMetadata(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if m.Stale(r.Keys) {
+		return nil, fmt.Errorf("%w: %s changed outside fernetflow since it was recorded: its generation is unknown; rotate it with fernetflow rotate (which records a new generation) before distributing", ErrMasterNotReady, r.Dir)
+	}
+	return &Master{Keys: r.Keys, Generation: m.Generation, Fingerprint: r.Keys.Fingerprint()}, nil
+}
+
+// pinned is recipients.json.
+type pinned struct {
+	Format int                  `json:"format"`
+	Nodes  map[string]PinnedKey `json:"nodes"`
+}
+
+// PinnedKey is a node's pinned recipient.
+type PinnedKey struct {
+	Name      string    `json:"name"`
+	Recipient string    `json:"recipient"`
+	PinnedAt  time.Time `json:"pinned_at"`
+}
+
+func (u *Undercloud) recipientsPath() string { return filepath.Join(u.Dir, "recipients.json") }
+
+func (u *Undercloud) readPinned() (*pinned, error) {
+	p := &pinned{Format: 1, Nodes: map[string]PinnedKey{}}
+	b, err := os.ReadFile(u.recipientsPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	if err := json.Unmarshal(b, p); err != nil {
+		return nil, fmt.Errorf("fleet: %s is not valid JSON (%v): restore it from backup, or re-enroll every node", u.recipientsPath(), err)
+	}
+	if p.Nodes == nil {
+		p.Nodes = map[string]PinnedKey{}
+	}
+	return p, nil
+}
+
+// Pin records a node's recipient. The first recipient a node reports is
+// trusted; a different one later is refused with ErrRecipientChanged
+// unless reenroll is set (the operator re-enrolls a rebuilt node).
+func (u *Undercloud) Pin(ctx context.Context, s Server, recipient string, reenroll bool) (changed bool, err error) {
+	if _, err := envelope.ParseRecipient(recipient); err != nil {
+		return false, fmt.Errorf("fleet: node %s reported recipient %q: %w", s.Name, recipient, err)
+	}
+	if err := u.ensure(); err != nil {
+		return false, err
+	}
+	fl := flock.New(filepath.Join(u.Dir, "recipients.lock"), flock.SetPermissions(0o600))
+	if _, err := fl.TryLockContext(ctx, 20*time.Millisecond); err != nil {
+		return false, fmt.Errorf("fleet: lock the pinned recipients: %w", err)
+	}
+	defer fl.Unlock()
+	p, err := u.readPinned()
+	if err != nil {
+		return false, err
+	}
+	old, known := p.Nodes[s.ID]
+	switch {
+	case known && old.Recipient == recipient:
+		return false, nil
+	case known && !reenroll:
+		return false, fmt.Errorf("%w: %s (%s) was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (fernetflow enroll --reenroll %s); otherwise investigate before it receives keys",
+			ErrRecipientChanged, s.Name, s.ID, old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), recipient, s.ID)
+	}
+	p.Nodes[s.ID] = PinnedKey{Name: s.Name, Recipient: recipient, PinnedAt: u.now().UTC()}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	if err := renameio.WriteFile(u.recipientsPath(), append(b, '\n'), 0o600); err != nil {
+		return false, fmt.Errorf("fleet: write %s: %w", u.recipientsPath(), err)
+	}
+	return true, nil
+}
+
+// Recipients returns the pinned recipients by server id.
+func (u *Undercloud) Recipients() (map[string]PinnedKey, error) {
+	p, err := u.readPinned()
+	if err != nil {
+		return nil, err
+	}
+	return p.Nodes, nil
+}
+
+// Sealed is one node's envelope. The envelope is sealed to the node and
+// signed: it is safe to log, persist and send through Heat.
+type Sealed struct {
+	Server
+	Generation  uint64 `json:"generation"`
+	Fingerprint string `json:"fingerprint"`
+	Envelope    string `json:"envelope"`
+}
+
+// Package seals the master set to every server's pinned recipient.
+func (u *Undercloud) Package(servers []Server) ([]Sealed, error) {
+	m, err := u.Master()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := u.Signer()
+	if err != nil {
+		return nil, err
+	}
+	pins, err := u.Recipients()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Sealed, 0, len(servers))
+	for _, s := range servers {
+		pin, ok := pins[s.ID]
+		if !ok {
+			return nil, fmt.Errorf("fleet: %s (%s) is not enrolled: enroll it first (fernetflow enroll)", s.Name, s.ID)
+		}
+		rcpt, err := envelope.ParseRecipient(pin.Recipient)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: pinned recipient of %s: %w", s.Name, err)
+		}
+		env, err := envelope.Seal(m.Keys, m.Generation, s.ID, rcpt, signer)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: seal for %s: %w", s.Name, err)
+		}
+		out = append(out, Sealed{Server: s, Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Envelope: string(env)})
+	}
+	return out, nil
+}
