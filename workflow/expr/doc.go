@@ -83,6 +83,19 @@
 // out-of-memory. Evaluation checks its context every 1024 steps and stops
 // with the context's error once it is cancelled.
 //
+// # Conformance
+//
+// testdata/conformance.json is a table of cases (expression or template,
+// context, optional task/execution/env fixture) with the value or error
+// Mistral's evaluator gives. To add one, append the case without a want
+// and let Mistral fill it in:
+//
+//	/usr/bin/python3 testdata/mistral_eval.py fill < testdata/conformance.json > new.json
+//
+// An error case may name a substring the Go error must contain. The unit
+// tests compare the Go evaluator with the table; `go test -tags integration
+// -run Yaql ./test/integration/` checks the table against Mistral again.
+//
 // # Differences from YAQL and Mistral
 //
 // Left out: Jinja ({{ }}), user-defined functions (def), delegates,

@@ -63,24 +63,27 @@ type Limits struct {
 	MaxAlloc int64 // list elements, dict entries and string bytes/8 created in all (default 16,000,000)
 }
 
-// DefaultLimits are the bounds Eval uses.
-var DefaultLimits = Limits{MaxDepth: 200, MaxItems: 1_000_000, MaxBytes: 16 << 20, MaxSteps: 100_000_000, MaxAlloc: 16_000_000}
+// DefaultLimits returns the bounds Eval uses.
+func DefaultLimits() Limits {
+	return Limits{MaxDepth: 200, MaxItems: 1_000_000, MaxBytes: 16 << 20, MaxSteps: 100_000_000, MaxAlloc: 16_000_000}
+}
 
 func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultLimits.MaxDepth
+		l.MaxDepth = d.MaxDepth
 	}
 	if l.MaxItems <= 0 {
-		l.MaxItems = DefaultLimits.MaxItems
+		l.MaxItems = d.MaxItems
 	}
 	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultLimits.MaxBytes
+		l.MaxBytes = d.MaxBytes
 	}
 	if l.MaxSteps <= 0 {
-		l.MaxSteps = DefaultLimits.MaxSteps
+		l.MaxSteps = d.MaxSteps
 	}
 	if l.MaxAlloc <= 0 {
-		l.MaxAlloc = DefaultLimits.MaxAlloc
+		l.MaxAlloc = d.MaxAlloc
 	}
 	return l
 }
@@ -93,7 +96,7 @@ var ErrLimit = errors.New("limit exceeded")
 // data must be in the data model (see Normalize). The result is in the
 // data model too.
 func (p *Program) Eval(ctx context.Context, data any, funcs Funcs) (any, error) {
-	return p.EvalLimits(ctx, data, funcs, DefaultLimits)
+	return p.EvalLimits(ctx, data, funcs, DefaultLimits())
 }
 
 // EvalLimits is Eval with explicit bounds.

@@ -63,8 +63,8 @@ func (t *Template) Eval(ctx context.Context, data any, funcs Funcs) (any, error)
 			return nil, err
 		}
 		b.WriteString(pyStr(v))
-		if b.Len() > DefaultLimits.MaxBytes {
-			return nil, fmt.Errorf("expr: the string would be more than %d bytes: %w", DefaultLimits.MaxBytes, ErrLimit)
+		if b.Len() > DefaultLimits().MaxBytes {
+			return nil, fmt.Errorf("expr: the string would be more than %d bytes: %w", DefaultLimits().MaxBytes, ErrLimit)
 		}
 	}
 	b.WriteString(t.lits[len(t.lits)-1])
@@ -88,8 +88,8 @@ func EvalValue(ctx context.Context, v any, data any, funcs Funcs) (any, error) {
 }
 
 func evalValue(ctx context.Context, v any, data any, funcs Funcs, depth int) (any, error) {
-	if depth > DefaultLimits.MaxDepth {
-		return nil, fmt.Errorf("expr: value nests more than %d levels deep: %w", DefaultLimits.MaxDepth, ErrLimit)
+	if depth > DefaultLimits().MaxDepth {
+		return nil, fmt.Errorf("expr: value nests more than %d levels deep: %w", DefaultLimits().MaxDepth, ErrLimit)
 	}
 	switch x := v.(type) {
 	case string:
