@@ -30,6 +30,9 @@ type Metadata struct {
 	// Adopted is when fernetflow first saw a repository it had not made
 	// (by keystone-manage, say): times before it are unknown.
 	Adopted *time.Time `json:"adopted,omitempty"`
+	// Confirmed is when every node of the fleet was seen holding
+	// Generation (see Confirm); nil until then.
+	Confirmed *time.Time `json:"confirmed,omitempty"`
 	// Rotations are the times of the most recent rotations, oldest first.
 	Rotations []time.Time `json:"rotations,omitempty"`
 	// Keys describes every key of the set, in index order.
@@ -42,7 +45,10 @@ type KeyRecord struct {
 	Index    int        `json:"index"`
 	Created  *time.Time `json:"created,omitempty"`
 	Promoted *time.Time `json:"promoted,omitempty"`
-	Demoted  *time.Time `json:"demoted,omitempty"`
+	// Demoted is when the key stopped signing tokens: the rotation that
+	// demoted it, moved to when the fleet confirmed the new set (Confirm),
+	// since nodes not yet holding it kept signing with this key.
+	Demoted *time.Time `json:"demoted,omitempty"`
 	// DemotedUnknown means Demoted is only the latest time the key can
 	// have stopped being primary (it was a secondary when the repository
 	// was adopted or changed outside fernetflow).
@@ -107,6 +113,7 @@ func reconcile(m *Metadata, s Set, now time.Time) *Metadata {
 		out.Generation = m.Generation
 		out.Fingerprint = m.Fingerprint
 		out.Adopted = m.Adopted
+		out.Confirmed = m.Confirmed
 		out.Rotations = slices.Clone(m.Rotations)
 		for _, r := range m.Keys {
 			byID[r.ID] = r

@@ -274,6 +274,7 @@ func PlanRotation(old Set, m *Metadata, ro RotateOptions, now time.Time, rand io
 	}
 	if stale {
 		meta.Generation++
+		meta.Confirmed = nil
 	}
 	prevGen, prevPrint := meta.Generation, ""
 	if len(old) > 0 {
@@ -352,6 +353,7 @@ func observed(m *Metadata, s Set, now time.Time) *Metadata {
 	out := reconcile(m, s, now)
 	if m != nil {
 		out.Generation = m.Generation + 1
+		out.Confirmed = nil
 	}
 	out.Fingerprint = s.Fingerprint().String()
 	return out
