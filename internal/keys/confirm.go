@@ -41,8 +41,23 @@ func Confirm(ctx context.Context, dir string, generation uint64, at time.Time, o
 		return false, fmt.Errorf("%w: %s changed outside fernetflow since its generation was recorded: rotate it first", ErrGenerationMismatch, r.Dir)
 	case m.Generation != generation:
 		return false, fmt.Errorf("%w: %s is at generation %d, not %d", ErrGenerationMismatch, r.Dir, m.Generation, generation)
-	case m.Confirmed != nil:
+	}
+	if !m.Confirm(generation, at) {
 		return false, nil
+	}
+	if err := writeMetadata(r.Dir, m, c); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Confirm is the in-memory half of the package function Confirm: it
+// records that the fleet holds generation since at and moves the demotion
+// time of the key the latest rotation demoted. It reports false, changing
+// nothing, when m is at another generation or was confirmed already.
+func (m *Metadata) Confirm(generation uint64, at time.Time) bool {
+	if m == nil || m.Generation != generation || m.Confirmed != nil {
+		return false
 	}
 	if n := len(m.Rotations); n > 0 {
 		last := m.Rotations[n-1]
@@ -55,8 +70,5 @@ func Confirm(ctx context.Context, dir string, generation uint64, at time.Time, o
 		}
 	}
 	m.Confirmed = &at
-	if err := writeMetadata(r.Dir, m, c); err != nil {
-		return false, err
-	}
-	return true, nil
+	return true
 }
