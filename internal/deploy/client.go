@@ -40,7 +40,10 @@ func NewOrchestrationClient(ctx context.Context, opts CloudOptions) (*gopherclou
 	co := &clientconfig.ClientOpts{Cloud: opts.Cloud}
 	ao, err := clientconfig.AuthOptions(co)
 	if err != nil {
-		return nil, fmt.Errorf("deploy: read cloud credentials (clouds.yaml, --os-cloud, OS_* variables): %w", err)
+		if name := cloudName(opts.Cloud); name != "" {
+			return nil, fmt.Errorf("deploy: cloud %q: read its credentials from clouds.yaml (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/, /etc/openstack/): %w", name, err)
+		}
+		return nil, fmt.Errorf("deploy: read cloud credentials (--os-cloud, OS_CLOUD, or the OS_* variables): %w", err)
 	}
 	ao.AllowReauth = true
 	var cloud clientconfig.Cloud
