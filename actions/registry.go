@@ -15,8 +15,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/expr"
@@ -35,67 +33,29 @@ func Schema(name string) json.RawMessage {
 	return b
 }
 
-// Registry is a fixed set of actions. It implements workflow.Registry and
-// is safe for concurrent use (it never changes after NewRegistry).
-type Registry struct {
-	byName map[string]workflow.Action
-}
-
-var _ workflow.Registry = (*Registry)(nil)
-
-// NewRegistry builds a registry; two actions with one name are an error.
-func NewRegistry(acts ...workflow.Action) (*Registry, error) {
-	r := &Registry{byName: make(map[string]workflow.Action, len(acts))}
+// NewRegistry builds a registry of acts; two actions with one name are an
+// error (workflow.MapRegistry would keep the last silently).
+func NewRegistry(acts ...workflow.Action) (*workflow.MapRegistry, error) {
+	seen := make(map[string]bool, len(acts))
 	for _, a := range acts {
-		if _, dup := r.byName[a.Name()]; dup {
+		if seen[a.Name()] {
 			return nil, fmt.Errorf("actions: two actions are called %s", a.Name())
 		}
-		r.byName[a.Name()] = a
+		seen[a.Name()] = true
 	}
-	return r, nil
+	return workflow.NewRegistry(acts...), nil
 }
 
-// Lookup implements workflow.Registry.
-func (r *Registry) Lookup(name string) (workflow.Action, bool) {
-	a, ok := r.byName[name]
-	return a, ok
-}
-
-// Names implements workflow.Registry.
-func (r *Registry) Names() []string {
-	return slices.Sorted(maps.Keys(r.byName))
-}
-
-// Func is an Action made of its parts, so that each action is one value
-// rather than a type with six methods.
-type Func struct {
-	ActionName string
-	Desc       string
-	In, Out    json.RawMessage
-	SecretOut  bool
-	Fn         func(ctx context.Context, input map[string]any) (any, error)
-}
-
-var _ workflow.Action = (*Func)(nil)
-
-func (f *Func) Name() string                  { return f.ActionName }
-func (f *Func) Description() string           { return f.Desc }
-func (f *Func) InputSchema() json.RawMessage  { return f.In }
-func (f *Func) OutputSchema() json.RawMessage { return f.Out }
-func (f *Func) Secret() bool                  { return f.SecretOut }
-
-// Run implements workflow.Action.
-func (f *Func) Run(ctx context.Context, input map[string]any) (any, error) {
-	return f.Fn(ctx, input)
-}
+// Func is an action made of a function and its schemas.
+type Func = workflow.FuncAction
 
 // Typed makes an action whose input and output are Go structs: the input
 // map is decoded into In through its JSON form (json tags name the fields),
 // and the output is returned in the JSON-like model through its JSON form.
 func Typed[In, Out any](name, desc string, secret bool, run func(ctx context.Context, in In) (Out, error)) *Func {
 	return &Func{
-		ActionName: name, Desc: desc, SecretOut: secret,
-		In: Schema(name + ".input"), Out: Schema(name + ".output"),
+		ActionName: name, Desc: desc, IsSecret: secret,
+		In: string(Schema(name + ".input")), Out: string(Schema(name + ".output")),
 		Fn: func(ctx context.Context, input map[string]any) (any, error) {
 			var in In
 			if err := convert(input, &in); err != nil {
