@@ -109,17 +109,14 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	if err != nil {
 		return nil, err
 	}
-	if st != nil {
-		if st.ServerID != o.ServerID {
-			return nil, wrongServer(o.StateDir, st.ServerID, o.ServerID)
-		}
-		fp := env.Fingerprint.String()
-		switch {
-		case env.Generation < st.Generation:
-			return nil, fmt.Errorf("%w: the envelope holds generation %d, but generation %d (%s) is installed: an old envelope was replayed (a repeated deployment or a stack update); seal the current generation for this node", ErrRollback, env.Generation, st.Generation, short(st.Fingerprint))
-		case env.Generation == st.Generation && fp != st.Fingerprint:
-			return nil, fmt.Errorf("%w: generation %d is installed with fingerprint %s, the envelope holds fingerprint %s: two key sets claim one generation; check which undercloud repository is right, then rotate it so that every node receives a newer generation", ErrSplitBrain, st.Generation, short(st.Fingerprint), env.Fingerprint.Short())
-		}
+	if st != nil && st.ServerID != o.ServerID {
+		return nil, wrongServer(o.StateDir, st.ServerID, o.ServerID)
+	}
+	// Decide's "nothing new" (the same set again) still goes through
+	// keys.Install below: it is a no-op on an intact repository and
+	// repairs one edited by hand.
+	if _, err := Decide(st, env.Generation, env.Fingerprint.String()); err != nil {
+		return nil, err
 	}
 
 	var kopts []keys.Option
@@ -153,6 +150,30 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 		}
 	}
 	return &InstallResult{Generation: env.Generation, Fingerprint: env.Fingerprint.String(), Changed: res.Changed}, nil
+}
+
+// Decide applies the generation rules of the package documentation to an
+// envelope holding generation and fingerprint, against installed, the
+// state of the last install (nil for a node that never installed a set).
+// It is pure: Install calls it before touching the disk, and simulations
+// of a fleet call it to model a node without one.
+//
+//   - no state, or a newer generation: install is true;
+//   - the same generation with the same fingerprint: install is false,
+//     nothing new (Install still re-applies the set, a no-op unless the
+//     repository was edited by hand);
+//   - an older generation: [ErrRollback];
+//   - the same generation with another fingerprint: [ErrSplitBrain].
+func Decide(installed *State, generation uint64, fingerprint string) (install bool, err error) {
+	switch {
+	case installed == nil || generation > installed.Generation:
+		return true, nil
+	case generation < installed.Generation:
+		return false, fmt.Errorf("%w: the envelope holds generation %d, but generation %d (%s) is installed: an old envelope was replayed (a repeated deployment or a stack update); seal the current generation for this node", ErrRollback, generation, installed.Generation, short(installed.Fingerprint))
+	case fingerprint != installed.Fingerprint:
+		return false, fmt.Errorf("%w: generation %d is installed with fingerprint %s, the envelope holds fingerprint %s: two key sets claim one generation; check which undercloud repository is right, then rotate it so that every node receives a newer generation", ErrSplitBrain, installed.Generation, short(installed.Fingerprint), short(fingerprint))
+	}
+	return false, nil
 }
 
 // resuming reports whether installing next over the repository finishes an
