@@ -2,6 +2,8 @@ package actions
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
@@ -9,6 +11,9 @@ import (
 
 // KeysOptions are what the keys.* actions need from their host.
 type KeysOptions struct {
+	// DefaultRepository is rotated when the input names no repository:
+	// the undercloud's master repository.
+	DefaultRepository string
 	// Owner, when set, owns every key file written (keystone-manage's
 	// --keystone-user/--keystone-group).
 	Owner *keys.Owner
@@ -67,6 +72,16 @@ func KeysRotate(o KeysOptions) *Func {
 			if in.AllowExpiredWindow != nil {
 				ro.AllowExpiredWindow = time.Duration(*in.AllowExpiredWindow) * time.Second
 			}
-			return keys.Rotate(ctx, in.KeyRepository, ro, o.options()...)
+			repo := in.KeyRepository
+			if repo == "" {
+				repo = o.DefaultRepository
+			}
+			if repo == "" {
+				return nil, fmt.Errorf("keys.rotate: no key_repository given and no master repository configured")
+			}
+			if _, err := keys.Inspect(repo, o.options()...); errors.Is(err, keys.ErrNotInitialized) {
+				return keys.Setup(ctx, repo, ro, o.options()...)
+			}
+			return keys.Rotate(ctx, repo, ro, o.options()...)
 		})
 }

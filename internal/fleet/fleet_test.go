@@ -25,7 +25,7 @@ func localFleet(t *testing.T, n int) (*Undercloud, *Local, []Server) {
 	for i := range n {
 		l.Nodes = append(l.Nodes, filepath.Join(base, "ctl"+string(rune('0'+i))))
 	}
-	servers, err := l.Servers(context.Background())
+	servers, err := l.Servers(context.Background(), Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +167,10 @@ func TestRecipientPinning(t *testing.T) {
 
 func TestLocalServers(t *testing.T) {
 	l := &Local{Nodes: []string{"/a/ctl1", "/b/ctl1"}}
-	if _, err := l.Servers(context.Background()); err == nil {
+	if _, err := l.Servers(context.Background(), Selection{}); err == nil {
 		t.Fatal("two nodes with one name were accepted")
 	}
-	if _, err := (&Local{}).Servers(context.Background()); err == nil || !strings.Contains(err.Error(), "--nodes") {
+	if _, err := (&Local{}).Servers(context.Background(), Selection{}); err == nil || !strings.Contains(err.Error(), "--nodes") {
 		t.Fatalf("no nodes: %v", err)
 	}
 	l = &Local{Nodes: []string{"/x/ctl1"}}

@@ -49,7 +49,7 @@ func (l *Local) now() time.Time {
 }
 
 // Servers implements Target.
-func (l *Local) Servers(ctx context.Context) ([]Server, error) {
+func (l *Local) Servers(ctx context.Context, _ Selection) ([]Server, error) {
 	if len(l.Nodes) == 0 {
 		return nil, fmt.Errorf("fleet: the local target has no nodes: pass --nodes DIR,DIR")
 	}

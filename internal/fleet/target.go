@@ -30,8 +30,9 @@ type Report struct {
 // node has installed (or refused) the envelope, and a refusal by the node
 // (rollback, split brain, a bad signature) is an error, not a Report.
 type Target interface {
-	// Servers lists the nodes, sorted by name.
-	Servers(ctx context.Context) ([]Server, error)
+	// Servers lists the nodes selected by sel, sorted by name. A target
+	// that has no stacks or roles (Local) ignores sel.
+	Servers(ctx context.Context, sel Selection) ([]Server, error)
 	// Enroll makes the node's identity if it has none and returns its age
 	// recipient.
 	Enroll(ctx context.Context, s Server) (recipient string, err error)
@@ -39,6 +40,13 @@ type Target interface {
 	Status(ctx context.Context, s Server) (Report, error)
 	// Deliver sends an envelope to the node and returns its install report.
 	Deliver(ctx context.Context, s Server, envelope []byte) (Report, error)
+}
+
+// Selection picks the nodes of a cloud: the Keystone nodes of the
+// overcloud are the servers of one role in one stack.
+type Selection struct {
+	Stack string `json:"stack,omitempty"`
+	Role  string `json:"role,omitempty"`
 }
 
 // KeyReader is implemented by targets that can read a node's key set
