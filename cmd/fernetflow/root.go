@@ -67,6 +67,7 @@ and signed by the undercloud.`,
 		a.signerCmd(),
 		a.envelopeCmd(),
 		a.nodeCmd(),
+		a.heatCmd(),
 	)
 	return cmd
 }
