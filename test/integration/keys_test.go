@@ -8,9 +8,10 @@ package integration
 // compared over a whole sequence. Instead each step starts both tools from
 // the same repository S: keystone-manage runs on one copy, fernetflow on
 // another, and the results must hold the same file names with the same
-// bytes in every file but 0 (the new random key), which means the staged key
-// was promoted to the same index and the same keys were pruned. Both then
-// continue from keystone-manage's result.
+// bytes in every file but 0 (the new random key; after a setup that had no
+// 0, also the new key it promoted), which means the staged key was promoted
+// to the same index and the same keys were pruned. Both then continue from
+// keystone-manage's result.
 //
 // FERNETFLOW_KEYS_SEED=<n> replays a run; the seed is logged.
 
@@ -192,6 +193,9 @@ func (tr tree) describe(before tree) string {
 	if tr == nil {
 		return "(no directory)"
 	}
+	if len(tr) == 0 {
+		return "(empty directory)"
+	}
 	var parts []string
 	for _, n := range tr.names() {
 		parts = append(parts, fmt.Sprintf("%s(%s)", n, before.origin(tr[n].data)))
@@ -242,8 +246,10 @@ func isKey(b []byte) bool {
 
 // compareStep checks fernetflow's result ff against keystone-manage's ks
 // for one step from before: the same names, the same mode for every file,
-// the same bytes in every file but 0, and in 0 a well-formed key that is
-// new when Keystone wrote a new one.
+// and the same bytes in every file except where keystone-manage wrote a new
+// random key (0, and after a setup that had no 0, the key it promoted),
+// where fernetflow must have written a new, well-formed key too, a
+// different one for each such file.
 func compareStep(t testing.TB, step string, before, ks, ff tree) bool {
 	t.Helper()
 	if (ks == nil) != (ff == nil) {
@@ -263,12 +269,17 @@ func compareStep(t testing.TB, step string, before, ks, ff tree) bool {
 		if k.mode != f.mode {
 			problems = append(problems, fmt.Sprintf("%s: mode %v (keystone-manage) vs %v (fernetflow)", n, k.mode, f.mode))
 		}
-		if n == "0" {
-			if !isKey(f.data) {
-				problems = append(problems, "fernetflow's 0 is not a 44-character URL-safe base64 key")
+		if before.origin(k.data) == "new" {
+			switch {
+			case before.origin(f.data) != "new":
+				problems = append(problems, fmt.Sprintf("%s: keystone-manage wrote a new key there, fernetflow's holds %s", n, before.origin(f.data)))
+			case !isKey(f.data):
+				problems = append(problems, fmt.Sprintf("%s: fernetflow's is not a 44-character URL-safe base64 key", n))
 			}
-			if (before.origin(k.data) == "new") != (before.origin(f.data) == "new") {
-				problems = append(problems, fmt.Sprintf("0: keystone-manage's is %s, fernetflow's is %s", before.origin(k.data), before.origin(f.data)))
+			for _, other := range ff.names() {
+				if other < n && bytes.Equal(ff[other].data, f.data) && before.origin(ks[other].data) == "new" {
+					problems = append(problems, fmt.Sprintf("fernetflow wrote the same new key to %s and %s", other, n))
+				}
 			}
 			continue
 		}
