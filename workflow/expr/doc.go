@@ -50,12 +50,17 @@
 //     plus and minus; * / mod; =~ !~ (regular expressions); unary + -;
 //     [ ]; . ?.
 //   - functions: len, str, int, float, list, dict, distinct, range, min,
-//     max, any, all, format, let, switch, json_dump, json_parse, now
-//   - methods (x.f()): select, where, first, last, keys, values, join, split,
-//     sum, min, max, any, all, count, distinct, toDict, len, and the string
-//     methods toUpper, toLower, startsWith, endsWith, replace, trim, format
+//     max, any, all, concat, format, let, switch, isString, isList, isDict,
+//     isInteger, isNumber, isBoolean, json_dump, json_parse, now, uuid
+//   - list methods (x.f()): select, where, selectMany, first, last, join,
+//     sum, min, max, any, all, count, len, distinct, orderBy,
+//     orderByDescending, skip, take, limit, flatten, contains, indexOf,
+//     lastIndexOf, concat, reverse, toList, toDict
+//   - dict methods: keys, values, get, containsKey, len
+//   - string methods: toUpper, toLower, startsWith, endsWith, replace, trim,
+//     format, split, substring, indexOf, lastIndexOf, join, len
 //   - Mistral's functions: task(name) and task() (the current task),
-//     execution(), env()
+//     execution(), env(), uuid()
 //
 // yaql decides which names are functions and which are methods:
 // $.list.first() works and first($.list) is an error, as in Mistral. In a
@@ -101,6 +106,6 @@
 // Left out: Jinja ({{ }}), user-defined functions (def), delegates,
 // slicing beyond [i], the date and time functions (now() returns an ISO
 // string, not a datetime), sets, and yaql functions outside the list above
-// (orderBy, groupBy, selectMany, ... are unknown functions here). The
+// (groupBy, zip, regex(), ... are unknown functions here). The
 // regular expressions of =~ and !~ are Go's RE2, not Python's re.
 package expr

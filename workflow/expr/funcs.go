@@ -2,9 +2,11 @@ package expr
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -156,44 +158,67 @@ var builtins map[string]builtin
 
 func init() {
 	builtins = map[string]builtin{
-		"len":        {asBoth, fnLen},
-		"count":      {asMethod, fnCount},
-		"str":        {asFunction, fnStr},
-		"int":        {asFunction, fnInt},
-		"float":      {asFunction, fnFloat},
-		"list":       {asFunction, fnList},
-		"dict":       {asFunction, fnDict},
-		"keys":       {asMethod, fnKeys},
-		"values":     {asMethod, fnValues},
-		"select":     {asMethod, fnSelect},
-		"where":      {asMethod, fnWhere},
-		"distinct":   {asBoth, fnDistinct},
-		"first":      {asMethod, fnFirstLast},
-		"last":       {asMethod, fnFirstLast},
-		"join":       {asMethod, fnJoin},
-		"split":      {asMethod, fnSplit},
-		"json_dump":  {asFunction, fnJSONDump},
-		"json_parse": {asFunction, fnJSONParse},
-		"now":        {asFunction, fnNow},
-		"range":      {asFunction, fnRange},
-		"sum":        {asMethod, fnSum},
-		"min":        {asBoth, fnMinMax},
-		"max":        {asBoth, fnMinMax},
-		"any":        {asBoth, fnAnyAll},
-		"all":        {asBoth, fnAnyAll},
-		"let":        {asFunction, fnLet},
-		"switch":     {asFunction, fnSwitch},
-		"toUpper":    {asMethod, fnCase},
-		"toLower":    {asMethod, fnCase},
-		"startsWith": {asMethod, fnAffix},
-		"endsWith":   {asMethod, fnAffix},
-		"replace":    {asMethod, fnReplace},
-		"trim":       {asMethod, fnTrim},
-		"format":     {asBoth, fnFormat},
-		"toDict":     {asMethod, fnToDict},
-		"task":       {asFunction, fnTask},
-		"execution":  {asFunction, fnExecution},
-		"env":        {asFunction, fnEnv},
+		"len":               {asBoth, fnLen},
+		"count":             {asMethod, fnCount},
+		"str":               {asFunction, fnStr},
+		"int":               {asFunction, fnInt},
+		"float":             {asFunction, fnFloat},
+		"list":              {asFunction, fnList},
+		"dict":              {asFunction, fnDict},
+		"keys":              {asMethod, fnKeys},
+		"values":            {asMethod, fnValues},
+		"select":            {asMethod, fnSelect},
+		"where":             {asMethod, fnWhere},
+		"distinct":          {asBoth, fnDistinct},
+		"first":             {asMethod, fnFirstLast},
+		"last":              {asMethod, fnFirstLast},
+		"join":              {asMethod, fnJoin},
+		"split":             {asMethod, fnSplit},
+		"json_dump":         {asFunction, fnJSONDump},
+		"json_parse":        {asFunction, fnJSONParse},
+		"now":               {asFunction, fnNow},
+		"range":             {asFunction, fnRange},
+		"sum":               {asMethod, fnSum},
+		"min":               {asBoth, fnMinMax},
+		"max":               {asBoth, fnMinMax},
+		"any":               {asBoth, fnAnyAll},
+		"all":               {asBoth, fnAnyAll},
+		"let":               {asFunction, fnLet},
+		"switch":            {asFunction, fnSwitch},
+		"toUpper":           {asMethod, fnCase},
+		"toLower":           {asMethod, fnCase},
+		"startsWith":        {asMethod, fnAffix},
+		"endsWith":          {asMethod, fnAffix},
+		"replace":           {asMethod, fnReplace},
+		"trim":              {asMethod, fnTrim},
+		"format":            {asBoth, fnFormat},
+		"toDict":            {asMethod, fnToDict},
+		"orderBy":           {asMethod, fnOrderBy},
+		"orderByDescending": {asMethod, fnOrderBy},
+		"skip":              {asMethod, fnSkipTake},
+		"take":              {asMethod, fnSkipTake},
+		"limit":             {asMethod, fnSkipTake},
+		"flatten":           {asMethod, fnFlatten},
+		"selectMany":        {asMethod, fnSelectMany},
+		"contains":          {asMethod, fnContains},
+		"indexOf":           {asMethod, fnIndexOf},
+		"lastIndexOf":       {asMethod, fnIndexOf},
+		"concat":            {asBoth, fnConcat},
+		"reverse":           {asMethod, fnReverse},
+		"toList":            {asMethod, fnToList},
+		"substring":         {asMethod, fnSubstring},
+		"get":               {asMethod, fnGet},
+		"containsKey":       {asMethod, fnContainsKey},
+		"isString":          {asFunction, fnIsType},
+		"isList":            {asFunction, fnIsType},
+		"isDict":            {asFunction, fnIsType},
+		"isInteger":         {asFunction, fnIsType},
+		"isNumber":          {asFunction, fnIsType},
+		"isBoolean":         {asFunction, fnIsType},
+		"uuid":              {asFunction, fnUUID},
+		"task":              {asFunction, fnTask},
+		"execution":         {asFunction, fnExecution},
+		"env":               {asFunction, fnEnv},
 	}
 }
 
@@ -1150,4 +1175,375 @@ func fnEnv(ev *evaluator, c *callCtx) (any, error) {
 		return nil, fmt.Errorf("expr: env(): %w", err)
 	}
 	return Normalize(v)
+}
+
+func fnOrderBy(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(2*len(l), c.name+"()"); err != nil {
+		return nil, err
+	}
+	type keyed struct{ key, v any }
+	ks := make([]keyed, len(l))
+	ls := lambdaScope(c.sc)
+	for i, e := range l {
+		k, err := ev.lambda(c.node(1), ls, e)
+		if err != nil {
+			return nil, err
+		}
+		ks[i] = keyed{k, e}
+	}
+	var cmpErr error
+	desc := c.name == "orderByDescending"
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		r, ok := compare(a.key, b.key)
+		if !ok && cmpErr == nil {
+			cmpErr = fmt.Errorf("expr: %s(): cannot compare %s with %s", c.name, article(a.key), article(b.key))
+		}
+		if desc {
+			return -r
+		}
+		return r
+	})
+	if cmpErr != nil {
+		return nil, cmpErr
+	}
+	out := make([]any, len(ks))
+	for i, k := range ks {
+		out[i] = k.v
+	}
+	return out, nil
+}
+
+func fnSkipTake(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.integer(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("expr: %s(): argument 1 is %d, want 0 or more", c.name, n)
+	}
+	n = min(n, int64(len(l)))
+	if c.name == "skip" {
+		return slices.Clone(l[n:]), nil
+	}
+	return slices.Clone(l[:n]), nil
+}
+
+func fnFlatten(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.checkSize(l, "flatten()"); err != nil {
+		return nil, err
+	}
+	out := []any{}
+	var walk func(l []any)
+	walk = func(l []any) {
+		for _, e := range l {
+			if inner, ok := e.([]any); ok {
+				walk(inner)
+			} else {
+				out = append(out, e)
+			}
+		}
+	}
+	walk(l)
+	return out, ev.allocate(len(out), "flatten()")
+}
+
+func fnSelectMany(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	ls := lambdaScope(c.sc)
+	for _, e := range l {
+		v, err := ev.lambda(c.node(1), ls, e)
+		if err != nil {
+			return nil, err
+		}
+		if inner, ok := v.([]any); ok {
+			if err := ev.allocate(len(inner), "selectMany()"); err != nil {
+				return nil, err
+			}
+			out = append(out, inner...)
+		} else {
+			out = append(out, v)
+		}
+	}
+	return out, ev.checkItems(len(out), "selectMany()")
+}
+
+func fnContains(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	x, err := c.arg(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range l {
+		eq, err := ev.equal(x, e)
+		if err != nil || eq {
+			return eq, err
+		}
+	}
+	return false, nil
+}
+
+// fnIndexOf finds an element of a list or a substring (in characters),
+// from the start or, for lastIndexOf, from the end; -1 when absent.
+func fnIndexOf(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	recv, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	x, err := c.arg(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	last := c.name == "lastIndexOf"
+	switch r := recv.(type) {
+	case string:
+		sub, ok := x.(string)
+		if !ok {
+			return nil, c.argErr(1, x, "a string")
+		}
+		i := strings.Index(r, sub)
+		if last {
+			i = strings.LastIndex(r, sub)
+		}
+		if i < 0 {
+			return int64(-1), nil
+		}
+		return int64(len([]rune(r[:i]))), nil
+	case []any:
+		found := int64(-1)
+		for i, e := range r {
+			eq, err := ev.equal(x, e)
+			if err != nil {
+				return nil, err
+			}
+			if eq {
+				found = int64(i)
+				if !last {
+					break
+				}
+			}
+		}
+		return found, nil
+	}
+	return nil, c.argErr(0, recv, "a string or a list")
+}
+
+func fnConcat(ev *evaluator, c *callCtx) (any, error) {
+	vals, err := c.all(ev)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.named) > 0 {
+		return nil, fmt.Errorf("expr: %s(): takes no name => value arguments", c.name)
+	}
+	if len(vals) == 0 {
+		return nil, errors.New("expr: concat(): takes lists or strings to join, got none")
+	}
+	if _, ok := vals[0].(string); ok && !c.isM {
+		var b strings.Builder
+		for i, v := range vals {
+			s, ok := v.(string)
+			if !ok {
+				return nil, c.argErr(i, v, "a string")
+			}
+			b.WriteString(s)
+			if b.Len() > ev.lim.MaxBytes {
+				return nil, fmt.Errorf("expr: concat(): the string would be more than %d bytes: %w", ev.lim.MaxBytes, ErrLimit)
+			}
+		}
+		return b.String(), ev.allocString(b.String(), "concat()")
+	}
+	out := []any{}
+	for i, v := range vals {
+		l, ok := v.([]any)
+		if !ok {
+			return nil, c.argErr(i, v, "a list")
+		}
+		if err := ev.allocate(len(l), "concat()"); err != nil {
+			return nil, err
+		}
+		out = append(out, l...)
+	}
+	return out, ev.checkItems(len(out), "concat()")
+}
+
+func fnReverse(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(len(l), "reverse()"); err != nil {
+		return nil, err
+	}
+	out := slices.Clone(l)
+	slices.Reverse(out)
+	return out, nil
+}
+
+func fnToList(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// fnSubstring is yaql's substring(start, length): characters from start
+// (counted from the end when negative), length of them (all when negative).
+func fnSubstring(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 3); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	start, err := c.integer(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	length := int64(-1)
+	if c.nargs() == 3 {
+		if length, err = c.integer(ev, 2); err != nil {
+			return nil, err
+		}
+	}
+	r := []rune(s)
+	n := int64(len(r))
+	if length < 0 {
+		length = n
+	}
+	if start < 0 {
+		start += n
+	}
+	start = max(0, min(start, n))
+	end := n
+	if length < n-start {
+		end = start + length
+	}
+	return string(r[start:end]), nil
+}
+
+func fnGet(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 3); err != nil {
+		return nil, err
+	}
+	m, err := c.dict(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.arg(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	if key, ok := k.(string); ok {
+		if v, ok := m[key]; ok {
+			return v, nil
+		}
+	}
+	if c.nargs() == 3 {
+		return c.arg(ev, 2)
+	}
+	return nil, nil
+}
+
+func fnContainsKey(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(2, 2); err != nil {
+		return nil, err
+	}
+	m, err := c.dict(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.arg(ev, 1)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(string)
+	if !ok {
+		return false, nil
+	}
+	_, ok = m[key]
+	return ok, nil
+}
+
+func fnIsType(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch v.(type) {
+	case string:
+		return c.name == "isString", nil
+	case []any:
+		return c.name == "isList", nil
+	case map[string]any:
+		return c.name == "isDict", nil
+	case int64:
+		return c.name == "isInteger" || c.name == "isNumber", nil
+	case float64:
+		return c.name == "isNumber", nil
+	case bool:
+		return c.name == "isBoolean", nil
+	}
+	return false, nil
+}
+
+// fnUUID is Mistral's uuid(): a random (version 4) UUID.
+func fnUUID(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(0, 0); err != nil {
+		return nil, err
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("expr: uuid(): %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:]), nil
 }
