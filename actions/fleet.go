@@ -19,6 +19,9 @@ type FleetHost struct {
 	Target     fleet.Target
 	// Now is the clock for confirmations (time.Now when nil).
 	Now func() time.Time
+	// OnDeliver, when set, is called after every delivery (progress for
+	// a person); it must not block.
+	OnDeliver func(r fleet.Report, err error)
 }
 
 func (h *FleetHost) now() time.Time {
@@ -84,6 +87,10 @@ type checkIn struct {
 
 type checkOut struct {
 	MasterReady bool `json:"master_ready"`
+	// Pending is true when the master's latest generation never reached
+	// the whole fleet (an interrupted or partly failed rotation): the run
+	// resumes it rather than rotating again.
+	Pending bool `json:"pending"`
 	*fleet.CheckResult
 	OK      bool   `json:"ok"`
 	Summary string `json:"summary"`
@@ -111,7 +118,7 @@ func FleetCheck(h *FleetHost) *Func {
 					return nil, fmt.Errorf("fleet.check: record the confirmation: %w", err)
 				}
 			}
-			return &checkOut{MasterReady: true, CheckResult: res, OK: res.OK(), Summary: res.Summary()}, nil
+			return &checkOut{MasterReady: true, Pending: m.Confirmed == nil && !res.OK(), CheckResult: res, OK: res.OK(), Summary: res.Summary()}, nil
 		})
 }
 
@@ -160,7 +167,14 @@ func FleetDeploy(h *FleetHost) *Func {
 			if in.Server.Name == "" {
 				in.Server.Name = in.Server.ID
 			}
-			return h.Target.Deliver(ctx, in.Server, []byte(in.Envelope))
+			r, err := h.Target.Deliver(ctx, in.Server, []byte(in.Envelope))
+			if h.OnDeliver != nil {
+				if err != nil {
+					r.Server = in.Server
+				}
+				h.OnDeliver(r, err)
+			}
+			return r, err
 		})
 }
 

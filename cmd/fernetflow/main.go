@@ -45,6 +45,10 @@ func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
+	var c interface{ ExitCode() int }
+	if errors.As(err, &c) {
+		return c.ExitCode()
+	}
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
 )
 
@@ -20,6 +21,10 @@ type app struct {
 	format  string
 	verbose bool
 	log     *slog.Logger
+
+	// wrapTarget, when set (by tests only), wraps the fleet target of
+	// rotate/distribute/enroll, to inject faults.
+	wrapTarget func(fleet.Target) fleet.Target
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -60,6 +65,9 @@ and signed by the undercloud.`,
 	cmd.AddCommand(
 		a.keysCmd(),
 		a.demoCmd(),
+		a.rotateCmd(),
+		a.distributeCmd(),
+		a.enrollCmd(),
 		a.workflowCmd(),
 		a.executionCmd(),
 		a.cronTriggerCmd(),

@@ -95,7 +95,9 @@ func (l *Local) Enroll(ctx context.Context, s Server) (string, error) {
 	return res.Recipient, nil
 }
 
-// Status implements Target.
+// Status implements Target. It reports what installed.json records, but
+// with the fingerprint of the keys actually on disk, so a node whose
+// repository was changed or broken since is not taken for up to date.
 func (l *Local) Status(ctx context.Context, s Server) (Report, error) {
 	dir, err := l.dir(s.ID)
 	if err != nil {
@@ -106,9 +108,15 @@ func (l *Local) Status(ctx context.Context, s Server) (Report, error) {
 		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
 	}
 	r := Report{Server: s}
-	if st != nil {
-		r.Generation, r.Fingerprint = st.Generation, st.Fingerprint
+	if st == nil {
+		return r, ctx.Err()
 	}
+	r.Generation = st.Generation
+	repo, err := keys.Open(KeyRepository(dir))
+	if err != nil {
+		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
+	}
+	r.Fingerprint = repo.Keys.Fingerprint().String()
 	return r, ctx.Err()
 }
 

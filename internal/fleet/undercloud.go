@@ -81,6 +81,9 @@ type Master struct {
 	Keys        keys.Set
 	Generation  uint64
 	Fingerprint keys.Fingerprint
+	// Confirmed is when the whole fleet was seen at Generation; nil while
+	// the latest rotation has not reached every node (it is pending).
+	Confirmed *time.Time
 }
 
 // Master reads the master repository. It fails with ErrMasterNotReady
@@ -101,7 +104,7 @@ func (u *Undercloud) Master() (*Master, error) {
 	if m.Stale(r.Keys) {
 		return nil, fmt.Errorf("%w: %s changed outside fernetflow since it was recorded: its generation is unknown; rotate it with fernetflow rotate (which records a new generation) before distributing", ErrMasterNotReady, r.Dir)
 	}
-	return &Master{Keys: r.Keys, Generation: m.Generation, Fingerprint: r.Keys.Fingerprint()}, nil
+	return &Master{Keys: r.Keys, Generation: m.Generation, Fingerprint: r.Keys.Fingerprint(), Confirmed: m.Confirmed}, nil
 }
 
 // pinned is recipients.json.

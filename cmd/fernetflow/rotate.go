@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/output"
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/definitions"
+)
+
+// fleetFlags choose the target and the undercloud state for the commands
+// that run fernetflow's workflows.
+type fleetFlags struct {
+	target      string
+	nodes       []string
+	stateDir    string
+	user, group string
+	stack, role string
+	noStore     bool
+}
+
+func (f *fleetFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.target, "target", "local", "how nodes are reached: local (node directories on this host) or heat")
+	cmd.Flags().StringSliceVar(&f.nodes, "nodes", nil, "local target: node directories (each holds fernet-keys/ and state/), comma-separated")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", fleet.DefaultStateDir(), "the undercloud's state: master repository, signer, pinned recipients, executions")
+	cmd.Flags().StringVar(&f.user, "keystone-user", "", "local target: user (name or id) owning the nodes' key files")
+	cmd.Flags().StringVar(&f.group, "keystone-group", "", "local target: group (name or id) owning the nodes' key files")
+	cmd.Flags().StringVar(&f.stack, "stack", "overcloud", "heat target: the overcloud stack")
+	cmd.Flags().StringVar(&f.role, "role", "Controller", "heat target: the role whose servers run Keystone")
+	cmd.Flags().BoolVar(&f.noStore, "no-store", false, "do not record the execution in STATE_DIR/executions.db")
+}
+
+// host builds the fleet actions' host for the chosen target.
+func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
+	u := &fleet.Undercloud{Dir: f.stateDir}
+	switch f.target {
+	case "local":
+		signer, err := u.Signer()
+		if err != nil {
+			return nil, err
+		}
+		owner, err := resolveOwner(f.user, f.group)
+		if err != nil {
+			return nil, err
+		}
+		if len(f.nodes) == 0 {
+			return nil, usagef("--target local needs --nodes DIR,DIR (the node directories)")
+		}
+		var t fleet.Target = &fleet.Local{Nodes: f.nodes, Signer: signer.Public(), Owner: owner}
+		if a.wrapTarget != nil {
+			t = a.wrapTarget(t)
+		}
+		return &actions.FleetHost{Undercloud: u, Target: t}, nil
+	case "heat":
+		return nil, fmt.Errorf("--target heat: the Heat target of the rotation workflow is not wired yet; push keys with the heat.* actions (fernetflow heat ...) or use --target local")
+	}
+	return nil, usagef("--target %q: use local or heat", f.target)
+}
+
+// fleetRegistry is every action the embedded definitions use.
+func fleetRegistry(h *actions.FleetHost) (workflow.Registry, error) {
+	ko := actions.KeysOptions{DefaultRepository: h.Undercloud.MasterRepository()}
+	acts := workflow.StdActions()
+	acts = append(acts, actions.KeysStatus(ko), actions.KeysRotate(ko))
+	for _, x := range actions.FleetActions(h) {
+		acts = append(acts, x)
+	}
+	return actions.NewRegistry(acts...)
+}
+
+// runDefinition runs one embedded workflow on the embedded engine with
+// live per-task and per-server progress on stderr.
+func (a *app) runDefinition(ctx context.Context, f *fleetFlags, name string, input map[string]any) (*workflow.Execution, *actions.FleetHost, error) {
+	h, err := f.host(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mu sync.Mutex
+	progress := func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(a.stderr, "%s  %s\n", time.Now().Format("15:04:05"), line)
+	}
+	h.OnDeliver = func(r fleet.Report, err error) {
+		if err != nil {
+			progress(fmt.Sprintf("  %-22s FAILED  %s", r.Name, firstLineOf(err.Error())))
+			return
+		}
+		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, short(r.Fingerprint), r.Changed))
+	}
+	reg, err := fleetRegistry(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := definitions.Load(reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	file := files[name]
+	e := &workflow.Engine{Registry: reg, File: file}
+	if !f.noStore {
+		st, err := openStore(f.stateDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (or use --no-store)", err)
+		}
+		defer st.Close()
+		e.Recorder = st
+	}
+	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) {
+		if te.State == workflow.Running {
+			progress(te.Name)
+			return
+		}
+		line := fmt.Sprintf("%-24s %s", te.Name, te.State)
+		if te.State != workflow.Success && te.StateInfo != "" {
+			line += "  " + firstLineOf(te.StateInfo)
+		}
+		progress(line)
+	}
+	ex, err := e.Run(ctx, file.Workflow(name), input)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return ex, h, nil
+}
+
+func short(fp string) string {
+	if f, err := keys.ParseFingerprint(fp); err == nil {
+		return f.Short()
+	}
+	return fp
+}
+
+// fleetTable is the final per-server table of rotate and distribute.
+type fleetTable struct {
+	Execution  string         `json:"execution_id"`
+	Workflow   string         `json:"workflow_name"`
+	State      string         `json:"state"`
+	StateInfo  string         `json:"state_info,omitempty"`
+	Generation uint64         `json:"generation"`
+	Servers    []serverStatus `json:"servers"`
+	Report     any            `json:"report,omitempty"`
+}
+
+type serverStatus struct {
+	Name        string `json:"name"`
+	ServerID    string `json:"server_id"`
+	Generation  uint64 `json:"generation"`
+	Fingerprint string `json:"fingerprint"`
+	State       string `json:"state"`
+}
+
+func (t *fleetTable) Table() ([]string, [][]string) {
+	var rows [][]string
+	for _, s := range t.Servers {
+		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), short(s.Fingerprint), s.State})
+	}
+	return []string{"SERVER", "GENERATION", "FINGERPRINT", "STATE"}, rows
+}
+
+// summarize reads the fleet's state after a run: what every node holds
+// against the master, whatever path the execution took.
+func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) (*fleetTable, error) {
+	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"]}
+	servers, err := h.Target.Servers(ctx, sel)
+	if err != nil {
+		return t, err
+	}
+	var gen uint64
+	var fp string
+	if m, err := h.Undercloud.Master(); err == nil {
+		gen, fp = m.Generation, m.Fingerprint.String()
+	}
+	t.Generation = gen
+	res, err := fleet.Check(ctx, h.Target, servers, gen, fp)
+	if err != nil {
+		return t, err
+	}
+	for _, r := range res.Agree {
+		t.Servers = append(t.Servers, serverStatus{r.Name, r.ID, r.Generation, r.Fingerprint, "ok"})
+	}
+	for _, s := range res.Stragglers {
+		t.Servers = append(t.Servers, serverStatus{s.Name, s.ID, s.Generation, s.Fingerprint, s.Reason})
+	}
+	return t, nil
+}
+
+// refusedError is a run the protocol refused as unsafe: exit code 2.
+type refusedError struct{ error }
+
+func (refusedError) ExitCode() int { return exitUsage }
+
+// runResult prints a workflow run's outcome and turns it into the exit code.
+func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) error {
+	t, sumErr := summarize(ctx, ex, h, sel)
+	if a.format == string(output.Table) && len(t.Servers) > 0 {
+		fmt.Fprintln(a.stdout)
+	}
+	if err := a.print(t); err != nil {
+		return err
+	}
+	if sumErr != nil {
+		a.log.Warn("could not read the fleet's final state", "error", sumErr)
+	}
+	if ex.State == workflow.Success {
+		return nil
+	}
+	msg := fmt.Errorf("execution %s of %s ended %s: %s", ex.ID, ex.WorkflowName, ex.State, failure(ex))
+	if refused(ex) {
+		return refusedError{msg}
+	}
+	return msg
+}
+
+// failure is the first failed task's error, else the execution's.
+func failure(ex *workflow.Execution) string {
+	for _, te := range ex.Tasks {
+		if te.State == workflow.Error_ && te.StateInfo != "" {
+			return te.Name + ": " + firstLineOf(te.StateInfo)
+		}
+	}
+	return firstLineOf(ex.StateInfo)
+}
+
+// refused reports whether the protocol refused to act (stragglers it could
+// not repair, or a prune the guard would not allow), as opposed to failing.
+func refused(ex *workflow.Execution) bool {
+	for _, te := range ex.Tasks {
+		if te.State != workflow.Error_ {
+			continue
+		}
+		if te.Name == "refuse" || strings.Contains(te.StateInfo, strings.TrimPrefix(keys.ErrUnsafePrune.Error(), "keys: ")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rotateCmd() *cobra.Command {
+	var f fleetFlags
+	in := struct {
+		maxActive, concurrency int
+		exp, window, timeout   time.Duration
+		dryRun                 bool
+	}{keys.DefaultMaxActiveKeys, 10, keys.DefaultTokenExpiration, keys.DefaultAllowExpiredWindow, 10 * time.Minute, false}
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Rotate the Fernet keys of every Keystone node (the rotate_fernet_keys workflow)",
+		Long: `Run the rotate_fernet_keys workflow on the embedded engine: list the nodes,
+check that every node holds the master's generation (repairing stragglers
+first, and refusing to rotate a fleet that still disagrees), rotate the
+master, seal one envelope per node, deliver them, check again and probe that
+a token of every node validates on every other.
+
+Exit codes: 0 done; 2 refused as unsafe (the message says why and what to
+run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
+		Example: `  # All-in-one or a few controllers on this host (a safe fernet_rotate cron job)
+  fernetflow rotate --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2 \
+      --state-dir /var/lib/fernetflow --max-active-keys 5 --token-expiration 1h --allow-expired-window 48h
+  fernetflow rotate --target local --nodes /srv/ctl0 --dry-run -f json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			input := map[string]any{
+				"stack": f.stack, "role": f.role,
+				"max_active_keys": int64(in.maxActive), "token_expiration": int64(in.exp / time.Second),
+				"allow_expired_window": int64(in.window / time.Second), "concurrency": int64(in.concurrency),
+				"timeout": int64(in.timeout / time.Second), "dry_run": in.dryRun,
+			}
+			ex, h, err := a.runDefinition(cmd.Context(), &f, "rotate_fernet_keys", input)
+			if err != nil {
+				return err
+			}
+			return a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&in.maxActive, "max-active-keys", in.maxActive, "[fernet_tokens] max_active_keys")
+	cmd.Flags().Var(duration{&in.exp}, "token-expiration", "[token] expiration, seconds or a duration")
+	cmd.Flags().Var(duration{&in.window}, "allow-expired-window", "[token] allow_expired_window, seconds or a duration")
+	cmd.Flags().IntVar(&in.concurrency, "concurrency", in.concurrency, "deliveries at once")
+	cmd.Flags().Var(duration{&in.timeout}, "timeout", "time allowed for each delivery step")
+	cmd.Flags().BoolVar(&in.dryRun, "dry-run", false, "show the plan; change nothing anywhere")
+	return cmd
+}
+
+func (a *app) distributeCmd() *cobra.Command {
+	var f fleetFlags
+	concurrency, timeout := 10, 10*time.Minute
+	cmd := &cobra.Command{
+		Use:   "distribute",
+		Short: "Deliver the current key set to every node without rotating (distribute_fernet_keys)",
+		Long: `Run the distribute_fernet_keys workflow: seal the master's current generation
+to every node and deliver it. It repairs nodes that missed a delivery (after
+which rotate works again) and brings new nodes in. It never rotates.`,
+		Example: `  fernetflow distribute --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			input := map[string]any{"stack": f.stack, "role": f.role, "concurrency": int64(concurrency), "timeout": int64(timeout / time.Second)}
+			ex, h, err := a.runDefinition(cmd.Context(), &f, "distribute_fernet_keys", input)
+			if err != nil {
+				return err
+			}
+			return a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&concurrency, "concurrency", concurrency, "deliveries at once")
+	cmd.Flags().Var(duration{&timeout}, "timeout", "time allowed for the delivery step")
+	return cmd
+}
+
+func (a *app) enrollCmd() *cobra.Command {
+	var f fleetFlags
+	var reenroll []string
+	cmd := &cobra.Command{
+		Use:   "enroll",
+		Short: "Enroll the nodes and pin their recipients (enroll_nodes)",
+		Long: `Run the enroll_nodes workflow: each node makes its identity if it has none
+and reports its public recipient, which the undercloud pins (trust on first
+use). A node whose recipient changed is refused unless named in --reenroll.`,
+		Example: `  fernetflow enroll --target local --nodes /srv/ctl0,/srv/ctl1
+  fernetflow enroll --target local --nodes /srv/ctl0,/srv/ctl1 --reenroll ctl1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			re := make([]any, len(reenroll))
+			for i, r := range reenroll {
+				re[i] = r
+			}
+			ex, _, err := a.runDefinition(cmd.Context(), &f, "enroll_nodes", map[string]any{"stack": f.stack, "role": f.role, "reenroll": re})
+			if err != nil {
+				return err
+			}
+			if err := a.print(newExecView(ex)); err != nil {
+				return err
+			}
+			if ex.State != workflow.Success {
+				msg := fmt.Errorf("execution %s of enroll_nodes ended %s: %s", ex.ID, ex.State, failure(ex))
+				if strings.Contains(ex.StateInfo+failure(ex), strings.TrimPrefix(fleet.ErrRecipientChanged.Error(), "fleet: ")) {
+					return refusedError{msg}
+				}
+				return msg
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringSliceVar(&reenroll, "reenroll", nil, "server ids whose changed recipient is accepted (rebuilt nodes)")
+	return cmd
+}
+
