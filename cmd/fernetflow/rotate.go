@@ -357,4 +357,3 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
 	cmd.Flags().StringSliceVar(&reenroll, "reenroll", nil, "server ids whose changed recipient is accepted (rebuilt nodes)")
 	return cmd
 }
-
