@@ -113,13 +113,38 @@ func FleetCheck(h *FleetHost) *Func {
 			if err != nil {
 				return nil, err
 			}
-			if res.OK() && (in.Confirm == nil || *in.Confirm) && len(in.Servers) > 0 {
+			// Confirm only when the servers checked include every enrolled
+			// node: a node left out of the list may still sign with the key
+			// the last rotation demoted.
+			all, err := coversEnrolled(h, in.Servers)
+			if err != nil {
+				return nil, err
+			}
+			if res.OK() && all && (in.Confirm == nil || *in.Confirm) && len(in.Servers) > 0 {
 				if _, err := keys.Confirm(ctx, h.Undercloud.MasterRepository(), m.Generation, h.now(), keys.WithWait()); err != nil {
 					return nil, fmt.Errorf("fleet.check: record the confirmation: %w", err)
 				}
 			}
 			return &checkOut{MasterReady: true, Pending: m.Confirmed == nil && !res.OK(), CheckResult: res, OK: res.OK(), Summary: res.Summary()}, nil
 		})
+}
+
+// coversEnrolled reports whether servers include every enrolled node.
+func coversEnrolled(h *FleetHost, servers []fleet.Server) (bool, error) {
+	pins, err := h.Undercloud.Recipients()
+	if err != nil {
+		return false, err
+	}
+	listed := map[string]bool{}
+	for _, s := range servers {
+		listed[s.ID] = true
+	}
+	for id := range pins {
+		if !listed[id] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // masterExists reports whether the master repository holds keys at all
