@@ -1,52 +1,237 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"time"
+	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/fernetflow/fernetflow/internal/demo"
+	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
+	"github.com/fernetflow/fernetflow/workflow"
 )
 
+// demoStep is one step of the demo's story, for -f json.
+type demoStep struct {
+	Title    string         `json:"title"`
+	Command  string         `json:"command"`
+	State    string         `json:"state"`
+	ExitCode int            `json:"exit_code"`
+	Error    string         `json:"error,omitempty"`
+	Fleet    []serverStatus `json:"fleet"`
+	Tokens   int            `json:"tokens_checked"`
+	TokensOK bool           `json:"tokens_ok"`
+}
+
+type demoReport struct {
+	Dir   string     `json:"dir"`
+	Steps []demoStep `json:"steps"`
+	OK    bool       `json:"ok"`
+}
+
+// demo is the story fernetflow demo tells, on a throwaway fleet.
+type demo struct {
+	a      *app
+	w      io.Writer // the narrative (stdout for tables, discarded for -f json)
+	f      fleetFlags
+	tokens []string
+	report demoReport
+	down   int // index of a node whose disk failed, -1 for none
+}
+
 func (a *app) demoCmd() *cobra.Command {
-	o := demo.Options{Rotations: 6, Interval: time.Hour, TokenExpiration: time.Hour, AllowExpiredWindow: time.Hour}
+	var dir string
+	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the rotation story on a throwaway local key repository (no cloud)",
-		Long: `Set up a throwaway key repository, rotate it on a simulated schedule and,
-at every generation, issue a token and check which earlier tokens the key
-set still validates. With max_active_keys from Keystone's rule, no token
-breaks before it expires; the report says so.`,
+		Short: "The whole story on a throwaway fleet of three local nodes (no cloud)",
+		Long: `Build a throwaway fleet of three local Keystone nodes (directories), enroll
+them, rotate their keys several times with the rotate_fernet_keys workflow on
+the embedded engine, and after every step prove that every token issued so
+far, on any node, validates on every node. Then one node's disk fails: the
+rotation is refused, naming it; the disk is replaced empty, distribute
+restores its keys from a sealed envelope, and rotation goes on.`,
 		Example: `  fernetflow demo
-  fernetflow demo --rotations 10 --rotation-interval 30m --token-expiration 1h --allow-expired-window 0 -f json`,
+  fernetflow demo --dir /tmp/fleet --keep -f json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := demo.Run(cmd.Context(), o)
-			if err != nil {
-				return err
+			if dir == "" {
+				tmp, err := os.MkdirTemp("", "fernetflow-demo-")
+				if err != nil {
+					return err
+				}
+				dir = tmp
+				if !keep {
+					defer os.RemoveAll(tmp)
+				}
 			}
+			d := &demo{a: a, w: a.stdout, down: -1}
 			if a.format != string(output.Table) {
-				return a.print(r)
+				d.w = io.Discard
 			}
-			fmt.Fprintf(a.stdout, "fernetflow demo: %d rotations of %s, one every %s (simulated clock)\n", o.Rotations, r.Repository, r.Interval)
-			fmt.Fprintf(a.stdout, "%s\n\n", r.Rule)
-			if err := a.print(r); err != nil {
-				return err
+			d.f = fleetFlags{target: "local", stateDir: filepath.Join(dir, "undercloud"), stack: "overcloud", role: "Controller", noStore: false}
+			for _, n := range []string{"ctl0", "ctl1", "ctl2"} {
+				d.f.nodes = append(d.f.nodes, filepath.Join(dir, n))
 			}
-			if !r.OK {
-				return fmt.Errorf("demo: a key set rejected a token that had not expired")
+			d.report.Dir = dir
+			err := d.run(cmd.Context())
+			if a.format != string(output.Table) {
+				if perr := a.print(d.report); perr != nil {
+					return perr
+				}
 			}
-			fmt.Fprintf(a.stdout, "\nOK: every token validated on every later key set until it expired (%d generations in %s).\n", len(r.Steps), r.Elapsed.Round(time.Millisecond))
-			return nil
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&o.Dir, "dir", "", "directory for the throwaway repository (default: a new temporary directory)")
-	cmd.Flags().BoolVar(&o.Keep, "keep", false, "keep the temporary directory")
-	cmd.Flags().IntVar(&o.Rotations, "rotations", o.Rotations, "rotations after setup")
-	cmd.Flags().Var(duration{&o.Interval}, "rotation-interval", "simulated time between rotations")
-	cmd.Flags().Var(duration{&o.TokenExpiration}, "token-expiration", "[token] expiration")
-	cmd.Flags().Var(duration{&o.AllowExpiredWindow}, "allow-expired-window", "[token] allow_expired_window")
+	cmd.Flags().StringVar(&dir, "dir", "", "where the throwaway fleet goes (default: a new temporary directory, removed at the end)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary directory")
 	return cmd
+}
+
+func (d *demo) run(ctx context.Context) error {
+	fmt.Fprintf(d.w, "fernetflow demo: three Keystone nodes as directories under %s\n", d.report.Dir)
+	fmt.Fprintf(d.w, "(the same workflow runs against Heat with --target heat)\n")
+	if err := d.step(ctx, "Enroll the nodes: each makes its own key pair; the undercloud pins the public half", "enroll_nodes", 0); err != nil {
+		return err
+	}
+	for i := 1; i <= 3; i++ {
+		if err := d.step(ctx, fmt.Sprintf("Rotation %d", i), "rotate_fernet_keys", 0); err != nil {
+			return err
+		}
+	}
+	// ctl2's disk fails: its key repository is gone and a file sits in its place.
+	ctl2 := fleet.KeyRepository(d.f.nodes[2])
+	if err := os.Rename(ctl2, ctl2+".failed-disk"); err != nil {
+		return err
+	}
+	if err := os.WriteFile(ctl2, []byte("I/O error\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.w, "\n*** ctl2's disk fails (its key repository is unreadable) ***\n")
+	d.dropNode(2)
+	if err := d.step(ctx, "Rotation 4, with ctl2 down: refused, because rotating past a node that disagrees is how tokens break", "rotate_fernet_keys", exitUsage); err != nil {
+		return err
+	}
+	if err := os.Remove(ctl2); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(ctl2 + ".failed-disk"); err != nil {
+		return err
+	}
+	if err := os.Mkdir(ctl2, 0o700); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.w, "\n*** ctl2 gets a new, empty disk: its keys are lost ***\n")
+	d.restoreNode()
+	if err := d.step(ctx, "Distribute: ctl2 gets the current keys again, from an envelope only it can open", "distribute_fernet_keys", 0); err != nil {
+		return err
+	}
+	if err := d.step(ctx, "Rotation 4, the fleet agreeing again", "rotate_fernet_keys", 0); err != nil {
+		return err
+	}
+	d.report.OK = true
+	for _, s := range d.report.Steps {
+		d.report.OK = d.report.OK && s.TokensOK
+	}
+	if !d.report.OK {
+		return fmt.Errorf("demo: a token stopped validating")
+	}
+	fmt.Fprintf(d.w, "\nOK: every token issued on any node validated on every node at every step (%d tokens).\n", len(d.tokens))
+	return nil
+}
+
+// dropNode marks a node whose disk failed: it issues no tokens and is not
+// asked to validate any until restoreNode.
+func (d *demo) dropNode(i int) { d.down = i }
+func (d *demo) restoreNode()   { d.down = -1 }
+
+// step runs one workflow, prints its table and checks every token so far.
+func (d *demo) step(ctx context.Context, title, wf string, wantCode int) error {
+	fmt.Fprintf(d.w, "\n== %s\n$ fernetflow %s\n", title, demoCommand(wf))
+	input := map[string]any{"stack": d.f.stack, "role": d.f.role}
+	if wf == "rotate_fernet_keys" {
+		input["max_active_keys"] = int64(5)
+		input["token_expiration"] = int64(3600)
+		input["allow_expired_window"] = int64(0)
+	}
+	quiet := *d.a
+	quiet.stderr = io.Discard
+	ex, h, err := quiet.runDefinition(ctx, &d.f, wf, input)
+	if err != nil {
+		return err
+	}
+	step := demoStep{Title: title, Command: "fernetflow " + demoCommand(wf), State: ex.State}
+	t, _ := summarize(ctx, ex, h, fleet.Selection{})
+	step.Fleet = t.Servers
+	if ex.State != workflow.Success {
+		step.Error = failure(ex)
+		step.ExitCode = 1
+		if refused(ex) {
+			step.ExitCode = exitUsage
+		}
+	}
+	if step.ExitCode != wantCode {
+		return fmt.Errorf("demo: %s ended %s (exit %d, want %d): %s", wf, ex.State, step.ExitCode, wantCode, step.Error)
+	}
+	if d.w != io.Discard {
+		if err := output.Write(d.w, output.Table, t); err != nil {
+			return err
+		}
+		if step.Error != "" {
+			fmt.Fprintf(d.w, "exit %d: %s\n", step.ExitCode, step.Error)
+		}
+	}
+	step.TokensOK = true
+	if wf != "enroll_nodes" {
+		step.Tokens, step.TokensOK = d.checkTokens()
+		fmt.Fprintf(d.w, "tokens: %d checks of every token issued so far on every node: %s\n", step.Tokens, map[bool]string{true: "all valid", false: "SOME REJECTED"}[step.TokensOK])
+	}
+	d.report.Steps = append(d.report.Steps, step)
+	return nil
+}
+
+func demoCommand(wf string) string {
+	switch wf {
+	case "enroll_nodes":
+		return "enroll --nodes ctl0,ctl1,ctl2"
+	case "distribute_fernet_keys":
+		return "distribute --nodes ctl0,ctl1,ctl2"
+	}
+	return "rotate --nodes ctl0,ctl1,ctl2 --max-active-keys 5 --token-expiration 1h --allow-expired-window 0"
+}
+
+// checkTokens issues a token on every working node, then verifies every
+// token issued so far against every working node's repository, as each
+// node's Keystone would.
+func (d *demo) checkTokens() (int, bool) {
+	var sets []keys.Set
+	for i, n := range d.f.nodes {
+		if i == d.down {
+			continue
+		}
+		r, err := keys.Open(fleet.KeyRepository(n))
+		if err != nil {
+			return 0, false
+		}
+		tok, err := keys.IssueToken(r.Keys, []byte("demo token from "+filepath.Base(n)))
+		if err != nil {
+			return 0, false
+		}
+		d.tokens = append(d.tokens, tok)
+		sets = append(sets, r.Keys)
+	}
+	checks, ok := 0, true
+	for _, s := range sets {
+		for _, tok := range d.tokens {
+			checks++
+			if _, _, err := keys.VerifyToken(s, tok, 0); err != nil {
+				ok = false
+			}
+		}
+	}
+	return checks, ok
 }

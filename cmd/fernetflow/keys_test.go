@@ -149,8 +149,13 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 }
 
 func TestDemoCommand(t *testing.T) {
-	out, errs, code := runCLI(t, "", "demo", "--rotations", "4")
-	if code != 0 || !strings.Contains(out, "OK: every token validated") {
+	out, errs, code := runCLI(t, "", "demo")
+	if code != 0 || !strings.Contains(out, "OK: every token issued on any node validated") || !strings.Contains(out, "exit 2: refuse") {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
+	}
+	out, _, code = runCLI(t, "", "demo", "-f", "json")
+	var rep demoReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK || len(rep.Steps) != 7 {
+		t.Fatalf("demo -f json: %d %v %+v", code, err, rep)
 	}
 }

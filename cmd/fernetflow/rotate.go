@@ -176,11 +176,22 @@ func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost
 	if err != nil {
 		return t, err
 	}
-	var gen uint64
-	var fp string
-	if m, err := h.Undercloud.Master(); err == nil {
-		gen, fp = m.Generation, m.Fingerprint.String()
+	m, err := h.Undercloud.Master()
+	if err != nil {
+		// No master yet (only enrolled) or a master changed by hand:
+		// there is nothing to compare with; say what each node holds.
+		for _, s := range servers {
+			st := serverStatus{Name: s.Name, ServerID: s.ID, State: "no master key set yet"}
+			if r, err := h.Target.Status(ctx, s); err != nil {
+				st.State = "unreachable: " + err.Error()
+			} else {
+				st.Generation, st.Fingerprint = r.Generation, r.Fingerprint
+			}
+			t.Servers = append(t.Servers, st)
+		}
+		return t, nil
 	}
+	gen, fp := m.Generation, m.Fingerprint.String()
 	t.Generation = gen
 	res, err := fleet.Check(ctx, h.Target, servers, gen, fp)
 	if err != nil {
@@ -222,8 +233,14 @@ func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.
 	return msg
 }
 
-// failure is the first failed task's error, else the execution's.
+// failure is the error of the task that refused (refuse, or the guard's
+// refusal), else of the first failed task, else the execution's.
 func failure(ex *workflow.Execution) string {
+	for _, te := range ex.Tasks {
+		if te.State == workflow.Error_ && isRefusal(te) {
+			return te.Name + ": " + firstLineOf(te.StateInfo)
+		}
+	}
 	for _, te := range ex.Tasks {
 		if te.State == workflow.Error_ && te.StateInfo != "" {
 			return te.Name + ": " + firstLineOf(te.StateInfo)
@@ -236,14 +253,15 @@ func failure(ex *workflow.Execution) string {
 // not repair, or a prune the guard would not allow), as opposed to failing.
 func refused(ex *workflow.Execution) bool {
 	for _, te := range ex.Tasks {
-		if te.State != workflow.Error_ {
-			continue
-		}
-		if te.Name == "refuse" || strings.Contains(te.StateInfo, strings.TrimPrefix(keys.ErrUnsafePrune.Error(), "keys: ")) {
+		if te.State == workflow.Error_ && isRefusal(te) {
 			return true
 		}
 	}
 	return false
+}
+
+func isRefusal(te *workflow.TaskExecution) bool {
+	return te.Name == "refuse" || strings.Contains(te.StateInfo, strings.TrimPrefix(keys.ErrUnsafePrune.Error(), "keys: "))
 }
 
 func (a *app) rotateCmd() *cobra.Command {
