@@ -1,0 +1,255 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mistralServer is real OpenStack Mistral 15 (Debian's packages) running
+// all-in-one on 127.0.0.1: fake in-process transport (no broker), SQLite,
+// no authentication, [scheduler] fixed_delay 0.1 s.
+type mistralServer struct {
+	API    string // http://127.0.0.1:PORT/v2
+	dir    string
+	cmd    *exec.Cmd
+	client *http.Client
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startMistral brings Mistral up (about 10-15 s) and stops it, by its
+// process group, when the test ends.
+func startMistral(t *testing.T) *mistralServer {
+	t.Helper()
+	requirePythonModule(t, "mistral.cmd.launch", "python3-mistral")
+	requireTool(t, "mistral-db-manage", "mistral-common")
+	if _, err := os.Stat("/etc/mistral/policy.json"); err != nil {
+		requireTool(t, "/nonexistent/mistral-api", "mistral-api (for /etc/mistral/policy.json)")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "mistral.conf")
+	cfg := fmt.Sprintf(`[DEFAULT]
+transport_url = fake:/
+debug = False
+use_stderr = False
+log_file = %[1]s/mistral.log
+
+[api]
+host = 127.0.0.1
+port = %[2]d
+api_workers = 1
+
+[database]
+connection = sqlite:///%[1]s/mistral.sqlite
+
+[pecan]
+auth_enable = False
+
+[engine]
+host = 127.0.0.1
+
+[executor]
+host = 127.0.0.1
+
+[event_engine]
+host = 127.0.0.1
+
+[notifier]
+host = 127.0.0.1
+
+[cron_trigger]
+enabled = False
+
+[scheduler]
+fixed_delay = 0.1
+random_delay = 0
+
+[oslo_policy]
+policy_file = /etc/mistral/policy.json
+`, dir, port)
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	run(t, debianPython, "testdata/mistral/mistral_sqlite_init.py", conf)
+	run(t, "mistral-db-manage", "--config-file", conf, "stamp", "head")
+	run(t, "mistral-db-manage", "--config-file", conf, "populate")
+	t.Logf("Mistral database ready in %s", time.Since(t0).Round(100*time.Millisecond))
+
+	out, err := os.Create(filepath.Join(dir, "server.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(debianPython, "testdata/mistral/mistral_all_in_one.py", "--server", "all", "--config-file", conf)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m := &mistralServer{API: fmt.Sprintf("http://127.0.0.1:%d/v2", port), dir: dir, cmd: cmd, client: &http.Client{Timeout: 20 * time.Second}}
+	t.Cleanup(func() {
+		// mistral-server ignores SIGTERM; SIGINT stops it, SIGKILL if not.
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-done
+		}
+		out.Close()
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := m.client.Get(m.API + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
+			t.Fatalf("Mistral did not answer on %s/ within 90 s: %v\n%s", m.API, err, log)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("Mistral 15 up on %s in %s", m.API, time.Since(t0).Round(100*time.Millisecond))
+	return m
+}
+
+func (m *mistralServer) do(t *testing.T, method, path, ctype string, body []byte) (int, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, m.API+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := m.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// putWorkflows uploads a workflow file (creating or replacing its workflows).
+func (m *mistralServer) putWorkflows(t *testing.T, def []byte) {
+	t.Helper()
+	code, b := m.do(t, "POST", "/workflows", "text/plain", def)
+	if code == 409 {
+		code, b = m.do(t, "PUT", "/workflows", "text/plain", def)
+	}
+	if code != 201 && code != 200 {
+		t.Fatalf("upload workflows: HTTP %d %s", code, b)
+	}
+}
+
+// mistralExecution is an execution as Mistral shows it, with its
+// JSON-in-string fields decoded.
+type mistralExecution struct {
+	ID        string
+	State     string
+	StateInfo string
+	Output    map[string]any
+	Tasks     map[string]string
+	Wall      time.Duration
+}
+
+// execute runs workflow name with input, waits for its end (polling every
+// 100 ms) and reads its tasks.
+func (m *mistralServer) execute(t *testing.T, name string, input map[string]any, timeout time.Duration) mistralExecution {
+	t.Helper()
+	in, _ := json.Marshal(input)
+	body, _ := json.Marshal(map[string]any{"workflow_name": name, "input": string(in)})
+	t0 := time.Now()
+	code, b := m.do(t, "POST", "/executions", "application/json", body)
+	if code != 201 {
+		t.Fatalf("create execution of %s: HTTP %d %s", name, code, b)
+	}
+	var ex struct {
+		ID        string  `json:"id"`
+		State     string  `json:"state"`
+		StateInfo *string `json:"state_info"`
+		Output    string  `json:"output"`
+	}
+	if err := json.Unmarshal(b, &ex); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(timeout)
+	for ex.State != "SUCCESS" && ex.State != "ERROR" && ex.State != "CANCELLED" {
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s of %s still %s after %s", ex.ID, name, ex.State, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+		code, b = m.do(t, "GET", "/executions/"+ex.ID, "", nil)
+		if code != 200 {
+			t.Fatalf("get execution %s: HTTP %d %s", ex.ID, code, b)
+		}
+		if err := json.Unmarshal(b, &ex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := mistralExecution{ID: ex.ID, State: ex.State, Wall: time.Since(t0), Tasks: map[string]string{}}
+	if ex.StateInfo != nil {
+		res.StateInfo = *ex.StateInfo
+	}
+	if ex.Output != "" {
+		if err := json.Unmarshal([]byte(ex.Output), &res.Output); err != nil {
+			t.Fatalf("execution %s output %q: %v", ex.ID, ex.Output, err)
+		}
+	}
+	code, b = m.do(t, "GET", "/executions/"+ex.ID+"/tasks", "", nil)
+	if code != 200 {
+		t.Fatalf("tasks of %s: HTTP %d %s", ex.ID, code, b)
+	}
+	var tasks struct {
+		Tasks []struct{ Name, State string }
+	}
+	if err := json.Unmarshal(b, &tasks); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks.Tasks {
+		res.Tasks[tk.Name] = tk.State
+	}
+	return res
+}
+
+// logTail returns the end of Mistral's log, for failure messages.
+func (m *mistralServer) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "mistral.log"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return strings.TrimSpace(string(b))
+}
