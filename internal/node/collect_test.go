@@ -239,3 +239,26 @@ func TestCollectHeatSignal(t *testing.T) {
 		t.Fatalf("HEAT_SIGNAL: %v", got)
 	}
 }
+
+// FuzzHook: no deployment JSON, however malformed, panics the hook or
+// yields outputs without heat-config's three keys.
+func FuzzHook(f *testing.F) {
+	f.Add(`{"id":"c","group":"fernetflow","config":"enroll","inputs":[{"name":"deploy_server_id","value":"s"}]}`)
+	f.Add(`{"id":"c","group":"fernetflow","config":"install","inputs":[{"name":"envelope","value":"-----BEGIN AGE ENCRYPTED FILE-----"}]}`)
+	f.Add(`{"group":"script","inputs":[{"name":"deploy_server_id","value":{"x":[1,2]}}]}`)
+	f.Add(`{"config":7,"inputs":null}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		dir := t.TempDir()
+		o := TransportOptions{Install: InstallOptions{StateDir: filepath.Join(dir, "state"), KeyRepository: filepath.Join(dir, "keys")}}
+		out, err := Hook(context.Background(), strings.NewReader(in), o)
+		if err != nil {
+			return
+		}
+		for _, k := range []string{"deploy_stdout", "deploy_stderr", "deploy_status_code"} {
+			if _, ok := out[k]; !ok {
+				t.Fatalf("outputs without %s: %v", k, out)
+			}
+		}
+	})
+}
