@@ -513,3 +513,66 @@ func TestOnTaskProgress(t *testing.T) {
 		t.Fatalf("%v", seen)
 	}
 }
+
+// TestPolicies checks wait-before, wait-after, retry delays and
+// continue-on through the engine's Sleep hook, and the published values
+// of each task.
+func TestPolicies(t *testing.T) {
+	src := `version: '2.0'
+wf:
+  input: [wait: 3]
+  tasks:
+    waits:
+      action: std.echo output="w"
+      wait-before: <% $.wait %>
+      wait-after: 2
+      publish: {w: <% task().result %>}
+      on-success: [again]
+    again:
+      action: std.echo output=<% 1 %>
+      retry:
+        count: 2
+        delay: 5
+        continue-on: <% task().result = 1 %>
+      publish: {n: <% task().result %>, retries: <% 'counted' %>}
+`
+	f, err := Load("t.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slept []time.Duration
+	e := &Engine{Registry: StdRegistry(), File: f, Sleep: func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d) // tasks run one after the other here
+		return ctx.Err()
+	}}
+	ex, err := e.Run(context.Background(), f.Workflows[0], nil)
+	if err != nil || ex.State != Success {
+		t.Fatalf("%v %s", err, ex.StateInfo)
+	}
+	want := []time.Duration{3 * time.Second, 2 * time.Second, 5 * time.Second, 5 * time.Second}
+	if !reflect.DeepEqual(slept, want) {
+		t.Fatalf("slept %v, want %v (wait-before 3, wait-after 2, two retries of 5 under continue-on)", slept, want)
+	}
+	pub := map[string]map[string]any{}
+	for _, te := range ex.Tasks {
+		pub[te.Name] = te.Published
+	}
+	if !reflect.DeepEqual(pub, map[string]map[string]any{"waits": {"w": "w"}, "again": {"n": int64(1), "retries": "counted"}}) {
+		t.Fatalf("published %v", pub)
+	}
+	if ex.Tasks[1].RetryCount != 2 {
+		t.Fatalf("retry count %d, want 2", ex.Tasks[1].RetryCount)
+	}
+}
+
+// TestTaskErrorNamesTaskAndCause checks that a failed workflow's
+// state_info names the task and the action's error.
+func TestTaskErrorNamesTaskAndCause(t *testing.T) {
+	ex := runYAML(t, "version: '2.0'\nwf:\n  tasks:\n    explode:\n      action: std.fail error_data=\"disk full\"\n", nil)
+	if ex.State != Error_ || !strings.Contains(ex.StateInfo, "explode") || !strings.Contains(ex.StateInfo, "disk full") {
+		t.Fatalf("%s: %q", ex.State, ex.StateInfo)
+	}
+	if ex.Output["result"] != ex.StateInfo {
+		t.Fatalf("output %v", ex.Output)
+	}
+}
