@@ -50,21 +50,21 @@ func requireKeystone(t testing.TB) {
 	requireTool(t, debianPython, "python3")
 }
 
-// keystone is a throwaway keystone.conf whose [fernet_tokens] and
+// keystoneConf is a throwaway keystone.conf whose [fernet_tokens] and
 // [fernet_receipts] both name repo, so one fernet_rotate rotates repo once
 // and never touches /etc/keystone.
-type keystone struct {
+type keystoneConf struct {
 	root string // holds the conf, the log, the sqlite path and the credential repo
 	conf string
 	repo string
 }
 
-func newKeystone(t testing.TB, root, repo string) *keystone {
+func newKeystone(t testing.TB, root, repo string) *keystoneConf {
 	t.Helper()
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return &keystone{root: root, conf: filepath.Join(root, "keystone.conf"), repo: repo}
+	return &keystoneConf{root: root, conf: filepath.Join(root, "keystone.conf"), repo: repo}
 }
 
 // ownerArgs are keystone-manage's --keystone-user/--keystone-group for the
@@ -84,7 +84,7 @@ var ownerArgs = sync.OnceValues(func() ([]string, error) {
 // manage runs `keystone-manage fernet_setup|fernet_rotate` with
 // max_active_keys maxActive and fails the test when it exits non-zero.
 // keystone-manage logs to log_file; its stderr holds eventlet noise at exit.
-func (k *keystone) manage(t testing.TB, command string, maxActive int) {
+func (k *keystoneConf) manage(t testing.TB, command string, maxActive int) {
 	t.Helper()
 	conf := fmt.Sprintf(`[DEFAULT]
 log_file = %[1]s/keystone.log
@@ -115,8 +115,8 @@ key_repository = %[1]s/credential-keys
 	}
 }
 
-// fernetflow runs the binary and returns stdout, stderr and the error.
-func fernetflow(args ...string) (stdout, stderr string, err error) {
+// runFernetflow runs the binary and returns stdout, stderr and the error.
+func runFernetflow(args ...string) (stdout, stderr string, err error) {
 	var o, e bytes.Buffer
 	cmd := exec.Command(fernetflowBin, args...)
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -127,24 +127,24 @@ func fernetflow(args ...string) (stdout, stderr string, err error) {
 // fernetflowOK runs the binary and fails the test when it exits non-zero.
 func fernetflowOK(t testing.TB, args ...string) string {
 	t.Helper()
-	out, errOut, err := fernetflow(args...)
+	out, errOut, err := runFernetflow(args...)
 	if err != nil {
 		t.Fatalf("fernetflow %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
 	}
 	return out
 }
 
-// entry is one directory entry of a repository.
-type entry struct {
+// repoEntry is one directory entry of a repository.
+type repoEntry struct {
 	mode fs.FileMode
 	data []byte
 }
 
-// tree is the content of a repository directory (not recursive); nil when
+// repoTree is the content of a repository directory (not recursive); nil when
 // the directory does not exist.
-type tree map[string]entry
+type repoTree map[string]repoEntry
 
-func readTree(t testing.TB, dir string) tree {
+func readTree(t testing.TB, dir string) repoTree {
 	t.Helper()
 	des, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -153,14 +153,14 @@ func readTree(t testing.TB, dir string) tree {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tree{}
+	tr := repoTree{}
 	for _, de := range des {
 		p := filepath.Join(dir, de.Name())
 		fi, err := os.Lstat(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := entry{mode: fi.Mode()}
+		e := repoEntry{mode: fi.Mode()}
 		if fi.Mode().IsRegular() {
 			if e.data, err = os.ReadFile(p); err != nil {
 				t.Fatal(err)
@@ -171,11 +171,11 @@ func readTree(t testing.TB, dir string) tree {
 	return tr
 }
 
-func (tr tree) names() []string { return slices.Sorted(maps.Keys(tr)) }
+func (tr repoTree) names() []string { return slices.Sorted(maps.Keys(tr)) }
 
 // origin says where a file's content was before a step: "=N" when it
 // held the content of N, "empty" for an empty file, "new" otherwise.
-func (tr tree) origin(data []byte) string {
+func (tr repoTree) origin(data []byte) string {
 	if len(data) == 0 {
 		return "empty"
 	}
@@ -187,9 +187,9 @@ func (tr tree) origin(data []byte) string {
 	return "new"
 }
 
-// describe lists a tree after a step with where each file came from, e.g.
+// describe lists a repoTree after a step with where each file came from, e.g.
 // "0(new) 2(=1) 3(=0) foo(=foo)".
-func (tr tree) describe(before tree) string {
+func (tr repoTree) describe(before repoTree) string {
 	if tr == nil {
 		return "(no directory)"
 	}
@@ -205,7 +205,7 @@ func (tr tree) describe(before tree) string {
 
 // writeTree replaces dir with the content of tr (dir is removed when tr is
 // nil). The directory gets mode 0700, as both tools create it.
-func writeTree(t testing.TB, dir string, tr tree) {
+func writeTree(t testing.TB, dir string, tr repoTree) {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
@@ -231,8 +231,8 @@ func writeTree(t testing.TB, dir string, tr tree) {
 }
 
 // equalTree reports whether a and b hold the same names, modes and bytes.
-func equalTree(a, b tree) bool {
-	return (a == nil) == (b == nil) && maps.EqualFunc(a, b, func(x, y entry) bool {
+func equalTree(a, b repoTree) bool {
+	return (a == nil) == (b == nil) && maps.EqualFunc(a, b, func(x, y repoEntry) bool {
 		return x.mode == y.mode && bytes.Equal(x.data, y.data)
 	})
 }
@@ -250,7 +250,7 @@ func isKey(b []byte) bool {
 // random key (0, and after a setup that had no 0, the key it promoted),
 // where fernetflow must have written a new, well-formed key too, a
 // different one for each such file.
-func compareStep(t testing.TB, step string, before, ks, ff tree) bool {
+func compareStep(t testing.TB, step string, before, ks, ff repoTree) bool {
 	t.Helper()
 	if (ks == nil) != (ff == nil) {
 		t.Errorf("%s: keystone-manage left %s, fernetflow left %s", step, ks.describe(before), ff.describe(before))
@@ -298,13 +298,13 @@ func compareStep(t testing.TB, step string, before, ks, ff tree) bool {
 // differ runs steps on two copies of one repository: ks for keystone-manage,
 // ff for fernetflow (its metadata file lands beside ff, never in ks).
 type differ struct {
-	ks     *keystone
+	ks     *keystoneConf
 	ffRepo string
 	// state is the repository both tools start the next step from.
-	state tree
+	state repoTree
 }
 
-func newDiffer(t testing.TB, start tree) *differ {
+func newDiffer(t testing.TB, start repoTree) *differ {
 	t.Helper()
 	root := t.TempDir()
 	d := &differ{
@@ -355,14 +355,14 @@ func (d *differ) step(t testing.TB, label, op string, n int) bool {
 // keystone-manage run costs seconds, so the tests share them.
 var keystoneRepos struct {
 	sync.Mutex
-	byRotations map[int]tree
+	byRotations map[int]repoTree
 }
 
 // keystoneRepo returns a repository made by keystone-manage fernet_setup
 // and then rotations (at most 2) fernet_rotate runs, all with
 // max_active_keys 3: 0 1 after setup, 0 1 2 after one rotation, 0 2 3
 // after two. The first call makes all three.
-func keystoneRepo(t testing.TB, rotations int) tree {
+func keystoneRepo(t testing.TB, rotations int) repoTree {
 	t.Helper()
 	keystoneRepos.Lock()
 	defer keystoneRepos.Unlock()
@@ -370,7 +370,7 @@ func keystoneRepo(t testing.TB, rotations int) tree {
 		root := t.TempDir()
 		ks := newKeystone(t, root, filepath.Join(root, "fernet-keys"))
 		ks.manage(t, "fernet_setup", 3)
-		chain := map[int]tree{0: readTree(t, ks.repo)}
+		chain := map[int]repoTree{0: readTree(t, ks.repo)}
 		for r := 1; r <= 2; r++ {
 			ks.manage(t, "fernet_rotate", 3)
 			chain[r] = readTree(t, ks.repo)
@@ -387,11 +387,11 @@ func keystoneRepo(t testing.TB, rotations int) tree {
 // withJunk adds what Keystone ignores: a file whose name is not an integer
 // and empty integer-named files (one a rotation will promote over, one far
 // above any index a sequence reaches).
-func withJunk(tr tree) tree {
+func withJunk(tr repoTree) repoTree {
 	out := maps.Clone(tr)
-	out["foo"] = entry{mode: 0o600, data: []byte("not a key, and not an integer name\n")}
-	out["4"] = entry{mode: 0o600}
-	out["99"] = entry{mode: 0o600}
+	out["foo"] = repoEntry{mode: 0o600, data: []byte("not a key, and not an integer name\n")}
+	out["4"] = repoEntry{mode: 0o600}
+	out["99"] = repoEntry{mode: 0o600}
 	return out
 }
 
@@ -412,9 +412,9 @@ func keysSeed(t testing.TB) uint64 {
 
 // startRepo is a starting repository of a sequence.
 type startRepo struct {
-	name  string
-	tree  tree
-	setup bool // the first step must be setup (there is nothing to rotate)
+	name    string
+	content repoTree
+	setup   bool // the first step must be setup (there is nothing to rotate)
 }
 
 // runSequences runs random sequences of steps of length steps from each
@@ -426,14 +426,14 @@ func runSequences(t *testing.T, seed uint64, starts []startRepo, steps int, ops 
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, uint64(i)))
 			one := rng.IntN(steps)
-			d := newDiffer(t, st.tree)
-			if _, has := st.tree["foo"]; has {
+			d := newDiffer(t, st.content)
+			if _, has := st.content["foo"]; has {
 				defer func() {
 					if t.Failed() {
 						return
 					}
-					for _, tr := range []tree{d.state, readTree(t, d.ffRepo)} {
-						if !bytes.Equal(tr["foo"].data, st.tree["foo"].data) {
+					for _, tr := range []repoTree{d.state, readTree(t, d.ffRepo)} {
+						if !bytes.Equal(tr["foo"].data, st.content["foo"].data) {
 							t.Errorf("foo was changed or deleted: Keystone ignores files whose names are not integers")
 						}
 					}
@@ -465,9 +465,9 @@ func TestKeysDifferentialRotate(t *testing.T) {
 	seed := keysSeed(t)
 	fresh := keystoneRepo(t, 0)
 	runSequences(t, seed, []startRepo{
-		{name: "fresh", tree: fresh},
-		{name: "junk", tree: withJunk(fresh)},
-		{name: "full-junk", tree: withJunk(keystoneRepo(t, 2))},
+		{name: "fresh", content: fresh},
+		{name: "junk", content: withJunk(fresh)},
+		{name: "full-junk", content: withJunk(keystoneRepo(t, 2))},
 	}, 7, []string{"rotate"})
 }
 
@@ -481,10 +481,10 @@ func TestKeysDifferential(t *testing.T) {
 	seed := keysSeed(t)
 	fresh := keystoneRepo(t, 0)
 	runSequences(t, seed+1, []startRepo{
-		{name: "missing", tree: nil, setup: true},
-		{name: "emptydir", tree: tree{}, setup: true},
-		{name: "fresh", tree: fresh},
-		{name: "junk", tree: withJunk(fresh)},
+		{name: "missing", content: nil, setup: true},
+		{name: "emptydir", content: repoTree{}, setup: true},
+		{name: "fresh", content: fresh},
+		{name: "junk", content: withJunk(fresh)},
 	}, 6, []string{"setup", "rotate", "rotate"})
 }
 
@@ -498,7 +498,7 @@ func TestKeysSetupMaxActiveKeys(t *testing.T) {
 	delete(noStaged, "0")
 	for _, c := range []struct {
 		name  string
-		start tree
+		start repoTree
 		n     int
 	}{
 		{"empty-max1", nil, 1},
@@ -519,7 +519,7 @@ func TestKeysSetupMaxActiveKeys(t *testing.T) {
 func TestKeysRotateOverEmptyKeyFile(t *testing.T) {
 	requireKeystone(t)
 	start := keystoneRepo(t, 2) // 0 2 3
-	start["4"] = entry{mode: 0o600}
+	start["4"] = repoEntry{mode: 0o600}
 	for _, n := range []int{1, 3} {
 		t.Run(fmt.Sprintf("max%d", n), func(t *testing.T) {
 			t.Parallel()
@@ -534,7 +534,7 @@ var (
 )
 
 // pruned returns the integer names in before that are not in after.
-func pruned(before, after tree) []string {
+func pruned(before, after repoTree) []string {
 	var out []string
 	for _, n := range before.names() {
 		if _, err := strconv.Atoi(n); err != nil {
@@ -579,7 +579,7 @@ func TestKeysRotateGuard(t *testing.T) {
 
 			writeTree(t, d.ffRepo, full)
 			start := time.Now()
-			out, errOut, err := fernetflow("keys", "rotate", "--key-repository", d.ffRepo, "--max-active-keys", strconv.Itoa(c.n))
+			out, errOut, err := runFernetflow("keys", "rotate", "--key-repository", d.ffRepo, "--max-active-keys", strconv.Itoa(c.n))
 			if err == nil {
 				t.Fatalf("fernetflow rotated without --force although it prunes %v:\n%s", gone, out)
 			}
@@ -637,7 +637,7 @@ func TestKeysSetupGuard(t *testing.T) {
 	t.Logf("keystone-manage fernet_setup max_active_keys=3: %s -> %s (pruned %v)", start.describe(start), ks.describe(start), gone)
 
 	writeTree(t, d.ffRepo, start)
-	out, errOut, err := fernetflow("keys", "setup", "--key-repository", d.ffRepo)
+	out, errOut, err := runFernetflow("keys", "setup", "--key-repository", d.ffRepo)
 	after := readTree(t, d.ffRepo)
 	if err == nil {
 		t.Fatalf("fernetflow keys setup pruned %v without --force, though tokens they signed may be valid for 49 h: %s -> %s\n%s",
@@ -679,7 +679,7 @@ func TestKeysRotateGuardBecomesSafe(t *testing.T) {
 			args := append([]string{"keys", "rotate", "--key-repository", dir, "--max-active-keys", "3"}, life...)
 			for attempt := 1; ; attempt++ {
 				before := readTree(t, dir)
-				_, errOut, err := fernetflow(args...)
+				_, errOut, err := runFernetflow(args...)
 				if err == nil {
 					if attempt == 1 {
 						t.Fatalf("the first rotation pruned %v without --force, within the token lifetime", pruned(before, readTree(t, dir)))

@@ -55,7 +55,7 @@ key = Fernet.generate_key() if sys.argv[1] == '-' else open(sys.argv[1], 'rb').r
 print(Fernet(key).encrypt(sys.argv[2].encode()).decode().rstrip('='))
 `
 
-func python(t testing.TB, script string, args ...string) string {
+func pyRun(t testing.TB, script string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(debianPython, append([]string{"-c", script}, args...)...)
 	cmd.Env = keystoneEnv
@@ -84,7 +84,7 @@ func randomMessage(t testing.TB) string {
 
 // keyIndexes returns the integer names of a repository's non-empty files,
 // ascending: the keys Keystone loads.
-func keyIndexes(tr tree) []int {
+func keyIndexes(tr repoTree) []int {
 	var out []int
 	for n, e := range tr {
 		if i, err := strconv.Atoi(n); err == nil && len(e.data) > 0 {
@@ -134,7 +134,7 @@ func TestTokenFernetflowToPython(t *testing.T) {
 					MessageHex string `json:"message_hex"`
 					Keys       []int  `json:"keys"`
 				}
-				if err := json.Unmarshal([]byte(python(t, pyDecrypt, dir, tok)), &got); err != nil {
+				if err := json.Unmarshal([]byte(pyRun(t, pyDecrypt, dir, tok)), &got); err != nil {
 					t.Fatal(err)
 				}
 				if want := hex.EncodeToString([]byte(msg)); got.MessageHex != want {
@@ -166,7 +166,7 @@ func TestTokenPythonToFernetflow(t *testing.T) {
 			idx := keyIndexes(readTree(t, dir))
 			primary := idx[len(idx)-1]
 			for _, i := range idx {
-				tok := python(t, pyEncrypt, filepath.Join(dir, strconv.Itoa(i)), randomMessage(t))
+				tok := pyRun(t, pyEncrypt, filepath.Join(dir, strconv.Itoa(i)), randomMessage(t))
 				var got verifyResult
 				out := fernetflowOK(t, "keys", "token", "verify", "--key-repository", dir, "-f", "json", tok)
 				if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -183,8 +183,8 @@ func TestTokenPythonToFernetflow(t *testing.T) {
 					t.Errorf("token made with key %d: verify says %+v, want valid, key_index %d, role %s", i, got, i, role)
 				}
 			}
-			foreign := python(t, pyEncrypt, "-", randomMessage(t))
-			out, errOut, err := fernetflow("keys", "token", "verify", "--key-repository", dir, foreign)
+			foreign := pyRun(t, pyEncrypt, "-", randomMessage(t))
+			out, errOut, err := runFernetflow("keys", "token", "verify", "--key-repository", dir, foreign)
 			var exit *exec.ExitError
 			if err == nil || !errors.As(err, &exit) || exit.ExitCode() == 0 {
 				t.Fatalf("a token signed with a key not in the repository verifies (err %v):\n%s", err, out)
@@ -221,7 +221,7 @@ func listKeys(t testing.TB, dir string) listResult {
 
 // checkListed checks that fernetflow lists exactly the keys Keystone
 // loads from tr, with Keystone's roles.
-func checkListed(t testing.TB, l listResult, tr tree) {
+func checkListed(t testing.TB, l listResult, tr repoTree) {
 	t.Helper()
 	idx := keyIndexes(tr)
 	var got []int
@@ -346,7 +346,7 @@ func TestKeysInteropKeystoneRotatesFernetflowRepo(t *testing.T) {
 	var py struct {
 		MessageHex string `json:"message_hex"`
 	}
-	if err := json.Unmarshal([]byte(python(t, pyDecrypt, dir, tok)), &py); err != nil {
+	if err := json.Unmarshal([]byte(pyRun(t, pyDecrypt, dir, tok)), &py); err != nil {
 		t.Fatal(err)
 	}
 	if py.MessageHex != hex.EncodeToString([]byte(msg)) {
