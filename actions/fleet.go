@@ -65,16 +65,20 @@ func NodeEnroll(h *FleetHost) *Func {
 	return Typed("node.enroll", "Enroll nodes: make each node's identity if absent and pin its age recipient, trusting it on first use; a changed recipient is refused unless the server is listed in reenroll.", false,
 		func(ctx context.Context, in enrollIn) (map[string][]enrolled, error) {
 			out := []enrolled{}
+			es := make([]fleet.Enrollment, 0, len(in.Servers))
 			for _, s := range in.Servers {
 				r, err := h.Target.Enroll(ctx, s)
 				if err != nil {
 					return nil, err
 				}
-				pinned, err := h.Undercloud.Pin(ctx, s, r, slices.Contains(in.Reenroll, s.ID))
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, enrolled{s, r, pinned})
+				es = append(es, fleet.Enrollment{Server: s, Recipient: r, Reenroll: slices.Contains(in.Reenroll, s.ID)})
+			}
+			pinned, err := h.Undercloud.Pin(ctx, es...)
+			if err != nil {
+				return nil, err
+			}
+			for i, e := range es {
+				out = append(out, enrolled{e.Server, e.Recipient, pinned[i]})
 			}
 			return map[string][]enrolled{"nodes": out}, nil
 		})

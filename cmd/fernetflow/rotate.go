@@ -150,6 +150,14 @@ type fleetTable struct {
 	Generation uint64         `json:"generation"`
 	Servers    []serverStatus `json:"servers"`
 	Report     any            `json:"report,omitempty"`
+	Tasks      []taskTiming   `json:"tasks"`
+}
+
+// taskTiming says where a run's time went.
+type taskTiming struct {
+	Name    string  `json:"name"`
+	State   string  `json:"state"`
+	Seconds float64 `json:"seconds"`
 }
 
 type serverStatus struct {
@@ -172,6 +180,9 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 // against the master, whatever path the execution took.
 func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) (*fleetTable, error) {
 	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"]}
+	for _, te := range ex.Tasks {
+		t.Tasks = append(t.Tasks, taskTiming{te.Name, te.State, te.FinishedAt.Sub(te.StartedAt).Seconds()})
+	}
 	servers, err := h.Target.Servers(ctx, sel)
 	if err != nil {
 		return t, err

@@ -39,7 +39,7 @@ func enrollAll(t *testing.T, u *Undercloud, l *Local, servers []Server) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := u.Pin(context.Background(), s, r, false); err != nil {
+		if _, err := u.Pin(context.Background(), Enrollment{s, r, false}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,16 +148,16 @@ func TestRecipientPinning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Pin(ctx, servers[0], r, false); !errors.Is(err, ErrRecipientChanged) || !strings.Contains(err.Error(), "--reenroll") {
+	if _, err := u.Pin(ctx, Enrollment{servers[0], r, false}); !errors.Is(err, ErrRecipientChanged) || !strings.Contains(err.Error(), "--reenroll") {
 		t.Fatalf("a changed recipient: %v", err)
 	}
-	if changed, err := u.Pin(ctx, servers[0], r, true); err != nil || !changed {
+	if changed, err := u.Pin(ctx, Enrollment{servers[0], r, true}); err != nil || !changed[0] {
 		t.Fatalf("re-enroll: %v %v", changed, err)
 	}
-	if changed, err := u.Pin(ctx, servers[0], r, false); err != nil || changed {
+	if changed, err := u.Pin(ctx, Enrollment{servers[0], r, false}); err != nil || changed[0] {
 		t.Fatalf("the same recipient again: %v %v", changed, err)
 	}
-	if _, err := u.Pin(ctx, servers[0], "age1notarecipient", false); err == nil {
+	if _, err := u.Pin(ctx, Enrollment{servers[0], "age1notarecipient", false}); err == nil {
 		t.Fatal("a malformed recipient was pinned")
 	}
 	if _, err := u.Package([]Server{{Name: "ghost", ID: "ghost"}}); err == nil {
@@ -176,5 +176,31 @@ func TestLocalServers(t *testing.T) {
 	l = &Local{Nodes: []string{"/x/ctl1"}}
 	if _, err := l.Status(context.Background(), Server{ID: "nope"}); !errors.Is(err, ErrUnknownServer) {
 		t.Fatalf("unknown server: %v", err)
+	}
+}
+
+// Probe finds a node whose set cannot validate another's tokens, however
+// the nodes group by fingerprint.
+func TestProbeFindsABrokenPair(t *testing.T) {
+	ctx := context.Background()
+	u, l, servers := localFleet(t, 3)
+	enrollAll(t, u, l, servers)
+	ro := keys.RotateOptions{MaxActiveKeys: 3, Force: true}
+	keys.Setup(ctx, u.MasterRepository(), ro)
+	deliverAll(t, u, l, servers)
+	// ctl2's repository is replaced by a foreign one (hand-made, unrelated keys).
+	foreign := filepath.Join(t.TempDir(), "foreign")
+	keys.Setup(ctx, foreign, ro)
+	repo := KeyRepository(l.Nodes[2])
+	os.RemoveAll(repo)
+	if err := os.Rename(foreign, repo); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Probe(ctx, l, servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OK() || p.Checked != 6 || len(p.Failures) != 2 || !strings.Contains(strings.Join(p.Failures, ";"), "ctl2") {
+		t.Fatalf("probe %+v", p)
 	}
 }

@@ -140,42 +140,63 @@ func (u *Undercloud) readPinned() (*pinned, error) {
 	return p, nil
 }
 
-// Pin records a node's recipient. The first recipient a node reports is
-// trusted; a different one later is refused with ErrRecipientChanged
-// unless reenroll is set (the operator re-enrolls a rebuilt node).
-func (u *Undercloud) Pin(ctx context.Context, s Server, recipient string, reenroll bool) (changed bool, err error) {
-	if _, err := envelope.ParseRecipient(recipient); err != nil {
-		return false, fmt.Errorf("fleet: node %s reported recipient %q: %w", s.Name, recipient, err)
+// Enrollment is one node's reported recipient, for Pin.
+type Enrollment struct {
+	Server    Server
+	Recipient string
+	// Reenroll accepts a recipient that differs from the pinned one (the
+	// operator re-enrolls a rebuilt node).
+	Reenroll bool
+}
+
+// Pin records nodes' recipients in one locked update of recipients.json.
+// The first recipient a node reports is trusted; a different one later is
+// refused with ErrRecipientChanged unless Reenroll is set, and then nothing
+// is recorded for any node. It reports, per enrollment, whether it pinned
+// something new.
+func (u *Undercloud) Pin(ctx context.Context, es ...Enrollment) ([]bool, error) {
+	for _, e := range es {
+		if _, err := envelope.ParseRecipient(e.Recipient); err != nil {
+			return nil, fmt.Errorf("fleet: node %s reported recipient %q: %w", e.Server.Name, e.Recipient, err)
+		}
 	}
 	if err := u.ensure(); err != nil {
-		return false, err
+		return nil, err
 	}
 	fl := flock.New(filepath.Join(u.Dir, "recipients.lock"), flock.SetPermissions(0o600))
 	if _, err := fl.TryLockContext(ctx, 20*time.Millisecond); err != nil {
-		return false, fmt.Errorf("fleet: lock the pinned recipients: %w", err)
+		return nil, fmt.Errorf("fleet: lock the pinned recipients: %w", err)
 	}
 	defer fl.Unlock()
 	p, err := u.readPinned()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	old, known := p.Nodes[s.ID]
-	switch {
-	case known && old.Recipient == recipient:
-		return false, nil
-	case known && !reenroll:
-		return false, fmt.Errorf("%w: %s (%s) was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (fernetflow enroll --reenroll %s); otherwise investigate before it receives keys",
-			ErrRecipientChanged, s.Name, s.ID, old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), recipient, s.ID)
+	changed := make([]bool, len(es))
+	dirty := false
+	for i, e := range es {
+		old, known := p.Nodes[e.Server.ID]
+		switch {
+		case known && old.Recipient == e.Recipient:
+			continue
+		case known && !e.Reenroll:
+			return nil, fmt.Errorf("%w: %s (%s) was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (fernetflow enroll --reenroll %s); otherwise investigate before it receives keys",
+				ErrRecipientChanged, e.Server.Name, e.Server.ID, old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), e.Recipient, e.Server.ID)
+		}
+		p.Nodes[e.Server.ID] = PinnedKey{Name: e.Server.Name, Recipient: e.Recipient, PinnedAt: u.now().UTC()}
+		changed[i], dirty = true, true
 	}
-	p.Nodes[s.ID] = PinnedKey{Name: s.Name, Recipient: recipient, PinnedAt: u.now().UTC()}
+	if !dirty {
+		return changed, nil
+	}
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := renameio.WriteFile(u.recipientsPath(), append(b, '\n'), 0o600); err != nil {
-		return false, fmt.Errorf("fleet: write %s: %w", u.recipientsPath(), err)
+		return nil, fmt.Errorf("fleet: write %s: %w", u.recipientsPath(), err)
 	}
-	return true, nil
+	return changed, nil
 }
 
 // Recipients returns the pinned recipients by server id.
