@@ -14,10 +14,11 @@ import (
 // Expected is a conformance case's NAME.json: the input and what real
 // Mistral 15 gives (the integration suite checks the same file against it).
 type Expected struct {
-	Input  map[string]any
-	State  string
-	Output map[string]any
-	Tasks  map[string]string
+	Workflow string // the workflow to run; the file's first by default
+	Input    map[string]any
+	State    string
+	Output   map[string]any
+	Tasks    map[string]string
 }
 
 // LoadExpected reads a conformance case's expectation.
@@ -34,6 +35,7 @@ func loadExpected(t testing.TB, path string) Expected {
 	m := v.(map[string]any)
 	e := Expected{State: m["state"].(string), Tasks: map[string]string{}}
 	e.Input, _ = m["input"].(map[string]any)
+	e.Workflow, _ = m["workflow"].(string)
 	e.Output, _ = m["output"].(map[string]any)
 	for k, s := range m["tasks"].(map[string]any) {
 		e.Tasks[k] = s.(string)
@@ -59,7 +61,13 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := &Engine{Registry: StdRegistry(), File: file}
-			ex, err := e.Run(context.Background(), file.Workflows[0], want.Input)
+			w := file.Workflows[0]
+			if want.Workflow != "" {
+				if w = file.Workflow(want.Workflow); w == nil {
+					t.Fatalf("no workflow %s", want.Workflow)
+				}
+			}
+			ex, err := e.Run(context.Background(), w, want.Input)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,9 +14,11 @@
 // unknown tasks, unknown actions, literal input an action's schema rejects,
 // unreachable tasks, joins nobody reaches, expressions that do not parse).
 // Every error names file:line:column, and the workflow, task and key.
-// Reverse workflows, workbooks, ad-hoc actions and Jinja ({{ }}) are
-// refused with a "not supported" error at their line rather than run
-// wrongly.
+// A file holds version '2.0' and one or more workflows, or is a workbook
+// (name:, actions:, workflows:) whose ad-hoc actions (base, base-input,
+// input, output) tasks may call by short or qualified name. Reverse
+// workflows and Jinja ({{ }}) are refused with a "not supported" error at
+// their line rather than run wrongly.
 //
 // # Run a workflow
 //

@@ -576,3 +576,46 @@ func TestTaskErrorNamesTaskAndCause(t *testing.T) {
 		t.Fatalf("output %v", ex.Output)
 	}
 }
+
+func TestWorkbookAdhocAction(t *testing.T) {
+	src := `version: '2.0'
+name: wb
+actions:
+  shout:
+    base: std.echo
+    base-input:
+      output: <% $.text %>
+    input: [text]
+    output: <% $.toUpper() %>
+workflows:
+  main:
+    output: {r: <% $.r %>}
+    tasks:
+      call:
+        workflow: wb.helper
+        publish: {r: <% task().result.s %>}
+  helper:
+    output: {s: <% $.s %>}
+    tasks:
+      s:
+        action: shout text="hi"
+        publish: {s: <% task().result %>}
+`
+	f, err := Load("wb.yaml", []byte(src), StdRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Workbook != "wb" || f.Workflow("wb.main") == nil || f.Workflow("helper") == nil {
+		t.Fatalf("%+v", f)
+	}
+	e := &Engine{Registry: StdRegistry(), File: f}
+	ex, err := e.Run(context.Background(), f.Workflow("wb.main"), nil)
+	if err != nil || ex.State != Success || ex.Output["r"] != "HI" {
+		t.Fatalf("%v %s %v", err, ex.StateInfo, ex.Output)
+	}
+	// The ad-hoc action's declared input is its schema.
+	bad := strings.Replace(src, `shout text="hi"`, `shout txt="hi"`, 1)
+	if _, err := Load("wb.yaml", []byte(bad), StdRegistry()); err == nil || !strings.Contains(err.Error(), "input rejected by action shout") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -22,8 +22,14 @@ import (
 var (
 	schemaOnce sync.Once
 	dslSchema  *jsonschema.Schema
+	wbSchema   *jsonschema.Schema
 	schemaErr  error
 )
+
+func compiledWorkbookSchema() (*jsonschema.Schema, error) {
+	_, err := compiledSchema()
+	return wbSchema, err
+}
 
 func compiledSchema() (*jsonschema.Schema, error) {
 	schemaOnce.Do(func() {
@@ -38,6 +44,9 @@ func compiledSchema() (*jsonschema.Schema, error) {
 			return
 		}
 		dslSchema, schemaErr = c.Compile(schema.URL)
+		if schemaErr == nil {
+			wbSchema, schemaErr = c.Compile(schema.URL + "#/$defs/workbook")
+		}
 	})
 	return dslSchema, schemaErr
 }
@@ -56,6 +65,7 @@ func Parse(name string, src []byte) (*File, error) {
 	if !ok {
 		return nil, ErrorList{p.errAt("", "", "", "", "a workflow file is a mapping that starts with version: '2.0'")}
 	}
+	p.workbook = isWorkbook(doc)
 	p.checkUnsupported(doc)
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
@@ -63,7 +73,12 @@ func Parse(name string, src []byte) (*File, error) {
 	if err := p.schemaCheck(doc); err != nil {
 		return nil, err
 	}
-	f := p.build(doc)
+	var f *File
+	if p.workbook {
+		f = p.buildWorkbook(doc)
+	} else {
+		f = p.build(doc)
+	}
 	if len(p.errs) > 0 {
 		return nil, p.sorted()
 	}
@@ -83,17 +98,31 @@ func Load(name string, src []byte, reg Registry) (*File, error) {
 }
 
 type fileParser struct {
-	file string
-	ix   *posIndex
-	errs ErrorList
-	src  map[string]any
+	file     string
+	workbook bool // paths start with /workflows or /actions
+	ix       *posIndex
+	errs     ErrorList
+	src      map[string]any
 }
 
 // pathParts splits "/wf/tasks/t1/key/..." into workflow, task and key.
-func pathParts(path string) (wf, task, key string) {
+func pathParts(path string, workbook bool) (wf, task, key string) {
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for i := range parts {
 		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(parts[i])
+	}
+	if workbook {
+		if len(parts) >= 2 && parts[0] == "workflows" {
+			parts = parts[1:]
+		} else if len(parts) >= 2 && parts[0] == "actions" {
+			key = "action " + parts[1]
+			if len(parts) >= 3 {
+				key += ": " + parts[2]
+			}
+			return "", "", key
+		} else {
+			return "", "", parts[0]
+		}
 	}
 	if len(parts) > 0 && parts[0] != "version" {
 		wf = parts[0]
@@ -121,7 +150,7 @@ func (p *fileParser) errAt(path string, wf, task, key, msg string) *Error {
 }
 
 func (p *fileParser) addf(path string, keyPos bool, format string, args ...any) {
-	wf, task, key := pathParts(path)
+	wf, task, key := pathParts(path, p.workbook)
 	pos := p.ix.val(path)
 	if keyPos {
 		pos = p.ix.key(path)
@@ -149,13 +178,9 @@ var jinjaRe = regexp.MustCompile(`\{\{.*?\}\}|\{%.*?%\}`)
 // yet: reverse workflows, workbooks and Jinja expressions. Refusing is
 // better than running them wrong.
 func (p *fileParser) checkUnsupported(doc map[string]any) {
-	for _, k := range []string{"workflows", "actions"} {
-		if _, ok := doc[k]; ok {
-			if _, isWB := doc["name"]; isWB || k == "actions" {
-				p.addf("/"+escapeKey(k), true, "workbooks and ad-hoc action definitions are not supported by fernetflow's engine yet: keep one or more workflows at the top level of the file")
-				return
-			}
-		}
+	if !p.workbook && isActionFile(doc) {
+		p.addf("", false, "this is a file of ad-hoc action definitions (base:), not workflows: put the actions in a workbook (name:, actions:, workflows:) beside the workflows that use them")
+		return
 	}
 	if v, ok := doc["version"]; ok {
 		switch x := v.(type) {
@@ -173,19 +198,31 @@ func (p *fileParser) checkUnsupported(doc map[string]any) {
 			}
 		}
 	}
-	names := sortedKeys(doc)
+	wfs, prefix := doc, ""
+	if p.workbook {
+		wfs, _ = doc["workflows"].(map[string]any)
+		prefix = "/workflows"
+		if acts, ok := doc["actions"].(map[string]any); ok {
+			walkStrings(acts, "/actions", func(path, s string) {
+				if jinjaRe.MatchString(s) {
+					p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
+				}
+			})
+		}
+	}
+	names := sortedKeys(wfs)
 	for _, name := range names {
-		if name == "version" {
+		if name == "version" && !p.workbook {
 			continue
 		}
-		wf, ok := doc[name].(map[string]any)
+		wf, ok := wfs[name].(map[string]any)
 		if !ok {
 			continue
 		}
 		if t, ok := wf["type"].(string); ok && t == "reverse" {
-			p.addf("/"+escapeKey(name)+"/type", false, "reverse workflows are not supported by fernetflow's engine yet: write it as a direct workflow (on-success transitions)")
+			p.addf(prefix+"/"+escapeKey(name)+"/type", false, "reverse workflows are not supported by fernetflow's engine yet: write it as a direct workflow (on-success transitions)")
 		}
-		walkStrings(wf, "/"+escapeKey(name), func(path, s string) {
+		walkStrings(wf, prefix+"/"+escapeKey(name), func(path, s string) {
 			if jinjaRe.MatchString(s) {
 				p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
 			}
@@ -223,6 +260,9 @@ var printer = message.NewPrinter(language.English)
 
 func (p *fileParser) schemaCheck(doc map[string]any) error {
 	sch, err := compiledSchema()
+	if p.workbook {
+		sch, err = compiledWorkbookSchema()
+	}
 	if err != nil {
 		return err
 	}
@@ -370,7 +410,7 @@ func (p *fileParser) build(doc map[string]any) *File {
 		if name == "version" {
 			continue
 		}
-		f.Workflows = append(f.Workflows, p.workflow(name, doc[name].(map[string]any)))
+		f.Workflows = append(f.Workflows, p.workflow("", name, doc[name].(map[string]any)))
 	}
 	if len(f.Workflows) == 0 {
 		p.errs = append(p.errs, &Error{File: p.file, Pos: Pos{1, 1}, Msg: "the file defines no workflow: add one beside version: '2.0'"})
@@ -378,22 +418,11 @@ func (p *fileParser) build(doc map[string]any) *File {
 	return f
 }
 
-func (p *fileParser) workflow(name string, m map[string]any) *Workflow {
-	base := "/" + escapeKey(name)
+func (p *fileParser) workflow(prefix, name string, m map[string]any) *Workflow {
+	base := prefix + "/" + escapeKey(name)
 	w := &Workflow{Name: name, Pos: p.ix.key(base), byName: map[string]*Task{}}
 	w.Description, _ = m["description"].(string)
-	if in, ok := m["input"].([]any); ok {
-		for _, e := range in {
-			switch x := e.(type) {
-			case string:
-				w.Input = append(w.Input, Param{Name: x})
-			case map[string]any:
-				for k, v := range x {
-					w.Input = append(w.Input, Param{Name: k, Default: v, HasDefault: true})
-				}
-			}
-		}
-	}
+	w.Input = inputParams(m["input"])
 	w.Output, _ = m["output"].(map[string]any)
 	w.OutputOnError, _ = m["output-on-error"].(map[string]any)
 	w.Vars, _ = m["vars"].(map[string]any)
@@ -658,4 +687,83 @@ func (p *fileParser) transitions(path string, v any) ([]Transition, map[string]a
 func rawJSON(v any) json.RawMessage {
 	b, _ := expr.MarshalJSON(v, "")
 	return b
+}
+
+// isWorkbook tells a workbook (name:, workflows:, actions:) from a file of
+// workflows, as Mistral's POST /v2/workbooks and /v2/workflows do.
+func isWorkbook(doc map[string]any) bool {
+	_, hasName := doc["name"].(string)
+	_, hasWfs := doc["workflows"].(map[string]any)
+	_, hasActs := doc["actions"].(map[string]any)
+	return hasName && (hasWfs || hasActs)
+}
+
+// isActionFile reports a file of ad-hoc actions (Mistral's POST
+// /v2/actions): every definition has a base and none has tasks.
+func isActionFile(doc map[string]any) bool {
+	n := 0
+	for k, v := range doc {
+		if k == "version" {
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if _, ok := m["base"]; !ok {
+			return false
+		}
+		if _, ok := m["tasks"]; ok {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// byPosition sorts mapping keys in file order.
+func (p *fileParser) byPosition(prefix string, names []string) {
+	sort.SliceStable(names, func(i, j int) bool {
+		a, b := p.ix.key(prefix+"/"+escapeKey(names[i])), p.ix.key(prefix+"/"+escapeKey(names[j]))
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+}
+
+func (p *fileParser) buildWorkbook(doc map[string]any) *File {
+	f := &File{Name: p.file, Workbook: doc["name"].(string), Actions: map[string]*AdhocAction{}}
+	wfs, _ := doc["workflows"].(map[string]any)
+	names := sortedKeys(wfs)
+	p.byPosition("/workflows", names)
+	for _, name := range names {
+		f.Workflows = append(f.Workflows, p.workflow("/workflows", name, wfs[name].(map[string]any)))
+	}
+	acts, _ := doc["actions"].(map[string]any)
+	for name, v := range acts {
+		m := v.(map[string]any)
+		a := &AdhocAction{ActionName: name, Base: m["base"].(string), Output: m["output"], Pos: p.ix.key("/actions/" + escapeKey(name))}
+		a.Desc, _ = m["description"].(string)
+		a.BaseInput, _ = m["base-input"].(map[string]any)
+		a.Params = inputParams(m["input"])
+		f.Actions[name] = a
+	}
+	if len(f.Workflows) == 0 {
+		p.errs = append(p.errs, &Error{File: p.file, Pos: Pos{1, 1}, Msg: "the workbook defines no workflow under workflows:"})
+	}
+	return f
+}
+
+func inputParams(v any) []Param {
+	var out []Param
+	in, _ := v.([]any)
+	for _, e := range in {
+		switch x := e.(type) {
+		case string:
+			out = append(out, Param{Name: x})
+		case map[string]any:
+			for k, d := range x {
+				out = append(out, Param{Name: k, Default: d, HasDefault: true})
+			}
+		}
+	}
+	return out
 }

@@ -64,14 +64,25 @@ func TestBadFiles(t *testing.T) {
 func TestGoodFiles(t *testing.T) {
 	files, _ := filepath.Glob("testdata/good/*.yaml")
 	conf, _ := filepath.Glob("testdata/conformance/*.yaml")
-	defs, _ := filepath.Glob("definitions/*.yaml")
-	files = append(append(files, conf...), defs...)
+	files = append(files, conf...)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Load(f, src, StdRegistry()); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+	// The shipped definitions call package actions, which this package
+	// does not import: check all but the action names.
+	defs, _ := filepath.Glob("definitions/*.yaml")
+	for _, f := range defs {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(f, src, nil); err != nil {
 			t.Errorf("%v", err)
 		}
 	}

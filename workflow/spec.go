@@ -52,16 +52,41 @@ func (l ErrorList) Error() string {
 type File struct {
 	Name      string
 	Workflows []*Workflow
+	// Workbook is the workbook's name for a workbook file (name:,
+	// actions:, workflows:), "" for a file of workflows.
+	Workbook string
+	// Actions are a workbook's ad-hoc actions, by their short name.
+	Actions map[string]*AdhocAction
 }
 
-// Workflow returns the workflow called name, or nil.
+// Workflow returns the workflow called name, or nil. In a workbook the
+// name may be qualified with the workbook's name (fernet.rotate_all), as
+// Mistral names it.
 func (f *File) Workflow(name string) *Workflow {
+	if f.Workbook != "" {
+		name = strings.TrimPrefix(name, f.Workbook+".")
+	}
 	for _, w := range f.Workflows {
 		if w.Name == name {
 			return w
 		}
 	}
 	return nil
+}
+
+// Action resolves an action name for a task of this file: a workbook's
+// ad-hoc action (short or qualified name) first, then reg.
+func (f *File) Action(reg Registry, name string) (Action, bool) {
+	if f != nil && f.Actions != nil {
+		short := strings.TrimPrefix(name, f.Workbook+".")
+		if a, ok := f.Actions[short]; ok {
+			return &boundAdhoc{a: a, reg: reg}, true
+		}
+	}
+	if reg == nil {
+		return nil, false
+	}
+	return reg.Lookup(name)
 }
 
 // Param is one declared workflow input.

@@ -286,7 +286,7 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 	if t.Workflow != "" {
 		return r.subWorkflow(ctx, t, te, input)
 	}
-	a, ok := r.e.Registry.Lookup(t.Action)
+	a, ok := r.e.File.Action(r.e.Registry, t.Action)
 	if !ok {
 		return nil, fmt.Errorf("unknown action %q", t.Action)
 	}

@@ -20,6 +20,7 @@ import (
 // expressions that do not parse. It returns an ErrorList.
 func (f *File) Validate(reg Registry) error {
 	v := &validator{f: f, reg: reg}
+	v.validateActions()
 	for _, w := range f.Workflows {
 		v.workflow(w)
 	}
@@ -166,12 +167,15 @@ func (v *validator) task(w *Workflow, t *Task) {
 		v.add(w, t, "action", t.KeyPos("action"), "an action named by an expression is not supported by fernetflow's engine: name it")
 		return
 	}
-	if v.reg == nil {
+	if v.reg == nil && len(v.f.Actions) == 0 {
 		return
 	}
-	a, ok := v.reg.Lookup(t.Action)
+	a, ok := v.f.Action(v.reg, t.Action)
+	if !ok && v.reg == nil {
+		return
+	}
 	if !ok {
-		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (see fernetflow workflow actions, or std.* for Mistral's standard actions)%s", t.Action, suggest(t.Action, v.reg.Names()))
+		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (see fernetflow workflow actions, or std.* for Mistral's standard actions)%s", t.Action, suggest(t.Action, v.names()))
 		return
 	}
 	if len(t.WithItems) > 0 || hasExpression(t.Input) {
@@ -307,4 +311,15 @@ func actionSchema(key string, raw []byte) (*jsonschema.Schema, error) {
 	}
 	schemaCache.m[ck] = s
 	return s, nil
+}
+
+func (v *validator) names() []string {
+	var out []string
+	if v.reg != nil {
+		out = v.reg.Names()
+	}
+	for n := range v.f.Actions {
+		out = append(out, n)
+	}
+	return out
 }

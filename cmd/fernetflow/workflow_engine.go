@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,15 +13,42 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/definitions"
 	"github.com/fernetflow/fernetflow/workflow/expr"
 	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
-// engineRegistry is the set of actions fernetflow's commands run workflows
-// with. Package actions registers its actions here when it has them.
-func engineRegistry() workflow.Registry { return workflow.StdRegistry() }
+// engineRegistry is the set of actions workflow validate|run and cron
+// triggers know: Mistral's std.* actions, which run, and every action of
+// package actions, known by name and schema for the checks; those need a
+// fleet target and run through fernetflow rotate|distribute|enroll.
+func engineRegistry() workflow.Registry {
+	reg := workflow.StdRegistry()
+	full, err := fleetRegistry(&actions.FleetHost{Undercloud: &fleet.Undercloud{Dir: engineStateDir()}})
+	if err != nil {
+		return reg
+	}
+	for _, n := range full.Names() {
+		if _, std := reg.Lookup(n); std {
+			continue
+		}
+		a, _ := full.Lookup(n)
+		reg.Add(checkOnlyAction{a})
+	}
+	return reg
+}
+
+// checkOnlyAction lends an action's name and schemas to the checks and
+// refuses to run without the host fernetflow rotate gives it.
+type checkOnlyAction struct{ workflow.Action }
+
+func (c checkOnlyAction) Run(context.Context, map[string]any) (any, error) {
+	return nil, fmt.Errorf("action %s needs a fleet target: run its workflow with fernetflow rotate, distribute or enroll", c.Name())
+}
 
 // engineStateDir is the default --state-dir: /var/lib/fernetflow for root,
 // $XDG_STATE_HOME/fernetflow (or ~/.local/state/fernetflow) otherwise.
@@ -222,13 +250,20 @@ func firstLineOf(s string) string {
 // shipped in workflow/definitions.
 func loadWorkflowArg(arg string, reg workflow.Registry) (*workflow.File, error) {
 	src, err := os.ReadFile(arg)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) || strings.ContainsAny(arg, "/.") {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s: no such file, and fernetflow ships no built-in workflow of that name yet (workflow/definitions is empty): pass a workflow file", arg)
+	if err == nil {
+		return workflow.Load(arg, src, reg)
 	}
-	return workflow.Load(arg, src, reg)
+	if !errors.Is(err, fs.ErrNotExist) || strings.ContainsAny(arg, "/\\") {
+		return nil, err
+	}
+	def, derr := definitions.Source(arg)
+	if derr != nil {
+		def, derr = definitions.Source(arg + ".yaml")
+	}
+	if derr != nil {
+		return nil, fmt.Errorf("%s: no such file, and no shipped workflow of that name (shipped: %s)", arg, strings.Join(definitions.Names(), ", "))
+	}
+	return workflow.Load(arg+".yaml", def, reg)
 }
 
 // parseInputs merges --input-file and --input k=v (a value that parses as

@@ -17,10 +17,11 @@ import (
 
 // expectation is a conformance case's NAME.json.
 type expectation struct {
-	Input  map[string]any    `json:"input"`
-	State  string            `json:"state"`
-	Output map[string]any    `json:"output"`
-	Tasks  map[string]string `json:"tasks"`
+	Workflow string            `json:"workflow"` // default: the case's name
+	Input    map[string]any    `json:"input"`
+	State    string            `json:"state"`
+	Output   map[string]any    `json:"output"`
+	Tasks    map[string]string `json:"tasks"`
 }
 
 // comparableOutput drops the failure message Mistral (and fernetflow) put
@@ -115,10 +116,14 @@ func TestMistralConformance(t *testing.T) {
 			if want.Input == nil {
 				want.Input = map[string]any{}
 			}
-			m.putWorkflows(t, def)
+			wf := name
+			if want.Workflow != "" {
+				wf = want.Workflow // a workbook's workflow: WORKBOOK.NAME
+			}
+			m.putWorkflows(t, def, want.Workflow != "")
 			got := map[string]mistralExecution{
-				"mistral":    m.execute(t, name, want.Input, 60*time.Second),
-				"fernetflow": fernetflowRun(t, f, name, want.Input),
+				"mistral":    m.execute(t, wf, want.Input, 60*time.Second),
+				"fernetflow": fernetflowRun(t, f, wf, want.Input),
 			}
 			for who, ex := range got {
 				if ex.State != want.State {

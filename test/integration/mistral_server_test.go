@@ -163,12 +163,17 @@ func (m *mistralServer) do(t *testing.T, method, path, ctype string, body []byte
 	return resp.StatusCode, b
 }
 
-// putWorkflows uploads a workflow file (creating or replacing its workflows).
-func (m *mistralServer) putWorkflows(t *testing.T, def []byte) {
+// putWorkflows uploads a workflow file (creating or replacing its
+// workflows), or a workbook when workbook is set.
+func (m *mistralServer) putWorkflows(t *testing.T, def []byte, workbook ...bool) {
 	t.Helper()
-	code, b := m.do(t, "POST", "/workflows", "text/plain", def)
+	path := "/workflows"
+	if len(workbook) > 0 && workbook[0] {
+		path = "/workbooks"
+	}
+	code, b := m.do(t, "POST", path, "text/plain", def)
 	if code == 409 {
-		code, b = m.do(t, "PUT", "/workflows", "text/plain", def)
+		code, b = m.do(t, "PUT", path, "text/plain", def)
 	}
 	if code != 201 && code != 200 {
 		t.Fatalf("upload workflows: HTTP %d %s", code, b)
