@@ -21,7 +21,10 @@ package fleet
 //
 //	FERNETFLOW_SIM_SEED=<seed> FERNETFLOW_SIM_SCHEDULE=<i> go test -run 'TestSimulation$' -v ./internal/fleet/
 //
-// FERNETFLOW_SIM_SCHEDULES=<n> changes how many schedules run.
+// FERNETFLOW_SIM_SCHEDULES=<n> changes how many schedules run,
+// FERNETFLOW_SIM_REAL_EVERY=<n> how often one installs on disk (0: never);
+// FERNETFLOW_SIM_MUTATION=<name> replays a schedule of
+// TestSimulationCatchesUnsafeProtocol.
 
 import (
 	"container/heap"
@@ -92,12 +95,20 @@ type simParams struct {
 	LateProb   float64
 	// FailProb is, per node, the chance that a delivery never lands.
 	FailProb []float64
+	// Outages are, per node, a stretch (from the schedule's start) during
+	// which every delivery to it fails: a node down for several runs.
+	Outages [][2]time.Duration
 	// Tokens is how many tokens are issued at random times (more are
 	// issued around deliveries).
-	Tokens   int
-	Probes   int
-	Real     bool
-	Mutation simMutation
+	Tokens int
+	Probes int
+	// AllowExpired checks tokens over token_expiration +
+	// allow_expired_window, as a service validating with allow_expired
+	// needs, instead of token_expiration: stronger, and what the guard
+	// protects.
+	AllowExpired bool
+	Real         bool
+	Mutation     simMutation
 }
 
 func (p simParams) String() string {
@@ -105,18 +116,25 @@ func (p simParams) String() string {
 	for i, f := range p.FailProb {
 		fail[i] = strconv.FormatFloat(f, 'f', 2, 64)
 	}
-	return fmt.Sprintf("schedule %d: %d nodes, %d rotation attempts every %s, token_expiration %s, allow_expired_window %s, max_active_keys %d (rule %d), wait %s, delivery delay ~%s, late %.2f, failure per node [%s], real install %v, mutation %s",
-		p.Index, p.Nodes, p.Attempts, p.Interval, p.TokenExpiration, p.AllowExpiredWindow, p.MaxActive, p.Rule, p.Wait, p.DelayScale, p.LateProb, strings.Join(fail, " "), p.Real, p.Mutation)
+	var out []string
+	for i, o := range p.Outages {
+		if o[1] > 0 {
+			out = append(out, fmt.Sprintf("ctl%d +%s..+%s", i, o[0], o[1]))
+		}
+	}
+	return fmt.Sprintf("schedule %d: %d nodes, %d rotation attempts every %s, token_expiration %s, allow_expired_window %s, max_active_keys %d (rule %d), wait %s, delivery delay ~%s, late %.2f, failure per node [%s], outages [%s], tokens checked over allow_expired_window too %v, real install %v, mutation %s; times are offsets from %s",
+		p.Index, p.Nodes, p.Attempts, p.Interval, p.TokenExpiration, p.AllowExpiredWindow, p.MaxActive, p.Rule, p.Wait, p.DelayScale, p.LateProb, strings.Join(fail, " "), strings.Join(out, ", "), p.AllowExpired, p.Real, p.Mutation, simEpoch().Format(time.RFC3339))
 }
 
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
 
-// uniform returns a duration in [lo, hi).
+// uniform returns a duration in [lo, hi), in whole seconds past lo so
+// that traces stay readable.
 func uniform(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(r.Int64N(int64(hi-lo)))
+	return lo + time.Duration(r.Int64N(int64(hi-lo))).Truncate(time.Second)
 }
 
 // randomParams draws a schedule's parameters: Keystone's lifetimes
@@ -142,15 +160,24 @@ func randomParams(r *rand.Rand, index int, real bool, mut simMutation) simParams
 	if r.IntN(100) < 15 || mut == mutForce {
 		p.MaxActive = 2 + r.IntN(rule-2) // too small: the guard must refuse
 	}
-	p.Wait = uniform(r, 5*time.Minute, max(p.Interval/2, 6*time.Minute))
+	p.Wait = uniform(r, 5*time.Minute, max(p.Interval/2, 6*time.Minute)).Round(time.Minute)
 	p.DelayScale = pick(r, 30*time.Second, 2*time.Minute, 5*time.Minute, 20*time.Minute)
 	p.LateProb = pick(r, 0, 0.05, 0.1, 0.3)
 	maxFail := pick(r, 0, 0.05, 0.2, 0.5)
 	for range p.Nodes {
 		p.FailProb = append(p.FailProb, maxFail*r.Float64())
 	}
-	p.Tokens = 10 + r.IntN(50)
+	for range p.Nodes {
+		var o [2]time.Duration
+		if r.IntN(100) < 15 {
+			o[0] = uniform(r, 0, time.Duration(p.Attempts)*p.Interval)
+			o[1] = o[0] + uniform(r, p.Interval, 4*p.Interval)
+		}
+		p.Outages = append(p.Outages, o)
+	}
+	p.Tokens = 5 + r.IntN(30)
 	p.Probes = 2 + r.IntN(8)
+	p.AllowExpired = r.IntN(4) == 0
 	return p
 }
 
@@ -212,7 +239,7 @@ type simToken struct {
 	index   int    // the index of the signing key on the issuer
 	key     keys.Key
 	issued  time.Time
-	expires time.Time // issued + token_expiration
+	expires time.Time // issued + token_expiration (+ allow_expired_window)
 	token   string
 }
 
@@ -399,7 +426,7 @@ func (s *sim) setup() error {
 
 	t := s.now
 	for range s.p.Attempts {
-		gap := time.Duration(float64(s.p.Interval) * (0.8 + 0.4*s.rng.Float64()))
+		gap := time.Duration(float64(s.p.Interval) * (0.8 + 0.4*s.rng.Float64())).Round(time.Second)
 		if s.rng.IntN(100) < 15 {
 			gap = uniform(s.rng, time.Minute, s.p.Interval/4+time.Minute) // an operator re-runs it early
 		}
@@ -544,14 +571,20 @@ func (s *sim) dispatch(run *simRun, to []int) {
 	end := start
 	for _, i := range to {
 		s.stats.Deliveries++
-		if s.rng.Float64() < s.p.FailProb[i] {
+		o := s.p.Outages[i]
+		down := o[1] > 0 && !start.Before(s.t0.Add(o[0])) && start.Before(s.t0.Add(o[1]))
+		if fail := s.rng.Float64() < s.p.FailProb[i]; fail || down {
 			s.stats.Failed++
 			at := start.Add(uniform(s.rng, 0, s.p.Wait/2))
 			end = latest(end, at)
-			s.tracef("run %d: delivery of generation %d to %s fails (reported at %s)", run.n, s.masterGen, s.nodes[i].name, s.since(at))
+			why := "fails"
+			if down {
+				why = "fails: the node is down"
+			}
+			s.tracef("run %d: delivery of generation %d to %s %s (reported at %s)", run.n, s.masterGen, s.nodes[i].name, why, s.since(at))
 			continue
 		}
-		delay := time.Duration(s.rng.ExpFloat64() * float64(s.p.DelayScale))
+		delay := time.Duration(s.rng.ExpFloat64() * float64(s.p.DelayScale)).Round(time.Second)
 		if s.rng.Float64() < s.p.LateProb {
 			delay = uniform(s.rng, s.p.Wait, s.p.Wait+2*s.p.Interval)
 		}
@@ -705,7 +738,7 @@ func (s *sim) verify(tok *simToken, i int) {
 		s.verdicts[vk] = ok
 	}
 	if !ok {
-		s.fail(1, "%s rejects token %d, unexpired until %s: issued at %s by %s at generation %d with key %d:%s; %s holds %s %s",
+		s.fail(1, "%s rejects token %d, usable until %s: issued at %s by %s at generation %d with key %d:%s; %s holds %s %s",
 			n.name, tok.id, s.since(tok.expires), s.since(tok.issued), s.nodes[tok.issuer].name, tok.gen, tok.index, tok.key.ID()[:6], n.name, stateString(n.state), describe(n.set))
 	}
 }
@@ -745,12 +778,16 @@ func (s *sim) issue(i int) error {
 		return err
 	}
 	p, _ := n.set.Primary()
-	tok := &simToken{id: s.nTokens, issuer: i, gen: n.state.Generation, index: p, key: n.set[p], issued: s.now, expires: s.now.Add(s.p.TokenExpiration), token: raw}
+	life := s.p.TokenExpiration
+	if s.p.AllowExpired {
+		life += s.p.AllowExpiredWindow
+	}
+	tok := &simToken{id: s.nTokens, issuer: i, gen: n.state.Generation, index: p, key: n.set[p], issued: s.now, expires: s.now.Add(life), token: raw}
 	if tok.gen < s.masterGen {
 		s.stats.StragglerTokens++
 	}
 	s.tokens = append(s.tokens, tok)
-	s.tracef("%s issues token %d at generation %d with key %d:%s, unexpired until %s", n.name, tok.id, tok.gen, p, keyID{tok.key}, s.since(tok.expires))
+	s.tracef("%s issues token %d at generation %d with key %d:%s, usable until %s", n.name, tok.id, tok.gen, p, keyID{tok.key}, s.since(tok.expires))
 	for j := range s.nodes {
 		s.verify(tok, j)
 	}
@@ -853,7 +890,7 @@ func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp string, mo
 			}
 			for _, tok := range s.live() {
 				if _, _, err := keys.VerifyToken(repo.Keys, tok.token, 0); err != nil {
-					s.fail(1, "%s on disk after install step %q of generation %d rejects token %d, unexpired until %s (issued by %s with key %d:%s); the repository holds %s",
+					s.fail(1, "%s on disk after install step %q of generation %d rejects token %d, usable until %s (issued by %s with key %d:%s); the repository holds %s",
 						srv.Name, step, gen, tok.id, s.since(tok.expires), s.nodes[tok.issuer].name, tok.index, tok.key.ID()[:6], describe(repo.Keys))
 				}
 			}
@@ -905,7 +942,7 @@ func (r *simReal) probeDisk(s *sim) {
 		}
 		for _, tok := range s.tokens {
 			if _, _, err := keys.VerifyToken(set, tok.token, 0); err != nil {
-				s.fail(1, "%s on disk rejects token %d, unexpired until %s; it holds %s", s.nodes[i].name, tok.id, s.since(tok.expires), describe(set))
+				s.fail(1, "%s on disk rejects token %d, usable until %s; it holds %s", s.nodes[i].name, tok.id, s.since(tok.expires), describe(set))
 			}
 		}
 	}
@@ -1015,8 +1052,12 @@ func runSchedules(ctx context.Context, seed uint64, count int, mut simMutation, 
 	return total, first
 }
 
-func replayHint(seed uint64, index int) string {
-	return fmt.Sprintf("replay: FERNETFLOW_SIM_SEED=%d FERNETFLOW_SIM_SCHEDULE=%d go test -run 'TestSimulation$' -v ./internal/fleet/", seed, index)
+func replayHint(seed uint64, index int, mut simMutation) string {
+	m := ""
+	if mut != mutNone {
+		m = " FERNETFLOW_SIM_MUTATION=" + mut.String()
+	}
+	return fmt.Sprintf("replay: FERNETFLOW_SIM_SEED=%d FERNETFLOW_SIM_SCHEDULE=%d%s go test -run 'TestSimulation$' -v ./internal/fleet/", seed, index, m)
 }
 
 // TestSimulation is the invariant over at least 10,000 random schedules
@@ -1029,7 +1070,18 @@ func TestSimulation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FERNETFLOW_SIM_SCHEDULE=%q: %v", v, err)
 		}
-		res := runSchedule(t.Context(), seed, i, i%simRealEvery == 0, mutNone, true, t.TempDir())
+		mut := mutNone
+		if v := os.Getenv("FERNETFLOW_SIM_MUTATION"); v != "" {
+			for m := mutNone; m <= mutSkipCheck; m++ {
+				if m.String() == v {
+					mut = m
+				}
+			}
+			if mut == mutNone {
+				t.Fatalf("FERNETFLOW_SIM_MUTATION=%q: want one of no-confirm, confirm-after-rotation-only, force, skip-check", v)
+			}
+		}
+		res := runSchedule(t.Context(), seed, i, mut == mutNone && i%simRealEvery == 0, mut, true, t.TempDir())
 		t.Logf("%s\n%s", res.params, strings.Join(res.trace, "\n"))
 		t.Logf("%+v", res.stats)
 		if res.err != nil || res.violation != nil {
@@ -1050,7 +1102,7 @@ func TestSimulation(t *testing.T) {
 	t.Logf("%d schedules in %s: %+v", total.Schedules, time.Since(start).Round(time.Millisecond), total)
 	if bad != nil {
 		replay := runSchedule(t.Context(), seed, bad.params.Index, bad.params.Real, mutNone, true, t.TempDir())
-		t.Fatalf("seed %d, %s\nerror: %v\nviolation: %v\n%s\ntrace:\n%s", seed, bad.params, bad.err, bad.violation, replayHint(seed, bad.params.Index), strings.Join(replay.trace, "\n"))
+		t.Fatalf("seed %d, %s\nerror: %v\nviolation: %v\n%s\ntrace:\n%s", seed, bad.params, bad.err, bad.violation, replayHint(seed, bad.params.Index, mutNone), strings.Join(replay.trace, "\n"))
 	}
 	// The schedules must have exercised what the invariant is about.
 	switch {
@@ -1085,7 +1137,7 @@ func TestSimulationCatchesUnsafeProtocol(t *testing.T) {
 			if bad.err != nil {
 				t.Fatalf("seed %d, %s: %v", seed, bad.params, bad.err)
 			}
-			t.Logf("found after %d schedules: %s\n%s", total.Schedules, bad.params, bad.violation.msg)
+			t.Logf("found after %d schedules: %s\n%s\n%s", total.Schedules, bad.params, bad.violation.msg, replayHint(seed, bad.params.Index, mut))
 		})
 	}
 }
