@@ -1,0 +1,150 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRotateUnderRealKeystone runs `fernetflow rotate` on three local
+// nodes while a real Keystone (Debian's, under uwsgi) serves from the first
+// node's key repository. After every rotation Keystone must validate every
+// token it issued before (none has expired), the tokens it issues now, and
+// the other nodes' repositories must validate Keystone's tokens too, as the
+// other controllers' Keystones would. A rotation the prune guard refuses
+// (exit 2) changes nothing Keystone sees.
+func TestRotateUnderRealKeystone(t *testing.T) {
+	requireTool(t, "/usr/bin/keystone-manage", "python3-keystone")
+	requireTool(t, "/usr/bin/uwsgi", "uwsgi-core")
+	if _, err := os.Stat("/usr/lib/uwsgi/plugins/python3_plugin.so"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("uwsgi's python3 plugin is missing: .ci/run must install uwsgi-plugin-python3")
+		}
+		t.Skip("uwsgi python3 plugin not found: apt-get install uwsgi-plugin-python3")
+	}
+	base, err := os.MkdirTemp("", "fernetflow-rotate-ks-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &heatEnv{base: base}
+	t.Cleanup(e.stop)
+	nodes := []string{filepath.Join(base, "ctl0"), filepath.Join(base, "ctl1"), filepath.Join(base, "ctl2")}
+	repo0 := filepath.Join(nodes[0], "fernet-keys") // Keystone's [fernet_tokens] key_repository
+	port := heatFreePort(t)
+	e.ksURL = fmt.Sprintf("http://127.0.0.1:%d/v3", port)
+	conf := filepath.Join(base, "keystone.conf")
+	heatWriteFile(t, conf, fmt.Sprintf(`[DEFAULT]
+log_file = %[1]s/keystone.log
+[database]
+connection = sqlite:///%[1]s/keystone.db
+[fernet_tokens]
+key_repository = %[2]s
+max_active_keys = 5
+[fernet_receipts]
+key_repository = %[2]s
+max_active_keys = 5
+[credential]
+key_repository = %[1]s/credential-keys
+`, base, repo0))
+
+	rotate := func(wantCode int) string {
+		t.Helper()
+		cmd := exec.Command(fernetflowBin, "rotate", "--target", "local", "--nodes", strings.Join(nodes, ","),
+			"--state-dir", filepath.Join(base, "undercloud"), "--max-active-keys", "5",
+			"--token-expiration", "1h", "--allow-expired-window", "0", "-f", "json")
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+			out = append(out, ee.Stderr...)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != wantCode {
+			t.Fatalf("fernetflow rotate: exit %d, want %d\n%s", code, wantCode, out)
+		}
+		return string(out)
+	}
+
+	// fernetflow makes the keys; keystone-manage never touches them.
+	rotate(0)
+	km := func(args ...string) {
+		heatRunEnv(t, 2*time.Minute, nil, "keystone-manage", append([]string{"--config-file", conf}, args...)...)
+	}
+	km("db_sync")
+	heatRunEnv(t, time.Minute, nil, debianPython, "-c", "import sqlite3,sys;sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(base, "keystone.db"))
+	km("credential_setup", "--keystone-user", "root", "--keystone-group", "root")
+	km("bootstrap", "--bootstrap-password", "adminpw", "--bootstrap-region-id", "RegionOne",
+		"--bootstrap-admin-url", e.ksURL+"/", "--bootstrap-public-url", e.ksURL+"/", "--bootstrap-internal-url", e.ksURL+"/")
+	e.start(t, filepath.Join(base, "uwsgi.log"), nil, "uwsgi", "--plugin", "python3",
+		"--http-socket", fmt.Sprintf("127.0.0.1:%d", port), "--wsgi-file", "/usr/bin/keystone-wsgi-public",
+		"--processes", "1", "--threads", "1", "--master", "--lazy-apps", "--die-on-term",
+		"--add-header", "Connection: close", "--env", "OS_KEYSTONE_CONFIG_FILES="+conf)
+	if err := heatWaitHTTP(e.ksURL, time.Minute); err != nil {
+		t.Fatalf("keystone: %v\n%s", err, e.tail())
+	}
+
+	issue := func() string {
+		t.Helper()
+		_, h := e.ks(t, "POST", "/auth/tokens", heatPasswordAuth("admin", "default", "adminpw", map[string]any{
+			"project": map[string]any{"name": "admin", "domain": map[string]any{"id": "default"}}}), 201)
+		tok := h.Get("X-Subject-Token")
+		if tok == "" {
+			t.Fatal("keystone issued no token")
+		}
+		return tok
+	}
+	validate := func(tok string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.ksURL+"/auth/tokens", nil)
+		req.Header.Set("X-Auth-Token", tok)
+		req.Header.Set("X-Subject-Token", tok)
+		resp, err := heatHTTP.Do(req)
+		if err != nil {
+			t.Fatalf("validate: %v\n%s", err, e.tail())
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var tokens []string
+	checkAll := func(when string) {
+		t.Helper()
+		for i, tok := range tokens {
+			if code := validate(tok); code != 200 {
+				t.Fatalf("%s: Keystone rejects token %d of %d (HTTP %d)\n%s", when, i, len(tokens), code, e.tail())
+			}
+			for _, n := range nodes[1:] {
+				cmd := exec.Command(fernetflowBin, "keys", "token", "verify", "--key-repository", filepath.Join(n, "fernet-keys"), tok)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s: %s rejects Keystone's token %d: %v\n%s", when, filepath.Base(n), i, err, out)
+				}
+			}
+		}
+	}
+
+	tokens = append(tokens, issue())
+	checkAll("generation 1")
+	for g := 2; g <= 4; g++ {
+		out := rotate(0)
+		if !strings.Contains(out, fmt.Sprintf(`"generation": %d`, g)) {
+			t.Fatalf("rotation to %d: %s", g, out)
+		}
+		checkAll(fmt.Sprintf("after rotation to generation %d", g)) // tokens of earlier generations
+		tokens = append(tokens, issue())                           // and one signed by the new primary
+		checkAll(fmt.Sprintf("generation %d", g))
+	}
+	// Generation 5 would prune key 1, demoted minutes ago with 1h tokens:
+	// the guard refuses, and Keystone keeps validating everything.
+	out := rotate(2)
+	if !strings.Contains(out, "key 1") {
+		t.Fatalf("the guard's refusal does not name key 1:\n%s", out)
+	}
+	checkAll("after the refused rotation")
+}
