@@ -73,7 +73,7 @@ restores its keys from a sealed envelope, and rotation goes on.`,
 			if a.format != string(output.Table) {
 				d.w = io.Discard
 			}
-			d.f = fleetFlags{target: "local", stateDir: filepath.Join(dir, "undercloud"), stack: "overcloud", role: "Controller", noStore: false}
+			d.f = fleetFlags{target: "local", stateDir: filepath.Join(dir, "undercloud"), stack: "overcloud", role: "Controller"}
 			for _, n := range []string{"ctl0", "ctl1", "ctl2"} {
 				d.f.nodes = append(d.f.nodes, filepath.Join(dir, n))
 			}

@@ -27,9 +27,14 @@ type fleetFlags struct {
 	user, group string
 	stack, role string
 	noStore     bool
+	// heat builds the Heat target's host (--os-cloud, --signal-listen).
+	heat func() *actions.HeatHost
+	// deliveryTimeout bounds each Heat deployment's wait.
+	deliveryTimeout time.Duration
 }
 
-func (f *fleetFlags) register(cmd *cobra.Command) {
+func (f *fleetFlags) register(a *app, cmd *cobra.Command) {
+	f.heat = a.heatHostFlags(cmd)
 	cmd.Flags().StringVar(&f.target, "target", "local", "how nodes are reached: local (node directories on this host) or heat")
 	cmd.Flags().StringSliceVar(&f.nodes, "nodes", nil, "local target: node directories (each holds fernet-keys/ and state/), comma-separated")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", fleet.DefaultStateDir(), "the undercloud's state: master repository, signer, pinned recipients, executions")
@@ -62,7 +67,14 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 		}
 		return &actions.FleetHost{Undercloud: u, Target: t}, nil
 	case "heat":
-		return nil, fmt.Errorf("--target heat: the Heat target of the rotation workflow is not wired yet; push keys with the heat.* actions (fernetflow heat ...) or use --target local")
+		if len(f.nodes) > 0 {
+			return nil, usagef("--nodes is for --target local; the heat target finds the servers of --role in --stack")
+		}
+		var t fleet.Target = &actions.HeatTarget{Host: f.heat(), Timeout: f.deliveryTimeout}
+		if a.wrapTarget != nil {
+			t = a.wrapTarget(t)
+		}
+		return &actions.FleetHost{Undercloud: u, Target: t}, nil
 	}
 	return nil, usagef("--target %q: use local or heat", f.target)
 }
@@ -97,6 +109,9 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, name string, inp
 			return
 		}
 		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, short(r.Fingerprint), r.Changed))
+	}
+	if ht, ok := h.Target.(*actions.HeatTarget); ok {
+		defer ht.Host.Close() // stops the signal receiver
 	}
 	reg, err := fleetRegistry(h)
 	if err != nil {
@@ -293,7 +308,10 @@ a token of every node validates on every other.
 
 Exit codes: 0 done; 2 refused as unsafe (the message says why and what to
 run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
-		Example: `  # All-in-one or a few controllers on this host (a safe fernet_rotate cron job)
+		Example: `  # The overcloud's controllers, through Heat software deployments
+  fernetflow rotate --target heat --os-cloud undercloud --stack overcloud --role Controller \
+      --max-active-keys 5 --token-expiration 1h --allow-expired-window 48h
+  # All-in-one or a few controllers on this host (a safe fernet_rotate cron job)
   fernetflow rotate --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2 \
       --state-dir /var/lib/fernetflow --max-active-keys 5 --token-expiration 1h --allow-expired-window 48h
   fernetflow rotate --target local --nodes /srv/ctl0 --dry-run -f json`,
@@ -305,6 +323,7 @@ run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
 				"allow_expired_window": int64(in.window / time.Second), "concurrency": int64(in.concurrency),
 				"timeout": int64(in.timeout / time.Second), "dry_run": in.dryRun,
 			}
+			f.deliveryTimeout = in.timeout
 			ex, h, err := a.runDefinition(cmd.Context(), &f, "rotate_fernet_keys", input)
 			if err != nil {
 				return err
@@ -312,7 +331,7 @@ run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
 			return a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
 		},
 	}
-	f.register(cmd)
+	f.register(a, cmd)
 	cmd.Flags().IntVar(&in.maxActive, "max-active-keys", in.maxActive, "[fernet_tokens] max_active_keys")
 	cmd.Flags().Var(duration{&in.exp}, "token-expiration", "[token] expiration, seconds or a duration")
 	cmd.Flags().Var(duration{&in.window}, "allow-expired-window", "[token] allow_expired_window, seconds or a duration")
@@ -335,6 +354,7 @@ which rotate works again) and brings new nodes in. It never rotates.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			input := map[string]any{"stack": f.stack, "role": f.role, "concurrency": int64(concurrency), "timeout": int64(timeout / time.Second)}
+			f.deliveryTimeout = timeout
 			ex, h, err := a.runDefinition(cmd.Context(), &f, "distribute_fernet_keys", input)
 			if err != nil {
 				return err
@@ -342,7 +362,7 @@ which rotate works again) and brings new nodes in. It never rotates.`,
 			return a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
 		},
 	}
-	f.register(cmd)
+	f.register(a, cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", concurrency, "deliveries at once")
 	cmd.Flags().Var(duration{&timeout}, "timeout", "time allowed for the delivery step")
 	return cmd
@@ -382,7 +402,7 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
 			return nil
 		},
 	}
-	f.register(cmd)
+	f.register(a, cmd)
 	cmd.Flags().StringSliceVar(&reenroll, "reenroll", nil, "server ids whose changed recipient is accepted (rebuilt nodes)")
 	return cmd
 }
