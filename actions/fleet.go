@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
@@ -49,6 +51,10 @@ func FleetServers(h *FleetHost) *Func {
 		})
 }
 
+// enrollConcurrency bounds the nodes enrolled at once: on Heat each
+// enrollment waits for the node's os-collect-config to poll.
+const enrollConcurrency = 10
+
 type enrollIn struct {
 	Servers  []fleet.Server `json:"servers"`
 	Reenroll []string       `json:"reenroll"`
@@ -65,13 +71,18 @@ func NodeEnroll(h *FleetHost) *Func {
 	return Typed("node.enroll", "Enroll nodes: make each node's identity if absent and pin its age recipient, trusting it on first use; a changed recipient is refused unless the server is listed in reenroll.", false,
 		func(ctx context.Context, in enrollIn) (map[string][]enrolled, error) {
 			out := []enrolled{}
-			es := make([]fleet.Enrollment, 0, len(in.Servers))
-			for _, s := range in.Servers {
-				r, err := h.Target.Enroll(ctx, s)
-				if err != nil {
-					return nil, err
-				}
-				es = append(es, fleet.Enrollment{Server: s, Recipient: r, Reenroll: slices.Contains(in.Reenroll, s.ID)})
+			es := make([]fleet.Enrollment, len(in.Servers))
+			g, gctx := errgroup.WithContext(ctx)
+			g.SetLimit(enrollConcurrency)
+			for i, s := range in.Servers {
+				g.Go(func() error {
+					r, err := h.Target.Enroll(gctx, s)
+					es[i] = fleet.Enrollment{Server: s, Recipient: r, Reenroll: slices.Contains(in.Reenroll, s.ID)}
+					return err
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return nil, err
 			}
 			pinned, err := h.Undercloud.Pin(ctx, es...)
 			if err != nil {
