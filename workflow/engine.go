@@ -53,6 +53,7 @@ type TaskExecution struct {
 	FinishedAt time.Time      `json:"finished_at"`
 
 	errorHandled bool
+	startFailed  bool // the task could not start: the workflow fails
 }
 
 // Recorder receives snapshots of an execution while it runs: when it
@@ -329,6 +330,13 @@ func (r *run) notify(te *TaskExecution) {
 // next evaluates the transitions of a finished task and starts what they lead to.
 func (r *run) next(d taskDone) {
 	t, te := d.t, d.te
+	r.mu.Lock()
+	startFailed, info := te.startFailed, te.StateInfo
+	r.mu.Unlock()
+	if startFailed {
+		r.fail(fmt.Sprintf("Failed to run task [error=%s, wf=%s, task=%s]", info, r.w.Name, t.Name))
+		return
+	}
 	var clauses [][]Transition
 	var onError []bool
 	switch te.State {

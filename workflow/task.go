@@ -58,6 +58,9 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		r.mu.Unlock()
 	}
 	policyErr := func(key string, err error) map[string]any {
+		r.mu.Lock()
+		te.startFailed = true
+		r.mu.Unlock()
 		finish(Error_, fmt.Sprintf("task %s: %s: %v", t.Name, key, err), nil, false)
 		return in
 	}
@@ -99,6 +102,15 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 			state, info = Error_, runErr.Error()
 		}
 		setResult(state, info, result)
+		var se *startError
+		if errors.As(runErr, &se) {
+			// Mistral: "Failed to run task": the workflow fails, no retry,
+			// no on-error.
+			r.mu.Lock()
+			te.startFailed = true
+			r.mu.Unlock()
+			break
+		}
 		if ctx.Err() != nil || t.Retry == nil || float64(attempt) >= count {
 			break
 		}
@@ -210,23 +222,23 @@ func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[st
 		if s, ok := iv.List.(string); ok {
 			v, err := expr.EvalString(ctx, s, in, funcs)
 			if err != nil {
-				return nil, fmt.Errorf("with-items %s: %w", iv.Var, err)
+				return nil, &startError{fmt.Errorf("with-items %s: %w", iv.Var, err)}
 			}
 			l = v
 		}
 		list, ok := l.([]any)
 		if !ok {
-			return nil, fmt.Errorf("with-items %s: %s is not a list", iv.Var, pyStr(l))
+			return nil, &startError{fmt.Errorf("with-items %s: %s is not a list", iv.Var, pyStr(l))}
 		}
 		if n >= 0 && len(list) != n {
-			return nil, fmt.Errorf("with-items: the lists have different lengths (%d and %d)", n, len(list))
+			return nil, &startError{fmt.Errorf("with-items: the lists have different lengths (%d and %d)", n, len(list))}
 		}
 		n = len(list)
 		lists = append(lists, list)
 	}
 	conc, err := r.evalNumber(ctx, t.Concurrency, in, funcs)
 	if err != nil {
-		return nil, fmt.Errorf("concurrency: %w", err)
+		return nil, &startError{fmt.Errorf("concurrency: %w", err)}
 	}
 	workers := int(conc)
 	if workers <= 0 || workers > n {
@@ -277,7 +289,7 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 	}
 	iv, err := expr.EvalValue(ctx, t.Input, data, funcs)
 	if err != nil {
-		return nil, fmt.Errorf("input: %w", err)
+		return nil, &startError{fmt.Errorf("input: %w", err)}
 	}
 	input, _ := iv.(map[string]any)
 	if input == nil {
@@ -357,3 +369,11 @@ func collectSecrets(v any, into map[string]bool) {
 		}
 	}
 }
+
+// startError is a failure to start a task's action (its input or its
+// with-items lists do not evaluate): Mistral fails the whole workflow
+// ("Failed to run task") without retry or on-error.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }

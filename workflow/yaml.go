@@ -150,6 +150,13 @@ func (d *decoder) node(n ast.Node, path string, depth int) (any, error) {
 	case *ast.NanNode:
 		return math.NaN(), nil
 	case *ast.StringNode:
+		if tk := x.GetToken(); tk != nil && tk.Type == token.StringType {
+			// YAML 1.1, which PyYAML and so Mistral follow, reads these
+			// plain words as booleans; YAML 1.2 (goccy) as strings.
+			if b, ok := yaml11Bools[x.Value]; ok {
+				return b, nil
+			}
+		}
 		return x.Value, nil
 	case *ast.LiteralNode:
 		return x.Value.Value, nil
@@ -215,7 +222,8 @@ func (d *decoder) mapping(values []*ast.MappingValueNode, path string, depth int
 		case nil:
 			k = "null"
 		case bool:
-			k = map[bool]string{true: "True", false: "False"}[kk]
+			word := mv.Key.GetToken().Value
+			return nil, d.errf(mv.Key, "key %s is a boolean (%v) for the YAML 1.1 parser Mistral uses, not a name: quote it ('%s') or rename it", word, map[bool]string{true: "True", false: "False"}[kk], word)
 		default:
 			k = fmt.Sprint(kk)
 		}
@@ -234,4 +242,7 @@ func (d *decoder) mapping(values []*ast.MappingValueNode, path string, depth int
 	return out, nil
 }
 
-var _ = token.Position{}
+var yaml11Bools = map[string]bool{
+	"yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
