@@ -237,6 +237,7 @@ func TestHeat(t *testing.T) {
 	t.Cleanup(func() { rcv.Close() })
 
 	t.Run("collect", func(t *testing.T) { testHeatCollect(t, e, c, rcv) })
+	t.Run("heat_signal", func(t *testing.T) { testHeatSignal(t, c) })
 	if sizes := os.Getenv("FERNETFLOW_HEAT_BENCH"); sizes != "" {
 		t.Run("bench", func(t *testing.T) { benchHeat(t, e, c, rcv, sizes) })
 	}
@@ -493,5 +494,82 @@ func benchHeat(t *testing.T, e *heatEnv, c *gophercloud.ServiceClient, rcv *depl
 			n, conc, pushed.Round(time.Millisecond), polled.Round(time.Millisecond), total.Round(time.Millisecond),
 			(pushed + total - polled).Round(time.Millisecond), (sum / time.Duration(n)).Round(time.Millisecond),
 			stackTook.Round(time.Second), strings.Fields(string(load))[0])
+	}
+}
+
+// testHeatSignal: a stack-managed deployment of group fernetflow with
+// HEAT_SIGNAL: node collect signals the stack resource with the deploy_*
+// credentials, and the stack completes with the node's outputs.
+func testHeatSignal(t *testing.T, c *gophercloud.ServiceClient) {
+	ctx := context.Background()
+	root := t.TempDir()
+	u := newHeatUndercloud(t, filepath.Join(root, "undercloud"))
+	tmpl := map[string]any{
+		"heat_template_version": "rocky",
+		"resources": map[string]any{
+			"hs-0": map[string]any{"type": "OS::Heat::DeployedServer", "properties": map[string]any{"software_config_transport": "POLL_SERVER_HEAT"}},
+			"enroll_config": map[string]any{"type": "OS::Heat::SoftwareConfig", "properties": map[string]any{
+				"group": "fernetflow", "config": "enroll", "outputs": []any{map[string]any{"name": "recipient"}, map[string]any{"name": "server_id"}}}},
+			"enroll": map[string]any{"type": "OS::Heat::SoftwareDeployment", "properties": map[string]any{
+				"config": map[string]any{"get_resource": "enroll_config"}, "server": map[string]any{"get_resource": "hs-0"},
+				"signal_transport": "HEAT_SIGNAL", "actions": []any{"CREATE", "UPDATE"}}},
+		},
+		"outputs": map[string]any{
+			"recipient": map[string]any{"value": map[string]any{"get_attr": []any{"enroll", "recipient"}}},
+			"status":    map[string]any{"value": map[string]any{"get_attr": []any{"enroll", "deploy_status_code"}}},
+		},
+	}
+	var created struct {
+		Stack struct {
+			ID string `json:"id"`
+		} `json:"stack"`
+	}
+	if _, err := c.Post(ctx, c.ServiceURL("stacks"), map[string]any{"stack_name": "fernet-hs", "template": tmpl, "timeout_mins": 10}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}}); err != nil {
+		t.Fatal(err)
+	}
+	// The server resource completes first; its metadata holds the
+	// os-collect-config settings and, soon, the deployment.
+	var srv deploy.Server
+	var occ map[string]any
+	deadline := time.Now().Add(5 * time.Minute)
+	for occ == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the deployment never reached hs-0's metadata")
+		}
+		time.Sleep(500 * time.Millisecond)
+		servers, err := deploy.DiscoverServers(ctx, c, "fernet-hs", deploy.ServerFilter{})
+		if err != nil || len(servers) != 1 {
+			continue
+		}
+		md, err := deploy.ResourceMetadata(ctx, c, "fernet-hs", created.Stack.ID, "hs-0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deps, _ := md["deployments"].([]any); len(deps) == 1 {
+			srv, occ = servers[0], md["os-collect-config"].(map[string]any)
+		}
+	}
+	n := newHeatNode(t, root, srv, occ, u)
+	n.poll(t)
+	for {
+		st, err := stacks.Get(ctx, c, "fernet-hs", created.Stack.ID).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == "CREATE_COMPLETE" {
+			out := map[string]any{}
+			for _, o := range st.Outputs {
+				out[fmt.Sprint(o["output_key"])] = o["output_value"]
+			}
+			rcp, _ := out["recipient"].(string)
+			if !strings.HasPrefix(rcp, "age1") || fmt.Sprint(out["status"]) != "0" {
+				t.Fatalf("stack outputs %v", out)
+			}
+			return
+		}
+		if st.Status != "CREATE_IN_PROGRESS" || time.Now().After(deadline) {
+			t.Fatalf("stack fernet-hs: %s %s", st.Status, st.StatusReason)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
