@@ -48,10 +48,12 @@ func TestConformance(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no conformance cases")
 	}
+	srv := newConformanceServer(t)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			want := loadExpected(t, strings.TrimSuffix(f, ".yaml")+".json")
+			substituteURL(want.Input, srv.URL)
 			src, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

@@ -213,10 +213,12 @@ func describeInput(w *Workflow) string {
 // owns everything but ex.Tasks, which task goroutines read (task(name))
 // under mu.
 type run struct {
-	e   *Engine
-	w   *Workflow
-	ex  *Execution
-	ctx context.Context
+	e      *Engine
+	w      *Workflow
+	ex     *Execution
+	ctx    context.Context // the tasks' context, cancelled by fail/succeed
+	parent context.Context // the caller's: cancelled means CANCELLED
+	cancel context.CancelFunc
 
 	mu      sync.Mutex // guards ex.Tasks, ex.State, latest
 	latest  map[string]*TaskExecution
@@ -247,7 +249,9 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	if ex.secrets == nil {
 		ex.secrets = map[string]bool{}
 	}
-	r := &run{e: e, w: w, ex: ex, ctx: ctx, latest: map[string]*TaskExecution{}, secrets: ex.secrets,
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets,
 		done: make(chan taskDone, 64), joins: map[string]*joinState{}}
 	return r.loop()
 }
@@ -387,6 +391,7 @@ func (r *run) next(d taskDone) {
 				} else {
 					r.forced, r.forcedM = Success, msg
 				}
+				r.cancel() // the workflow has ended: stop what still runs
 				if !ledSomewhere {
 					r.ends = append(r.ends, d.out)
 				}
@@ -453,6 +458,7 @@ func mergeContexts(ctxs []map[string]any) map[string]any {
 func (r *run) fail(msg string) {
 	if r.forced == "" {
 		r.forced, r.forcedM = Error_, msg
+		r.cancel()
 	}
 }
 
@@ -463,9 +469,9 @@ func (r *run) finish() *Execution {
 	final := mergeContexts(append([]map[string]any{r.initialContextLocked()}, r.ends...))
 	funcs := r.funcsLocked(nil)
 	switch {
-	case r.ctx.Err() != nil && r.forced == "":
+	case r.parent.Err() != nil && r.forced == "":
 		ex.State = Cancelled
-		ex.StateInfo = "execution cancelled: " + r.ctx.Err().Error()
+		ex.StateInfo = "execution cancelled: " + r.parent.Err().Error()
 	case r.forced == Success:
 		ex.State = Success
 		ex.StateInfo = r.forcedM

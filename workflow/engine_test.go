@@ -619,3 +619,29 @@ workflows:
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestFailStopsRunningTasks: once fail ends the workflow, a task still
+// running on another branch is cancelled instead of waited for.
+func TestFailStopsRunningTasks(t *testing.T) {
+	f, err := Load("t.yaml", []byte(`version: '2.0'
+wf:
+  tasks:
+    slow:
+      action: std.sleep seconds=30
+    quick:
+      action: std.noop
+      on-success: [fail]
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Registry: StdRegistry(), File: f}
+	start := time.Now()
+	ex, err := e.Run(context.Background(), f.Workflows[0], nil)
+	if err != nil || ex.State != Error_ || time.Since(start) > 5*time.Second {
+		t.Fatalf("%v %s after %s", err, ex.State, time.Since(start))
+	}
+	if st := taskStates(ex); st["slow"] != Cancelled || st["quick"] != Success {
+		t.Fatalf("%v", st)
+	}
+}

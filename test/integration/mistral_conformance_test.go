@@ -5,6 +5,9 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +97,7 @@ func fernetflowRun(t *testing.T, file, workflow string, input map[string]any) mi
 // times the benchmark workflows on both.
 func TestMistralConformance(t *testing.T) {
 	m := startMistral(t)
+	srv := conformanceServer(t)
 	files, _ := filepath.Glob(filepath.Join(repoRoot, "workflow/testdata/conformance/*.yaml"))
 	if len(files) == 0 {
 		t.Fatal("no conformance cases")
@@ -115,6 +119,11 @@ func TestMistralConformance(t *testing.T) {
 			}
 			if want.Input == nil {
 				want.Input = map[string]any{}
+			}
+			for k, v := range want.Input {
+				if v == "@HTTP_URL@" { // the test's HTTP server, for std.http
+					want.Input[k] = srv.URL
+				}
 			}
 			wf := name
 			if want.Workflow != "" {
@@ -142,6 +151,31 @@ func TestMistralConformance(t *testing.T) {
 	}
 
 	t.Run("timings", func(t *testing.T) { mistralTimings(t, m) })
+}
+
+// conformanceServer is what conformance/http_calls.yaml calls, as in
+// workflow/conformance_http_test.go: GET /ok, POST /echo, /fail (500).
+func conformanceServer(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"keys": ["0", "1"], "primary": "1"}`))
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var body any
+		_ = json.Unmarshal(b, &body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"body": body, "query": r.URL.RawQuery, "method": r.Method})
+	})
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(500)
+		_, _ = w.Write([]byte(`{"error": "nope"}`))
+	})
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
 }
 
 func chainDefinition(n int) string {
