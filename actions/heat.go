@@ -26,6 +26,10 @@ type HeatHost struct {
 	// SignalListen is --signal-listen (default 127.0.0.1:0); SignalBaseURL
 	// is the URL nodes reach it by, when not http://<listen address>.
 	SignalListen, SignalBaseURL string
+	// SignalKeyFile, when set, holds the receiver's key (made on first
+	// use), so that signal URLs outlive this process: a fernetflow
+	// restarted on the same SignalListen still accepts them.
+	SignalKeyFile string
 	// Log receives the deploy package's progress lines.
 	Log *slog.Logger
 	// NewClient makes the client (deploy.NewOrchestrationClient when nil).
@@ -64,7 +68,13 @@ func (h *HeatHost) Receiver(ctx context.Context) (*deploy.Receiver, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.rcv == nil {
-		h.rcv, err = deploy.NewReceiver(c, deploy.ReceiverOptions{Listen: h.SignalListen, BaseURL: h.SignalBaseURL, Log: h.log()})
+		var key []byte
+		if h.SignalKeyFile != "" {
+			if key, err = deploy.LoadOrCreateSignalKey(h.SignalKeyFile); err != nil {
+				return nil, err
+			}
+		}
+		h.rcv, err = deploy.NewReceiver(c, deploy.ReceiverOptions{Listen: h.SignalListen, BaseURL: h.SignalBaseURL, Log: h.log(), Key: key})
 		if err != nil {
 			return nil, err
 		}

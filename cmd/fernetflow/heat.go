@@ -259,15 +259,17 @@ func serverDeployments(ctx context.Context, c *gophercloud.ServiceClient, s depl
 	return slices.Clip(out), nil
 }
 
-// heatHostFlags registers --os-cloud, --signal-listen and --signal-url on a
-// command that runs the heat.* actions (workflow run, rotate, serve) and
-// returns the function that builds their host in RunE; the caller closes
-// the host when the command ends, which stops the signal receiver.
+// heatHostFlags registers --os-cloud, --signal-listen, --signal-url and
+// --signal-key-file on a command that runs the heat.* actions (workflow
+// run, rotate, serve) and returns the function that builds their host in
+// RunE; the caller closes the host when the command ends, which stops the
+// signal receiver.
 func (a *app) heatHostFlags(cmd *cobra.Command) func() *actions.HeatHost {
 	h := &actions.HeatHost{}
 	cmd.Flags().StringVar(&h.Cloud.Cloud, "os-cloud", "", "the clouds.yaml entry to use (default: OS_CLOUD, or the OS_* variables), as the openstack CLI")
 	cmd.Flags().StringVar(&h.SignalListen, "signal-listen", deploy.DefaultSignalListen, "where nodes' deployment signals are received (host:port)")
 	cmd.Flags().StringVar(&h.SignalBaseURL, "signal-url", "", "the URL nodes reach --signal-listen by (default http://<listen address>)")
+	cmd.Flags().StringVar(&h.SignalKeyFile, "signal-key-file", "", "keep the signal receiver's key here (made 0600 on first use) so that signal URLs outlive a restart on the same --signal-listen")
 	return func() *actions.HeatHost {
 		h.Log = a.log
 		return h

@@ -66,11 +66,11 @@ func TestHeatHostFlags(t *testing.T) {
 	a := newApp(strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
 	cmd := a.root()
 	build := a.heatHostFlags(cmd)
-	if err := cmd.ParseFlags([]string{"--os-cloud", "fake", "--signal-listen", "127.0.0.1:7999", "--signal-url", "http://undercloud:7999"}); err != nil {
+	if err := cmd.ParseFlags([]string{"--os-cloud", "fake", "--signal-listen", "127.0.0.1:7999", "--signal-url", "http://undercloud:7999", "--signal-key-file", "/k"}); err != nil {
 		t.Fatal(err)
 	}
 	h := build()
-	if h.Cloud.Cloud != "fake" || h.SignalListen != "127.0.0.1:7999" || h.SignalBaseURL != "http://undercloud:7999" || h.Log == nil {
+	if h.Cloud.Cloud != "fake" || h.SignalListen != "127.0.0.1:7999" || h.SignalBaseURL != "http://undercloud:7999" || h.SignalKeyFile != "/k" || h.Log == nil {
 		t.Fatalf("host %+v", h)
 	}
 }

@@ -28,7 +28,10 @@ creates the derived config and the deployment of each target (bounded
 concurrency); the derived config tells the node to PUT its outputs to a
 signal URL of a Receiver, a small HTTP server on 127.0.0.1 by default that
 authenticates each signal with a per-deployment secret in the URL and marks
-the Heat deployment COMPLETE (deploy_status_code 0) or FAILED. Wait polls
+the Heat deployment COMPLETE (deploy_status_code 0) or FAILED. With a key
+(ReceiverOptions.Key, LoadOrCreateSignalKey) the secrets are HMACs of
+URL ids naming the server, so a restarted receiver on the same address
+still accepts signals made before the restart. Wait polls
 Heat with exponential backoff until every deployment is COMPLETE or FAILED,
 or the total timeout passes: the error then names each server that did not
 answer. Cleanup deletes the superseded fernetflow deployments of a server

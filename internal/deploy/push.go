@@ -113,7 +113,7 @@ func pushOne(ctx context.Context, c *gophercloud.ServiceClient, t Target, src so
 	}
 	var sig Signal
 	if opts.Receiver != nil {
-		sig = opts.Receiver.Register(t.Server.Name)
+		sig = opts.Receiver.Register(t.Server.Name, t.Server.ID)
 		p.SignalTransport, p.SignalURL = TransportTempURL, sig.URL
 	}
 	derived, err := DerivedConfig(src, p)

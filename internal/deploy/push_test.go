@@ -351,3 +351,69 @@ func TestCleanup(t *testing.T) {
 		t.Fatalf("%d configs, %d deployments left", cfgs, deps)
 	}
 }
+
+// TestSignalKeyOutlivesReceiver: with a key, a signal made by one receiver
+// is accepted by the next one (a restarted fernetflow), which finds the
+// deployment in Heat; a forged secret is still refused.
+func TestSignalKeyOutlivesReceiver(t *testing.T) {
+	fs := th.SetupHTTP()
+	defer fs.Teardown()
+	h := deploytest.New(fs)
+	c := client.ServiceClient(fs)
+	keyFile := t.TempDir() + "/signal.key"
+	key, err := LoadOrCreateSignalKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := LoadOrCreateSignalKey(keyFile); err != nil || string(again) != string(key) {
+		t.Fatalf("key not kept: %v", err)
+	}
+	first, err := NewReceiver(c, ReceiverOptions{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []Target{{Server: Server{Name: "ctrl-0", ID: "srv-0"}}, {Server: Server{Name: "ctrl-1", ID: "srv-1"}}}
+	deps, err := Push(context.Background(), c, targets, PushOptions{Config: installConfig, Receiver: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	second, err := NewReceiver(c, ReceiverOptions{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	for i, srv := range []string{"srv-0", "srv-1"} {
+		url := inputValue(h.Metadata(srv)[0], "deploy_signal_id").(string)
+		path := url[strings.Index(url, "/signal/"):]
+		if i == 1 { // forged: the last hex digit changed
+			last := "0"
+			if strings.HasSuffix(path, "0") {
+				last = "1"
+			}
+			path = path[:len(path)-1] + last
+		}
+		req, _ := http.NewRequest("PUT", "http://"+second.Addr()+path, strings.NewReader(`{"deploy_status_code":0,"x":1}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := 200
+		if i == 1 {
+			want = 404
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("%s: HTTP %d, want %d", srv, resp.StatusCode, want)
+		}
+	}
+	if d := h.Deployment(deps[0].DeploymentID); d["status"] != "COMPLETE" {
+		t.Fatalf("deployment of srv-0: %v", d["status"])
+	}
+	if d := h.Deployment(deps[1].DeploymentID); d["status"] != "IN_PROGRESS" {
+		t.Fatalf("forged signal changed srv-1: %v", d["status"])
+	}
+	if _, err := NewReceiver(c, ReceiverOptions{Key: []byte("short")}); err == nil {
+		t.Fatal("short key accepted")
+	}
+}

@@ -2,15 +2,20 @@ package deploy
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +46,14 @@ type ReceiverOptions struct {
 	Log *slog.Logger
 	// UpdateTimeout bounds the Heat update a signal triggers (default 30s).
 	UpdateTimeout time.Duration
+	// Key, when set (at least 32 bytes, see LoadOrCreateSignalKey), makes
+	// signal URLs that outlive this receiver: each secret is an HMAC of the
+	// URL's id, which names the server, so a later receiver with the same
+	// key (a restarted fernetflow on the same --signal-listen) accepts a
+	// signal it never registered and finds its deployment in Heat (the one
+	// whose derived config holds that URL). Without a key, a signal reaches
+	// only the receiver that made its URL.
+	Key []byte
 }
 
 // Receiver receives the signals nodes PUT (or POST) to their deployment's
@@ -61,6 +74,8 @@ type Receiver struct {
 
 	ln  net.Listener
 	srv *http.Server
+
+	key []byte
 
 	mu   sync.Mutex
 	regs map[string]*registration
@@ -95,8 +110,12 @@ func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver,
 	if err != nil {
 		return nil, fmt.Errorf("deploy: signal receiver: listen on %s: %w (choose another --signal-listen)", listen, err)
 	}
+	if opts.Key != nil && len(opts.Key) < 32 {
+		ln.Close()
+		return nil, fmt.Errorf("deploy: signal receiver: key is %d bytes, want at least 32", len(opts.Key))
+	}
 	r := &Receiver{
-		client: c, log: opts.Log, ln: ln, regs: map[string]*registration{},
+		client: c, log: opts.Log, ln: ln, regs: map[string]*registration{}, key: opts.Key,
 		base: strings.TrimSuffix(opts.BaseURL, "/"), upd: opts.UpdateTimeout,
 	}
 	if r.log == nil {
@@ -131,12 +150,17 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Register makes a signal URL for a deployment to server (a name for logs
-// and errors). Bind must follow once the deployment exists.
-func (r *Receiver) Register(server string) Signal {
+// Register makes a signal URL for a deployment to the server with this
+// name (for logs and errors) and id. Bind must follow once the deployment
+// exists.
+func (r *Receiver) Register(server, serverID string) Signal {
 	reg := &registration{
 		id: randomHex(12), secret: randomHex(32), server: server,
 		bound: make(chan struct{}), done: make(chan struct{}),
+	}
+	if r.key != nil {
+		reg.id += "." + base64.RawURLEncoding.EncodeToString([]byte(serverID))
+		reg.secret = r.mac(reg.id)
 	}
 	r.mu.Lock()
 	r.regs[reg.id] = reg
@@ -192,6 +216,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	reg, ok := r.regs[req.PathValue("id")]
 	r.mu.Unlock()
+	if !ok && r.key != nil {
+		reg, ok = r.recover(req.Context(), req.PathValue("id"), req.PathValue("secret"))
+	}
 	if !ok || subtle.ConstantTimeCompare([]byte(reg.secret), []byte(req.PathValue("secret"))) != 1 {
 		r.log.Warn("signal refused: unknown id or wrong secret", "remote", req.RemoteAddr, "signal", req.PathValue("id"))
 		http.NotFound(w, req)
@@ -249,4 +276,109 @@ func SignalStatus(out map[string]any) (status, reason string) {
 		}
 	}
 	return softwaredeployments.StatusComplete, "Outputs received"
+}
+
+func (r *Receiver) mac(id string) string {
+	m := hmac.New(sha256.New, r.key)
+	m.Write([]byte("fernetflow-signal\x00" + id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// recover accepts a signal this receiver did not register (made by an
+// earlier receiver with the same key): it checks the HMAC, then finds the
+// deployment of the server named in the id whose derived config holds the
+// URL, and registers it.
+func (r *Receiver) recover(ctx context.Context, id, secret string) (*registration, bool) {
+	if subtle.ConstantTimeCompare([]byte(r.mac(id)), []byte(secret)) != 1 {
+		return nil, false
+	}
+	_, enc, ok := strings.Cut(id, ".")
+	sid, err := base64.RawURLEncoding.DecodeString(enc)
+	if !ok || err != nil || len(sid) == 0 {
+		return nil, false
+	}
+	serverID := string(sid)
+	ctx, cancel := context.WithTimeout(ctx, r.upd)
+	defer cancel()
+	dep, err := findSignalled(ctx, r.client, serverID, "/signal/"+id+"/")
+	if err != nil {
+		r.log.Error("signal with a valid secret, but its deployment was not found in Heat", "server_id", serverID, "err", err)
+		return nil, false
+	}
+	reg := &registration{id: id, secret: secret, server: serverID, deployment: dep,
+		bound: make(chan struct{}), done: make(chan struct{})}
+	close(reg.bound)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.regs[id]; ok {
+		return prev, true
+	}
+	r.regs[id] = reg
+	return reg, true
+}
+
+// findSignalled returns the deployment of serverID whose derived config's
+// deploy_signal_id contains path.
+func findSignalled(ctx context.Context, c *gophercloud.ServiceClient, serverID, path string) (string, error) {
+	md, err := softwaredeployments.Metadata(ctx, c, serverID).Extract()
+	if err != nil {
+		return "", err
+	}
+	var config string
+	for _, cfg := range md {
+		for _, in := range cfg.Inputs {
+			if v, _ := in.Value.(string); in.Name == "deploy_signal_id" && strings.Contains(v, path) {
+				config = cfg.ID
+			}
+		}
+	}
+	if config == "" {
+		return "", fmt.Errorf("no deployment of server %s signals to this URL (deleted?)", serverID)
+	}
+	pages, err := softwaredeployments.List(c, softwaredeployments.ListOpts{ServerID: serverID}).AllPages(ctx)
+	if err != nil {
+		return "", err
+	}
+	deps, err := softwaredeployments.ExtractSoftwareDeployments(pages)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range deps {
+		if d.ConfigID == config {
+			return d.ID, nil
+		}
+	}
+	return "", fmt.Errorf("config %s of server %s has no deployment", config, serverID)
+}
+
+// LoadOrCreateSignalKey reads the receiver key at path, or makes one (32
+// random bytes, mode 0600) when the file does not exist.
+func LoadOrCreateSignalKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("deploy: signal key %s is %d bytes, want at least 32: remove it to make a new one", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	b = make([]byte, 32)
+	_, _ = rand.Read(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateSignalKey(path)
+		}
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	return b, nil
 }
