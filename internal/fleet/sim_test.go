@@ -10,7 +10,8 @@ package fleet
 //
 //  1. no unexpired token is rejected by any node (keys.VerifyToken);
 //  2. the master never rotates while a node does not hold its set;
-//  3. every node's generation is the master's or the one before.
+//  3. every node's generation is the master's or the one before, and a
+//     node refuses no delivery but a replayed older one (ErrRollback).
 //
 // A few schedules also run every delivery through the real path
 // (envelope.Seal, node.Install on directories of a Local target) and
@@ -443,7 +444,7 @@ func (s *sim) setup() error {
 	return nil
 }
 
-// step runs the schedule to its end or to the first violation.
+// runAll runs the schedule to its end or to the first violation.
 func (s *sim) runAll() error {
 	for s.q.Len() > 0 && s.violation == nil {
 		e := heap.Pop(&s.q).(*simEvent)
