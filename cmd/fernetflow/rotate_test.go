@@ -288,3 +288,32 @@ func TestRotateWithANodeLeftOut(t *testing.T) {
 	}
 	r.verifyAll("after ctl2 caught up")
 }
+
+// Every action the definitions call is described, with schemas that parse.
+func TestActionListAndShow(t *testing.T) {
+	out, _, code := runCLI(t, "", "action", "list", "-f", "json")
+	var list []actionSummary
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil {
+		t.Fatalf("action list: %d %s", code, out)
+	}
+	names := map[string]bool{}
+	for _, a := range list {
+		names[a.Name] = a.Description != ""
+	}
+	for _, want := range []string{"keys.status", "keys.rotate", "keys.package", "keys.probe", "fleet.check", "fleet.servers", "fleet.deploy", "node.enroll", "heat.servers", "heat.deploy", "heat.wait", "heat.cleanup", "std.echo"} {
+		if !names[want] {
+			t.Errorf("action list lacks %s (or its description)", want)
+		}
+	}
+	out, _, code = runCLI(t, "", "action", "show", "keys.rotate", "-f", "json")
+	var d struct {
+		Input  map[string]any `json:"input_schema"`
+		Output map[string]any `json:"output_schema"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &d) != nil || d.Input["properties"] == nil || d.Output["properties"] == nil {
+		t.Fatalf("action show: %d %s", code, out)
+	}
+	if _, errs, code := runCLI(t, "", "action", "show", "keys.nope"); code != exitUsage || !strings.Contains(errs, "action list") {
+		t.Fatalf("unknown action: %d %s", code, errs)
+	}
+}
