@@ -228,6 +228,8 @@ type run struct {
 	running int
 	joins   map[string]*joinState
 	ends    []map[string]any // outbound contexts of tasks that led nowhere
+	endPubs []map[string]any // their published parts
+	inPub   map[*TaskExecution]map[string]any
 	forced  string           // state set by fail/succeed
 	forcedM string
 }
@@ -235,6 +237,7 @@ type run struct {
 type joinState struct {
 	from    map[string]bool
 	ctxs    []map[string]any
+	pubs    []map[string]any
 	started bool
 }
 
@@ -242,6 +245,7 @@ type taskDone struct {
 	te  *TaskExecution
 	t   *Task
 	out map[string]any // outbound context
+	pub map[string]any // its published part (Mistral's task context)
 }
 
 // Continue runs a started execution to its end.
@@ -251,7 +255,7 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	}
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets,
+	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets, inPub: map[*TaskExecution]map[string]any{},
 		done: make(chan taskDone, 64), joins: map[string]*joinState{}}
 	return r.loop()
 }
@@ -299,7 +303,7 @@ func (r *run) loop() *Execution {
 	}
 	for _, t := range r.w.Tasks {
 		if !inbound[t.Name] {
-			r.spawn(t, start)
+			r.spawn(t, start, map[string]any{})
 		}
 	}
 	for r.running > 0 {
@@ -311,6 +315,10 @@ func (r *run) loop() *Execution {
 			d = <-r.done
 		}
 		r.running--
+		r.mu.Lock()
+		d.pub = mergeContexts([]map[string]any{r.inPub[d.te], d.te.Published})
+		r.mu.Unlock()
+		delete(r.inPub, d.te)
 		r.notify(d.te)
 		if r.forced == "" && r.ctx.Err() == nil {
 			r.next(d)
@@ -394,6 +402,7 @@ func (r *run) next(d taskDone) {
 				r.cancel() // the workflow has ended: stop what still runs
 				if !ledSomewhere {
 					r.ends = append(r.ends, d.out)
+					r.endPubs = append(r.endPubs, d.pub)
 				}
 				return
 			}
@@ -415,17 +424,19 @@ func (r *run) next(d taskDone) {
 				}
 				js.from[t.Name] = true
 				js.ctxs = append(js.ctxs, d.out)
+				js.pubs = append(js.pubs, d.pub)
 				if r.joinSatisfied(target, js) {
 					js.started = true
-					r.spawn(target, mergeContexts(js.ctxs))
+					r.spawn(target, mergeContexts(js.ctxs), mergeContexts(js.pubs))
 				}
 				continue
 			}
-			r.spawn(target, d.out)
+			r.spawn(target, d.out, d.pub)
 		}
 	}
 	if !ledSomewhere {
 		r.ends = append(r.ends, d.out)
+		r.endPubs = append(r.endPubs, d.pub)
 	}
 }
 
@@ -524,7 +535,9 @@ func (r *run) finish() *Execution {
 				ex.Output, _ = out.(map[string]any)
 			}
 		} else {
-			ex.Output = final
+			// Mistral's final context: what the branches published (input
+			// and vars live beside it, not in it).
+			ex.Output = mergeContexts(r.endPubs)
 		}
 	case Error_:
 		ex.Output = map[string]any{}
@@ -657,7 +670,7 @@ func (r *run) executionView() map[string]any {
 	}
 }
 
-func (r *run) spawn(t *Task, in map[string]any) {
+func (r *run) spawn(t *Task, in, inPub map[string]any) {
 	now := r.e.now()
 	te := &TaskExecution{ID: NewID(), Name: t.Name, State: Running, Action: t.Action, StartedAt: now}
 	if t.Workflow != "" {
@@ -666,6 +679,7 @@ func (r *run) spawn(t *Task, in map[string]any) {
 	r.mu.Lock()
 	r.ex.Tasks = append(r.ex.Tasks, te)
 	r.latest[t.Name] = te
+	r.inPub[te] = inPub
 	r.mu.Unlock()
 	r.running++
 	r.notify(te)
