@@ -49,7 +49,7 @@ config each one runs. Credentials come from clouds.yaml and the OS_*
 variables exactly as the openstack CLI reads them (--os-cloud).`,
 	}
 	f.register(cmd)
-	cmd.AddCommand(a.heatServersCmd(&f), a.heatDeploymentsCmd(&f), a.heatCleanupCmd(&f))
+	cmd.AddCommand(a.heatServersCmd(&f), a.heatDeploymentsCmd(&f), a.heatCleanupCmd(&f), a.heatTemplateCmd())
 	return cmd
 }
 
