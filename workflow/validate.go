@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -178,11 +179,19 @@ func (v *validator) task(w *Workflow, t *Task) {
 		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (see fernetflow workflow actions, or std.* for Mistral's standard actions)%s", t.Action, suggest(t.Action, v.names()))
 		return
 	}
+	inputPos := t.KeyPos("input")
+	if _, ok := t.keyPos["input"]; !ok {
+		inputPos = t.KeyPos("action") // inline parameters
+	}
 	if len(t.WithItems) > 0 || hasExpression(t.Input) {
-		return // only literal input can be checked before the run
+		// Values come at run time; the names can be checked now.
+		if err := checkInputNames(a, t.Input); err != nil {
+			v.add(w, t, "input", inputPos, "%v", err)
+		}
+		return
 	}
 	if err := checkInput(a, t.Input); err != nil {
-		v.add(w, t, "input", t.KeyPos("input"), "%v", err)
+		v.add(w, t, "input", inputPos, "%v", err)
 	}
 }
 
@@ -322,4 +331,49 @@ func (v *validator) names() []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// checkInputNames checks the input's keys against the top level of the
+// action's InputSchema: required properties present and, when
+// additionalProperties is false, no unknown key.
+func checkInputNames(a Action, input map[string]any) error {
+	var sch struct {
+		Properties           map[string]json.RawMessage `json:"properties"`
+		Required             []string                   `json:"required"`
+		AdditionalProperties *bool                      `json:"additionalProperties"`
+	}
+	raw := a.InputSchema()
+	if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &sch) != nil {
+		return nil
+	}
+	var missing, unknown []string
+	for _, r := range sch.Required {
+		if _, ok := input[r]; !ok {
+			missing = append(missing, r)
+		}
+	}
+	if sch.AdditionalProperties != nil && !*sch.AdditionalProperties {
+		for k := range input {
+			if _, ok := sch.Properties[k]; !ok {
+				unknown = append(unknown, k)
+			}
+		}
+	}
+	sort.Strings(unknown)
+	if len(missing) == 0 && len(unknown) == 0 {
+		return nil
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing "+strings.Join(missing, ", "))
+	}
+	if len(unknown) > 0 {
+		known := make([]string, 0, len(sch.Properties))
+		for k := range sch.Properties {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		parts = append(parts, fmt.Sprintf("unknown %s (it takes %s)", strings.Join(unknown, ", "), strings.Join(known, ", ")))
+	}
+	return fmt.Errorf("input rejected by action %s: %s", a.Name(), strings.Join(parts, "; "))
 }
