@@ -52,6 +52,15 @@ func (f *repoFlags) options(a *app) ([]keys.Option, error) {
 	return opts, nil
 }
 
+// open loads the repository the flags name.
+func (f *repoFlags) open(a *app) (*keys.Repository, error) {
+	opts, err := f.options(a)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Open(f.dir, opts...)
+}
+
 // rotateFlags are the knobs of setup and rotate, named as in keystone.conf.
 type rotateFlags struct {
 	ro keys.RotateOptions
@@ -209,11 +218,7 @@ keys under the same names, so the same primary. Compare it across nodes.`,
 		Example: `  fernetflow keys fingerprint --key-repository /etc/keystone/fernet-keys`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := rf.options(a)
-			if err != nil {
-				return err
-			}
-			r, err := keys.Open(rf.dir, opts...)
+			r, err := rf.open(a)
 			if err != nil {
 				return err
 			}
@@ -304,11 +309,7 @@ func (a *app) keysTokenCmd() *cobra.Command {
   fernetflow keys token verify --key-repository /srv/node2/fernet-keys "$T"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := rf.options(a)
-			if err != nil {
-				return err
-			}
-			r, err := keys.Open(rf.dir, opts...)
+			r, err := rf.open(a)
 			if err != nil {
 				return err
 			}
@@ -334,10 +335,6 @@ from stdin. Exit code 0: valid; 1: no key validates it.`,
 		Example: `  fernetflow keys token verify --key-repository /etc/keystone/fernet-keys "$T"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := vf.options(a)
-			if err != nil {
-				return err
-			}
 			tok := args[0]
 			if tok == "-" {
 				line, err := bufio.NewReader(io.LimitReader(a.stdin, 1<<16)).ReadString('\n')
@@ -346,7 +343,7 @@ from stdin. Exit code 0: valid; 1: no key validates it.`,
 				}
 				tok = strings.TrimSpace(line)
 			}
-			r, err := keys.Open(vf.dir, opts...)
+			r, err := vf.open(a)
 			if err != nil {
 				return err
 			}
