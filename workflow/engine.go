@@ -230,7 +230,7 @@ type run struct {
 	ends    []map[string]any // outbound contexts of tasks that led nowhere
 	endPubs []map[string]any // their published parts
 	inPub   map[*TaskExecution]map[string]any
-	forced  string           // state set by fail/succeed
+	forced  string // state set by fail/succeed
 	forcedM string
 }
 

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -102,7 +101,6 @@ type fileParser struct {
 	workbook bool // paths start with /workflows or /actions
 	ix       *posIndex
 	errs     ErrorList
-	src      map[string]any
 }
 
 // pathParts splits "/wf/tasks/t1/key/..." into workflow, task and key.
@@ -681,12 +679,6 @@ func (p *fileParser) transitions(path string, v any) ([]Transition, map[string]a
 		out = append(out, Transition{Target: name, Params: params, Condition: cond, Pos: p.ix.key(ipath)})
 	}
 	return out, publish
-}
-
-// rawJSON is a helper for tests and the CLI.
-func rawJSON(v any) json.RawMessage {
-	b, _ := expr.MarshalJSON(v, "")
-	return b
 }
 
 // isWorkbook tells a workbook (name:, workflows:, actions:) from a file of

@@ -84,7 +84,8 @@ func StdActions() []Action {
 				if d, ok := in["error_data"]; ok && d != nil {
 					return nil, &ResultError{Value: d, Err: fmt.Errorf("%s", pyStr(d))}
 				}
-				return nil, errors.New("Fail action expected exception.")
+				// Mistral's own words, which its users grep for.
+				return nil, errFailAction
 			}},
 		FuncAction{ActionName: "std.sleep", Desc: "Sleeps for seconds seconds (honouring cancellation); its result is null.",
 			In: `{"type":"object","properties":{"seconds":{"type":["integer","number","string"]}},"required":["seconds"],"additionalProperties":false}`,
@@ -94,6 +95,9 @@ func StdActions() []Action {
 			Fn: stdHTTP},
 	}
 }
+
+//lint:ignore ST1005 Mistral's message, kept verbatim
+var errFailAction = errors.New("Fail action expected exception.")
 
 // FuncAction adapts a function to Action.
 type FuncAction struct {

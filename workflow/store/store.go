@@ -25,6 +25,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	boltErrors "go.etcd.io/bbolt/errors"
 
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/expr"
@@ -81,7 +82,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: Timeout, ReadOnly: readOnly})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, boltErrors.ErrTimeout) {
 			return nil, fmt.Errorf("store: open %s: another process holds it (waited %s)", s.path, Timeout)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
