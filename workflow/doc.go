@@ -38,6 +38,14 @@
 // same file. A workflow fails when a task fails and no on-error transition
 // of that task fired, as in Mistral. Cancelling ctx cancels the execution.
 //
+// Where Mistral's behaviour is surprising, the engine follows it (each
+// point is a case in testdata/conformance, checked against real Mistral 15
+// by the integration suite): without an output section the output is what
+// the ending branches published, not the input; a task whose input or
+// with-items lists do not evaluate fails the whole workflow ("Failed to
+// run task"), with no retry and no on-error; an unsatisfiable join ends in
+// ERROR; plain yes/no/on/off are booleans, as in PyYAML.
+//
 // # Actions
 //
 // Actions come from a Registry (see Action for the contract). StdRegistry
@@ -47,6 +55,13 @@
 // a secret output are replaced wherever they were copied (published values,
 // output, state_info). In memory, the execution's own expressions still see
 // them.
+//
+// # Persistence and schedules
+//
+// Package workflow/store keeps executions in bbolt (a Recorder) and cron
+// triggers (CronTrigger: Mistral's pattern, first execution time and
+// remaining executions); its ClaimDue advances due triggers in one
+// transaction so that each slot fires once across processes and restarts.
 //
 // # Expressions
 //
