@@ -76,6 +76,8 @@ var Parameters = []Parameter{
 		Description: "The role of those servers in the stack (Controller: its ControllerServer resources)."},
 	{Name: "concurrency", Type: "number", MinValue: minValue(1),
 		Description: "Nodes delivered to at once."},
+	{Name: "servers", Type: "json", Default: yaml.MapSlice{},
+		Description: "Not used: TripleO passes it to OS::TripleO::NodeExtraConfigPost, the resource environments/fernet-rotation.yaml maps this template to."},
 }
 
 func parameter(name string) (Parameter, bool) {
