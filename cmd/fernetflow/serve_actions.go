@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/workflow"
+)
+
+// actionServerFlags are serve's action server options.
+type actionServerFlags struct {
+	listen           string
+	tlsCert, tlsKey  string
+	auth             string
+	keystoneURL      string
+	projects, roles  []string
+	sharedSecretFile string
+	actionTimeout    time.Duration
+	fleet            fleetFlags
+	// shared are fleet flags serve already defines (--state-dir): their
+	// value is copied from serve's flag when the server starts.
+	shared []sharedFlag
+}
+
+// sharedFlag is a fleet flag (fleet) that serve defines itself (own).
+type sharedFlag struct{ own, fleet *pflag.Flag }
+
+const sharedSecretAuthName = "shared-secret-for-tests"
+
+// serveActionFlags adds the HTTP action server to cmd (fernetflow serve):
+// it registers the server's flags and wraps cmd's RunE so that, when
+// --listen is given, the server runs beside serve's own loop and shuts down
+// gracefully (in-flight actions finish, up to 30 s) when the loop returns.
+// Call it after cmd's own flags are registered: a fleet flag cmd already
+// has (--state-dir) is shared, not registered twice.
+func (a *app) serveActionFlags(cmd *cobra.Command) {
+	f := &actionServerFlags{}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "", "serve the Go actions over HTTP for OpenStack Mistral on this address (such as 127.0.0.1:8990); empty: no action server")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "action server: TLS certificate (PEM, with its chain); with --tls-key, the server speaks HTTPS only")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "action server: TLS private key (PEM)")
+	fl.StringVar(&f.auth, "auth", "keystone", "action server: how callers authenticate: keystone (X-Auth-Token validated by Keystone), or "+sharedSecretAuthName+" (FOR TESTS ONLY: fixed secrets from --shared-secret-file, never in production)")
+	fl.StringVar(&f.keystoneURL, "keystone-url", os.Getenv("OS_AUTH_URL"), "action server: Keystone's endpoint that validates callers' tokens (default: OS_AUTH_URL)")
+	fl.StringSliceVar(&f.projects, "allowed-project", nil, "action server: project (id or name) whose tokens may run actions; repeat or comma-separate; required")
+	fl.StringSliceVar(&f.roles, "allowed-role", []string{"admin"}, "action server: roles of which a caller needs one (keystone auth)")
+	fl.StringVar(&f.sharedSecretFile, "shared-secret-file", "", "action server, --auth "+sharedSecretAuthName+" only: file of lines \"PROJECT SECRET\"")
+	fl.DurationVar(&f.actionTimeout, "action-timeout", 15*time.Minute, "action server: time allowed for one action")
+
+	scratch := &cobra.Command{Use: "scratch"}
+	f.fleet.register(a, scratch)
+	scratch.Flags().VisitAll(func(sf *pflag.Flag) {
+		if own := fl.Lookup(sf.Name); own != nil {
+			f.shared = append(f.shared, sharedFlag{own, sf})
+			return
+		}
+		fl.AddFlag(sf)
+	})
+
+	cmd.Long += `
+
+With --listen, serve also runs the HTTP action server that OpenStack Mistral's
+ad-hoc actions (fernetflow mistral register) call: POST /v1/actions/NAME runs
+one of fernetflow's actions on the fleet chosen by --target (--nodes,
+--state-dir, or Heat's --os-cloud, --stack, --role). Every call is
+authenticated: --auth keystone validates the caller's X-Auth-Token with
+Keystone and allows tokens scoped to an --allowed-project with one of the
+--allowed-role roles (401 otherwise, 403 for another project or role).
+--auth ` + sharedSecretAuthName + ` is for tests only. With --tls-cert and
+--tls-key it speaks HTTPS. One JSON log line per request on stderr. On
+SIGINT or SIGTERM it stops taking requests and lets running actions end
+(30 s at most).`
+	cmd.Example += `
+  # The action server for real Mistral, behind Keystone, over TLS
+  fernetflow serve --listen 127.0.0.1:8990 --tls-cert /etc/fernetflow/tls.crt --tls-key /etc/fernetflow/tls.key \
+      --auth keystone --keystone-url https://keystone.example:5000 --allowed-project admin \
+      --target heat --os-cloud undercloud --stack overcloud --role Controller --state-dir /var/lib/fernetflow`
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if f.listen == "" {
+			return run(cmd, args)
+		}
+		ctx, cancel := context.WithCancel(cmd.Context())
+		defer cancel()
+		srv, err := a.startActionServer(ctx, f, cancel)
+		if err != nil {
+			return err
+		}
+		cmd.SetContext(ctx)
+		runErr := run(cmd, args)
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		return errors.Join(runErr, srv.stop(sctx))
+	}
+}
+
+type runningServer struct {
+	http      *http.Server
+	done      chan error
+	closeHost func() error
+}
+
+// stop shuts the server down gracefully and returns why it ended, if not
+// because it was stopped.
+func (s *runningServer) stop(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if s.closeHost != nil {
+		err = errors.Join(err, s.closeHost())
+	}
+	if serr := <-s.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("action server: %w", serr)
+	}
+	return err
+}
+
+func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, failed context.CancelFunc) (*runningServer, error) {
+	for _, s := range f.shared {
+		if s.own.Value.Type() == "string" && s.fleet.Value.Type() == "string" {
+			if err := s.fleet.Value.Set(s.own.Value.String()); err != nil {
+				return nil, usagef("--%s: %v", s.own.Name, err)
+			}
+		}
+	}
+	auth, err := f.authenticator()
+	if err != nil {
+		return nil, err
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, usagef("--tls-cert and --tls-key go together")
+	}
+	h, err := f.fleet.host(a)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := servedRegistry(h)
+	if err != nil {
+		return nil, err
+	}
+	reqLog := slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "action-server")
+	handler, err := actions.NewServer(reg, actions.ServerOptions{Auth: auth, Timeout: f.actionTimeout, Log: reqLog})
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      f.actionTimeout + time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(reqLog.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return nil, usagef("--tls-cert/--tls-key: %v", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		scheme = "https"
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", f.listen)
+	if err != nil {
+		return nil, fmt.Errorf("action server: %w", err)
+	}
+	rs := &runningServer{http: srv, done: make(chan error, 1)}
+	if ht, ok := h.Target.(*actions.HeatTarget); ok {
+		rs.closeHost = ht.Host.Close // stops the signal receiver
+	}
+	go func() {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			failed() // end serve: its action server is gone
+		}
+		rs.done <- err
+	}()
+	fmt.Fprintf(a.stderr, "fernetflow serve: %d actions on %s://%s/v1/actions (auth %s, projects %s)\n",
+		len(reg.Names()), scheme, ln.Addr(), f.auth, strings.Join(f.projects, ","))
+	return rs, nil
+}
+
+// servedRegistry is what the action server exposes: fernetflow's own
+// actions. Mistral has its own std.* actions; serving std.http here would
+// only turn the server into a proxy.
+func servedRegistry(h *actions.FleetHost) (workflow.Registry, error) {
+	full, err := fleetRegistry(h)
+	if err != nil {
+		return nil, err
+	}
+	var acts []workflow.Action
+	for _, n := range full.Names() {
+		if strings.HasPrefix(n, "std.") {
+			continue
+		}
+		x, _ := full.Lookup(n)
+		acts = append(acts, x)
+	}
+	return actions.NewRegistry(acts...)
+}
+
+func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {
+	if len(f.projects) == 0 {
+		return nil, usagef("the action server needs --allowed-project: the project (id or name) whose callers may run actions")
+	}
+	switch f.auth {
+	case "keystone":
+		if f.keystoneURL == "" {
+			return nil, usagef("--auth keystone needs --keystone-url (or OS_AUTH_URL)")
+		}
+		if f.sharedSecretFile != "" {
+			return nil, usagef("--shared-secret-file is for --auth %s only", sharedSecretAuthName)
+		}
+		return &actions.KeystoneAuth{URL: f.keystoneURL, Projects: f.projects, Roles: f.roles}, nil
+	case sharedSecretAuthName:
+		if f.sharedSecretFile == "" {
+			return nil, usagef("--auth %s needs --shared-secret-file", sharedSecretAuthName)
+		}
+		secrets, err := readSharedSecrets(f.sharedSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		return &actions.SharedSecretAuth{Secrets: secrets, Projects: f.projects}, nil
+	}
+	return nil, usagef("--auth %q: use keystone, or %s in tests", f.auth, sharedSecretAuthName)
+}
+
+// readSharedSecrets reads lines "PROJECT SECRET" (# comments, blank lines).
+func readSharedSecrets(path string) (map[string]string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("shared secrets: %w", err)
+	}
+	defer file.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(file)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 || len(fields[1]) < 16 {
+			return nil, fmt.Errorf("shared secrets: %s:%d: want \"PROJECT SECRET\" with a secret of 16 characters or more", path, n)
+		}
+		out[fields[1]] = fields[0]
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("shared secrets: %s: %w", path, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("shared secrets: %s holds none", path)
+	}
+	return out, nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer several goroutines write (serve's loop
+// and the action server's request log).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestServeActionServer(t *testing.T) {
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.WriteFile(secrets, []byte("# project secret\nadmin admin-secret-0123456789\ndemo demo-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	var out, errb lockedBuffer
+	a := newApp(strings.NewReader(""), &out, &errb)
+	root := a.root()
+	root.SetArgs([]string{"serve", "--state-dir", filepath.Join(dir, "state"), "--listen", addr,
+		"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "--allowed-project", "admin",
+		"--target", "local", "--nodes", filepath.Join(dir, "ctl0") + "," + filepath.Join(dir, "ctl1")})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the action server did not come up: %v\n%s", <-done, errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	post := func(name, token, body string) (int, string) {
+		req, _ := http.NewRequest("POST", base+"/v1/actions/"+name, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("X-Auth-Token", token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		name, action, token, body string
+		want                      int
+		in                        string
+	}{
+		{"no token", "keys.rotate", "", `{}`, 401, ""},
+		{"wrong project", "keys.rotate", "demo-secret-0123456789", `{}`, 403, ""},
+		{"std actions are not served", "std.echo", "admin-secret-0123456789", `{"output":1}`, 404, ""},
+		{"schema", "keys.rotate", "admin-secret-0123456789", `{"max_active_keys":0}`, 400, "max_active_keys"},
+		{"runs", "fleet.servers", "admin-secret-0123456789", `{}`, 200, `"server_id": "ctl0"`},
+	} {
+		code, body := post(c.action, c.token, c.body)
+		if code != c.want || !strings.Contains(body, c.in) {
+			t.Errorf("%s: HTTP %d %s, want %d with %q", c.name, code, body, c.want, c.in)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "master")); err == nil {
+		if ents, _ := os.ReadDir(filepath.Join(dir, "state", "master")); len(ents) > 0 {
+			t.Errorf("refused calls left keys in the master repository: %v", ents)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve ended with %v\n%s", err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30 s of its context's end")
+	}
+	logs := errb.String()
+	for _, want := range []string{`"status":401`, `"status":403`, `"project":"admin"`, fmt.Sprintf("http://%s/v1/actions", addr)} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("stderr lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "admin-secret") {
+		t.Errorf("stderr holds a secret:\n%s", logs)
+	}
+}
+
+func TestServeActionServerUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no project", []string{"--auth", "keystone", "--keystone-url", "http://127.0.0.1:5000"}, "--allowed-project"},
+		{"no keystone", []string{"--allowed-project", "admin", "--keystone-url", ""}, "--keystone-url"},
+		{"no secrets", []string{"--allowed-project", "admin", "--auth", "shared-secret-for-tests"}, "--shared-secret-file"},
+		{"unknown auth", []string{"--allowed-project", "admin", "--auth", "none"}, "--auth"},
+		{"half TLS", []string{"--allowed-project", "admin", "--keystone-url", "http://127.0.0.1:5000", "--tls-cert", "x"}, "--tls-key"},
+	} {
+		args := append([]string{"serve", "--state-dir", dir, "--listen", "127.0.0.1:0", "--nodes", dir}, c.args...)
+		_, errs, code := runCLI(t, "", args...)
+		if code != exitUsage || !strings.Contains(errs, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 naming %s", c.name, code, errs, c.want)
+		}
+	}
+}
