@@ -53,7 +53,8 @@ type TaskExecution struct {
 	FinishedAt time.Time      `json:"finished_at"`
 
 	errorHandled bool
-	startFailed  bool // the task could not start: the workflow fails
+	startFailed  bool   // the task could not start: the workflow fails
+	fatal        string // a failure that fails the workflow at once (Mistral's wording)
 }
 
 // Recorder receives snapshots of an execution while it runs: when it
@@ -180,17 +181,8 @@ func (e *Engine) prepareInput(w *Workflow, input map[string]any) (map[string]any
 		}
 		return nil, fmt.Errorf("workflow %s: invalid input (%s); it takes %s", w.Name, strings.Join(parts, "; "), describeInput(w))
 	}
-	// Defaults may be expressions over the other inputs (Mistral evaluates them).
-	for _, p := range w.Input {
-		if _, given := input[p.Name]; given || !p.HasDefault {
-			continue
-		}
-		v, err := expr.EvalValue(context.Background(), p.Default, in, expr.Funcs{})
-		if err != nil {
-			return nil, fmt.Errorf("workflow %s: default of input %s: %w", w.Name, p.Name, err)
-		}
-		in[p.Name] = v
-	}
+	// Defaults are taken as written: Mistral does not evaluate
+	// expressions in them (conformance/input_default_expr).
 	return in, nil
 }
 
@@ -343,10 +335,14 @@ func (r *run) notify(te *TaskExecution) {
 func (r *run) next(d taskDone) {
 	t, te := d.t, d.te
 	r.mu.Lock()
-	startFailed, info := te.startFailed, te.StateInfo
+	startFailed, info, fatal := te.startFailed, te.StateInfo, te.fatal
 	r.mu.Unlock()
 	if startFailed {
 		r.fail(fmt.Sprintf("Failed to run task [error=%s, wf=%s, task=%s]", info, r.w.Name, t.Name))
+		return
+	}
+	if fatal != "" {
+		r.fail(fatal)
 		return
 	}
 	var clauses [][]Transition
@@ -368,7 +364,13 @@ func (r *run) next(d taskDone) {
 			if tr.Condition != "" {
 				v, err := expr.EvalString(r.ctx, tr.Condition, d.out, funcs)
 				if err != nil {
-					r.fail(fmt.Sprintf("task %s: transition condition %s: %v", t.Name, tr.Condition, err))
+					// Mistral: the task fails and so does the workflow,
+					// whatever its on-error says.
+					msg := fmt.Sprintf("task %s: transition condition %s: %v", t.Name, tr.Condition, err)
+					r.mu.Lock()
+					te.State, te.StateInfo = Error_, msg
+					r.mu.Unlock()
+					r.fail(fmt.Sprintf("Failed to handle action completion [error=%s, wf=%s, task=%s]", msg, r.w.Name, t.Name))
 					return
 				}
 				if !truthy(v) {

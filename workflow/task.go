@@ -180,7 +180,12 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 	if len(spec) > 0 {
 		pv, err := expr.EvalValue(ctx, spec, in, funcs)
 		if err != nil {
+			// Mistral fails the workflow at once ("Failed to handle
+			// action completion"): on-error does not apply.
 			state, info = Error_, fmt.Sprintf("task %s: publish: %v", t.Name, err)
+			r.mu.Lock()
+			te.fatal = fmt.Sprintf("Failed to handle action completion [error=%s, wf=%s, task=%s, action=%s]", info, r.w.Name, t.Name, te.Action)
+			r.mu.Unlock()
 		} else if m, ok := pv.(map[string]any); ok {
 			published = m
 			for k, v := range m {

@@ -127,11 +127,6 @@ func (v *validator) workflow(w *Workflow) {
 			v.add(w, t, "join", t.KeyPos("join"), "%d, but only %d task(s) have a transition here (%s)", t.Join, n, strings.Join(inbound[t.Name], ", "))
 		}
 	}
-	for _, p := range w.Input {
-		if p.HasDefault {
-			v.exprs(w, nil, "input", w.Pos, p.Default)
-		}
-	}
 	v.exprs(w, nil, "output", w.Pos, w.Output)
 	v.exprs(w, nil, "output-on-error", w.Pos, w.OutputOnError)
 	v.exprs(w, nil, "vars", w.Pos, w.Vars)
