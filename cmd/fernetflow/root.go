@@ -77,6 +77,7 @@ and signed by the undercloud.`,
 		a.envelopeCmd(),
 		a.nodeCmd(),
 		a.heatCmd(),
+		a.mistralCmd(),
 	)
 	return cmd
 }
