@@ -456,10 +456,13 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 		}
 		return nil, "", false
 	}
-	if in, ok := m["input"].(map[string]any); ok {
+	switch in := m["input"].(type) {
+	case map[string]any:
 		for k, v := range in {
 			t.Input[k] = v
 		}
+	case string:
+		t.InputExpr = in
 	}
 	for _, k := range []string{"action", "workflow"} {
 		s, ok := m[k].(string)

@@ -152,6 +152,7 @@ type Task struct {
 	Action         string // the action name, without inline parameters
 	Workflow       string // a sub-workflow, instead of Action
 	Input          map[string]any
+	InputExpr      string // input: <% expression giving a dict %>, instead of Input
 	WithItems      []ItemsVar
 	Concurrency    any
 	Publish        map[string]any

@@ -292,7 +292,18 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	iv, err := expr.EvalValue(ctx, t.Input, data, funcs)
+	var iv any
+	var err error
+	if t.InputExpr != "" {
+		iv, err = expr.EvalString(ctx, t.InputExpr, data, funcs)
+		if err == nil {
+			if _, isMap := iv.(map[string]any); !isMap && iv != nil {
+				err = fmt.Errorf("%s gives %s, want a dict", t.InputExpr, pyStr(iv))
+			}
+		}
+	} else {
+		iv, err = expr.EvalValue(ctx, t.Input, data, funcs)
+	}
 	if err != nil {
 		return nil, &startError{fmt.Errorf("input: %w", err)}
 	}

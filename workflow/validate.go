@@ -137,6 +137,9 @@ func (v *validator) workflow(w *Workflow) {
 
 func (v *validator) task(w *Workflow, t *Task) {
 	v.exprs(w, t, "input", t.KeyPos("input"), t.Input)
+	if t.InputExpr != "" {
+		v.expression(w, t, "input", t.KeyPos("input"), t.InputExpr, true)
+	}
 	v.exprs(w, t, "publish", t.KeyPos("publish"), t.Publish)
 	v.exprs(w, t, "publish-on-error", t.KeyPos("publish-on-error"), t.PublishOnError)
 	for _, k := range []struct {
@@ -177,6 +180,9 @@ func (v *validator) task(w *Workflow, t *Task) {
 	inputPos := t.KeyPos("input")
 	if _, ok := t.keyPos["input"]; !ok {
 		inputPos = t.KeyPos("action") // inline parameters
+	}
+	if t.InputExpr != "" {
+		return // the whole input comes at run time
 	}
 	if len(t.WithItems) > 0 || hasExpression(t.Input) {
 		// Values come at run time; the names can be checked now.
