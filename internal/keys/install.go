@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 )
 
 // InstallOptions govern Install.
@@ -13,6 +16,12 @@ type InstallOptions struct {
 	AllowFewer bool
 	// Create makes the repository directory (0700) when it does not exist.
 	Create bool
+	// Repair replaces key files with malformed content (which break every
+	// token request in Keystone) with next's key of that index, or removes
+	// them when next has none. Use it when next is authoritative: a set
+	// from a verified envelope. Structural defects (a symlink, a bad name,
+	// a wrong owner or mode) are still refused.
+	Repair bool
 }
 
 // InstallResult says what Install did.
@@ -31,6 +40,7 @@ type InstallResult struct {
 // repository untouched. Installing the set already on disk changes nothing.
 func Install(ctx context.Context, dir string, next Set, io InstallOptions, opts ...Option) (*InstallResult, error) {
 	c := newConfig(opts)
+	c.lenient = io.Repair
 	if err := next.Validate(); err != nil {
 		return nil, fmt.Errorf("keys: refuse to install: %w", err)
 	}
@@ -55,14 +65,15 @@ func Install(ctx context.Context, dir string, next Set, io InstallOptions, opts 
 		return nil, err
 	}
 	old := Set{}
+	var corrupt []int
 	if r != nil {
-		old = r.Keys
+		old, corrupt = r.Keys, r.Corrupt
 	}
 	res := &InstallResult{Current: next.Fingerprint()}
 	if len(old) > 0 {
 		res.Previous = old.Fingerprint()
 	}
-	if res.Previous == res.Current {
+	if res.Previous == res.Current && len(corrupt) == 0 {
 		return res, nil
 	}
 	if len(next) < len(old) && !io.AllowFewer {
@@ -71,6 +82,16 @@ func Install(ctx context.Context, dir string, next Set, io InstallOptions, opts 
 	removeStaleTemps(dir, c)
 	if err := apply(dir, old, next, c); err != nil {
 		return nil, err
+	}
+	// Malformed files next did not overwrite go last, like pruned keys.
+	for _, i := range corrupt {
+		if _, rewritten := next[i]; rewritten {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, strconv.Itoa(i))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("keys: remove malformed key file %d: %w", i, err)
+		}
+		c.step("remove " + strconv.Itoa(i))
 	}
 	res.Changed = true
 	c.log.Info("installed key set", "repository", dir, "fingerprint", res.Current.Short(), "keys", len(next))

@@ -18,6 +18,10 @@ type config struct {
 	rand            io.Reader
 
 	stepHook func(step string)
+
+	// lenient makes load record malformed key files in
+	// Repository.Corrupt instead of failing (Install's Repair).
+	lenient bool
 }
 
 // Owner is a numeric user and group, as keystone-manage's

@@ -38,6 +38,9 @@ type Repository struct {
 	Skipped []string
 	// Ignored lists files whose names are not integers, which Keystone ignores.
 	Ignored []string
+	// Corrupt lists key files with malformed content, by index; only a
+	// lenient load (Install with Repair) returns them instead of failing.
+	Corrupt []int
 }
 
 // Open loads and validates the repository in dir exactly as Keystone reads
@@ -140,6 +143,11 @@ func load(dir string, c *config) (*Repository, error) {
 			continue
 		}
 		k, err := ParseKey(b)
+		if err != nil && c.lenient {
+			c.log.Warn("a malformed key file will be replaced", "file", path)
+			r.Corrupt = append(r.Corrupt, index)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("keys: %s: %w", path, err)
 		}

@@ -114,7 +114,8 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	}
 	// Decide's "nothing new" (the same set again) still goes through
 	// keys.Install below: it is a no-op on an intact repository and
-	// repairs one edited by hand.
+	// repairs one edited by hand. The envelope is verified, so its set is
+	// authoritative: Repair replaces key files Keystone cannot load.
 	if _, err := Decide(st, env.Generation, env.Fingerprint.String()); err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 		kopts = append(kopts, keys.WithStepHook(o.StepHook))
 	}
 	allowFewer := o.AllowFewer || resuming(st, o.KeyRepository, env.Keys, kopts)
-	res, err := keys.Install(ctx, o.KeyRepository, env.Keys, keys.InstallOptions{AllowFewer: allowFewer, Create: true}, kopts...)
+	res, err := keys.Install(ctx, o.KeyRepository, env.Keys, keys.InstallOptions{AllowFewer: allowFewer, Create: true, Repair: true}, kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("node: install generation %d: %w", env.Generation, err)
 	}

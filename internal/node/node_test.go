@@ -232,6 +232,12 @@ func TestInstallRepairsHandEdits(t *testing.T) {
 		{"primary emptied", func(t *testing.T, repo string) {
 			os.WriteFile(filepath.Join(repo, "2"), nil, 0o600)
 		}, false},
+		{"primary corrupted (Keystone would fail every request)", func(t *testing.T, repo string) {
+			os.WriteFile(filepath.Join(repo, "2"), []byte("not a key\n"), 0o600)
+		}, false},
+		{"stray malformed key file", func(t *testing.T, repo string) {
+			os.WriteFile(filepath.Join(repo, "7"), []byte("0123456789abcdef"), 0o600)
+		}, false},
 		{"extra key added", func(t *testing.T, repo string) {
 			k, _ := keys.GenerateKey(nil)
 			os.WriteFile(filepath.Join(repo, "9"), k.Encode(), 0o600)
