@@ -125,6 +125,9 @@ func (m *mistralAPI) do(ctx context.Context, method, path, ctype string, body []
 	if body != nil {
 		opts.RawBody = bytes.NewReader(body)
 		opts.MoreHeaders["Content-Type"] = ctype
+		if ctype == "text/plain" {
+			opts.MoreHeaders["Accept"] = "" // Mistral answers 406 to text/plain with Accept: application/json
+		}
 	}
 	resp, err := m.c.Request(ctx, method, m.c.ServiceURL(path), opts)
 	if err != nil {

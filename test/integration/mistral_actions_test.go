@@ -1,0 +1,402 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The rotation on real Mistral 15: fernetflow serve --listen runs the Go
+// actions, fernetflow mistral register puts them into Mistral as ad-hoc
+// std.http actions with the embedded workflows, and Mistral runs
+// rotate_fernet_keys over a local fleet. The same rotations on the
+// embedded engine over an identical fleet must end in the same state.
+//
+// FERNETFLOW_MISTRAL_NODES (default 3) and FERNETFLOW_MISTRAL_ROTATIONS
+// (default 2: set up, then rotate) size the run; the timings logged are
+// BENCHMARKS.md's "real Mistral vs the embedded engine".
+
+const (
+	mistralTestSecret = "admin-secret-for-tests-0123456789"
+	otherTestSecret   = "other-project-secret-0123456789"
+)
+
+// actionServer is fernetflow serve --listen over one local fleet.
+type actionServer struct {
+	URL   string
+	state string
+	nodes []string
+	cmd   *exec.Cmd
+	out   *bytes.Buffer
+}
+
+func startActionServer(t *testing.T, dir string, nodes []string) *actionServer {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.WriteFile(secrets, []byte("admin "+mistralTestSecret+"\nother "+otherTestSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	s := &actionServer{URL: fmt.Sprintf("http://127.0.0.1:%d", port), state: filepath.Join(dir, "state"), nodes: nodes, out: &bytes.Buffer{}}
+	s.cmd = exec.Command(fernetflowBin, "serve", "--state-dir", s.state, "--tick", "1s",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "shared-secret-for-tests", "--shared-secret-file", secrets,
+		"--allowed-project", "admin", "--target", "local", "--nodes", strings.Join(nodes, ","))
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.stop(t) })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fernetflow serve --listen did not answer: %v\n%s", err, s.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop interrupts serve and checks that it shut down cleanly.
+func (s *actionServer) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("fernetflow serve ended with %v\n%s", err, s.out)
+		}
+	case <-time.After(40 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Errorf("fernetflow serve did not stop within 40 s of SIGINT")
+	}
+}
+
+// call runs one action on the server with token (none when empty).
+func (s *actionServer) call(t *testing.T, action, token string, input any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(input)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/actions/"+action, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s: HTTP %d, not JSON: %s", action, resp.StatusCode, body)
+	}
+	return resp.StatusCode, v
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func fleetDirs(root string, n int) []string {
+	var nodes []string
+	for i := range n {
+		nodes = append(nodes, filepath.Join(root, fmt.Sprintf("ctl%d", i)))
+	}
+	return nodes
+}
+
+// snapshot is every file under dirs, by path, with its bytes and mode.
+func snapshot(t *testing.T, dirs ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
+			if e.Type().IsRegular() {
+				if strings.HasSuffix(p, ".lock") || strings.HasSuffix(p, "executions.db") {
+					return nil // lock files and serve's own store change on their own
+				}
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				out[p] = info.Mode().String() + " " + string(b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func sortedKeys(v any) []string {
+	m, _ := v.(map[string]any)
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// vmHWM is a process's peak resident set, in KiB, from /proc.
+func vmHWM(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func TestRotateOnRealMistral(t *testing.T) {
+	nodes := envInt("FERNETFLOW_MISTRAL_NODES", 3)
+	rotations := envInt("FERNETFLOW_MISTRAL_ROTATIONS", 2)
+	m := startMistral(t)
+	root := t.TempDir()
+	input := map[string]any{"max_active_keys": rotations + 2, "concurrency": 10}
+
+	// Mistral's side: the action server over fleet B, and the registration.
+	srv := startActionServer(t, filepath.Join(root, "b"), fleetDirs(filepath.Join(root, "b"), nodes))
+	register := func() string {
+		return fernetflowOK(t, "mistral", "register", "--mistral-url", m.API, "--action-server", srv.URL,
+			"--auth", "shared-secret-for-tests", "--shared-secret-file", filepath.Join(root, "b", "secrets"), "--schedule", "", "-f", "json")
+	}
+	var first []map[string]string
+	if err := json.Unmarshal([]byte(register()), &first); err != nil {
+		t.Fatal(err)
+	}
+	var second []map[string]string
+	if err := json.Unmarshal([]byte(register()), &second); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 11 { // 8 actions, 3 workflows
+		t.Fatalf("register made %d items, want 11: %v", len(first), first)
+	}
+	for i, r := range first {
+		if r["result"] != "created" {
+			t.Errorf("first register: %v", r)
+		}
+		if second[i]["result"] != "unchanged" {
+			t.Errorf("second register is not a no-op: %v", second[i])
+		}
+	}
+
+	var mWall []time.Duration
+	var last mistralExecution
+	for i := range rotations {
+		last = m.execute(t, "rotate_fernet_keys", input, 5*time.Minute)
+		if last.State != "SUCCESS" {
+			t.Fatalf("rotation %d on Mistral: %s %s %v\nserve:\n%s\nMistral:\n%s", i+1, last.State, last.StateInfo, last.Tasks, srv.out, m.logTail())
+		}
+		mWall = append(mWall, last.Wall)
+	}
+	mistralRSS, serveRSS := vmHWM(m.cmd.Process.Pid), vmHWM(srv.cmd.Process.Pid)
+
+	// The embedded engine's side: fleet A, the same rotations.
+	aNodes := fleetDirs(filepath.Join(root, "a"), nodes)
+	var eWall []time.Duration
+	var eRSS int64
+	var emb struct {
+		Generation uint64         `json:"generation"`
+		State      string         `json:"state"`
+		Report     map[string]any `json:"report"`
+		Servers    []struct {
+			Name, Fingerprint, State string
+			Generation           uint64
+		} `json:"servers"`
+	}
+	for i := range rotations {
+		args := []string{"rotate", "--target", "local", "--nodes", strings.Join(aNodes, ","), "--state-dir", filepath.Join(root, "a", "state"),
+			"--max-active-keys", strconv.Itoa(rotations + 2), "-f", "json"}
+		var o, e bytes.Buffer
+		cmd := exec.Command(fernetflowBin, args...)
+		cmd.Stdout, cmd.Stderr = &o, &e
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("embedded rotation %d: %v\n%s\n%s", i+1, err, o.String(), e.String())
+		}
+		eWall = append(eWall, time.Since(t0))
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > eRSS {
+			eRSS = ru.Maxrss
+		}
+		if err := json.Unmarshal(o.Bytes(), &emb); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Same final state: generations, each node at its own master's
+	// fingerprint, and the report's shape.
+	mReport, _ := last.Output["report"].(map[string]any)
+	mFleet, _ := mReport["fleet"].(map[string]any)
+	eFleet, _ := emb.Report["fleet"].(map[string]any)
+	if emb.State != "SUCCESS" || uint64(toFloat(mFleet["generation"])) != emb.Generation || toFloat(eFleet["generation"]) != float64(emb.Generation) || emb.Generation != uint64(rotations) {
+		t.Errorf("generations: Mistral %v, embedded %d (fleet %v), want %d", mFleet["generation"], emb.Generation, eFleet["generation"], rotations)
+	}
+	if !slices.Equal(sortedKeys(mReport), sortedKeys(emb.Report)) {
+		t.Errorf("report keys: Mistral %v, embedded %v", sortedKeys(mReport), sortedKeys(emb.Report))
+	}
+	for _, k := range []string{"fleet", "rotation", "probe"} {
+		if !slices.Equal(sortedKeys(mReport[k]), sortedKeys(emb.Report[k])) {
+			t.Errorf("report.%s keys: Mistral %v, embedded %v", k, sortedKeys(mReport[k]), sortedKeys(emb.Report[k]))
+		}
+	}
+	mRot, _ := mReport["rotation"].(map[string]any)
+	eRot, _ := emb.Report["rotation"].(map[string]any)
+	if !jsonEqual(keyIDs(mRot["keys"]), keyIDs(eRot["keys"])) {
+		t.Errorf("key files after the last rotation: Mistral %v, embedded %v", keyIDs(mRot["keys"]), keyIDs(eRot["keys"]))
+	}
+	for _, s := range emb.Servers {
+		if s.State != "ok" || s.Generation != emb.Generation || s.Fingerprint != eFleet["fingerprint"] {
+			t.Errorf("embedded: node %s at %d %s (%s), master at %d %v", s.Name, s.Generation, s.Fingerprint, s.State, emb.Generation, eFleet["fingerprint"])
+		}
+	}
+	// Mistral's side, checked afresh through the action server.
+	code, v := srv.call(t, "fleet.servers", mistralTestSecret, map[string]any{})
+	if code != 200 {
+		t.Fatalf("fleet.servers: %d %v", code, v)
+	}
+	servers := v["result"].(map[string]any)["servers"]
+	code, v = srv.call(t, "fleet.check", mistralTestSecret, map[string]any{"servers": servers, "confirm": false})
+	if code != 200 {
+		t.Fatalf("fleet.check: %d %v", code, v)
+	}
+	check := v["result"].(map[string]any)
+	agree, _ := check["agree"].([]any)
+	if check["ok"] != true || len(agree) != nodes || toFloat(check["generation"]) != float64(rotations) {
+		t.Errorf("Mistral's fleet after the run: %v", check)
+	}
+	for _, r := range agree {
+		r := r.(map[string]any)
+		if r["fingerprint"] != check["fingerprint"] || r["fingerprint"] == eFleet["fingerprint"] {
+			t.Errorf("node %v: fingerprint %v, master %v (embedded master %v: must differ, the keys are random)", r["name"], r["fingerprint"], check["fingerprint"], eFleet["fingerprint"])
+		}
+	}
+
+	// Refused calls leave no trace in any key repository.
+	before := snapshot(t, srv.state, filepath.Join(root, "b"))
+	for _, c := range []struct {
+		token string
+		want  int
+	}{{"", 401}, {"not-a-known-secret-0123456789", 401}, {otherTestSecret, 403}} {
+		for _, act := range []struct {
+			name  string
+			input map[string]any
+		}{{"keys.rotate", map[string]any{}}, {"fleet.deploy", map[string]any{"server": map[string]any{"server_id": "ctl0"}, "envelope": "x"}}, {"node.enroll", map[string]any{"servers": servers}}} {
+			if code, v := srv.call(t, act.name, c.token, act.input); code != c.want {
+				t.Errorf("%s with token %q: HTTP %d %v, want %d", act.name, c.token, code, v, c.want)
+			}
+		}
+	}
+	if after := snapshot(t, srv.state, filepath.Join(root, "b")); !jsonEqual(before, after) {
+		t.Errorf("refused calls changed files under %s", root)
+	}
+
+	// mistral executions sees the runs; unregister removes exactly what
+	// register made.
+	out := fernetflowOK(t, "mistral", "executions", "--mistral-url", m.API, "-f", "json")
+	var exs []map[string]any
+	if err := json.Unmarshal([]byte(out), &exs); err != nil || len(exs) != rotations || exs[0]["id"] != last.ID || exs[0]["state"] != "SUCCESS" {
+		t.Errorf("mistral executions: %v %s", err, out)
+	}
+	out = fernetflowOK(t, "mistral", "executions", "--mistral-url", m.API, last.ID, "-f", "json")
+	var shown map[string]any
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || len(shown["tasks"].([]any)) < 6 {
+		t.Errorf("mistral executions ID: %v %s", err, out)
+	}
+	m.putWorkflows(t, []byte("---\nversion: '2.0'\nnot_ours:\n  tasks:\n    t:\n      action: std.noop\n"))
+	out = fernetflowOK(t, "mistral", "unregister", "--mistral-url", m.API, "-f", "json")
+	var gone []map[string]string
+	if err := json.Unmarshal([]byte(out), &gone); err != nil || len(gone) != 11 {
+		t.Errorf("unregister: %v %s", err, out)
+	}
+	if code, b := m.do(t, "GET", "/workflows/not_ours", "", nil); code != 200 {
+		t.Errorf("unregister removed a workflow it did not make: %d %s", code, b)
+	}
+	if code, _ := m.do(t, "GET", "/actions/fleet.check", "", nil); code != 404 {
+		t.Errorf("fleet.check is still in Mistral after unregister: %d", code)
+	}
+
+	sum := func(d []time.Duration) (s time.Duration) {
+		for _, x := range d {
+			s += x
+		}
+		return s
+	}
+	t.Logf("BENCH %d nodes, %d rotations: real Mistral %s total %v (per run %v), peak RSS Mistral %d MiB + fernetflow serve %d MiB; embedded engine %s total %v (per run %v), peak RSS %d MiB",
+		nodes, rotations, "", sum(mWall).Round(time.Millisecond), mWall, mistralRSS/1024, serveRSS/1024,
+		"", sum(eWall).Round(time.Millisecond), eWall, eRSS/1024)
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case json.Number:
+		f, _ := x.Float64()
+		return f
+	}
+	return -1
+}
+
+// keyIDs is the ids and roles of a plan's keys, without key material.
+func keyIDs(v any) []string {
+	var out []string
+	list, _ := v.([]any)
+	for _, k := range list {
+		b, _ := json.Marshal(k)
+		var kk struct {
+			ID   any    `json:"id"`
+			Role string `json:"role"`
+		}
+		_ = json.Unmarshal(b, &kk)
+		out = append(out, fmt.Sprint(kk.ID, ":", kk.Role))
+	}
+	return out
+}
