@@ -249,7 +249,7 @@ func TestRotateOnRealMistral(t *testing.T) {
 		Report     map[string]any `json:"report"`
 		Servers    []struct {
 			Name, Fingerprint, State string
-			Generation           uint64
+			Generation               uint64
 		} `json:"servers"`
 	}
 	for i := range rotations {
