@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -300,6 +302,10 @@ func (p *fileParser) schemaCheck(doc map[string]any) error {
 			msg = "a task runs either an action or a workflow, not both"
 		case len(leaf.InstanceLocation) == 0 && strings.HasPrefix(msg, "missing property 'version'"):
 			path, msg = "", "missing key version: a workflow file starts with version: '2.0'"
+		case strings.Contains(msg, "does not match pattern '^(<%"):
+			msg = "does not match the DSL schema: " + strings.SplitN(msg, " does not match", 2)[0] + " is not a <% %> expression (numbers and booleans are written unquoted)"
+		case strings.Contains(msg, `does not match pattern '^\\S+$'`):
+			msg = "does not match the DSL schema: " + strings.SplitN(msg, " does not match", 2)[0] + " is not a task name or an engine command (a transition target cannot be an expression)"
 		case len(leaf.InstanceLocation) > 0:
 			msg = "does not match the DSL schema: " + msg
 		}
@@ -332,18 +338,51 @@ func bestLeaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 			maxDepth = len(l.InstanceLocation)
 		}
 	}
-	seen := map[string]bool{}
-	var out []*jsonschema.ValidationError
+	// At one location, an error about the value beats "wrong type"
+	// (oneOf of an expression or a number fails both ways); when all are
+	// type errors, they merge into one: got number, want string or object.
+	byLoc := map[string][]*jsonschema.ValidationError{}
+	var order []string
 	for _, l := range leaves {
 		if len(l.InstanceLocation) != maxDepth {
 			continue
 		}
 		k := strings.Join(l.InstanceLocation, "/")
-		if seen[k] {
-			continue
+		if _, ok := byLoc[k]; !ok {
+			order = append(order, k)
 		}
-		seen[k] = true
-		out = append(out, l)
+		byLoc[k] = append(byLoc[k], l)
+	}
+	var out []*jsonschema.ValidationError
+	for _, k := range order {
+		ls := byLoc[k]
+		var best *jsonschema.ValidationError
+		var wants []string
+		got := ""
+		for _, l := range ls {
+			if t, ok := l.ErrorKind.(*kind.Type); ok {
+				got = t.Got
+				for _, w := range t.Want {
+					if !slices.Contains(wants, w) {
+						wants = append(wants, w)
+					}
+				}
+				continue
+			}
+			if best == nil {
+				best = l
+			}
+		}
+		switch {
+		case best != nil:
+			out = append(out, best)
+		case len(wants) > 0:
+			merged := *ls[0]
+			merged.ErrorKind = &kind.Type{Got: got, Want: wants}
+			out = append(out, &merged)
+		default:
+			out = append(out, ls[0])
+		}
 	}
 	return out
 }
