@@ -206,7 +206,7 @@ func TestRotateOnRealMistral(t *testing.T) {
 	srv := startActionServer(t, filepath.Join(root, "b"), fleetDirs(filepath.Join(root, "b"), nodes))
 	register := func() string {
 		return fernetflowOK(t, "mistral", "register", "--mistral-url", m.API, "--action-server", srv.URL,
-			"--auth", "shared-secret-for-tests", "--shared-secret-file", filepath.Join(root, "b", "secrets"), "--schedule", "", "-f", "json")
+			"--auth", "shared-secret-for-tests", "--shared-secret-file", filepath.Join(root, "b", "secrets"), "--schedule", "0 3 * * 0", "-f", "json")
 	}
 	var first []map[string]string
 	if err := json.Unmarshal([]byte(register()), &first); err != nil {
@@ -216,8 +216,10 @@ func TestRotateOnRealMistral(t *testing.T) {
 	if err := json.Unmarshal([]byte(register()), &second); err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 11 { // 8 actions, 3 workflows
-		t.Fatalf("register made %d items, want 11: %v", len(first), first)
+	// 8 actions, 3 workflows, 1 cron trigger (this Mistral's cron
+	// triggers are off: it never fires here).
+	if len(first) != 12 {
+		t.Fatalf("register made %d items, want 12: %v", len(first), first)
 	}
 	for i, r := range first {
 		if r["result"] != "created" {
@@ -353,7 +355,7 @@ func TestRotateOnRealMistral(t *testing.T) {
 	m.putWorkflows(t, []byte("---\nversion: '2.0'\nnot_ours:\n  tasks:\n    t:\n      action: std.noop\n"))
 	out = fernetflowOK(t, "mistral", "unregister", "--mistral-url", m.API, "-f", "json")
 	var gone []map[string]string
-	if err := json.Unmarshal([]byte(out), &gone); err != nil || len(gone) != 11 {
+	if err := json.Unmarshal([]byte(out), &gone); err != nil || len(gone) != 12 {
 		t.Errorf("unregister: %v %s", err, out)
 	}
 	if code, b := m.do(t, "GET", "/workflows/not_ours", "", nil); code != 200 {
@@ -399,4 +401,131 @@ func keyIDs(v any) []string {
 		out = append(out, fmt.Sprint(kk.ID, ":", kk.Role))
 	}
 	return out
+}
+
+// restartMistralWithCron restarts m with [cron_trigger] enabled (startMistral
+// leaves it off), on the same database and port, and stops the new process
+// when the test ends.
+func restartMistralWithCron(t *testing.T, m *mistralServer) {
+	t.Helper()
+	pgid := m.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+	conf := filepath.Join(m.dir, "mistral.conf")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("[cron_trigger]\nenabled = False"), []byte("[cron_trigger]\nenabled = True\nexecution_interval = 1"), 1)
+	if err := os.WriteFile(conf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(filepath.Join(m.dir, "server.out"), os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(debianPython, "testdata/mistral/mistral_all_in_one.py", "--server", "all", "--config-file", conf)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m.cmd = cmd
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		out.Close()
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if resp, err := m.client.Get(m.API + "/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Mistral did not come back with cron triggers enabled\n%s", m.logTail())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestMistralCronTriggerRotates: the cron trigger fernetflow mistral
+// register makes fires in Mistral and rotates the fleet through the action
+// server.
+func TestMistralCronTriggerRotates(t *testing.T) {
+	m := startMistral(t)
+	restartMistralWithCron(t, m)
+	root := t.TempDir()
+	srv := startActionServer(t, filepath.Join(root, "b"), fleetDirs(filepath.Join(root, "b"), 3))
+	out := fernetflowOK(t, "mistral", "register", "--mistral-url", m.API, "--action-server", srv.URL,
+		"--auth", "shared-secret-for-tests", "--shared-secret-file", filepath.Join(root, "b", "secrets"),
+		"--schedule", "* * * * *", "--cron-remaining-executions", "1", "--max-active-keys", "4", "-f", "json")
+	if !strings.Contains(out, `"cron trigger"`) {
+		t.Fatalf("register made no cron trigger: %s", out)
+	}
+	t0 := time.Now()
+	var ex struct {
+		ID          string `json:"id"`
+		State       string `json:"state"`
+		StateInfo   string `json:"state_info"`
+		Description string `json:"description"`
+		Output      string `json:"output"`
+	}
+	deadline := time.Now().Add(150 * time.Second)
+	for {
+		code, b := m.do(t, "GET", "/executions?workflow_name=rotate_fernet_keys", "", nil)
+		if code != 200 {
+			t.Fatalf("executions: HTTP %d %s", code, b)
+		}
+		var l struct {
+			Executions []json.RawMessage `json:"executions"`
+		}
+		_ = json.Unmarshal(b, &l)
+		if len(l.Executions) > 0 {
+			_ = json.Unmarshal(l.Executions[0], &ex)
+			if ex.State == "SUCCESS" || ex.State == "ERROR" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cron trigger did not fire and finish within 150 s (execution %+v)\n%s", ex, m.logTail())
+		}
+		time.Sleep(time.Second)
+	}
+	if ex.State != "SUCCESS" || !strings.Contains(ex.Description, "cron_trigger") {
+		t.Fatalf("the cron trigger's execution: %+v\nserve:\n%s", ex, srv.out)
+	}
+	code, v := srv.call(t, "fleet.servers", mistralTestSecret, map[string]any{})
+	if code != 200 {
+		t.Fatal(v)
+	}
+	code, v = srv.call(t, "fleet.check", mistralTestSecret, map[string]any{"servers": v["result"].(map[string]any)["servers"], "confirm": false})
+	if check := v["result"].(map[string]any); code != 200 || check["ok"] != true || toFloat(check["generation"]) != 1 {
+		t.Errorf("after the cron trigger's rotation: %v", v)
+	}
+	t.Logf("the cron trigger fired and rotated %s after register (execution %s)", time.Since(t0).Round(time.Second), ex.ID)
+	out = fernetflowOK(t, "mistral", "unregister", "--mistral-url", m.API, "-f", "json")
+	// remaining_executions 1: Mistral deleted the trigger after it fired.
+	if code, b := m.do(t, "GET", "/cron_triggers/fernetflow_rotate_fernet_keys", "", nil); code != 404 {
+		t.Errorf("the cron trigger is still there: HTTP %d %s", code, b)
+	}
+	if !strings.Contains(out, `"rotate_fernet_keys"`) {
+		t.Errorf("unregister: %s", out)
+	}
 }
