@@ -45,7 +45,10 @@ type actionServer struct {
 	out   *bytes.Buffer
 }
 
-func startActionServer(t *testing.T, dir string, nodes []string) *actionServer {
+// startActionServer runs fernetflow serve --listen over nodes with the
+// state in dir/state; auth are the --auth flags (default: the shared test
+// secrets of dir/secrets, project admin allowed).
+func startActionServer(t *testing.T, dir string, nodes []string, auth ...string) *actionServer {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -56,9 +59,12 @@ func startActionServer(t *testing.T, dir string, nodes []string) *actionServer {
 	}
 	port := freePort(t)
 	s := &actionServer{URL: fmt.Sprintf("http://127.0.0.1:%d", port), state: filepath.Join(dir, "state"), nodes: nodes, out: &bytes.Buffer{}}
-	s.cmd = exec.Command(fernetflowBin, "serve", "--state-dir", s.state, "--tick", "1s",
-		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--auth", "shared-secret-for-tests", "--shared-secret-file", secrets,
-		"--allowed-project", "admin", "--target", "local", "--nodes", strings.Join(nodes, ","))
+	if len(auth) == 0 {
+		auth = []string{"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "--allowed-project", "admin"}
+	}
+	args := append([]string{"serve", "--state-dir", s.state, "--tick", "1s", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+		"--target", "local", "--nodes", strings.Join(nodes, ",")}, auth...)
+	s.cmd = exec.Command(fernetflowBin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -527,5 +533,117 @@ func TestMistralCronTriggerRotates(t *testing.T) {
 	}
 	if !strings.Contains(out, `"rotate_fernet_keys"`) {
 		t.Errorf("unregister: %s", out)
+	}
+}
+
+// TestActionServerUnderRealKeystone: fernetflow serve --auth keystone
+// validates callers' tokens with real Keystone: a token scoped to the
+// allowed project with the admin role runs actions; no token or a bogus
+// one is refused 401, a token of another project or without the role 403,
+// and the refused calls leave every key repository byte-identical.
+func TestActionServerUnderRealKeystone(t *testing.T) {
+	requireTool(t, "/usr/bin/keystone-manage", "python3-keystone")
+	requireTool(t, "/usr/bin/uwsgi", "uwsgi-core")
+	if _, err := os.Stat("/usr/lib/uwsgi/plugins/python3_plugin.so"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("uwsgi's python3 plugin is missing: .ci/run must install uwsgi-plugin-python3")
+		}
+		t.Skip("uwsgi python3 plugin not found: apt-get install uwsgi-plugin-python3")
+	}
+	base, err := os.MkdirTemp("", "fernetflow-actions-ks-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &heatEnv{base: base}
+	t.Cleanup(e.stop)
+	port := heatFreePort(t)
+	e.ksURL = fmt.Sprintf("http://127.0.0.1:%d/v3", port)
+	conf := filepath.Join(base, "keystone.conf")
+	heatWriteFile(t, conf, fmt.Sprintf(`[DEFAULT]
+log_file = %[1]s/keystone.log
+[database]
+connection = sqlite:///%[1]s/keystone.db
+[fernet_tokens]
+key_repository = %[1]s/keystone-fernet-keys
+[fernet_receipts]
+key_repository = %[1]s/keystone-fernet-keys
+[credential]
+key_repository = %[1]s/credential-keys
+`, base))
+	km := func(args ...string) {
+		heatRunEnv(t, 2*time.Minute, nil, "keystone-manage", append([]string{"--config-file", conf}, args...)...)
+	}
+	km("db_sync")
+	heatRunEnv(t, time.Minute, nil, debianPython, "-c", "import sqlite3,sys;sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(base, "keystone.db"))
+	km("fernet_setup", "--keystone-user", "root", "--keystone-group", "root")
+	km("credential_setup", "--keystone-user", "root", "--keystone-group", "root")
+	km("bootstrap", "--bootstrap-password", "adminpw", "--bootstrap-region-id", "RegionOne",
+		"--bootstrap-admin-url", e.ksURL+"/", "--bootstrap-public-url", e.ksURL+"/", "--bootstrap-internal-url", e.ksURL+"/")
+	e.start(t, filepath.Join(base, "uwsgi.log"), nil, "uwsgi", "--plugin", "python3",
+		"--http-socket", fmt.Sprintf("127.0.0.1:%d", port), "--wsgi-file", "/usr/bin/keystone-wsgi-public",
+		"--processes", "1", "--threads", "2", "--master", "--lazy-apps", "--die-on-term",
+		"--add-header", "Connection: close", "--env", "OS_KEYSTONE_CONFIG_FILES="+conf)
+	if err := heatWaitHTTP(e.ksURL, time.Minute); err != nil {
+		t.Fatalf("keystone: %v\n%s", err, e.tail())
+	}
+	token := func(user, password, project string) string {
+		t.Helper()
+		_, h := e.ks(t, "POST", "/auth/tokens", heatPasswordAuth(user, "default", password, map[string]any{
+			"project": map[string]any{"name": project, "domain": map[string]any{"id": "default"}}}), 201)
+		return h.Get("X-Subject-Token")
+	}
+	e.adminTok = token("admin", "adminpw", "admin")
+	demo := e.create(t, "project", map[string]any{"name": "demo", "domain_id": "default"})
+	adminProj, _ := e.ks(t, "GET", "/projects?name=admin", nil, 200)
+	adminID := adminProj["projects"].([]any)[0].(map[string]any)["id"].(string)
+	for _, u := range []struct{ name, project, role string }{{"demo", demo, "admin"}, {"reader", adminID, "reader"}} {
+		id := e.create(t, "user", map[string]any{"name": u.name, "domain_id": "default", "password": u.name + "pw"})
+		e.ks(t, "PUT", "/projects/"+u.project+"/users/"+id+"/roles/"+e.roleID(t, u.role), nil, 204)
+	}
+	adminTok, demoTok, readerTok := e.adminTok, token("demo", "demopw", "demo"), token("reader", "readerpw", "admin")
+	e.adminTok = ""
+
+	root := t.TempDir()
+	srv := startActionServer(t, filepath.Join(root, "b"), fleetDirs(filepath.Join(root, "b"), 2),
+		"--auth", "keystone", "--keystone-url", e.ksURL, "--allowed-project", "admin")
+	code, v := srv.call(t, "fleet.servers", adminTok, map[string]any{})
+	if code != 200 {
+		t.Fatalf("admin's token: HTTP %d %v\n%s", code, v, srv.out)
+	}
+	servers := v["result"].(map[string]any)["servers"]
+	if code, v := srv.call(t, "node.enroll", adminTok, map[string]any{"servers": servers}); code != 200 {
+		t.Fatalf("node.enroll: %d %v", code, v)
+	}
+	before := snapshot(t, filepath.Join(root, "b"))
+	for _, c := range []struct {
+		who, token string
+		want       int
+	}{{"no token", "", 401}, {"a bogus token", "gAAAAABbogus", 401}, {"another project's admin", demoTok, 403}, {"a reader of the project", readerTok, 403}} {
+		for _, act := range []struct {
+			name  string
+			input map[string]any
+		}{{"keys.rotate", map[string]any{}}, {"node.enroll", map[string]any{"servers": servers}}} {
+			if code, v := srv.call(t, act.name, c.token, act.input); code != c.want {
+				t.Errorf("%s with %s: HTTP %d %v, want %d", act.name, c.who, code, v, c.want)
+			}
+		}
+	}
+	if after := snapshot(t, filepath.Join(root, "b")); !jsonEqual(before, after) {
+		t.Errorf("refused calls changed files under %s", root)
+	}
+	if code, v := srv.call(t, "keys.rotate", adminTok, map[string]any{}); code != 200 || toFloat(v["result"].(map[string]any)["generation"]) != 1 {
+		t.Errorf("keys.rotate with admin's token: HTTP %d %v", code, v)
+	}
+	if after := snapshot(t, filepath.Join(root, "b")); jsonEqual(before, after) {
+		t.Error("an allowed keys.rotate changed nothing")
+	}
+	srv.stop(t)
+	for _, want := range []string{`"status":401`, `"status":403`, `"user":"demo","project":"demo"`, `"user":"admin","project":"admin"`} {
+		if !strings.Contains(srv.out.String(), want) {
+			t.Errorf("request log lacks %s:\n%s", want, srv.out)
+		}
+	}
+	if strings.Contains(srv.out.String(), adminTok) {
+		t.Error("the request log holds a token")
 	}
 }
