@@ -193,17 +193,10 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 			}
 		}
 	}
-	keep := true
-	if t.KeepResult != nil {
-		switch k := t.KeepResult.(type) {
-		case bool:
-			keep = k
-		case string:
-			if v, err := expr.EvalString(ctx, k, in, funcs); err == nil {
-				keep = truthy(v)
-			}
-		}
-	}
+	// Only a literal false drops the result: Mistral 15 does not evaluate
+	// an expression here, and a non-empty string counts as true
+	// (conformance/keep_result_expression).
+	keep := t.KeepResult != false
 	r.mu.Lock()
 	te.Published = published
 	if !keep {
