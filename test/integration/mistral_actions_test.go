@@ -377,9 +377,9 @@ func TestRotateOnRealMistral(t *testing.T) {
 		}
 		return s
 	}
-	t.Logf("BENCH %d nodes, %d rotations: real Mistral %s total %v (per run %v), peak RSS Mistral %d MiB + fernetflow serve %d MiB; embedded engine %s total %v (per run %v), peak RSS %d MiB",
-		nodes, rotations, "", sum(mWall).Round(time.Millisecond), mWall, mistralRSS/1024, serveRSS/1024,
-		"", sum(eWall).Round(time.Millisecond), eWall, eRSS/1024)
+	t.Logf("BENCH %d nodes, %d rotations: real Mistral total %v (per run %v), peak RSS Mistral %d MiB + fernetflow serve %d MiB; embedded engine total %v (per run %v), peak RSS %d MiB",
+		nodes, rotations, sum(mWall).Round(time.Millisecond), mWall, mistralRSS/1024, serveRSS/1024,
+		sum(eWall).Round(time.Millisecond), eWall, eRSS/1024)
 }
 
 func toFloat(v any) float64 {
