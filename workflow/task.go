@@ -153,7 +153,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		return in
 	}
 	if runErr != nil && tctx.Err() == context.DeadlineExceeded {
-		runErr = fmt.Errorf("task timed out after %gs (timeout: %v): %w", timeout, t.Timeout, runErr)
+		runErr = timeoutError(timeout)
 	}
 
 	wa, err := r.evalNumber(ctx, t.WaitAfter, in, funcs)
@@ -386,3 +386,9 @@ type startError struct{ err error }
 
 func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
+
+// timeoutError is Mistral's state_info for a task that ran out of time.
+func timeoutError(seconds float64) error {
+	//lint:ignore ST1005 Mistral's message, kept verbatim
+	return fmt.Errorf("Task timed out [timeout(s)=%g].", seconds)
+}
