@@ -116,3 +116,14 @@ func TestExecutionCommands(t *testing.T) {
 		t.Fatalf("%d %s", code, errs)
 	}
 }
+
+func TestWorkflowRunShippedName(t *testing.T) {
+	_, errs, code := runCLI(t, "", "workflow", "run", "no_such_workflow", "--no-store")
+	if code != 1 || !strings.Contains(errs, "no shipped workflow of that name") || !strings.Contains(errs, "rotate_fernet_keys") {
+		t.Fatalf("%d %s", code, errs)
+	}
+	out, errs, code := runCLI(t, "", "workflow", "validate", "../../workflow/definitions/rotate_fernet_keys.yaml")
+	if code != 0 {
+		t.Fatalf("the shipped definitions must validate with the CLI's registry: %d %s %s", code, out, errs)
+	}
+}
