@@ -24,10 +24,9 @@ import (
 // mistralFlags reach Mistral: through clouds.yaml / OS_* (Keystone), or
 // straight at --mistral-url for a Mistral without authentication.
 type mistralFlags struct {
-	cloud     string
-	url       string
-	timeout   time.Duration
-	namespace string
+	cloud   string
+	url     string
+	timeout time.Duration
 }
 
 func (m *mistralFlags) register(cmd *cobra.Command) {
