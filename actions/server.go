@@ -278,7 +278,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
-	out, err := a.Run(ctx, input)
+	out, err := runAction(ctx, a, input)
 	if err != nil {
 		status := http.StatusInternalServerError
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
@@ -314,6 +314,17 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// runAction runs a, turning a panic into an error: one broken call must
+// not take the server, or its request log, down.
+func runAction(ctx context.Context, a workflow.Action, input map[string]any) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("action %s failed: internal error: %v", a.Name(), p)
+		}
+	}()
+	return a.Run(ctx, input)
 }
 
 var printer = message.NewPrinter(language.English)

@@ -39,6 +39,11 @@ func testRegistry(t *testing.T, ran *atomic.Int32) workflow.Registry {
 				ran.Add(1)
 				return map[string]any{"key": secretValue}, nil
 			}},
+		workflow.FuncAction{ActionName: "t.panic", Desc: "panics", In: `{"type":"object"}`,
+			Fn: func(context.Context, map[string]any) (any, error) {
+				ran.Add(1)
+				panic("nil map")
+			}},
 		workflow.FuncAction{ActionName: "t.slow", Desc: "waits", In: `{"type":"object"}`,
 			Fn: func(ctx context.Context, _ map[string]any) (any, error) {
 				ran.Add(1)
@@ -121,6 +126,11 @@ func TestServerSharedSecret(t *testing.T) {
 			}
 		}},
 		{"timeout", call{"POST", "/v1/actions/t.slow", "good", `{}`}, 504, true, nil},
+		{"panic", call{"POST", "/v1/actions/t.panic", "good", `{}`}, 500, true, func(t *testing.T, v map[string]any) {
+			if !strings.Contains(v["error"].(string), "action t.panic failed: internal error") {
+				t.Errorf("answer = %v", v)
+			}
+		}},
 		{"secret returned to the caller", call{"POST", "/v1/actions/t.secret", "good", `{}`}, 200, true, func(t *testing.T, v map[string]any) {
 			if v["result"].(map[string]any)["key"] != secretValue {
 				t.Errorf("result = %v", v)
@@ -128,7 +138,7 @@ func TestServerSharedSecret(t *testing.T) {
 		}},
 		{"list", call{"GET", "/v1/actions", "good", ``}, 200, false, func(t *testing.T, v map[string]any) {
 			acts := v["actions"].([]any)
-			if len(acts) != 4 || acts[0].(map[string]any)["name"] != "t.add" || acts[0].(map[string]any)["input_schema"] == nil {
+			if len(acts) != 5 || acts[0].(map[string]any)["name"] != "t.add" || acts[0].(map[string]any)["input_schema"] == nil {
 				t.Errorf("actions = %v", acts)
 			}
 		}},

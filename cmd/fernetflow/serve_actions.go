@@ -68,6 +68,7 @@ func (a *app) serveActionFlags(cmd *cobra.Command) {
 		}
 		fl.AddFlag(sf)
 	})
+	_ = fl.MarkHidden("no-store") // serve's cron executions are always recorded
 
 	cmd.Long += `
 
@@ -112,10 +113,13 @@ type runningServer struct {
 	closeHost func() error
 }
 
-// stop shuts the server down gracefully and returns why it ended, if not
-// because it was stopped.
+// stop shuts the server down gracefully (running actions end, until ctx
+// does) and returns why it ended, if not because it was stopped.
 func (s *runningServer) stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if err != nil {
+		err = fmt.Errorf("action server: actions still running when shutting down: %w", errors.Join(err, s.http.Close()))
+	}
 	if s.closeHost != nil {
 		err = errors.Join(err, s.closeHost())
 	}
@@ -159,8 +163,10 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      f.actionTimeout + time.Minute,
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          slog.NewLogLogger(reqLog.Handler(), slog.LevelWarn),
+		// Requests outlive serve's context: on SIGINT, stop lets running
+		// actions end (Shutdown), and only then cuts them off (Close).
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:    slog.NewLogLogger(reqLog.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
 	if f.tlsCert != "" {

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fernetflow/fernetflow/internal/fleet"
 )
 
 // lockedBuffer is a bytes.Buffer several goroutines write (serve's loop
@@ -247,5 +249,90 @@ func TestServeActionServerTLS(t *testing.T) {
 			t.Error("plain HTTP answered 200 on the TLS listener")
 		}
 		resp.Body.Close()
+	}
+}
+
+// slowTarget answers Servers after a delay, honouring ctx.
+type slowTarget struct {
+	fleet.Target
+	delay   time.Duration
+	started chan struct{}
+}
+
+func (s slowTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.Server, error) {
+	close(s.started)
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Target.Servers(ctx, sel)
+}
+
+// TestServeActionServerGracefulStop: SIGINT (serve's context ending) lets
+// a running action end and answer before serve exits.
+func TestServeActionServerGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.WriteFile(secrets, []byte("admin admin-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var out, errb lockedBuffer
+	a := newApp(strings.NewReader(""), &out, &errb)
+	started := make(chan struct{})
+	a.wrapTarget = func(t fleet.Target) fleet.Target { return slowTarget{t, 700 * time.Millisecond, started} }
+	root := a.root()
+	root.SetArgs([]string{"serve", "--state-dir", filepath.Join(dir, "state"), "--listen", addr,
+		"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "--allowed-project", "admin",
+		"--nodes", filepath.Join(dir, "ctl0")})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	client := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no answer: %v\n%s", err, errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/actions/fleet.servers", strings.NewReader("{}"))
+		req.Header.Set("X-Auth-Token", "admin-secret-0123456789")
+		resp, err := client.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- answer{code: resp.StatusCode, body: string(b)}
+	}()
+	<-started
+	cancel() // what SIGINT does
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, errb.String())
+	}
+	ans := <-got
+	if ans.err != nil || ans.code != 200 || !strings.Contains(ans.body, "ctl0") {
+		t.Errorf("the running action was cut off: %+v", ans)
 	}
 }
