@@ -414,6 +414,15 @@ func keyIDs(v any) []string {
 // when the test ends.
 func restartMistralWithCron(t *testing.T, m *mistralServer) {
 	t.Helper()
+	restartMistral(t, m, func(conf []byte) []byte {
+		return bytes.Replace(conf, []byte("[cron_trigger]\nenabled = False"), []byte("[cron_trigger]\nenabled = True\nexecution_interval = 1"), 1)
+	})
+}
+
+// restartMistral restarts m with its configuration changed by edit, on the
+// same database and port, and stops the new process when the test ends.
+func restartMistral(t *testing.T, m *mistralServer, edit func([]byte) []byte) {
+	t.Helper()
 	pgid := m.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGINT)
 	done := make(chan struct{})
@@ -429,7 +438,7 @@ func restartMistralWithCron(t *testing.T, m *mistralServer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = bytes.Replace(b, []byte("[cron_trigger]\nenabled = False"), []byte("[cron_trigger]\nenabled = True\nexecution_interval = 1"), 1)
+	b = edit(b)
 	if err := os.WriteFile(conf, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -460,12 +469,12 @@ func restartMistralWithCron(t *testing.T, m *mistralServer) {
 	for {
 		if resp, err := m.client.Get(m.API + "/"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == 200 || resp.StatusCode == 401 {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Mistral did not come back with cron triggers enabled\n%s", m.logTail())
+			t.Fatalf("Mistral did not come back after its restart\n%s", m.logTail())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -662,4 +671,123 @@ key_repository = %[1]s/credential-keys
 	}
 	e.adminTok = ""
 	return k
+}
+
+// TestRotateOnRealMistralWithKeystone is the production setup: Mistral
+// with Keystone authentication, fernetflow mistral register --os-cloud
+// (clouds.yaml) with --auth keystone, so that each ad-hoc action sends the
+// execution's own token (<% $.openstack.auth_token %>), which fernetflow
+// serve --auth keystone validates with Keystone.
+func TestRotateOnRealMistralWithKeystone(t *testing.T) {
+	ks := startActionsKeystone(t)
+	m := startMistral(t)
+	restartMistral(t, m, func(conf []byte) []byte {
+		conf = bytes.Replace(conf, []byte("[pecan]\nauth_enable = False"), []byte("[pecan]\nauth_enable = True"), 1)
+		return append(conf, []byte(fmt.Sprintf(`
+[keystone_authtoken]
+www_authenticate_uri = %[1]s
+auth_url = %[1]s
+auth_type = password
+username = admin
+password = adminpw
+project_name = admin
+user_domain_id = default
+project_domain_id = default
+`, strings.TrimSuffix(ks.env.ksURL, "/v3")))...)
+	})
+	root := t.TempDir()
+	clouds := filepath.Join(root, "clouds.yaml")
+	if err := os.WriteFile(clouds, []byte(fmt.Sprintf(`clouds:
+  it-admin:
+    auth:
+      auth_url: %s
+      username: admin
+      password: adminpw
+      project_name: admin
+      user_domain_id: default
+      project_domain_id: default
+    region_name: RegionOne
+`, ks.env.ksURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startActionServer(t, filepath.Join(root, "b"), fleetDirs(filepath.Join(root, "b"), 3),
+		"--auth", "keystone", "--keystone-url", ks.env.ksURL, "--allowed-project", "admin")
+	ff := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(fernetflowBin, args...)
+		cmd.Env = append(os.Environ(), "OS_CLIENT_CONFIG_FILE="+clouds)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("fernetflow %s: %v\n%s\n%s", strings.Join(args, " "), err, o.String(), e.String())
+		}
+		return o.String()
+	}
+	out := ff("mistral", "register", "--os-cloud", "it-admin", "--mistral-url", m.API, "--action-server", srv.URL, "--schedule", "", "-f", "json")
+	if !strings.Contains(out, `"created"`) {
+		t.Fatalf("register: %s", out)
+	}
+	if code, _ := m.do(t, "GET", "/workflows", "", nil); code != 401 {
+		t.Fatalf("Mistral answers an unauthenticated call with %d: authentication is not on", code)
+	}
+
+	tok := ks.token(t, "admin", "adminpw", "admin")
+	call := func(method, path string, body []byte) (int, []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, method, m.API+path, bytes.NewReader(body))
+		req.Header.Set("X-Auth-Token", tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := m.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	for rot := 1; rot <= 2; rot++ {
+		code, b := call("POST", "/executions", []byte(`{"workflow_name": "rotate_fernet_keys", "input": "{}"}`))
+		if code != 201 {
+			t.Fatalf("create execution: HTTP %d %s", code, b)
+		}
+		var ex struct {
+			ID, State string
+			StateInfo *string `json:"state_info"`
+		}
+		_ = json.Unmarshal(b, &ex)
+		deadline := time.Now().Add(3 * time.Minute)
+		for ex.State != "SUCCESS" && ex.State != "ERROR" {
+			if time.Now().After(deadline) {
+				t.Fatalf("execution %s still %s", ex.ID, ex.State)
+			}
+			time.Sleep(200 * time.Millisecond)
+			_, b = call("GET", "/executions/"+ex.ID, nil)
+			_ = json.Unmarshal(b, &ex)
+		}
+		if ex.State != "SUCCESS" {
+			info := ""
+			if ex.StateInfo != nil {
+				info = *ex.StateInfo
+			}
+			t.Fatalf("rotation %d on Mistral with Keystone: %s %s\nserve:\n%s\nMistral:\n%s", rot, ex.State, info, srv.out, m.logTail())
+		}
+	}
+	code, v := srv.call(t, "fleet.servers", tok, map[string]any{})
+	if code != 200 {
+		t.Fatal(v)
+	}
+	code, v = srv.call(t, "fleet.check", tok, map[string]any{"servers": v["result"].(map[string]any)["servers"], "confirm": false})
+	if check, _ := v["result"].(map[string]any); code != 200 || check["ok"] != true || toFloat(check["generation"]) != 2 {
+		t.Errorf("after two rotations through Mistral with Keystone: %d %v", code, v)
+	}
+	out = ff("mistral", "executions", "--os-cloud", "it-admin", "--mistral-url", m.API, "-f", "json")
+	if strings.Count(out, `"SUCCESS"`) != 2 {
+		t.Errorf("mistral executions --os-cloud: %s", out)
+	}
+	ff("mistral", "unregister", "--os-cloud", "it-admin", "--mistral-url", m.API)
+	srv.stop(t)
+	if !strings.Contains(srv.out.String(), `"action":"keys.rotate","user":"admin","project":"admin"`) {
+		t.Errorf("the action server's log shows no keys.rotate by admin through Keystone:\n%s", srv.out)
+	}
 }
