@@ -1,7 +1,16 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +80,130 @@ func TestMistralRegisterUsage(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errs, c.want) {
 			t.Errorf("%v: exit %d %q, want 2 naming %s", c.args, code, errs, c.want)
 		}
+	}
+}
+
+// fakeMistral is a FAKE of the few Mistral v2 calls register and
+// unregister make (actions, workflows, cron triggers: get, create, update,
+// list in pages of one, delete), enough to check idempotency and what
+// unregister touches without Python. The integration suite runs the same
+// commands against real Mistral 15.
+type fakeMistral struct {
+	mu    sync.Mutex
+	items map[string]map[string]map[string]any // kind -> name -> item
+	calls []string
+}
+
+func (f *fakeMistral) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v2/"), "/")
+	kind := parts[0]
+	reply := func(code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	if f.items[kind] == nil {
+		f.items[kind] = map[string]map[string]any{}
+	}
+	body, _ := io.ReadAll(r.Body)
+	switch {
+	case r.Method == "GET" && len(parts) == 2:
+		if it, ok := f.items[kind][parts[1]]; ok {
+			reply(200, it)
+			return
+		}
+		reply(404, map[string]any{"faultstring": "not found"})
+	case r.Method == "GET":
+		names := slices.Sorted(maps.Keys(f.items[kind]))
+		start := 0
+		if m := r.URL.Query().Get("marker"); m != "" {
+			start = slices.Index(names, m) + 1
+		}
+		page := map[string]any{kind: []any{}}
+		if start < len(names) {
+			page[kind] = []any{f.items[kind][names[start]]}
+			if start+1 < len(names) {
+				page["next"] = "http://" + r.Host + "/v2/" + kind + "?limit=1&marker=" + names[start]
+			}
+		}
+		reply(200, page)
+	case (r.Method == "POST" || r.Method == "PUT") && r.Header.Get("Content-Type") == "text/plain":
+		name := ""
+		for _, line := range strings.Split(string(body), "\n") {
+			if k, _, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, " ") && k != "version" && !strings.HasPrefix(k, "#") && k != "---" {
+				name = k
+				break
+			}
+		}
+		_, exists := f.items[kind][name]
+		if r.Method == "POST" && exists {
+			reply(409, map[string]any{"faultstring": "duplicate"})
+			return
+		}
+		tags := []string{}
+		if strings.Contains(string(body), "tags: [fernetflow]") {
+			tags = []string{"fernetflow"}
+		}
+		f.items[kind][name] = map[string]any{"name": name, "definition": string(body), "tags": tags}
+		reply(map[string]int{"POST": 201, "PUT": 200}[r.Method], map[string]any{kind: []any{f.items[kind][name]}})
+	case r.Method == "POST" && kind == "cron_triggers":
+		var ct map[string]any
+		_ = json.Unmarshal(body, &ct)
+		in, _ := json.Marshal(ct["workflow_input"])
+		ct["workflow_input"] = string(in)
+		f.items[kind][ct["name"].(string)] = ct
+		reply(201, ct)
+	case r.Method == "DELETE":
+		delete(f.items[kind], parts[1])
+		w.WriteHeader(204)
+	default:
+		reply(400, map[string]any{"faultstring": "unexpected " + r.Method + " " + r.URL.Path})
+	}
+}
+
+func TestMistralRegisterIdempotentAndUnregister(t *testing.T) {
+	fake := &fakeMistral{items: map[string]map[string]map[string]any{
+		"workflows": {"theirs": {"name": "theirs", "tags": []string{}}},
+		"actions":   {"std.echo": {"name": "std.echo", "tags": []string{}, "is_system": true}, "their.action": {"name": "their.action", "tags": []string{"other"}}},
+	}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.WriteFile(secrets, []byte("admin admin-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	register := []string{"mistral", "register", "--mistral-url", srv.URL + "/v2", "--action-server", "http://127.0.0.1:8990",
+		"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "-f", "json"}
+	var first, second, gone []registered
+	for _, run := range []struct {
+		args []string
+		into *[]registered
+	}{{register, &first}, {register, &second}, {[]string{"mistral", "unregister", "--mistral-url", srv.URL + "/v2", "-f", "json"}, &gone}} {
+		out, errs, code := runCLI(t, "", run.args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", run.args, code, errs)
+		}
+		if err := json.Unmarshal([]byte(out), run.into); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(first) != 12 || len(second) != 12 {
+		t.Fatalf("register: %v then %v", first, second)
+	}
+	for i := range first {
+		if first[i].Result != "created" || second[i].Result != "unchanged" {
+			t.Errorf("%s %s: %s then %s", first[i].Kind, first[i].Name, first[i].Result, second[i].Result)
+		}
+	}
+	if ct := fake.items["cron_triggers"]; len(gone) != 12 || len(ct) != 0 {
+		t.Errorf("unregister: %v; cron triggers left %v", gone, ct)
+	}
+	left := slices.Sorted(maps.Keys(fake.items["actions"]))
+	if !slices.Equal(left, []string{"std.echo", "their.action"}) || fake.items["workflows"]["theirs"] == nil || len(fake.items["workflows"]) != 1 {
+		t.Errorf("unregister touched what register did not make: actions %v, workflows %v", left, slices.Sorted(maps.Keys(fake.items["workflows"])))
 	}
 }
