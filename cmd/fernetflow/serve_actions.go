@@ -91,6 +91,11 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if f.listen == "" {
+			for _, n := range []string{"tls-cert", "tls-key", "auth", "keystone-url", "allowed-project", "allowed-role", "shared-secret-file", "action-timeout", "target", "nodes"} {
+				if cmd.Flags().Changed(n) {
+					return usagef("--%s is for the action server: give --listen too", n)
+				}
+			}
 			return run(cmd, args)
 		}
 		ctx, cancel := context.WithCancel(cmd.Context())

@@ -149,6 +149,7 @@ func TestServeActionServerUsage(t *testing.T) {
 		{"no secrets", []string{"--allowed-project", "admin", "--auth", "shared-secret-for-tests"}, "--shared-secret-file"},
 		{"unknown auth", []string{"--allowed-project", "admin", "--auth", "none"}, "--auth"},
 		{"half TLS", []string{"--allowed-project", "admin", "--keystone-url", "http://127.0.0.1:5000", "--tls-cert", "x"}, "--tls-key"},
+		{"no --listen", []string{"--listen", "", "--allowed-project", "admin"}, "give --listen"},
 	} {
 		args := append([]string{"serve", "--state-dir", dir, "--listen", "127.0.0.1:0", "--nodes", dir}, c.args...)
 		_, errs, code := runCLI(t, "", args...)
