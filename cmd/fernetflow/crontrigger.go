@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/expr"
 )
@@ -20,7 +21,7 @@ func (a *app) cronTriggerCmd() *cobra.Command {
 		Use:   "cron-trigger",
 		Short: "Create, list, show and delete cron triggers that fernetflow serve fires",
 	}
-	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", engineStateDir(), "directory of executions.db")
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db")
 	cmd.AddCommand(a.cronCreateCmd(&stateDir), a.cronListCmd(&stateDir), a.cronShowCmd(&stateDir), a.cronDeleteCmd(&stateDir))
 	return cmd
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fernetflow/fernetflow/internal/fleet"
 )
 
 // executionCmd groups the commands over recorded workflow executions, like
@@ -14,7 +16,7 @@ func (a *app) executionCmd() *cobra.Command {
 		Use:   "execution",
 		Short: "List, show and delete recorded workflow executions",
 	}
-	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", engineStateDir(), "directory of executions.db")
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db")
 	cmd.AddCommand(a.executionListCmd(&stateDir), a.executionShowCmd(&stateDir), a.executionDeleteCmd(&stateDir))
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/store"
 )
@@ -62,7 +63,7 @@ running executions are cancelled and serve exits.`,
 			}
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", engineStateDir(), "directory of executions.db (executions and cron triggers)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db (executions and cron triggers)")
 	cmd.Flags().DurationVar(&tick, "tick", time.Second, "how often to look for due triggers")
 	a.serveActionFlags(cmd) // --listen: the HTTP action server for real Mistral (serve_actions.go)
 	return cmd

@@ -28,7 +28,7 @@ import (
 // fleet target and run through fernetflow rotate|distribute|enroll.
 func engineRegistry() workflow.Registry {
 	reg := workflow.StdRegistry()
-	full, err := fleetRegistry(&actions.FleetHost{Undercloud: &fleet.Undercloud{Dir: engineStateDir()}})
+	full, err := fleetRegistry(&actions.FleetHost{Undercloud: &fleet.Undercloud{Dir: fleet.DefaultStateDir()}})
 	if err != nil {
 		return reg
 	}
@@ -48,21 +48,6 @@ type checkOnlyAction struct{ workflow.Action }
 
 func (c checkOnlyAction) Run(context.Context, map[string]any) (any, error) {
 	return nil, fmt.Errorf("action %s needs a fleet target: run its workflow with fernetflow rotate, distribute or enroll", c.Name())
-}
-
-// engineStateDir is the default --state-dir: /var/lib/fernetflow for root,
-// $XDG_STATE_HOME/fernetflow (or ~/.local/state/fernetflow) otherwise.
-func engineStateDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/fernetflow"
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
-		return filepath.Join(x, "fernetflow")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "fernetflow")
-	}
-	return "/var/lib/fernetflow"
 }
 
 func openStore(stateDir string) (*store.Store, error) {
@@ -376,7 +361,7 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "workflow input NAME=VALUE (VALUE as JSON when it parses, else a string); repeatable")
 	cmd.Flags().StringVar(&inputFile, "input-file", "", "JSON or YAML file of workflow input (- for stdin); --input values override it")
 	cmd.Flags().StringVar(&wfName, "workflow", "", "which workflow of the file to run (default: the first one)")
-	cmd.Flags().StringVar(&stateDir, "state-dir", engineStateDir(), "directory of executions.db")
+	cmd.Flags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db")
 	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not record the execution")
 	return cmd
 }
