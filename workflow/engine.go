@@ -373,7 +373,7 @@ func (r *run) next(d taskDone) {
 					r.fail(fmt.Sprintf("Failed to handle action completion [error=%s, wf=%s, task=%s]", msg, r.w.Name, t.Name))
 					return
 				}
-				if !truthy(v) {
+				if !expr.Truthy(v) {
 					continue
 				}
 			}
@@ -576,26 +576,6 @@ func (r *run) initialContextLocked() map[string]any {
 		c[k] = v
 	}
 	return c
-}
-
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case int64:
-		return x != 0
-	case float64:
-		return x != 0
-	case string:
-		return x != ""
-	case []any:
-		return len(x) > 0
-	case map[string]any:
-		return len(x) > 0
-	}
-	return true
 }
 
 // taskView is task() as Mistral shows it.

@@ -126,7 +126,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 					runErr = fmt.Errorf("retry break-on %s: %w", t.Retry.BreakOn, err)
 					break
 				}
-				retry = !truthy(v)
+				retry = !expr.Truthy(v)
 			}
 		} else if t.Retry.ContinueOn != "" {
 			v, err := expr.EvalString(ctx, t.Retry.ContinueOn, in, funcs)
@@ -134,7 +134,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 				runErr = fmt.Errorf("retry continue-on %s: %w", t.Retry.ContinueOn, err)
 				break
 			}
-			retry = truthy(v)
+			retry = expr.Truthy(v)
 		}
 		if !retry {
 			break

@@ -450,7 +450,7 @@ func (ev *evaluator) unary(n *unaryNode, sc *scope) (any, error) {
 	}
 	switch n.op {
 	case "not":
-		return !truthy(x), nil
+		return !Truthy(x), nil
 	case "-":
 		switch v := x.(type) {
 		case int64:
@@ -477,7 +477,7 @@ func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if truthy(l) == (n.op == "or") {
+		if Truthy(l) == (n.op == "or") {
 			return l, nil
 		}
 		return ev.value(n.r, sc)

@@ -481,7 +481,7 @@ func fnWhere(ev *evaluator, c *callCtx) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if truthy(v) {
+		if Truthy(v) {
 			out = append(out, e)
 		}
 	}
@@ -853,7 +853,7 @@ func fnAnyAll(ev *evaluator, c *callCtx) (any, error) {
 				return nil, err
 			}
 		}
-		if truthy(v) == want {
+		if Truthy(v) == want {
 			return want, nil
 		}
 	}
@@ -892,7 +892,7 @@ func fnSwitch(ev *evaluator, c *callCtx) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if truthy(cond) {
+		if Truthy(cond) {
 			return ev.value(m.value, c.sc)
 		}
 	}

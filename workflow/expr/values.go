@@ -35,8 +35,9 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// truthy is Python's truth value: null, false, 0, 0.0, "", [] and {} are false.
-func truthy(v any) bool {
+// Truthy is Python's truth value, which YAQL conditions and Mistral's
+// transitions use: null, false, 0, 0.0, "", [] and {} are false.
+func Truthy(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return false
