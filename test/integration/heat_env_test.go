@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/fernetflow/fernetflow/internal/deploy"
+	"github.com/gophercloud/gophercloud/v2"
 	"io"
 	"net"
 	"net/http"
@@ -384,4 +386,20 @@ func heatWriteFile(t testing.TB, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startHeatClient starts a heatEnv for the test (stopped at its end), points
+// the OpenStack client configuration at it, and returns an orchestration
+// client for the demo user.
+func startHeatClient(t *testing.T) (*heatEnv, *gophercloud.ServiceClient) {
+	t.Helper()
+	e := startHeatEnv(t)
+	t.Cleanup(e.stop)
+	t.Setenv("OS_CLIENT_CONFIG_FILE", e.clouds)
+	t.Setenv("OS_CLOUD", "")
+	c, err := deploy.NewOrchestrationClient(context.Background(), deploy.CloudOptions{Cloud: heatItCloud})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.tail())
+	}
+	return e, c
 }

@@ -26,15 +26,8 @@ import (
 // master's set, and every token signed on any node so far validates on
 // every node.
 func TestHeatRotate(t *testing.T) {
-	e := startHeatEnv(t)
-	t.Cleanup(e.stop)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", e.clouds)
-	t.Setenv("OS_CLOUD", "")
+	e, c := startHeatClient(t)
 	ctx := context.Background()
-	c, err := deploy.NewOrchestrationClient(ctx, deploy.CloudOptions{Cloud: heatItCloud})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, e.tail())
-	}
 	root := t.TempDir()
 	state := filepath.Join(root, "undercloud")
 	run(t, fernetflowBin, "signer", "init", "--state-dir", state)

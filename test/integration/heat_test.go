@@ -221,15 +221,7 @@ func pushAndWait(t *testing.T, c *gophercloud.ServiceClient, rcv *deploy.Receive
 // TestHeat drives fernetflow against a real Keystone and heat-all, with
 // real os-collect-config running `fernetflow node collect` on fake nodes.
 func TestHeat(t *testing.T) {
-	e := startHeatEnv(t)
-	t.Cleanup(e.stop)
-	t.Setenv("OS_CLIENT_CONFIG_FILE", e.clouds)
-	t.Setenv("OS_CLOUD", "")
-	ctx := context.Background()
-	c, err := deploy.NewOrchestrationClient(ctx, deploy.CloudOptions{Cloud: heatItCloud})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, e.tail())
-	}
+	e, c := startHeatClient(t)
 	rcv, err := deploy.NewReceiver(c, deploy.ReceiverOptions{})
 	if err != nil {
 		t.Fatal(err)
