@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -222,9 +223,28 @@ func servedRegistry(h *actions.FleetHost) (workflow.Registry, error) {
 			continue
 		}
 		x, _ := full.Lookup(n)
+		if n == "keys.rotate" || n == "keys.status" {
+			x = masterOnly{x, h.Undercloud.MasterRepository()}
+		}
 		acts = append(acts, x)
 	}
 	return actions.NewRegistry(acts...)
+}
+
+// masterOnly keeps a keys.* action served over HTTP on the undercloud's
+// master repository: a caller, however authenticated, may not name another
+// directory of the server's host to inspect or rotate. The workflows never
+// name one (keys.rotate defaults to the master).
+type masterOnly struct {
+	workflow.Action
+	master string
+}
+
+func (m masterOnly) Run(ctx context.Context, in map[string]any) (any, error) {
+	if r, ok := in["key_repository"].(string); ok && filepath.Clean(r) != filepath.Clean(m.master) {
+		return nil, fmt.Errorf("%s: the action server works on the master repository %s only, not %s", m.Name(), m.master, r)
+	}
+	return m.Action.Run(ctx, in)
 }
 
 func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {

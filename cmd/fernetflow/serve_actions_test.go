@@ -106,11 +106,16 @@ func TestServeActionServer(t *testing.T) {
 		{"std actions are not served", "std.echo", "admin-secret-0123456789", `{"output":1}`, 404, ""},
 		{"schema", "keys.rotate", "admin-secret-0123456789", `{"max_active_keys":0}`, 400, "max_active_keys"},
 		{"runs", "fleet.servers", "admin-secret-0123456789", `{}`, 200, `"server_id": "ctl0"`},
+		{"another repository", "keys.rotate", "admin-secret-0123456789", `{"key_repository": "` + filepath.Join(dir, "elsewhere") + `"}`, 500, "master repository"},
+		{"another repository's status", "keys.status", "admin-secret-0123456789", `{"key_repository": "/etc"}`, 500, "master repository"},
 	} {
 		code, body := post(c.action, c.token, c.body)
 		if code != c.want || !strings.Contains(body, c.in) {
 			t.Errorf("%s: HTTP %d %s, want %d with %q", c.name, code, body, c.want, c.in)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); err == nil {
+		t.Error("keys.rotate made a repository outside the master")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "state", "master")); err == nil {
 		if ents, _ := os.ReadDir(filepath.Join(dir, "state", "master")); len(ents) > 0 {
