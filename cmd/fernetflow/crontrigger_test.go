@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,10 @@ func TestServeFiresDueTrigger(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	tr, err := workflow.NewCronTrigger("due", "* * * * *", nil, nil, now.Add(-2*time.Minute))
+	// Due at the minute that just passed, and then not for a day: a minute
+	// boundary during the run must not make a second slot due.
+	prev := now.Add(-time.Minute)
+	tr, err := workflow.NewCronTrigger("due", fmt.Sprintf("%d %d * * *", prev.Minute(), prev.Hour()), nil, nil, now.Add(-2*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
