@@ -616,50 +616,7 @@ func (k *actionsKeystone) token(t *testing.T, user, password, project string) st
 
 func startActionsKeystone(t *testing.T) *actionsKeystone {
 	t.Helper()
-	requireTool(t, "/usr/bin/keystone-manage", "python3-keystone")
-	requireTool(t, "/usr/bin/uwsgi", "uwsgi-core")
-	if _, err := os.Stat("/usr/lib/uwsgi/plugins/python3_plugin.so"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("uwsgi's python3 plugin is missing: .ci/run must install uwsgi-plugin-python3")
-		}
-		t.Skip("uwsgi python3 plugin not found: apt-get install uwsgi-plugin-python3")
-	}
-	base, err := os.MkdirTemp("", "fernetflow-actions-ks-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &heatEnv{base: base}
-	t.Cleanup(e.stop)
-	port := heatFreePort(t)
-	e.ksURL = fmt.Sprintf("http://127.0.0.1:%d/v3", port)
-	conf := filepath.Join(base, "keystone.conf")
-	heatWriteFile(t, conf, fmt.Sprintf(`[DEFAULT]
-log_file = %[1]s/keystone.log
-[database]
-connection = sqlite:///%[1]s/keystone.db
-[fernet_tokens]
-key_repository = %[1]s/keystone-fernet-keys
-[fernet_receipts]
-key_repository = %[1]s/keystone-fernet-keys
-[credential]
-key_repository = %[1]s/credential-keys
-`, base))
-	km := func(args ...string) {
-		heatRunEnv(t, 2*time.Minute, nil, "keystone-manage", append([]string{"--config-file", conf}, args...)...)
-	}
-	km("db_sync")
-	heatRunEnv(t, time.Minute, nil, debianPython, "-c", "import sqlite3,sys;sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(base, "keystone.db"))
-	km("fernet_setup", "--keystone-user", "root", "--keystone-group", "root")
-	km("credential_setup", "--keystone-user", "root", "--keystone-group", "root")
-	km("bootstrap", "--bootstrap-password", "adminpw", "--bootstrap-region-id", "RegionOne",
-		"--bootstrap-admin-url", e.ksURL+"/", "--bootstrap-public-url", e.ksURL+"/", "--bootstrap-internal-url", e.ksURL+"/")
-	e.start(t, filepath.Join(base, "uwsgi.log"), nil, "uwsgi", "--plugin", "python3",
-		"--http-socket", fmt.Sprintf("127.0.0.1:%d", port), "--wsgi-file", "/usr/bin/keystone-wsgi-public",
-		"--processes", "1", "--threads", "2", "--master", "--lazy-apps", "--die-on-term",
-		"--add-header", "Connection: close", "--env", "OS_KEYSTONE_CONFIG_FILES="+conf)
-	if err := heatWaitHTTP(e.ksURL, time.Minute); err != nil {
-		t.Fatalf("keystone: %v\n%s", err, e.tail())
-	}
+	e := startKeystone(t, filepath.Join(t.TempDir(), "keystone-fernet-keys"), true)
 	k := &actionsKeystone{env: e}
 	e.adminTok = k.token(t, "admin", "adminpw", "admin")
 	demo := e.create(t, "project", map[string]any{"name": "demo", "domain_id": "default"})

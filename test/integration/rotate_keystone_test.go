@@ -5,12 +5,10 @@ package integration
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRotateUnderRealKeystone runs `fernetflow rotate` on three local
@@ -21,38 +19,9 @@ import (
 // other controllers' Keystones would. A rotation the prune guard refuses
 // (exit 2) changes nothing Keystone sees.
 func TestRotateUnderRealKeystone(t *testing.T) {
-	requireTool(t, "/usr/bin/keystone-manage", "python3-keystone")
-	requireTool(t, "/usr/bin/uwsgi", "uwsgi-core")
-	if _, err := os.Stat("/usr/lib/uwsgi/plugins/python3_plugin.so"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("uwsgi's python3 plugin is missing: .ci/run must install uwsgi-plugin-python3")
-		}
-		t.Skip("uwsgi python3 plugin not found: apt-get install uwsgi-plugin-python3")
-	}
-	base, err := os.MkdirTemp("", "fernetflow-rotate-ks-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &heatEnv{base: base}
-	t.Cleanup(e.stop)
+	base := t.TempDir()
 	nodes := []string{filepath.Join(base, "ctl0"), filepath.Join(base, "ctl1"), filepath.Join(base, "ctl2")}
 	repo0 := filepath.Join(nodes[0], "fernet-keys") // Keystone's [fernet_tokens] key_repository
-	port := heatFreePort(t)
-	e.ksURL = fmt.Sprintf("http://127.0.0.1:%d/v3", port)
-	conf := filepath.Join(base, "keystone.conf")
-	heatWriteFile(t, conf, fmt.Sprintf(`[DEFAULT]
-log_file = %[1]s/keystone.log
-[database]
-connection = sqlite:///%[1]s/keystone.db
-[fernet_tokens]
-key_repository = %[2]s
-max_active_keys = 5
-[fernet_receipts]
-key_repository = %[2]s
-max_active_keys = 5
-[credential]
-key_repository = %[1]s/credential-keys
-`, base, repo0))
 
 	rotate := func(wantCode int) string {
 		t.Helper()
@@ -75,21 +44,7 @@ key_repository = %[1]s/credential-keys
 
 	// fernetflow makes the keys; keystone-manage never touches them.
 	rotate(0)
-	km := func(args ...string) {
-		heatRunEnv(t, 2*time.Minute, nil, "keystone-manage", append([]string{"--config-file", conf}, args...)...)
-	}
-	km("db_sync")
-	heatRunEnv(t, time.Minute, nil, debianPython, "-c", "import sqlite3,sys;sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(base, "keystone.db"))
-	km("credential_setup", "--keystone-user", "root", "--keystone-group", "root")
-	km("bootstrap", "--bootstrap-password", "adminpw", "--bootstrap-region-id", "RegionOne",
-		"--bootstrap-admin-url", e.ksURL+"/", "--bootstrap-public-url", e.ksURL+"/", "--bootstrap-internal-url", e.ksURL+"/")
-	e.start(t, filepath.Join(base, "uwsgi.log"), nil, "uwsgi", "--plugin", "python3",
-		"--http-socket", fmt.Sprintf("127.0.0.1:%d", port), "--wsgi-file", "/usr/bin/keystone-wsgi-public",
-		"--processes", "1", "--threads", "1", "--master", "--lazy-apps", "--die-on-term",
-		"--add-header", "Connection: close", "--env", "OS_KEYSTONE_CONFIG_FILES="+conf)
-	if err := heatWaitHTTP(e.ksURL, time.Minute); err != nil {
-		t.Fatalf("keystone: %v\n%s", err, e.tail())
-	}
+	e := startKeystone(t, repo0, false) // Keystone serves from ctl0's repository
 
 	issue := func() string {
 		t.Helper()
@@ -137,7 +92,7 @@ key_repository = %[1]s/credential-keys
 			t.Fatalf("rotation to %d: %s", g, out)
 		}
 		checkAll(fmt.Sprintf("after rotation to generation %d", g)) // tokens of earlier generations
-		tokens = append(tokens, issue())                           // and one signed by the new primary
+		tokens = append(tokens, issue())                            // and one signed by the new primary
 		checkAll(fmt.Sprintf("generation %d", g))
 	}
 	// Generation 5 would prune key 1, demoted minutes ago with 1h tokens:
