@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -101,15 +100,18 @@ func (a *app) cronCreateCmd(stateDir *string) *cobra.Command {
 	var count int
 	var inputs []string
 	cmd := &cobra.Command{
-		Use:   "create NAME FILE [INPUT_JSON]",
-		Short: "Create a cron trigger that runs a workflow of FILE on a schedule",
+		Use:   "create NAME FILE|SHIPPED [INPUT_JSON]",
+		Short: "Create a cron trigger that runs a workflow of FILE (or a shipped one) on a schedule",
 		Long: `Create a cron trigger with Mistral's semantics: --pattern is a 5-field cron
 expression in UTC; --first-time 'YYYY-MM-DD HH:MM' (UTC) is the first fire
 (alone, the trigger fires once); --count limits the number of fires, after
 which the trigger is deleted. The workflow file is checked and copied into
 the trigger, so later edits of FILE do not change it. fernetflow serve
 fires the triggers of its --state-dir, each slot once.`,
-		Example: `  fernetflow cron-trigger create nightly rotate.yaml '{"nodes": ["ctl1"]}' --pattern '0 3 * * *'
+		Example: `  # fernetflow's own rotation, fired by fernetflow serve --target local --nodes ...
+  fernetflow cron-trigger create nightly rotate_fernet_keys --pattern '17 3 * * *' \
+      --input max_active_keys=5 --input token_expiration=3600 --input allow_expired_window=172800
+  fernetflow cron-trigger create nightly rotate.yaml '{"nodes": ["ctl1"]}' --pattern '0 3 * * *'
   fernetflow cron-trigger create once rotate.yaml --input nodes='["ctl1"]' --first-time '2030-01-01 03:00'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 || len(args) > 3 {
@@ -118,8 +120,8 @@ fires the triggers of its --state-dir, each slot once.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, file := args[0], args[1]
-			src, err := os.ReadFile(file)
+			name := args[0]
+			file, src, err := workflowSource(args[1])
 			if err != nil {
 				return err
 			}

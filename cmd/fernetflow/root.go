@@ -9,6 +9,7 @@ import (
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
+	"github.com/fernetflow/fernetflow/workflow"
 )
 
 // app carries what every command shares: the streams, the output format and
@@ -21,6 +22,11 @@ type app struct {
 	format  string
 	verbose bool
 	log     *slog.Logger
+
+	// cronRegistry, when serve was given a fleet, is the registry its cron
+	// triggers run with (fernetflow's own actions on that fleet); nil means
+	// engineRegistry, whose fleet actions refuse to run.
+	cronRegistry workflow.Registry
 
 	// wrapTarget, when set (by tests only), wraps the fleet target of
 	// rotate/distribute/enroll, to inject faults.

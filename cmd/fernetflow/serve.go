@@ -73,7 +73,10 @@ running executions are cancelled and serve exits.`,
 func (a *app) fire(ctx context.Context, st *store.Store, c store.Claim) {
 	tr := c.Trigger
 	log := a.log.With("trigger", tr.Name, "workflow", tr.WorkflowName, "slot", mistralTime(c.Slot))
-	reg := engineRegistry()
+	reg := a.cronRegistry
+	if reg == nil {
+		reg = engineRegistry()
+	}
 	f, err := workflow.Load(tr.SourceFile, []byte(tr.Definition), reg)
 	if err != nil {
 		log.Error("cron trigger's workflow no longer loads", "err", err)

@@ -92,9 +92,26 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if f.listen == "" {
-			for _, n := range []string{"tls-cert", "tls-key", "auth", "keystone-url", "allowed-project", "allowed-role", "shared-secret-file", "action-timeout", "target", "nodes"} {
+			for _, n := range []string{"tls-cert", "tls-key", "auth", "keystone-url", "allowed-project", "allowed-role", "shared-secret-file", "action-timeout"} {
 				if cmd.Flags().Changed(n) {
 					return usagef("--%s is for the action server: give --listen too", n)
+				}
+			}
+			// A fleet (--target, --nodes, ...) lets cron triggers run
+			// fernetflow's own workflows, rotate_fernet_keys among them.
+			if cmd.Flags().Changed("target") || cmd.Flags().Changed("nodes") {
+				if err := f.syncShared(); err != nil {
+					return err
+				}
+				h, err := f.fleet.host(a)
+				if err != nil {
+					return err
+				}
+				if ht, ok := h.Target.(*actions.HeatTarget); ok {
+					defer ht.Host.Close()
+				}
+				if a.cronRegistry, err = fleetRegistry(h); err != nil {
+					return err
 				}
 			}
 			return run(cmd, args)
@@ -111,6 +128,19 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 		defer scancel()
 		return errors.Join(runErr, srv.stop(sctx))
 	}
+}
+
+// syncShared copies serve's own values of the flags the fleet shares
+// (--state-dir) into the fleet's.
+func (f *actionServerFlags) syncShared() error {
+	for _, s := range f.shared {
+		if s.own.Value.Type() == "string" && s.fleet.Value.Type() == "string" {
+			if err := s.fleet.Value.Set(s.own.Value.String()); err != nil {
+				return usagef("--%s: %v", s.own.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 type runningServer struct {
@@ -136,12 +166,8 @@ func (s *runningServer) stop(ctx context.Context) error {
 }
 
 func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, failed context.CancelFunc) (*runningServer, error) {
-	for _, s := range f.shared {
-		if s.own.Value.Type() == "string" && s.fleet.Value.Type() == "string" {
-			if err := s.fleet.Value.Set(s.own.Value.String()); err != nil {
-				return nil, usagef("--%s: %v", s.own.Name, err)
-			}
-		}
+	if err := f.syncShared(); err != nil {
+		return nil, err
 	}
 	auth, err := f.authenticator()
 	if err != nil {
@@ -156,6 +182,9 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	}
 	reg, err := servedRegistry(h)
 	if err != nil {
+		return nil, err
+	}
+	if a.cronRegistry, err = fleetRegistry(h); err != nil { // cron triggers use the same fleet
 		return nil, err
 	}
 	reqLog := slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "action-server")

@@ -234,21 +234,28 @@ func firstLineOf(s string) string {
 // loadWorkflowArg reads NAME|FILE: an existing file, else a workflow
 // shipped in workflow/definitions.
 func loadWorkflowArg(arg string, reg workflow.Registry) (*workflow.File, error) {
-	src, err := os.ReadFile(arg)
-	if err == nil {
-		return workflow.Load(arg, src, reg)
-	}
-	if !errors.Is(err, fs.ErrNotExist) || strings.ContainsAny(arg, "/\\") {
+	name, src, err := workflowSource(arg)
+	if err != nil {
 		return nil, err
 	}
-	def, derr := definitions.Source(arg)
-	if derr != nil {
-		def, derr = definitions.Source(arg + ".yaml")
+	return workflow.Load(name, src, reg)
+}
+
+// workflowSource reads a workflow file, or a shipped definition named by
+// arg (with or without .yaml) when no such file exists.
+func workflowSource(arg string) (name string, src []byte, err error) {
+	src, err = os.ReadFile(arg)
+	if err == nil {
+		return arg, src, nil
 	}
-	if derr != nil {
-		return nil, fmt.Errorf("%s: no such file, and no shipped workflow of that name (shipped: %s)", arg, strings.Join(definitions.Names(), ", "))
+	if !errors.Is(err, fs.ErrNotExist) || strings.ContainsAny(arg, "/\\") {
+		return "", nil, err
 	}
-	return workflow.Load(arg+".yaml", def, reg)
+	name = strings.TrimSuffix(arg, ".yaml") + ".yaml"
+	if src, err = definitions.Source(name); err != nil {
+		return "", nil, fmt.Errorf("%s: no such file, and no shipped workflow of that name (shipped: %s)", arg, strings.Join(definitions.Names(), ", "))
+	}
+	return name, src, nil
 }
 
 // parseInputs merges --input-file and --input k=v (a value that parses as
