@@ -78,7 +78,7 @@ func TestConformance(t *testing.T) {
 			}
 			out := map[string]any{}
 			for k, v := range ex.Output {
-				if !(ex.State == Error_ && k == "result") {
+				if !(ex.State == Failed && k == "result") {
 					out[k] = v
 				}
 			}

@@ -14,10 +14,11 @@ import (
 )
 
 // States of executions and task executions, as Mistral names them.
+// Failed is Mistral's ERROR (Error names this package's parse error type).
 const (
 	Running   = "RUNNING"
 	Success   = "SUCCESS"
-	Error_    = "ERROR"
+	Failed    = "ERROR"
 	Cancelled = "CANCELLED"
 )
 
@@ -351,7 +352,7 @@ func (r *run) next(d taskDone) {
 	case Success:
 		clauses = [][]Transition{t.OnSuccess, t.OnComplete}
 		onError = []bool{false, false}
-	case Error_:
+	case Failed:
 		clauses = [][]Transition{t.OnError, t.OnComplete}
 		onError = []bool{true, false}
 	default:
@@ -368,7 +369,7 @@ func (r *run) next(d taskDone) {
 					// whatever its on-error says.
 					msg := fmt.Sprintf("task %s: transition condition %s: %v", t.Name, tr.Condition, err)
 					r.mu.Lock()
-					te.State, te.StateInfo = Error_, msg
+					te.State, te.StateInfo = Failed, msg
 					r.mu.Unlock()
 					r.fail(fmt.Sprintf("Failed to handle action completion [error=%s, wf=%s, task=%s]", msg, r.w.Name, t.Name))
 					return
@@ -397,7 +398,7 @@ func (r *run) next(d taskDone) {
 					if msg == "" {
 						msg = fmt.Sprintf("Failed by task %s (fail engine command)", t.Name)
 					}
-					r.forced, r.forcedM = Error_, msg
+					r.forced, r.forcedM = Failed, msg
 				} else {
 					r.forced, r.forcedM = Success, msg
 				}
@@ -470,7 +471,7 @@ func mergeContexts(ctxs []map[string]any) map[string]any {
 
 func (r *run) fail(msg string) {
 	if r.forced == "" {
-		r.forced, r.forcedM = Error_, msg
+		r.forced, r.forcedM = Failed, msg
 		r.cancel()
 	}
 }
@@ -488,13 +489,13 @@ func (r *run) finish() *Execution {
 	case r.forced == Success:
 		ex.State = Success
 		ex.StateInfo = r.forcedM
-	case r.forced == Error_:
-		ex.State = Error_
+	case r.forced == Failed:
+		ex.State = Failed
 		ex.StateInfo = r.forcedM
 	default:
 		var failed []*TaskExecution
 		for _, te := range ex.Tasks {
-			if te.State == Error_ && !te.errorHandled {
+			if te.State == Failed && !te.errorHandled {
 				failed = append(failed, te)
 			}
 		}
@@ -502,7 +503,7 @@ func (r *run) finish() *Execution {
 		for _, t := range r.w.Tasks {
 			if js := r.joins[t.Name]; js != nil && !js.started {
 				now := r.e.now()
-				te := &TaskExecution{ID: NewID(), Name: t.Name, State: Error_, Action: t.Action, Published: map[string]any{},
+				te := &TaskExecution{ID: NewID(), Name: t.Name, State: Failed, Action: t.Action, Published: map[string]any{},
 					StateInfo: fmt.Sprintf("join cannot be satisfied: only %s reached it", strings.Join(sortedSet(js.from), ", ")), StartedAt: now, FinishedAt: now}
 				ex.Tasks = append(ex.Tasks, te)
 				failed = append(failed, te)
@@ -521,7 +522,7 @@ func (r *run) finish() *Execution {
 			for _, te := range failed {
 				fmt.Fprintf(&b, "\n  %s [task_ex_id=%s] -> %s\n", te.Name, te.ID, te.StateInfo)
 			}
-			ex.State = Error_
+			ex.State = Failed
 			ex.StateInfo = b.String()
 		}
 	}
@@ -530,7 +531,7 @@ func (r *run) finish() *Execution {
 		if len(r.w.Output) > 0 {
 			out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.Output, final, funcs)
 			if err != nil {
-				ex.State = Error_
+				ex.State = Failed
 				ex.StateInfo = fmt.Sprintf("workflow %s: output: %v", r.w.Name, err)
 				ex.Output = map[string]any{"result": ex.StateInfo}
 			} else {
@@ -541,7 +542,7 @@ func (r *run) finish() *Execution {
 			// and vars live beside it, not in it).
 			ex.Output = mergeContexts(r.endPubs)
 		}
-	case Error_:
+	case Failed:
 		ex.Output = map[string]any{}
 		if len(r.w.OutputOnError) > 0 {
 			out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.OutputOnError, final, funcs)

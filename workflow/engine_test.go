@@ -110,7 +110,7 @@ wf:
       action: std.noop
 `,
 			state: Success, order: []string{"bad", "recover"},
-			tasks:  map[string]string{"bad": Error_, "recover": Success},
+			tasks:  map[string]string{"bad": Failed, "recover": Success},
 			output: `{"handled":"ERROR-yes"}`,
 		},
 		{
@@ -124,8 +124,8 @@ wf:
     after:
       action: std.noop
 `,
-			state: Error_, order: []string{"bad", "after"},
-			tasks: map[string]string{"bad": Error_, "after": Success},
+			state: Failed, order: []string{"bad", "after"},
+			tasks: map[string]string{"bad": Failed, "after": Success},
 		},
 		{
 			name: "conditions pick the branch",
@@ -208,7 +208,7 @@ wf:
       join: all
       action: std.noop
 `,
-			state: Error_, tasks: map[string]string{"a": Error_, "b": Success, "other": Success, "j": Error_},
+			state: Failed, tasks: map[string]string{"a": Failed, "b": Success, "other": Success, "j": Failed},
 		},
 		{
 			name: "fail engine command",
@@ -223,7 +223,7 @@ wf:
     b:
       action: std.noop
 `,
-			state: Error_, order: []string{"a"},
+			state: Failed, order: []string{"a"},
 		},
 		{
 			name: "succeed engine command after an error",
@@ -234,7 +234,7 @@ wf:
       action: std.fail
       on-error: [succeed]
 `,
-			state: Success, tasks: map[string]string{"a": Error_},
+			state: Success, tasks: map[string]string{"a": Failed},
 		},
 		{
 			name: "with-items over two lists with concurrency",
@@ -287,7 +287,7 @@ wf:
       action: test.flaky
       retry: {count: 5, delay: 1, break-on: <% true %>}
 `,
-			state: Error_, tasks: map[string]string{"flaky": Error_},
+			state: Failed, tasks: map[string]string{"flaky": Failed},
 		},
 		{
 			name: "retry exhausted",
@@ -298,7 +298,7 @@ wf:
       action: test.flaky
       retry: {count: 1, delay: 0}
 `,
-			state: Error_, tasks: map[string]string{"flaky": Error_},
+			state: Failed, tasks: map[string]string{"flaky": Failed},
 		},
 		{
 			name: "sub-workflow output is the task result",
@@ -344,7 +344,7 @@ wf:
     after:
       action: std.noop
 `,
-			state: Success, tasks: map[string]string{"slow": Error_, "after": Success},
+			state: Success, tasks: map[string]string{"slow": Failed, "after": Success},
 		},
 		{
 			name: "noop command and task-defaults",
@@ -359,7 +359,7 @@ wf:
       action: std.noop
       on-success: [noop]
 `,
-			state: Success, tasks: map[string]string{"a": Error_, "handler": Success},
+			state: Success, tasks: map[string]string{"a": Failed, "handler": Success},
 		},
 	}
 	for _, c := range cases {
@@ -570,7 +570,7 @@ wf:
 // state_info names the task and the action's error.
 func TestTaskErrorNamesTaskAndCause(t *testing.T) {
 	ex := runYAML(t, "version: '2.0'\nwf:\n  tasks:\n    explode:\n      action: std.fail error_data=\"disk full\"\n", nil)
-	if ex.State != Error_ || !strings.Contains(ex.StateInfo, "explode") || !strings.Contains(ex.StateInfo, "disk full") {
+	if ex.State != Failed || !strings.Contains(ex.StateInfo, "explode") || !strings.Contains(ex.StateInfo, "disk full") {
 		t.Fatalf("%s: %q", ex.State, ex.StateInfo)
 	}
 	if ex.Output["result"] != ex.StateInfo {
@@ -639,7 +639,7 @@ wf:
 	e := &Engine{Registry: StdRegistry(), File: f}
 	start := time.Now()
 	ex, err := e.Run(context.Background(), f.Workflows[0], nil)
-	if err != nil || ex.State != Error_ || time.Since(start) > 5*time.Second {
+	if err != nil || ex.State != Failed || time.Since(start) > 5*time.Second {
 		t.Fatalf("%v %s after %s", err, ex.State, time.Since(start))
 	}
 	if st := taskStates(ex); st["slow"] != Cancelled || st["quick"] != Success {

@@ -61,7 +61,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		r.mu.Lock()
 		te.startFailed = true
 		r.mu.Unlock()
-		finish(Error_, fmt.Sprintf("task %s: %s: %v", t.Name, key, err), nil, false)
+		finish(Failed, fmt.Sprintf("task %s: %s: %v", t.Name, key, err), nil, false)
 		return in
 	}
 
@@ -99,7 +99,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		result, runErr = r.attempt(tctx, t, te, in, funcs)
 		state, info := Success, ""
 		if runErr != nil {
-			state, info = Error_, runErr.Error()
+			state, info = Failed, runErr.Error()
 		}
 		setResult(state, info, result)
 		var se *startError
@@ -168,7 +168,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 	state, info := Success, ""
 	spec := t.Publish
 	if runErr != nil {
-		state, info = Error_, runErr.Error()
+		state, info = Failed, runErr.Error()
 		spec = t.PublishOnError
 	}
 	setResult(state, info, result)
@@ -182,7 +182,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		if err != nil {
 			// Mistral fails the workflow at once ("Failed to handle
 			// action completion"): on-error does not apply.
-			state, info = Error_, fmt.Sprintf("task %s: publish: %v", t.Name, err)
+			state, info = Failed, fmt.Sprintf("task %s: publish: %v", t.Name, err)
 			r.mu.Lock()
 			te.fatal = fmt.Sprintf("Failed to handle action completion [error=%s, wf=%s, task=%s, action=%s]", info, r.w.Name, t.Name, te.Action)
 			r.mu.Unlock()

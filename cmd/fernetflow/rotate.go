@@ -263,12 +263,12 @@ func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.
 // refusal), else of the first failed task, else the execution's.
 func failure(ex *workflow.Execution) string {
 	for _, te := range ex.Tasks {
-		if te.State == workflow.Error_ && isRefusal(te) {
+		if te.State == workflow.Failed && isRefusal(te) {
 			return te.Name + ": " + firstLineOf(te.StateInfo)
 		}
 	}
 	for _, te := range ex.Tasks {
-		if te.State == workflow.Error_ && te.StateInfo != "" {
+		if te.State == workflow.Failed && te.StateInfo != "" {
 			return te.Name + ": " + firstLineOf(te.StateInfo)
 		}
 	}
@@ -279,7 +279,7 @@ func failure(ex *workflow.Execution) string {
 // not repair, or a prune the guard would not allow), as opposed to failing.
 func refused(ex *workflow.Execution) bool {
 	for _, te := range ex.Tasks {
-		if te.State == workflow.Error_ && isRefusal(te) {
+		if te.State == workflow.Failed && isRefusal(te) {
 			return true
 		}
 	}

@@ -10,7 +10,7 @@ import (
 func TestInstallRepairsMalformedKeyFiles(t *testing.T) {
 	next := Set{0: testKey(10), 1: testKey(1), 2: testKey(2)}
 	dir := writeRepo(t, Set{0: testKey(0), 1: testKey(1)})
-	os.WriteFile(filepath.Join(dir, "2"), []byte("garbage"), 0o600)     // next has 2: overwritten
+	os.WriteFile(filepath.Join(dir, "2"), []byte("garbage"), 0o600)      // next has 2: overwritten
 	os.WriteFile(filepath.Join(dir, "5"), []byte("also garbage"), 0o600) // next has no 5: removed
 	before := snapshot(t, dir)
 	if _, err := Install(t.Context(), dir, next, InstallOptions{}); err == nil || !strings.Contains(err.Error(), "/2: ") {
