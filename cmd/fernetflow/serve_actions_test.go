@@ -45,17 +45,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestServeActionServer(t *testing.T) {
-	dir := t.TempDir()
-	secrets := filepath.Join(dir, "secrets")
-	if err := os.WriteFile(secrets, []byte("# project secret\nadmin admin-secret-0123456789\ndemo demo-secret-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	dir, secrets, addr := actionServerFixture(t, "# project secret\nadmin admin-secret-0123456789\ndemo demo-secret-0123456789\n")
 
 	var out, errb lockedBuffer
 	a := newApp(strings.NewReader(""), &out, &errb)
@@ -165,6 +155,23 @@ func TestServeActionServerUsage(t *testing.T) {
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and its key, PEM.
+// actionServerFixture makes a test directory holding a shared-secret file
+// with content, and picks a free 127.0.0.1 address for serve --listen.
+func actionServerFixture(t *testing.T, content string) (dir, secrets, addr string) {
+	t.Helper()
+	dir = t.TempDir()
+	secrets = filepath.Join(dir, "secrets")
+	if err := os.WriteFile(secrets, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return dir, secrets, l.Addr().String()
+}
+
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -199,18 +206,8 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 func TestServeActionServerTLS(t *testing.T) {
-	dir := t.TempDir()
-	secrets := filepath.Join(dir, "secrets")
-	if err := os.WriteFile(secrets, []byte("admin admin-secret-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, secrets, addr := actionServerFixture(t, "admin admin-secret-0123456789\n")
 	certFile, keyFile, pool := selfSigned(t, dir)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	var out, errb lockedBuffer
 	root := newApp(strings.NewReader(""), &out, &errb).root()
 	root.SetArgs([]string{"serve", "--state-dir", filepath.Join(dir, "state"), "--listen", addr,
@@ -278,17 +275,7 @@ func (s slowTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.S
 // TestServeActionServerGracefulStop: SIGINT (serve's context ending) lets
 // a running action end and answer before serve exits.
 func TestServeActionServerGracefulStop(t *testing.T) {
-	dir := t.TempDir()
-	secrets := filepath.Join(dir, "secrets")
-	if err := os.WriteFile(secrets, []byte("admin admin-secret-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	dir, secrets, addr := actionServerFixture(t, "admin admin-secret-0123456789\n")
 	var out, errb lockedBuffer
 	a := newApp(strings.NewReader(""), &out, &errb)
 	started := make(chan struct{})
