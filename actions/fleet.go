@@ -2,12 +2,13 @@ package actions
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
@@ -24,6 +25,13 @@ type FleetHost struct {
 	// OnDeliver, when set, is called after every delivery (progress for
 	// a person); it must not block.
 	OnDeliver func(r fleet.Report, err error)
+
+	mu sync.Mutex
+	// seen is the latest report of each server (by id) in this process;
+	// delivered, the outcome of each delivery since the run's first
+	// check.
+	seen      map[string]fleet.Report
+	delivered map[string]error
 }
 
 func (h *FleetHost) now() time.Time {
@@ -31,6 +39,31 @@ func (h *FleetHost) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
+}
+
+func (h *FleetHost) record(reports ...fleet.Report) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.seen == nil {
+		h.seen = map[string]fleet.Report{}
+	}
+	for _, r := range reports {
+		h.seen[r.ID] = r
+	}
+}
+
+// Seen returns the latest report of every server in servers that has one
+// in this process.
+func (h *FleetHost) Seen(servers []fleet.Server) []fleet.Report {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []fleet.Report
+	for _, s := range servers {
+		if r, ok := h.seen[s.ID]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // FleetActions returns the actions of the rotation protocol.
@@ -51,10 +84,6 @@ func FleetServers(h *FleetHost) *Func {
 		})
 }
 
-// enrollConcurrency bounds the nodes enrolled at once: on Heat each
-// enrollment waits for the node's os-collect-config to poll.
-const enrollConcurrency = 10
-
 type enrollIn struct {
 	Servers  []fleet.Server `json:"servers"`
 	Reenroll []string       `json:"reenroll"`
@@ -70,24 +99,22 @@ type enrolled struct {
 func NodeEnroll(h *FleetHost) *Func {
 	return Typed("node.enroll", "Enroll nodes: make each node's identity if absent and pin its age recipient, trusting it on first use; a changed recipient is refused unless the server is listed in reenroll.", false,
 		func(ctx context.Context, in enrollIn) (map[string][]enrolled, error) {
-			out := []enrolled{}
-			es := make([]fleet.Enrollment, len(in.Servers))
-			g, gctx := errgroup.WithContext(ctx)
-			g.SetLimit(enrollConcurrency)
-			for i, s := range in.Servers {
-				g.Go(func() error {
-					r, err := h.Target.Enroll(gctx, s)
-					es[i] = fleet.Enrollment{Server: s, Recipient: r, Reenroll: slices.Contains(in.Reenroll, s.ID)}
-					return err
-				})
+			reports, errs := fleet.Observe(ctx, h.Target, in.Servers, fleet.ObserveRequest{})
+			for _, s := range in.Servers {
+				if err := errs[s.ID]; err != nil {
+					return nil, fmt.Errorf("enroll %s: %w", s.Name, err)
+				}
 			}
-			if err := g.Wait(); err != nil {
-				return nil, err
+			h.record(reports...)
+			es := make([]fleet.Enrollment, len(reports))
+			for i, r := range reports {
+				es[i] = fleet.Enrollment{Server: r.Server, Recipient: r.Observation.Recipient, Reenroll: slices.Contains(in.Reenroll, r.ID)}
 			}
 			pinned, err := h.Undercloud.Pin(ctx, es...)
 			if err != nil {
 				return nil, err
 			}
+			out := []enrolled{}
 			for i, e := range es {
 				out = append(out, enrolled{e.Server, e.Recipient, pinned[i]})
 			}
@@ -97,51 +124,342 @@ func NodeEnroll(h *FleetHost) *Func {
 
 type checkIn struct {
 	Servers []fleet.Server `json:"servers"`
-	Confirm *bool          `json:"confirm"`
+	// Confirm records the generation as confirmed when every node holds
+	// it (default true).
+	Confirm *bool `json:"confirm"`
+	// DryRun changes nothing: no pinning, no adoption, no confirmation.
+	DryRun bool `json:"dry_run"`
+	// AdoptFrom chooses whose keys the first run adopts when the nodes
+	// hold different sets.
+	AdoptFrom string `json:"adopt_from"`
+	// DiscardExistingKeys makes the first run set up new keys whatever
+	// the nodes hold.
+	DiscardExistingKeys bool `json:"discard_existing_keys"`
+	// Overwrite names drifted servers (name or id) the operator accepts
+	// to overwrite.
+	Overwrite []string `json:"overwrite"`
+	// Reenroll names servers (id) whose changed recipient is accepted.
+	Reenroll []string `json:"reenroll"`
+	// Timeout bounds the report round, in seconds (0: the task's own).
+	Timeout int `json:"timeout"`
+	// AfterDelivery reuses what each delivery of this run reported
+	// instead of asking the nodes again.
+	AfterDelivery bool `json:"after_delivery"`
 }
 
 type checkOut struct {
-	MasterReady bool `json:"master_ready"`
+	MasterReady bool            `json:"master_ready"`
+	Adoption    *fleet.Adoption `json:"adoption"`
 	// Pending is true when the master's latest generation never reached
 	// the whole fleet (an interrupted or partly failed rotation): the run
 	// resumes it rather than rotating again.
 	Pending bool `json:"pending"`
 	*fleet.CheckResult
-	OK      bool   `json:"ok"`
-	Summary string `json:"summary"`
+	// OK: every node holds the master's set (or there is no master yet
+	// and the first rotation sets one up).
+	OK bool `json:"ok"`
+	// Refuse: some node cannot be repaired without the operator.
+	Refuse bool `json:"refuse"`
+	// Repair are the servers a delivery of the master's set repairs;
+	// Overwrite, the ids of those among them whose keys are overwritten.
+	Repair    []fleet.Server `json:"repair"`
+	Overwrite []string       `json:"overwrite"`
+	Summary   string         `json:"summary"`
 }
 
-// FleetCheck compares the nodes with the master and, when they all agree,
-// confirms the generation on the master (keys.Confirm).
+// FleetCheck asks every node what its key repository holds (one report
+// round, which also enrolls new nodes), adopts the nodes' keys on the first
+// run, compares every node with the master and decides: agree, repair, or
+// refuse. When all agree it confirms the generation (keys.Confirm).
 func FleetCheck(h *FleetHost) *Func {
-	return Typed("fleet.check", "Compare the generation and fingerprint every node reports with the master's; name every straggler and why; when all agree, record the confirmation on the master.", false,
+	return Typed("fleet.check", "Ask every node what its key repository holds now (enrolling new nodes), adopt the keys the nodes share when the master is empty, and compare every node with the master: ok, repair (stragglers a delivery fixes without losing a token) or refuse (drifted, unreachable, split brain), naming each node and why; when all agree, record the confirmation on the master.", false,
 		func(ctx context.Context, in checkIn) (*checkOut, error) {
-			m, err := h.Undercloud.Master()
-			if errors.Is(err, fleet.ErrMasterNotReady) && !masterExists(h) {
-				res := &fleet.CheckResult{Agree: []fleet.Report{}, Stragglers: []fleet.Straggler{}}
-				return &checkOut{MasterReady: false, CheckResult: res, Summary: "the master repository is not set up yet: the first rotation sets it up"}, nil
-			}
+			return check(ctx, h, in)
+		})
+}
+
+func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
+	u := h.Undercloud
+	rctx, timeout := ctx, time.Duration(in.Timeout)*time.Second
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	state, err := u.State()
+	if err != nil {
+		return nil, err
+	}
+	var m *fleet.Master
+	switch state {
+	case fleet.MasterSeeded:
+		if in.DryRun {
+			r, err := keys.Open(u.MasterRepository())
 			if err != nil {
 				return nil, err
 			}
-			res, err := fleet.Check(ctx, h.Target, in.Servers, m.Generation, m.Fingerprint.String())
-			if err != nil {
-				return nil, err
-			}
-			// Confirm only when the servers checked include every enrolled
-			// node: a node left out of the list may still sign with the key
-			// the last rotation demoted.
-			all, err := coversEnrolled(h, in.Servers)
-			if err != nil {
-				return nil, err
-			}
-			if res.OK() && all && (in.Confirm == nil || *in.Confirm) && len(in.Servers) > 0 {
-				if _, err := keys.Confirm(ctx, h.Undercloud.MasterRepository(), m.Generation, h.now(), keys.WithWait()); err != nil {
-					return nil, fmt.Errorf("fleet.check: record the confirmation: %w", err)
+			m = &fleet.Master{Keys: r.Keys, Generation: 1, Fingerprint: r.Keys.Fingerprint()}
+			break
+		}
+		if err := u.ObserveMaster(ctx); err != nil {
+			return nil, err
+		}
+		fallthrough
+	case fleet.MasterReady:
+		if m, err = u.Master(); err != nil {
+			return nil, err
+		}
+	}
+	if m != nil && (in.AdoptFrom != "" || in.DiscardExistingKeys) {
+		return nil, fmt.Errorf("fleet.check: --adopt-from and --discard-existing-keys are for the first run, and the master holds generation %d already: to start over, move %s away", m.Generation, filepath.Dir(u.MasterRepository()))
+	}
+
+	var req fleet.ObserveRequest
+	reports, errs := []fleet.Report{}, map[string]error{}
+	if in.AfterDelivery {
+		reports, errs, in.Servers = h.fromDeliveries(in.Servers)
+	} else {
+		h.mu.Lock()
+		h.delivered = nil
+		h.mu.Unlock()
+	}
+	if req.ProbeTokens, err = fleet.FleetToken(m); err != nil {
+		return nil, err
+	}
+	if m == nil && !in.DiscardExistingKeys {
+		if req.AdoptRequest, err = u.AdoptRequests(in.Servers); err != nil {
+			return nil, err
+		}
+	}
+	asked, askErrs := fleet.Observe(rctx, h.Target, in.Servers, req)
+	maps.Copy(errs, askErrs)
+	reports = append(reports, asked...)
+	in.Servers = h.allServers(in.Servers, reports, errs)
+	extra, reports, err := pin(ctx, h, reports, in.Reenroll, in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	out := &checkOut{MasterReady: m != nil, Repair: []fleet.Server{}, Overwrite: []string{}}
+	overwrite := slices.Clone(in.Overwrite)
+	if m == nil {
+		a, set, err := u.PlanAdoption(reports, in.AdoptFrom, in.DiscardExistingKeys)
+		if err != nil {
+			return nil, err
+		}
+		out.Adoption = a
+		silent := unreachable(in.Servers, errs, timeout, extra)
+		switch {
+		case a.Action == "refuse":
+			out.CheckResult = &fleet.CheckResult{Agree: []fleet.Report{}, Stragglers: silent}
+			out.Refuse, out.Summary = true, "refused: "+a.Reason
+			return out, nil
+		case len(silent) > 0:
+			out.CheckResult = &fleet.CheckResult{Agree: []fleet.Report{}, Stragglers: silent}
+			out.Refuse = true
+			out.Summary = "refused: the master is empty and not every node reported, so what they hold is unknown and adopting or replacing keys could reject their tokens: " + (&fleet.CheckResult{Stragglers: silent}).Summary()
+			return out, nil
+		case a.Action == "setup":
+			out.CheckResult = &fleet.CheckResult{Agree: strip(reports), Stragglers: []fleet.Straggler{}}
+			out.OK, out.Summary = true, a.Reason
+			for _, r := range reports {
+				if len(r.Observation.Repository.Keys) > 0 {
+					out.Overwrite = append(out.Overwrite, r.ID)
 				}
 			}
-			return &checkOut{MasterReady: true, Pending: m.Confirmed == nil && !res.OK(), CheckResult: res, OK: res.OK(), Summary: res.Summary()}, nil
-		})
+			return out, nil
+		}
+		if in.DryRun {
+			m = &fleet.Master{Keys: set, Generation: 1, Fingerprint: set.Fingerprint()}
+		} else {
+			if err := u.Adopt(ctx, set); err != nil {
+				return nil, err
+			}
+			if m, err = u.Master(); err != nil {
+				return nil, err
+			}
+		}
+		out.MasterReady = true
+		if in.AdoptFrom != "" {
+			for _, r := range reports {
+				if r.Observation.Repository.Fingerprint != a.Fingerprint {
+					overwrite = append(overwrite, r.ID)
+				}
+			}
+		}
+	}
+	res := fleet.Compare(m, in.Servers, reports, errs, timeout)
+	res.Agree = strip(res.Agree)
+	res.Stragglers = append(stripStragglers(res.Stragglers), extra...)
+	out.CheckResult = res
+	repair, refuse := res.Decide(overwrite)
+	for _, s := range repair {
+		out.Repair = append(out.Repair, s.Server)
+		if s.Status == fleet.StatusDrifted {
+			out.Overwrite = append(out.Overwrite, s.ID)
+		}
+	}
+	out.OK, out.Refuse = res.OK(), len(refuse) > 0
+	// A generation this run adopted is not a rotation to complete.
+	out.Pending = m.Confirmed == nil && !res.OK() && out.Adoption == nil && m.Generation > 1
+	out.Summary = res.Summary()
+	if out.Adoption != nil {
+		out.Summary = out.Adoption.Reason + "; " + out.Summary
+	}
+	if out.Refuse {
+		out.Summary = "refused: " + out.Summary + advice(refuse)
+	}
+	// Confirm only when the servers checked include every enrolled
+	// node: a node left out of the list may still sign with the key
+	// the last rotation demoted.
+	all, err := coversEnrolled(h, in.Servers)
+	if err != nil {
+		return nil, err
+	}
+	if res.OK() && all && (in.Confirm == nil || *in.Confirm) && len(in.Servers) > 0 && !in.DryRun {
+		if _, err := keys.Confirm(ctx, u.MasterRepository(), m.Generation, h.now(), keys.WithWait()); err != nil {
+			return nil, fmt.Errorf("fleet.check: record the confirmation: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// fromDeliveries splits servers into those a delivery of this run reached (their
+// reports, or the delivery's error) and the rest, still to be asked.
+func (h *FleetHost) fromDeliveries(servers []fleet.Server) ([]fleet.Report, map[string]error, []fleet.Server) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var reports []fleet.Report
+	errs := map[string]error{}
+	var rest []fleet.Server
+	for _, s := range servers {
+		err, ok := h.delivered[s.ID]
+		switch {
+		case !ok:
+			rest = append(rest, s)
+		case err != nil:
+			errs[s.ID] = fmt.Errorf("the delivery failed: %w", err)
+		default:
+			reports = append(reports, h.seen[s.ID])
+		}
+	}
+	return reports, errs, rest
+}
+
+// allServers is the servers asked plus those answered from deliveries, in
+// the order of the reports and errors.
+func (h *FleetHost) allServers(asked []fleet.Server, reports []fleet.Report, errs map[string]error) []fleet.Server {
+	out := slices.Clone(asked)
+	have := map[string]bool{}
+	for _, s := range asked {
+		have[s.ID] = true
+	}
+	for _, r := range reports {
+		if !have[r.ID] {
+			out = append(out, r.Server)
+			have[r.ID] = true
+		}
+	}
+	h.mu.Lock()
+	for id := range errs {
+		if !have[id] {
+			name := id
+			if r, ok := h.seen[id]; ok {
+				name = r.Name
+			}
+			out = append(out, fleet.Server{Name: name, ID: id})
+		}
+	}
+	h.mu.Unlock()
+	slices.SortFunc(out, func(a, b fleet.Server) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// pin pins the recipients the reports carry. A node whose recipient
+// changed (and is not in reenroll) is taken out of the reports and
+// returned as a straggler: it must not receive keys. A dry run pins
+// nothing.
+func pin(ctx context.Context, h *FleetHost, reports []fleet.Report, reenroll []string, dryRun bool) ([]fleet.Straggler, []fleet.Report, error) {
+	h.record(reports...)
+	pins, err := h.Undercloud.Recipients()
+	if err != nil {
+		return nil, nil, err
+	}
+	var extra []fleet.Straggler
+	var keep []fleet.Report
+	var es []fleet.Enrollment
+	for _, r := range reports {
+		rc := r.Observation.Recipient
+		old, known := pins[r.ID]
+		if known && old.Recipient != rc && !slices.Contains(reenroll, r.ID) {
+			extra = append(extra, fleet.Straggler{Report: r, Status: fleet.StatusRecipientChanged,
+				Reason: fmt.Sprintf("its identity changed: it was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (fernetflow enroll --reenroll %s); otherwise investigate before it receives keys", old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), rc, r.ID)})
+			continue
+		}
+		keep = append(keep, r)
+		es = append(es, fleet.Enrollment{Server: r.Server, Recipient: rc, Reenroll: slices.Contains(reenroll, r.ID)})
+	}
+	if !dryRun && len(es) > 0 {
+		if _, err := h.Undercloud.Pin(ctx, es...); err != nil {
+			return nil, nil, err
+		}
+	}
+	return extra, keep, nil
+}
+
+func unreachable(servers []fleet.Server, errs map[string]error, timeout time.Duration, extra []fleet.Straggler) []fleet.Straggler {
+	out := append([]fleet.Straggler{}, extra...)
+	for _, s := range servers {
+		if err, ok := errs[s.ID]; ok {
+			out = append(out, fleet.Unreachable(s, err, timeout))
+		}
+	}
+	return out
+}
+
+// strip drops what only the check itself needs (sealed holdings) from
+// reports before they go into an execution's history.
+func strip(rs []fleet.Report) []fleet.Report {
+	out := make([]fleet.Report, len(rs))
+	for i, r := range rs {
+		if r.Observation != nil && r.Observation.Sealed != "" {
+			o := *r.Observation
+			o.Sealed = ""
+			r.Observation = &o
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func stripStragglers(ss []fleet.Straggler) []fleet.Straggler {
+	for i := range ss {
+		ss[i].Report = strip([]fleet.Report{ss[i].Report})[0]
+	}
+	return ss
+}
+
+// advice says what the operator runs for each refused node.
+func advice(refuse []fleet.Straggler) string {
+	var drifted, other []string
+	for _, s := range refuse {
+		switch s.Status {
+		case fleet.StatusDrifted:
+			drifted = append(drifted, s.Name)
+		case fleet.StatusUnreachable:
+			other = append(other, "bring "+s.Name+" back (its os-collect-config must run) and run again; nothing was changed")
+		case fleet.StatusSplitBrain, fleet.StatusAhead:
+			other = append(other, "find which undercloud state is right for "+s.Name+" before anything rotates")
+		}
+	}
+	var parts []string
+	if len(drifted) > 0 {
+		parts = append(parts, "to put the master's keys on "+strings.Join(drifted, ", ")+" anyway, rejecting the tokens signed with the keys named, run again with --overwrite-drifted "+strings.Join(drifted, ","))
+	}
+	parts = append(parts, other...)
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, "; ")
 }
 
 // coversEnrolled reports whether servers include every enrolled node.
@@ -162,15 +480,11 @@ func coversEnrolled(h *FleetHost, servers []fleet.Server) (bool, error) {
 	return true, nil
 }
 
-// masterExists reports whether the master repository holds keys at all
-// (as opposed to holding keys with stale metadata).
-func masterExists(h *FleetHost) bool {
-	_, err := keys.Open(h.Undercloud.MasterRepository())
-	return err == nil
-}
-
 type packageIn struct {
 	Servers []fleet.Server `json:"servers"`
+	// Overwrite are the server ids whose envelopes may replace more keys
+	// than they hold (drifted nodes the operator chose to overwrite).
+	Overwrite []string `json:"overwrite"`
 }
 
 type packageOut struct {
@@ -187,7 +501,7 @@ func KeysPackage(h *FleetHost) *Func {
 			if err != nil {
 				return nil, err
 			}
-			env, err := h.Undercloud.Package(in.Servers)
+			env, err := h.Undercloud.Package(in.Servers, in.Overwrite...)
 			if err != nil {
 				return nil, err
 			}
@@ -196,46 +510,59 @@ func KeysPackage(h *FleetHost) *Func {
 }
 
 type deployIn struct {
-	Server   fleet.Server `json:"server"`
-	Envelope string       `json:"envelope"`
+	Server     fleet.Server `json:"server"`
+	Envelope   string       `json:"envelope"`
+	AllowFewer bool         `json:"allow_fewer"`
 }
 
-// FleetDeploy delivers one envelope through the target.
+// FleetDeploy delivers one envelope through the target, with the fleet's
+// probe token for the node to check once it has installed.
 func FleetDeploy(h *FleetHost) *Func {
-	return Typed("fleet.deploy", "Deliver one server's sealed envelope through the target (a Heat software deployment, or node install on a local node) and return the node's install report.", false,
+	return Typed("fleet.deploy", "Deliver one server's sealed envelope through the target (a Heat software deployment, or node install on a local node) and return what the node's repository holds once installed.", false,
 		func(ctx context.Context, in deployIn) (fleet.Report, error) {
 			if in.Server.Name == "" {
 				in.Server.Name = in.Server.ID
 			}
-			r, err := h.Target.Deliver(ctx, in.Server, []byte(in.Envelope))
+			d := fleet.Delivery{Envelope: []byte(in.Envelope), AllowFewer: in.AllowFewer}
+			if m, err := h.Undercloud.Master(); err == nil {
+				if d.ProbeTokens, err = fleet.FleetToken(m); err != nil {
+					return fleet.Report{}, err
+				}
+			}
+			r, err := h.Target.Deliver(ctx, in.Server, d)
+			h.mu.Lock()
+			if h.delivered == nil {
+				h.delivered = map[string]error{}
+			}
+			h.delivered[in.Server.ID] = err
+			h.mu.Unlock()
+			if err == nil {
+				h.record(r)
+			}
 			if h.OnDeliver != nil {
 				if err != nil {
 					r.Server = in.Server
 				}
 				h.OnDeliver(r, err)
 			}
-			return r, err
+			return strip([]fleet.Report{r})[0], err
 		})
 }
 
 type probeOut struct {
-	Supported bool `json:"supported"`
-	OK        bool `json:"ok"`
+	OK bool `json:"ok"`
 	*fleet.ProbeResult
 }
 
 // KeysProbe checks that a token of every node validates on every other.
 func KeysProbe(h *FleetHost) *Func {
-	return Typed("keys.probe", "Issue a token with each node's primary key and verify it against every other node's set: the zero-downtime promise, checked directly (targets that can read node key sets only).", false,
+	return Typed("keys.probe", "Check, from what each node reported in this run (fleet.check or fleet.deploy), that a token issued with each node's real primary key validates against the set every other node holds, and that each node's repository validates the fleet's token: every pair of nodes, on every target. A node not seen in this run fails the probe.", false,
 		func(ctx context.Context, in packageIn) (*probeOut, error) {
-			kr, ok := h.Target.(fleet.KeyReader)
-			if !ok {
-				return &probeOut{Supported: false, OK: true, ProbeResult: &fleet.ProbeResult{Failures: []string{}}}, nil
-			}
-			res, err := fleet.Probe(ctx, kr, in.Servers)
+			m, err := h.Undercloud.Master()
 			if err != nil {
 				return nil, err
 			}
-			return &probeOut{Supported: true, OK: res.OK(), ProbeResult: res}, nil
+			res := fleet.Probe(m, in.Servers, h.Seen(in.Servers))
+			return &probeOut{OK: res.OK(), ProbeResult: res}, ctx.Err()
 		})
 }

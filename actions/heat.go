@@ -162,12 +162,23 @@ func HeatConfigFor(kind string) (softwareconfigs.CreateOpts, error) {
 	case "enroll":
 		return softwareconfigs.CreateOpts{Name: "fernetflow-enroll", Group: deploy.Group, Config: "enroll",
 			Outputs: []softwareconfigs.Output{{Name: "server_id"}, {Name: "recipient"}}}, nil
+	case "report":
+		return softwareconfigs.CreateOpts{Name: "fernetflow-report", Group: deploy.Group, Config: "report",
+			Inputs: []softwareconfigs.Input{
+				{Name: "probe_tokens", Type: "Json", Description: "tokens signed with the master's primary key, for the node to check against its repository"},
+				{Name: "adopt_request", Type: "String", Description: "the first run only: the undercloud's signed request for the node's keys, sealed to the undercloud"},
+			},
+			Outputs: []softwareconfigs.Output{{Name: "observation"}}}, nil
 	case "install":
 		return softwareconfigs.CreateOpts{Name: "fernetflow-install", Group: deploy.Group, Config: "install",
-			Inputs:  []softwareconfigs.Input{{Name: "envelope", Type: "String", Description: "the key set sealed to this node and signed by the undercloud"}},
-			Outputs: []softwareconfigs.Output{{Name: "generation"}, {Name: "fingerprint"}, {Name: "changed"}}}, nil
+			Inputs: []softwareconfigs.Input{
+				{Name: "envelope", Type: "String", Description: "the key set sealed to this node and signed by the undercloud"},
+				{Name: "probe_tokens", Type: "Json", Description: "tokens signed with the master's primary key, for the node to check once installed"},
+				{Name: "allow_fewer", Type: "Boolean", Description: "replace a repository holding more keys (a node the operator chose to overwrite)"},
+			},
+			Outputs: []softwareconfigs.Output{{Name: "generation"}, {Name: "fingerprint"}, {Name: "changed"}, {Name: "observation"}}}, nil
 	}
-	return softwareconfigs.CreateOpts{}, fmt.Errorf("heat.deploy: kind %q: want enroll or install", kind)
+	return softwareconfigs.CreateOpts{}, fmt.Errorf("heat.deploy: kind %q: want report, install or enroll", kind)
 }
 
 // HeatDeploy pushes one enroll or install deployment per target.

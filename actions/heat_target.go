@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/deploy"
-	"github.com/fernetflow/fernetflow/internal/deploy/softwareconfigs"
 	"github.com/fernetflow/fernetflow/internal/deploy/softwaredeployments"
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/node"
 )
 
 // HeatTarget is the fleet.Target that reaches the controllers through
@@ -92,6 +89,18 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 	}
 	res, err := deploy.Wait(ctx, c, deps, deploy.WaitOptions{Timeout: timeout, Receiver: rcv, Log: h.Host.log()})
 	if err != nil {
+		if kind == "report" {
+			// A report nobody waits for is worth nothing: the node must
+			// not apply it when it comes back, nor signal a run that
+			// has ended.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			for _, d := range deps {
+				if derr := softwaredeployments.Delete(dctx, c, d.DeploymentID).ExtractErr(); derr != nil {
+					h.Host.log().Warn("could not delete an unanswered report deployment", "server", s.Name, "deployment", d.DeploymentID, "error", derr)
+				}
+			}
+			cancel()
+		}
 		return nil, fmt.Errorf("%s on %s: %w", kind, s.Name, err)
 	}
 	if len(res) != 1 || res[0].Status != "COMPLETE" {
@@ -108,87 +117,31 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 	return res[0].Outputs, nil
 }
 
-// Enroll implements fleet.Target.
-func (h *HeatTarget) Enroll(ctx context.Context, s fleet.Server) (string, error) {
-	out, err := h.run(ctx, s, "enroll", nil)
-	if err != nil {
-		return "", err
+// Observe implements fleet.Target: one report deployment, applied by
+// the node on its next poll. A report that does not come back before ctx
+// ends is deleted, so that the node does not apply it later.
+func (h *HeatTarget) Observe(ctx context.Context, s fleet.Server, req fleet.ObserveRequest) (fleet.Report, error) {
+	inputs := map[string]any{"probe_tokens": orEmpty(req.ProbeTokens)}
+	if a := req.AdoptRequest[s.ID]; a != "" {
+		inputs["adopt_request"] = a
 	}
-	r, _ := out["recipient"].(string)
-	if r == "" {
-		return "", fmt.Errorf("enroll on %s: the node reported no recipient", s.Name)
-	}
-	return r, nil
-}
-
-// Deliver implements fleet.Target.
-func (h *HeatTarget) Deliver(ctx context.Context, s fleet.Server, env []byte) (fleet.Report, error) {
-	out, err := h.run(ctx, s, "install", map[string]any{"envelope": string(env)})
+	out, err := h.run(ctx, s, "report", inputs)
 	if err != nil {
 		return fleet.Report{}, err
 	}
 	return reportFrom(s, out)
 }
 
-// Status implements fleet.Target: the outputs of the server's newest
-// COMPLETE install deployment (zero when it has none).
-func (h *HeatTarget) Status(ctx context.Context, s fleet.Server) (fleet.Report, error) {
-	c, err := h.Host.Client(ctx)
+// Deliver implements fleet.Target.
+func (h *HeatTarget) Deliver(ctx context.Context, s fleet.Server, d fleet.Delivery) (fleet.Report, error) {
+	out, err := h.run(ctx, s, "install", map[string]any{"envelope": string(d.Envelope), "probe_tokens": orEmpty(d.ProbeTokens), "allow_fewer": d.AllowFewer})
 	if err != nil {
 		return fleet.Report{}, err
 	}
-	pages, err := softwaredeployments.List(c, softwaredeployments.ListOpts{ServerID: s.ID}).AllPages(ctx)
+	r, err := reportFrom(s, out)
 	if err != nil {
-		return fleet.Report{}, fmt.Errorf("deployments of %s: %w", s.Name, err)
+		return r, err
 	}
-	deps, err := softwaredeployments.ExtractSoftwareDeployments(pages)
-	if err != nil {
-		return fleet.Report{}, fmt.Errorf("deployments of %s: %w", s.Name, err)
-	}
-	md, err := softwaredeployments.Metadata(ctx, c, s.ID).Extract()
-	if err != nil {
-		return fleet.Report{}, fmt.Errorf("metadata of %s: %w", s.Name, err)
-	}
-	installs := map[string]bool{}
-	for _, cfg := range md {
-		if cfg.Group == deploy.Group && isInstall(cfg) {
-			installs[cfg.ID] = true
-		}
-	}
-	deps = slices.DeleteFunc(deps, func(d softwaredeployments.SoftwareDeployment) bool {
-		return !installs[d.ConfigID] || d.Status != "COMPLETE"
-	})
-	if len(deps) == 0 {
-		return fleet.Report{Server: s}, nil
-	}
-	sort.SliceStable(deps, func(i, j int) bool { return deps[i].CreationTime.Before(deps[j].CreationTime) })
-	return reportFrom(s, deps[len(deps)-1].OutputValues)
-}
-
-func isInstall(cfg softwareconfigs.SoftwareConfig) bool {
-	return strings.TrimSpace(fmt.Sprint(cfg.Config)) == "install" || strings.HasPrefix(cfg.Name, "fernetflow-install")
-}
-
-// reportFrom reads an install deployment's outputs (signalled JSON: the
-// numbers may arrive as numbers or strings).
-func reportFrom(s fleet.Server, out map[string]any) (fleet.Report, error) {
-	r := fleet.Report{Server: s}
-	switch g := out["generation"].(type) {
-	case float64:
-		r.Generation = uint64(g)
-	case json.Number:
-		n, _ := g.Int64()
-		r.Generation = uint64(n)
-	case string:
-		n, err := strconv.ParseUint(g, 10, 64)
-		if err != nil {
-			return r, fmt.Errorf("install on %s reported generation %q", s.Name, g)
-		}
-		r.Generation = n
-	case nil:
-		return r, fmt.Errorf("install on %s reported no generation", s.Name)
-	}
-	r.Fingerprint, _ = out["fingerprint"].(string)
 	switch c := out["changed"].(type) {
 	case bool:
 		r.Changed = c
@@ -196,4 +149,33 @@ func reportFrom(s fleet.Server, out map[string]any) (fleet.Report, error) {
 		r.Changed = c == "true" || c == "True"
 	}
 	return r, nil
+}
+
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// reportFrom reads the observation a report or install deployment
+// signalled: a JSON object, or its text.
+func reportFrom(s fleet.Server, out map[string]any) (fleet.Report, error) {
+	var b []byte
+	switch v := out["observation"].(type) {
+	case nil:
+		return fleet.Report{}, fmt.Errorf("%s reported no observation of its key repository: upgrade fernetflow on that node (fernetflow node collect or hook)", s.Name)
+	case string:
+		b = []byte(v)
+	default:
+		b, _ = json.Marshal(v)
+	}
+	var o node.Observation
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fleet.Report{}, fmt.Errorf("%s reported an observation that is not valid: %v", s.Name, err)
+	}
+	if o.ServerID != s.ID {
+		return fleet.Report{}, fmt.Errorf("%s reported for server %q: its os-collect-config runs with another node's --server-id or state", s.Name, o.ServerID)
+	}
+	return fleet.ReportFrom(s, &o), nil
 }

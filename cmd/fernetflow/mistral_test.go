@@ -44,7 +44,7 @@ func TestAdhocActionYAML(t *testing.T) {
 	}
 	c, _ := reg.Lookup("fleet.check")
 	b, _ = adhocActionYAML(c, adhocOptions{Server: "http://127.0.0.1:8990", Token: "x", Timeout: time.Minute})
-	if !strings.Contains(string(b), "  input:\n    - servers\n    - confirm: true\n") {
+	if !strings.Contains(string(b), "  input:\n    - servers\n    - adopt_from: \"\"\n") {
 		t.Errorf("fleet.check: required input first, then defaults:\n%s", b)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,9 +159,13 @@ func short(fp string) string {
 
 // fleetTable is the final per-server table of rotate and distribute.
 type fleetTable struct {
-	Execution  string         `json:"execution_id"`
-	Workflow   string         `json:"workflow_name"`
-	State      string         `json:"state"`
+	Execution string `json:"execution_id"`
+	Workflow  string `json:"workflow_name"`
+	State     string `json:"state"`
+	// Outcome is what the run did: rotated, resumed (completed an
+	// interrupted rotation and did not rotate again), distributed,
+	// in-sync, dry-run, refused or failed.
+	Outcome    string         `json:"outcome"`
 	StateInfo  string         `json:"state_info,omitempty"`
 	Generation uint64         `json:"generation"`
 	Servers    []serverStatus `json:"servers"`
@@ -188,13 +193,17 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 	for _, s := range t.Servers {
 		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), short(s.Fingerprint), s.State})
 	}
+	if t.Outcome != "" {
+		rows = append(rows, []string{"", "", "", "outcome: " + t.Outcome})
+	}
 	return []string{"SERVER", "GENERATION", "FINGERPRINT", "STATE"}, rows
 }
 
-// summarize reads the fleet's state after a run: what every node holds
-// against the master, whatever path the execution took.
+// summarize says what every node held when this run last heard from it
+// (from its repository, in the run's report or install round), against
+// the master: no further round trip to the nodes.
 func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) (*fleetTable, error) {
-	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"]}
+	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: outcome(ex)}
 	for _, te := range ex.Tasks {
 		t.Tasks = append(t.Tasks, taskTiming{te.Name, te.State, te.FinishedAt.Sub(te.StartedAt).Seconds()})
 	}
@@ -202,40 +211,80 @@ func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost
 	if err != nil {
 		return t, err
 	}
+	seen := h.Seen(servers)
 	m, err := h.Undercloud.Master()
 	if err != nil {
-		// No master yet (only enrolled) or a master changed by hand:
-		// there is nothing to compare with; say what each node holds.
+		// No master yet (a dry run, or a refusal before adoption): say
+		// what each node holds.
+		byID := map[string]fleet.Report{}
+		for _, r := range seen {
+			byID[r.ID] = r
+		}
 		for _, s := range servers {
-			st := serverStatus{Name: s.Name, ServerID: s.ID, State: "no master key set yet"}
-			if r, err := h.Target.Status(ctx, s); err != nil {
-				st.State = "unreachable: " + err.Error()
-			} else {
-				st.Generation, st.Fingerprint = r.Generation, r.Fingerprint
+			st := serverStatus{Name: s.Name, ServerID: s.ID, State: "not seen in this run"}
+			if r, ok := byID[s.ID]; ok {
+				st.Generation, st.Fingerprint, st.State = r.Generation, r.Fingerprint, "no master key set yet"
 			}
 			t.Servers = append(t.Servers, st)
 		}
 		return t, nil
 	}
-	gen, fp := m.Generation, m.Fingerprint.String()
-	t.Generation = gen
-	res, err := fleet.Check(ctx, h.Target, servers, gen, fp)
-	if err != nil {
-		return t, err
-	}
+	t.Generation = m.Generation
+	res := fleet.Compare(m, servers, seen, map[string]error{}, 0)
 	for _, r := range res.Agree {
 		t.Servers = append(t.Servers, serverStatus{r.Name, r.ID, r.Generation, r.Fingerprint, "ok"})
 	}
 	for _, s := range res.Stragglers {
-		t.Servers = append(t.Servers, serverStatus{s.Name, s.ID, s.Generation, s.Fingerprint, s.Reason})
+		state := string(s.Status) + ": " + s.Reason
+		if s.Status == fleet.StatusUnreachable {
+			state = "not seen in this run"
+		}
+		t.Servers = append(t.Servers, serverStatus{s.Name, s.ID, s.Generation, s.Fingerprint, state})
 	}
+	slices.SortFunc(t.Servers, func(a, b serverStatus) int { return strings.Compare(a.Name, b.Name) })
 	return t, nil
+}
+
+// outcome names what a run of a shipped workflow did.
+func outcome(ex *workflow.Execution) string {
+	done := map[string]bool{}
+	for _, te := range ex.Tasks {
+		if te.State == workflow.Success {
+			done[te.Name] = true
+		}
+	}
+	switch {
+	case refused(ex):
+		return "refused"
+	case ex.State != workflow.Success:
+		return "failed"
+	case done["plan_report"]:
+		return "dry-run"
+	case done["resumed"]:
+		return "resumed"
+	case done["in_sync"]:
+		return "in-sync"
+	case ex.WorkflowName == "distribute_fernet_keys":
+		return "distributed"
+	case done["probe"]:
+		return "rotated"
+	}
+	return strings.ToLower(ex.State)
 }
 
 // refusedError is a run the protocol refused as unsafe: exit code 2.
 type refusedError struct{ error }
 
 func (refusedError) ExitCode() int { return exitUsage }
+
+// resumedError is a run that completed an interrupted rotation and did not
+// rotate again: exit code 3, so that a timer can tell it from a rotation.
+type resumedError struct{ error }
+
+func (resumedError) ExitCode() int { return exitResumed }
+
+// exitResumed is rotate's exit code for a resumed run.
+const exitResumed = 3
 
 // runResult prints a workflow run's outcome and turns it into the exit code.
 func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) error {
@@ -250,6 +299,9 @@ func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.
 		a.log.Warn("could not read the fleet's final state", "error", sumErr)
 	}
 	if ex.State == workflow.Success {
+		if t.Outcome == "resumed" {
+			return resumedError{fmt.Errorf("execution %s completed generation %d, which an earlier run had not delivered to every node, and did not rotate again: the next run rotates", ex.ID, t.Generation)}
+		}
 		return nil
 	}
 	msg := fmt.Errorf("execution %s of %s ended %s: %s", ex.ID, ex.WorkflowName, ex.State, failure(ex))
@@ -275,8 +327,9 @@ func failure(ex *workflow.Execution) string {
 	return firstLineOf(ex.StateInfo)
 }
 
-// refused reports whether the protocol refused to act (stragglers it could
-// not repair, or a prune the guard would not allow), as opposed to failing.
+// refused reports whether the protocol refused to act (nodes it could not
+// show to agree, or a prune the guard would not allow), as opposed to
+// failing.
 func refused(ex *workflow.Execution) bool {
 	for _, te := range ex.Tasks {
 		if te.State == workflow.Failed && isRefusal(te) {
@@ -287,27 +340,46 @@ func refused(ex *workflow.Execution) bool {
 }
 
 func isRefusal(te *workflow.TaskExecution) bool {
-	return te.Name == "refuse" || strings.Contains(te.StateInfo, strings.TrimPrefix(keys.ErrUnsafePrune.Error(), "keys: "))
+	return strings.HasPrefix(te.Name, "refuse") || strings.Contains(te.StateInfo, strings.TrimPrefix(keys.ErrUnsafePrune.Error(), "keys: "))
 }
 
 func (a *app) rotateCmd() *cobra.Command {
 	var f fleetFlags
 	in := struct {
-		maxActive, concurrency int
-		exp, window, timeout   time.Duration
-		dryRun                 bool
-	}{keys.DefaultMaxActiveKeys, 10, keys.DefaultTokenExpiration, keys.DefaultAllowExpiredWindow, 10 * time.Minute, false}
+		maxActive, concurrency             int
+		exp, window, timeout, checkTimeout time.Duration
+		dryRun, discard, force             bool
+		adoptFrom                          string
+		overwrite                          []string
+	}{maxActive: keys.DefaultMaxActiveKeys, concurrency: 10, exp: keys.DefaultTokenExpiration, window: keys.DefaultAllowExpiredWindow,
+		timeout: 10 * time.Minute, checkTimeout: defaultCheckTimeout}
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Rotate the Fernet keys of every Keystone node (the rotate_fernet_keys workflow)",
-		Long: `Run the rotate_fernet_keys workflow on the embedded engine: list the nodes,
-check that every node holds the master's generation (repairing stragglers
-first, and refusing to rotate a fleet that still disagrees), rotate the
-master, seal one envelope per node, deliver them, check again and probe that
-a token of every node validates on every other.
+		Long: `Run the rotate_fernet_keys workflow on the embedded engine: list the nodes;
+check what needs only the master (the prune guard); ask every node what its
+key repository holds now (one round, which also enrolls new nodes); repair
+stragglers; rotate the master, seal one envelope per node, deliver them; check
+what every node then holds and probe that a token of every node validates on
+every other.
 
-Exit codes: 0 done; 2 refused as unsafe (the message says why and what to
-run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
+First run on a cloud that already has keys: when the master is empty and the
+nodes share one key set (made by keystone-manage fernet_setup, say), that set
+becomes the master and the run goes on as a rotation: no token is lost. When
+the nodes hold different sets the run refuses, naming each node and its set;
+--adopt-from SERVER chooses one. Only --discard-existing-keys replaces the
+nodes' keys with new ones.
+
+A node whose keys changed outside fernetflow (a stray keystone-manage
+fernet_rotate, a key deleted by hand) is drifted: the run refuses and names
+what changed, and the node's repository stays as it is; --overwrite-drifted
+SERVER puts the master's keys there anyway.
+
+Exit codes: 0 rotated; 2 refused, nothing changed (a node drifted, silent for
+--check-timeout, or split; the prune guard; the message says why and what to
+run); 3 resumed: this run completed a rotation an earlier run had not
+delivered to every node, and did not rotate again; 1 failed. --dry-run
+shows the plan and changes nothing anywhere.`,
 		Example: `  # The overcloud's controllers, through Heat software deployments
   fernetflow rotate --target heat --os-cloud undercloud --stack overcloud --role Controller \
       --max-active-keys 5 --token-expiration 1h --allow-expired-window 48h
@@ -322,6 +394,8 @@ run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
 				"max_active_keys": int64(in.maxActive), "token_expiration": int64(in.exp / time.Second),
 				"allow_expired_window": int64(in.window / time.Second), "concurrency": int64(in.concurrency),
 				"timeout": int64(in.timeout / time.Second), "dry_run": in.dryRun,
+				"check_timeout": int64(in.checkTimeout / time.Second), "adopt_from": in.adoptFrom,
+				"discard_existing_keys": in.discard, "overwrite_drifted": anyList(in.overwrite), "force": in.force,
 			}
 			f.deliveryTimeout = in.timeout
 			ex, h, err := a.runDefinition(cmd.Context(), &f, "rotate_fernet_keys", input)
@@ -337,23 +411,47 @@ run); 1 failed. --dry-run shows the plan and changes nothing anywhere.`,
 	cmd.Flags().Var(duration{&in.window}, "allow-expired-window", "[token] allow_expired_window, seconds or a duration")
 	cmd.Flags().IntVar(&in.concurrency, "concurrency", in.concurrency, "deliveries at once")
 	cmd.Flags().Var(duration{&in.timeout}, "timeout", "time allowed for each delivery step")
-	cmd.Flags().BoolVar(&in.dryRun, "dry-run", false, "show the plan; change nothing anywhere")
+	cmd.Flags().BoolVar(&in.dryRun, "dry-run", false, "show the plan (one report round: what every node holds, adoption, repairs); change nothing anywhere")
+	cmd.Flags().Var(duration{&in.checkTimeout}, "check-timeout", "time allowed for every node to report before anything changes; a node silent for that long is a refusal (exit 2). Allow a few os-collect-config polling intervals")
+	cmd.Flags().StringVar(&in.adoptFrom, "adopt-from", "", "first run only, when the nodes hold different key sets: adopt the set this server (name or id) holds; the others are overwritten and tokens signed with keys only they hold stop validating")
+	cmd.Flags().BoolVar(&in.discard, "discard-existing-keys", false, "first run only: set up a brand new key set instead of adopting the keys the nodes hold: EVERY TOKEN ISSUED SO FAR STOPS VALIDATING")
+	cmd.Flags().StringSliceVar(&in.overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's: tokens signed with the keys the refusal named stop validating")
+	cmd.Flags().BoolVar(&in.force, "force", false, "let the prune guard delete a key that may still have signed valid tokens (when you know those tokens are gone)")
 	return cmd
+}
+
+// defaultCheckTimeout is three of os-collect-config's default 30-second
+// polling intervals.
+const defaultCheckTimeout = 90 * time.Second
+
+func anyList(l []string) []any {
+	out := make([]any, len(l))
+	for i, s := range l {
+		out[i] = s
+	}
+	return out
 }
 
 func (a *app) distributeCmd() *cobra.Command {
 	var f fleetFlags
-	concurrency, timeout := 10, 10*time.Minute
+	concurrency, timeout, checkTimeout := 10, 10*time.Minute, defaultCheckTimeout
+	var overwrite []string
 	cmd := &cobra.Command{
 		Use:   "distribute",
 		Short: "Deliver the current key set to every node without rotating (distribute_fernet_keys)",
 		Long: `Run the distribute_fernet_keys workflow: seal the master's current generation
-to every node and deliver it. It repairs nodes that missed a delivery (after
-which rotate works again) and brings new nodes in. It never rotates.`,
+to the nodes that lack it: every node first reports what its key repository
+holds; nodes that missed a delivery are repaired (after which rotate works
+again) and new nodes brought in. A node whose keys changed outside fernetflow
+is refused unless named in --overwrite-drifted. It never rotates.
+
+Exit codes: 0 done; 2 refused (a node drifted, unreachable or split; nothing
+changed); 1 failed.`,
 		Example: `  fernetflow distribute --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			input := map[string]any{"stack": f.stack, "role": f.role, "concurrency": int64(concurrency), "timeout": int64(timeout / time.Second)}
+			input := map[string]any{"stack": f.stack, "role": f.role, "concurrency": int64(concurrency), "timeout": int64(timeout / time.Second),
+				"check_timeout": int64(checkTimeout / time.Second), "overwrite_drifted": anyList(overwrite)}
 			f.deliveryTimeout = timeout
 			ex, h, err := a.runDefinition(cmd.Context(), &f, "distribute_fernet_keys", input)
 			if err != nil {
@@ -365,6 +463,8 @@ which rotate works again) and brings new nodes in. It never rotates.`,
 	f.register(a, cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", concurrency, "deliveries at once")
 	cmd.Flags().Var(duration{&timeout}, "timeout", "time allowed for the delivery step")
+	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long is a refusal (exit 2)")
+	cmd.Flags().StringSliceVar(&overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's")
 	return cmd
 }
 

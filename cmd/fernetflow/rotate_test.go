@@ -25,11 +25,11 @@ type downTarget struct {
 	down *atomic.Value // string
 }
 
-func (d downTarget) Deliver(ctx context.Context, s fleet.Server, env []byte) (fleet.Report, error) {
+func (d downTarget) Deliver(ctx context.Context, s fleet.Server, del fleet.Delivery) (fleet.Report, error) {
 	if v, _ := d.down.Load().(string); v == s.ID {
 		return fleet.Report{}, fmt.Errorf("fleet: deliver to %s: node unreachable (injected fault)", s.Name)
 	}
-	return d.Local.Deliver(ctx, s, env)
+	return d.Local.Deliver(ctx, s, del)
 }
 
 type fleetRig struct {
@@ -133,7 +133,7 @@ func TestRotateLocalEndToEnd(t *testing.T) {
 			}
 		}
 		report, _ := json.Marshal(res.Report)
-		if !strings.Contains(string(report), `"ok":true`) || !strings.Contains(string(report), `"checked":6`) {
+		if !strings.Contains(string(report), `"ok":true`) || !strings.Contains(string(report), `"checked":9`) {
 			t.Fatalf("rotation %d: probe report %s", rotation, report)
 		}
 		r.verifyAll(fmt.Sprintf("after rotation %d", rotation))
@@ -200,7 +200,7 @@ func TestRotateResumesAnInterruptedRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errs, code := r.run("rotate", "-f", "json")
-	if code != 0 || !strings.Contains(out, `"resumed": true`) {
+	if code != exitResumed || !strings.Contains(out, `"resumed": true`) || !strings.Contains(out, `"outcome": "resumed"`) {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errs)
 	}
 	var res fleetTable
@@ -283,7 +283,7 @@ func TestRotateWithANodeLeftOut(t *testing.T) {
 	r.nodes = all
 	r.verifyAll("with ctl2 left behind")
 	out, errs, code := r.run("rotate", "-f", "json")
-	if code != 0 || !strings.Contains(out, `"resumed": true`) || !strings.Contains(out, `"generation": 2`) {
+	if code != exitResumed || !strings.Contains(out, `"resumed": true`) || !strings.Contains(out, `"generation": 2`) {
 		t.Fatalf("the full run after a partial one: exit %d\n%s\n%s", code, out, errs)
 	}
 	r.verifyAll("after ctl2 caught up")

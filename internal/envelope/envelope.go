@@ -132,22 +132,11 @@ func seal(set keys.Set, generation uint64, serverID string, recipient *age.X2551
 	if err != nil {
 		return nil, fmt.Errorf("envelope: seal: %w", err)
 	}
-	var out bytes.Buffer
-	aw := armor.NewWriter(&out)
-	w, err := age.Encrypt(aw, recipient)
+	out, err := encrypt(plain, recipient)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: seal: %w", err)
 	}
-	if _, err := w.Write(plain); err != nil {
-		return nil, fmt.Errorf("envelope: seal: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("envelope: seal: %w", err)
-	}
-	if err := aw.Close(); err != nil {
-		return nil, fmt.Errorf("envelope: seal: %w", err)
-	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 // marshalDocument is the one canonical encoding of a document: compact

@@ -35,27 +35,53 @@ func localFleet(t *testing.T, n int) (*Undercloud, *Local, []Server) {
 func enrollAll(t *testing.T, u *Undercloud, l *Local, servers []Server) {
 	t.Helper()
 	for _, s := range servers {
-		r, err := l.Enroll(context.Background(), s)
+		r, err := l.Observe(context.Background(), s, ObserveRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := u.Pin(context.Background(), Enrollment{s, r, false}); err != nil {
+		if _, err := u.Pin(context.Background(), Enrollment{s, r.Observation.Recipient, false}); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-func deliverAll(t *testing.T, u *Undercloud, l *Local, servers []Server) {
+func deliverAll(t *testing.T, u *Undercloud, l *Local, servers []Server) []Report {
 	t.Helper()
 	sealed, err := u.Package(servers)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, _ := u.Master()
+	tokens, _ := FleetToken(m)
+	var out []Report
 	for _, s := range sealed {
-		if _, err := l.Deliver(context.Background(), s.Server, []byte(s.Envelope)); err != nil {
+		r, err := l.Deliver(context.Background(), s.Server, Delivery{Envelope: []byte(s.Envelope), ProbeTokens: tokens})
+		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, r)
 	}
+	return out
+}
+
+func mustMaster(t *testing.T, u *Undercloud) *Master {
+	t.Helper()
+	m, err := u.Master()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func check(t *testing.T, u *Undercloud, l *Local, servers []Server) *CheckResult {
+	t.Helper()
+	m := mustMaster(t, u)
+	tokens, _ := FleetToken(m)
+	res, err := Check(context.Background(), l, servers, m, ObserveRequest{ProbeTokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func TestLocalFleetRotations(t *testing.T) {
@@ -75,33 +101,28 @@ func TestLocalFleetRotations(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		m, err := u.Master()
-		if err != nil || m.Generation != uint64(gen) {
-			t.Fatalf("master %+v %v, want generation %d", m, err, gen)
+		m := mustMaster(t, u)
+		if m.Generation != uint64(gen) {
+			t.Fatalf("master at %d, want generation %d", m.Generation, gen)
 		}
-		before, _ := Check(ctx, l, servers, m.Generation, m.Fingerprint.String())
-		if before.OK() || len(before.Stragglers) != 3 {
+		if before := check(t, u, l, servers); before.OK() || len(before.Stragglers) != 3 {
 			t.Fatalf("generation %d before delivery: %s", gen, before.Summary())
 		}
-		deliverAll(t, u, l, servers)
-		after, err := Check(ctx, l, servers, m.Generation, m.Fingerprint.String())
-		if err != nil || !after.OK() {
-			t.Fatalf("generation %d after delivery: %s %v", gen, after.Summary(), err)
+		reports := deliverAll(t, u, l, servers)
+		if after := Compare(m, servers, reports, nil, 0); !after.OK() {
+			t.Fatalf("generation %d after delivery: %s", gen, after.Summary())
 		}
-		p, err := Probe(ctx, l, servers)
-		if err != nil || !p.OK() || p.Checked != 6 {
-			t.Fatalf("probe at generation %d: %+v %v", gen, p, err)
-		}
-		for _, s := range servers {
-			set, _ := l.KeySet(ctx, s)
-			if set.Fingerprint() != m.Fingerprint {
-				t.Fatalf("%s holds another set", s.Name)
-			}
+		// 3 nodes: each token checked against the 2 others, and each
+		// node checked the fleet's token.
+		if p := Probe(m, servers, reports); !p.OK() || p.Checked != 9 {
+			t.Fatalf("probe at generation %d: %+v", gen, p)
 		}
 	}
 }
 
-func TestCheckNamesStragglers(t *testing.T) {
+// rig is a fleet at generation 2 with every node holding it.
+func rig(t *testing.T) (*Undercloud, *Local, []Server) {
+	t.Helper()
 	ctx := context.Background()
 	u, l, servers := localFleet(t, 3)
 	enrollAll(t, u, l, servers)
@@ -109,29 +130,107 @@ func TestCheckNamesStragglers(t *testing.T) {
 	keys.Setup(ctx, u.MasterRepository(), ro)
 	deliverAll(t, u, l, servers)
 	keys.Rotate(ctx, u.MasterRepository(), ro)
-	sealed, _ := u.Package(servers)
-	for _, s := range sealed[:2] { // ctl2 misses generation 2
-		if _, err := l.Deliver(ctx, s.Server, []byte(s.Envelope)); err != nil {
-			t.Fatal(err)
+	deliverAll(t, u, l, servers)
+	return u, l, servers
+}
+
+// Every way a node can stand against the master, from its repository.
+func TestClassifyFromTheRepository(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		change   func(t *testing.T, u *Undercloud, l *Local, servers []Server)
+		status   Status
+		reason   string
+		discards bool
+	}{
+		{"in sync", func(*testing.T, *Undercloud, *Local, []Server) {}, StatusOK, "", false},
+		{"behind: missed a delivery", func(t *testing.T, u *Undercloud, l *Local, s []Server) {
+			keys.Rotate(ctx, u.MasterRepository(), keys.RotateOptions{MaxActiveKeys: 4, Force: true})
+			deliverAll(t, u, l, s[:2])
+		}, StatusBehind, "at generation 2, behind the master's 3", false},
+		{"keystone-manage fernet_rotate by hand", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			if _, err := keys.Rotate(ctx, KeyRepository(l.Nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
+				t.Fatal(err)
+			}
+		}, StatusDrifted, "changed outside fernetflow since it installed generation 2: against that set, key files 3 added, key files 0 replaced (a keystone-manage fernet_rotate?)", true},
+		{"a key deleted by hand", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			os.Remove(filepath.Join(KeyRepository(l.Nodes[2]), "1"))
+		}, StatusDrifted, "key files 1 deleted", false},
+		{"state wiped, other keys", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			os.Remove(filepath.Join(StateDir(l.Nodes[2]), node.InstalledFile))
+			keys.Rotate(ctx, KeyRepository(l.Nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true})
+		}, StatusDrifted, "holds keys fernetflow never installed there", true},
+		{"state wiped, same keys", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			os.Remove(filepath.Join(StateDir(l.Nodes[2]), node.InstalledFile))
+		}, StatusOK, "", false},
+		{"repository emptied", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			os.RemoveAll(KeyRepository(l.Nodes[2]))
+		}, StatusNew, "its key repository is empty, though generation 2 was installed", false},
+		{"a malformed key file", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "1"), []byte("garbage"), 0o600)
+		}, StatusDrifted, "cannot be read as Keystone reads it", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, l, servers := rig(t)
+			c.change(t, u, l, servers)
+			res := check(t, u, l, servers)
+			if c.status == StatusOK {
+				if !res.OK() {
+					t.Fatalf("want all in sync: %s", res.Summary())
+				}
+				return
+			}
+			if len(res.Stragglers) != 1 {
+				t.Fatalf("want one straggler: %s", res.Summary())
+			}
+			s := res.Stragglers[0]
+			if s.Status != c.status || !strings.Contains(s.Reason, c.reason) || (len(s.Discards) > 0) != c.discards {
+				t.Fatalf("got %s %q discards %v", s.Status, s.Reason, s.Discards)
+			}
+			repair, refuse := res.Decide(nil)
+			if s.Repairable() != (len(repair) == 1) || s.Repairable() == (len(refuse) == 1) {
+				t.Fatalf("decide: repair %v refuse %v", repair, refuse)
+			}
+			if repair, _ := res.Decide([]string{s.Name}); len(repair) != 1 && s.Status == StatusDrifted {
+				t.Fatal("--overwrite-drifted did not repair the drifted node")
+			}
+		})
+	}
+}
+
+// An install interrupted after its new primary was written is completed,
+// not taken for drift.
+func TestClassifyInterruptedInstall(t *testing.T) {
+	ctx := context.Background()
+	u, l, servers := rig(t)
+	keys.Rotate(ctx, u.MasterRepository(), keys.RotateOptions{MaxActiveKeys: 4, Force: true})
+	m := mustMaster(t, u)
+	p, _ := m.Keys.Primary()
+	// The first step of the safe order: the new primary file.
+	os.WriteFile(filepath.Join(KeyRepository(l.Nodes[1]), "3"), m.Keys[p].Encode(), 0o600)
+	res := check(t, u, l, servers)
+	for _, s := range res.Stragglers {
+		if s.Status != StatusBehind {
+			t.Fatalf("%s: %s %s", s.Name, s.Status, s.Reason)
 		}
 	}
-	m, _ := u.Master()
-	res, _ := Check(ctx, l, servers, m.Generation, m.Fingerprint.String())
-	if res.OK() || len(res.Stragglers) != 1 || res.Stragglers[0].Name != "ctl2" || !strings.Contains(res.Summary(), "ctl2: at generation 1, behind the master's 2") {
-		t.Fatalf("check: %s", res.Summary())
+	if !strings.Contains(res.Summary(), "ctl1: an install of generation 3 was interrupted") {
+		t.Fatal(res.Summary())
 	}
-	// A straggler one generation behind still validates the others'
-	// tokens: that is why one rotation of lag is safe.
-	if p, _ := Probe(ctx, l, servers); !p.OK() {
-		t.Fatalf("one generation of lag broke tokens: %v", p.Failures)
-	}
-	// Replaying generation 1 to an up-to-date node is refused.
+}
+
+// Replaying an older generation to an up-to-date node is refused.
+func TestReplayRefused(t *testing.T) {
+	ctx := context.Background()
+	u, l, servers := rig(t)
 	os.RemoveAll(filepath.Join(u.Dir, "master"))
-	if _, err := keys.Setup(ctx, u.MasterRepository(), ro); err != nil {
+	if _, err := keys.Setup(ctx, u.MasterRepository(), keys.RotateOptions{MaxActiveKeys: 4}); err != nil {
 		t.Fatal(err)
 	}
 	stale, _ := u.Package(servers[:1])
-	if _, err := l.Deliver(ctx, servers[0], []byte(stale[0].Envelope)); !errors.Is(err, node.ErrRollback) && !errors.Is(err, node.ErrSplitBrain) {
+	if _, err := l.Deliver(ctx, servers[0], Delivery{Envelope: []byte(stale[0].Envelope)}); !errors.Is(err, node.ErrRollback) && !errors.Is(err, node.ErrSplitBrain) {
 		t.Fatalf("an old generation was delivered: %v", err)
 	}
 }
@@ -144,17 +243,18 @@ func TestRecipientPinning(t *testing.T) {
 	if err := os.RemoveAll(StateDir(l.Nodes[0])); err != nil {
 		t.Fatal(err)
 	}
-	r, err := l.Enroll(ctx, servers[0])
+	r, err := l.Observe(ctx, servers[0], ObserveRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.Pin(ctx, Enrollment{servers[0], r, false}); !errors.Is(err, ErrRecipientChanged) || !strings.Contains(err.Error(), "--reenroll") {
+	rc := r.Observation.Recipient
+	if _, err := u.Pin(ctx, Enrollment{servers[0], rc, false}); !errors.Is(err, ErrRecipientChanged) || !strings.Contains(err.Error(), "--reenroll") {
 		t.Fatalf("a changed recipient: %v", err)
 	}
-	if changed, err := u.Pin(ctx, Enrollment{servers[0], r, true}); err != nil || !changed[0] {
+	if changed, err := u.Pin(ctx, Enrollment{servers[0], rc, true}); err != nil || !changed[0] {
 		t.Fatalf("re-enroll: %v %v", changed, err)
 	}
-	if changed, err := u.Pin(ctx, Enrollment{servers[0], r, false}); err != nil || changed[0] {
+	if changed, err := u.Pin(ctx, Enrollment{servers[0], rc, false}); err != nil || changed[0] {
 		t.Fatalf("the same recipient again: %v %v", changed, err)
 	}
 	if _, err := u.Pin(ctx, Enrollment{servers[0], "age1notarecipient", false}); err == nil {
@@ -174,33 +274,125 @@ func TestLocalServers(t *testing.T) {
 		t.Fatalf("no nodes: %v", err)
 	}
 	l = &Local{Nodes: []string{"/x/ctl1"}}
-	if _, err := l.Status(context.Background(), Server{ID: "nope"}); !errors.Is(err, ErrUnknownServer) {
+	if _, err := l.Observe(context.Background(), Server{ID: "nope"}, ObserveRequest{}); !errors.Is(err, ErrUnknownServer) {
 		t.Fatalf("unknown server: %v", err)
 	}
 }
 
-// Probe finds a node whose set cannot validate another's tokens, however
-// the nodes group by fingerprint.
-func TestProbeFindsABrokenPair(t *testing.T) {
+// The probe fails when one node's repository is tampered with, from the
+// nodes' own tokens, and a probe that checked nothing is not a success.
+func TestProbeFindsATamperedNode(t *testing.T) {
 	ctx := context.Background()
-	u, l, servers := localFleet(t, 3)
-	enrollAll(t, u, l, servers)
-	ro := keys.RotateOptions{MaxActiveKeys: 3, Force: true}
-	keys.Setup(ctx, u.MasterRepository(), ro)
-	deliverAll(t, u, l, servers)
-	// ctl2's repository is replaced by a foreign one (hand-made, unrelated keys).
-	foreign := filepath.Join(t.TempDir(), "foreign")
-	keys.Setup(ctx, foreign, ro)
-	repo := KeyRepository(l.Nodes[2])
-	os.RemoveAll(repo)
-	if err := os.Rename(foreign, repo); err != nil {
-		t.Fatal(err)
+	u, l, servers := rig(t)
+	m := mustMaster(t, u)
+	tokens, _ := FleetToken(m)
+	reports, errs := Observe(ctx, l, servers, ObserveRequest{ProbeTokens: tokens})
+	if p := Probe(m, servers, reports); len(errs) > 0 || !p.OK() || p.Checked != 9 {
+		t.Fatalf("probe of a sound fleet: %+v %v", p, errs)
 	}
-	p, err := Probe(ctx, l, servers)
-	if err != nil {
-		t.Fatal(err)
+	// ctl2's primary key file is replaced by another key.
+	p, _ := m.Keys.Primary()
+	other, _ := keys.GenerateKey(nil)
+	os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), strconvI(p)), other.Encode(), 0o600)
+	reports, _ = Observe(ctx, l, servers, ObserveRequest{ProbeTokens: tokens})
+	pr := Probe(m, servers, reports)
+	all := strings.Join(pr.Failures, "; ")
+	if pr.OK() || !strings.Contains(all, "a token issued by ctl2") || !strings.Contains(all, "ctl2 rejects a token signed with the master's primary key: tokens issued by ctl0, ctl1 fail there") {
+		t.Fatalf("probe of a tampered node: %+v", pr)
 	}
-	if p.OK() || p.Checked != 6 || len(p.Failures) != 2 || !strings.Contains(strings.Join(p.Failures, ";"), "ctl2") {
-		t.Fatalf("probe %+v", p)
+	if pr := Probe(m, servers, nil); pr.OK() || pr.Checked != 0 || len(pr.Failures) != 3 {
+		t.Fatalf("a probe without reports: %+v", pr)
+	}
+}
+
+func strconvI(i int) string { return string(rune('0' + i)) }
+
+// The first run adopts the keys the nodes share; nodes that differ are a
+// refusal unless one set is chosen.
+func TestPlanAdoption(t *testing.T) {
+	ctx := context.Background()
+	setup := func(dir string) { keys.Setup(ctx, dir, keys.RotateOptions{MaxActiveKeys: 3}) }
+	copyRepo := func(t *testing.T, from, to string) {
+		os.MkdirAll(to, 0o700)
+		r, err := keys.Open(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keys.Install(ctx, to, r.Keys, keys.InstallOptions{Create: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name      string
+		prepare   func(t *testing.T, l *Local)
+		adoptFrom string
+		discard   bool
+		action    string
+		reason    string
+	}{
+		{"no node holds keys", func(*testing.T, *Local) {}, "", false, "setup", "no node holds keys"},
+		{"all share keystone-manage keys", func(t *testing.T, l *Local) {
+			setup(KeyRepository(l.Nodes[0]))
+			copyRepo(t, KeyRepository(l.Nodes[0]), KeyRepository(l.Nodes[1]))
+			copyRepo(t, KeyRepository(l.Nodes[0]), KeyRepository(l.Nodes[2]))
+		}, "", false, "adopt", "ctl0, ctl1, ctl2 share one key set"},
+		{"a new node beside two that share keys", func(t *testing.T, l *Local) {
+			setup(KeyRepository(l.Nodes[0]))
+			copyRepo(t, KeyRepository(l.Nodes[0]), KeyRepository(l.Nodes[1]))
+		}, "", false, "adopt", "ctl0, ctl1 share one key set"},
+		{"different sets", func(t *testing.T, l *Local) {
+			setup(KeyRepository(l.Nodes[0]))
+			copyRepo(t, KeyRepository(l.Nodes[0]), KeyRepository(l.Nodes[1]))
+			setup(KeyRepository(l.Nodes[2]))
+		}, "", false, "refuse", "2 different key sets: ctl0, ctl1 hold"},
+		{"different sets, one chosen", func(t *testing.T, l *Local) {
+			setup(KeyRepository(l.Nodes[0]))
+			setup(KeyRepository(l.Nodes[2]))
+		}, "ctl2", false, "adopt", "--adopt-from ctl2"},
+		{"discarded", func(t *testing.T, l *Local) {
+			setup(KeyRepository(l.Nodes[0]))
+		}, "", true, "setup", "--discard-existing-keys"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, l, servers := localFleet(t, 3)
+			c.prepare(t, l)
+			reqs, err := u.AdoptRequests(servers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reports, errs := Observe(ctx, l, servers, ObserveRequest{AdoptRequest: reqs})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			for _, r := range reports {
+				if r.Observation.Sealed != "" && strings.Contains(r.Observation.Sealed, "=") && !strings.HasPrefix(r.Observation.Sealed, "-----BEGIN AGE ENCRYPTED FILE-----") {
+					t.Fatal("keys travel unsealed")
+				}
+			}
+			a, set, err := u.PlanAdoption(reports, c.adoptFrom, c.discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Action != c.action || !strings.Contains(a.Reason, c.reason) {
+				t.Fatalf("got %s: %s", a.Action, a.Reason)
+			}
+			if (set != nil) != (c.action == "adopt") {
+				t.Fatalf("set %v for %s", set, a.Action)
+			}
+			if set == nil {
+				return
+			}
+			if err := u.Adopt(ctx, set); err != nil {
+				t.Fatal(err)
+			}
+			m := mustMaster(t, u)
+			if m.Generation != 1 || m.Fingerprint.String() != a.Fingerprint {
+				t.Fatalf("master after adoption: %d %s", m.Generation, m.Fingerprint.Short())
+			}
+			if err := u.Adopt(ctx, set); !errors.Is(err, keys.ErrInitialized) {
+				t.Fatalf("a second adoption: %v", err)
+			}
+		})
 	}
 }

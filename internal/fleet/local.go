@@ -30,10 +30,7 @@ type Local struct {
 	Now func() time.Time
 }
 
-var (
-	_ Target    = (*Local)(nil)
-	_ KeyReader = (*Local)(nil)
-)
+var _ Target = (*Local)(nil)
 
 // KeyRepository is a local node's Keystone key repository.
 func KeyRepository(nodeDir string) string { return filepath.Join(nodeDir, "fernet-keys") }
@@ -76,75 +73,40 @@ func (l *Local) dir(id string) (string, error) {
 	return "", fmt.Errorf("%w %q: it is not one of --nodes", ErrUnknownServer, id)
 }
 
-// Enroll implements Target.
-func (l *Local) Enroll(ctx context.Context, s Server) (string, error) {
-	dir, err := l.dir(s.ID)
-	if err != nil {
-		return "", err
-	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("fleet: node %s: %w", s.Name, err)
-	}
-	res, err := node.Enroll(StateDir(dir), s.ID, l.now())
-	if err != nil {
-		return "", fmt.Errorf("fleet: enroll %s: %w", s.Name, err)
-	}
-	return res.Recipient, nil
-}
-
-// Status implements Target. It reports what installed.json records, but
-// with the fingerprint of the keys actually on disk, so a node whose
-// repository was changed or broken since is not taken for up to date.
-func (l *Local) Status(ctx context.Context, s Server) (Report, error) {
+// Observe implements Target: node.Report on the node directory.
+func (l *Local) Observe(ctx context.Context, s Server, req ObserveRequest) (Report, error) {
 	dir, err := l.dir(s.ID)
 	if err != nil {
 		return Report{}, err
 	}
-	st, err := node.ReadState(StateDir(dir))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
+	}
+	signer := l.Signer
+	obs, err := node.Report(ctx, node.ReportOptions{
+		StateDir: StateDir(dir), KeyRepository: KeyRepository(dir), ServerID: s.ID, Owner: l.Owner,
+		ProbeTokens: req.ProbeTokens, AdoptRequest: req.AdoptRequest[s.ID], Signer: &signer, Now: l.Now,
+	})
 	if err != nil {
 		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
 	}
-	r := Report{Server: s}
-	if st == nil {
-		return r, ctx.Err()
-	}
-	r.Generation = st.Generation
-	repo, err := keys.Open(KeyRepository(dir))
-	if err != nil {
-		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
-	}
-	r.Fingerprint = repo.Keys.Fingerprint().String()
-	return r, ctx.Err()
+	return ReportFrom(s, obs), nil
 }
 
 // Deliver implements Target.
-func (l *Local) Deliver(ctx context.Context, s Server, env []byte) (Report, error) {
+func (l *Local) Deliver(ctx context.Context, s Server, d Delivery) (Report, error) {
 	dir, err := l.dir(s.ID)
 	if err != nil {
 		return Report{}, err
 	}
-	res, err := node.Install(ctx, env, node.InstallOptions{
+	res, err := node.Install(ctx, d.Envelope, node.InstallOptions{
 		StateDir: StateDir(dir), KeyRepository: KeyRepository(dir), ServerID: s.ID,
-		Signer: l.Signer, Owner: l.Owner, Now: l.Now,
+		Signer: l.Signer, Owner: l.Owner, Now: l.Now, ProbeTokens: d.ProbeTokens, AllowFewer: d.AllowFewer,
 	})
 	if err != nil {
 		return Report{}, fmt.Errorf("fleet: deliver to %s: %w", s.Name, err)
 	}
-	return Report{Server: s, Generation: res.Generation, Fingerprint: res.Fingerprint, Changed: res.Changed}, nil
-}
-
-// KeySet implements KeyReader.
-func (l *Local) KeySet(ctx context.Context, s Server) (keys.Set, error) {
-	dir, err := l.dir(s.ID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := keys.Open(KeyRepository(dir))
-	if err != nil {
-		return nil, fmt.Errorf("fleet: node %s: %w", s.Name, err)
-	}
-	return r.Keys, ctx.Err()
+	r := ReportFrom(s, res.Observation)
+	r.Changed = res.Changed
+	return r, nil
 }

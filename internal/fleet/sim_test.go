@@ -473,7 +473,7 @@ func (s *sim) runAll() error {
 
 // check is fleet.Check against the nodes as they are now.
 func (s *sim) check() *CheckResult {
-	res, err := Check(s.ctx, simTarget{s}, s.servers, s.masterGen, s.masterFP)
+	res, err := Check(s.ctx, simTarget{s}, s.servers, s.master(), ObserveRequest{})
 	if err != nil {
 		panic(err) // only when ctx ends
 	}
@@ -804,13 +804,18 @@ type verdictKey struct {
 type simTarget struct{ s *sim }
 
 func (t simTarget) Servers(context.Context, Selection) ([]Server, error) { return t.s.servers, nil }
-func (t simTarget) Enroll(context.Context, Server) (string, error) {
-	return "", errors.New("sim: nodes are enrolled")
-}
-func (t simTarget) Deliver(context.Context, Server, []byte) (Report, error) {
+func (t simTarget) Deliver(context.Context, Server, Delivery) (Report, error) {
 	return Report{}, errors.New("sim: deliveries are events of the simulation")
 }
-func (t simTarget) Status(_ context.Context, srv Server) (Report, error) {
+
+// master is the model's master as Check sees it: a generation and a
+// fingerprint.
+func (s *sim) master() *Master {
+	fp, _ := keys.ParseFingerprint(s.masterFP)
+	return &Master{Generation: s.masterGen, Fingerprint: fp}
+}
+
+func (t simTarget) Observe(_ context.Context, srv Server, _ ObserveRequest) (Report, error) {
 	i, ok := t.s.byID[srv.ID]
 	if !ok {
 		return Report{}, ErrUnknownServer
@@ -843,11 +848,11 @@ func newSimReal(s *sim, dir string) (*simReal, error) {
 		r.local.Nodes = append(r.local.Nodes, filepath.Join(dir, n.name))
 	}
 	for _, srv := range s.servers {
-		rc, err := r.local.Enroll(s.ctx, srv)
+		rep, err := r.local.Observe(s.ctx, srv, ObserveRequest{})
 		if err != nil {
 			return nil, err
 		}
-		rcpt, err := envelope.ParseRecipient(rc)
+		rcpt, err := envelope.ParseRecipient(rep.Observation.Recipient)
 		if err != nil {
 			return nil, err
 		}
@@ -910,7 +915,7 @@ func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp string, mo
 // compareNode checks that node i's disk holds what the model holds.
 func (r *simReal) compareNode(s *sim, i int) {
 	n := s.nodes[i]
-	set, err := r.local.KeySet(s.ctx, s.servers[i])
+	set, err := keySet(r.local, s.servers[i])
 	if err != nil {
 		r.disagree("%s: %v", n.name, err)
 		return
@@ -923,7 +928,7 @@ func (r *simReal) compareNode(s *sim, i int) {
 // compareCheck runs Check against the Local target and compares it with
 // the model's.
 func (r *simReal) compareCheck(s *sim, model *CheckResult) {
-	res, err := Check(s.ctx, r.local, s.servers, s.masterGen, s.masterFP)
+	res, err := Check(s.ctx, r.local, s.servers, s.master(), ObserveRequest{})
 	if err != nil {
 		r.disagree("check: %v", err)
 		return
@@ -936,7 +941,7 @@ func (r *simReal) compareCheck(s *sim, model *CheckResult) {
 // probeDisk verifies every live token on every node's repository on disk.
 func (r *simReal) probeDisk(s *sim) {
 	for i, srv := range s.servers {
-		set, err := r.local.KeySet(s.ctx, srv)
+		set, err := keySet(r.local, srv)
 		if err != nil {
 			r.disagree("%s: %v", srv.Name, err)
 			continue
@@ -947,6 +952,19 @@ func (r *simReal) probeDisk(s *sim) {
 			}
 		}
 	}
+}
+
+// keySet reads a local node's repository.
+func keySet(l *Local, s Server) (keys.Set, error) {
+	dir, err := l.dir(s.ID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := keys.Open(KeyRepository(dir))
+	if err != nil {
+		return nil, err
+	}
+	return r.Keys, nil
 }
 
 // simResult is one schedule's outcome.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -87,12 +88,13 @@ type Master struct {
 }
 
 // Master reads the master repository. It fails with ErrMasterNotReady
-// when the repository does not exist yet or changed outside fernetflow
-// (its generation would be ambiguous).
+// when the repository holds no keys yet (the first run adopts the nodes'
+// keys, see PlanAdoption) or changed outside fernetflow since it was
+// recorded (its generation would be ambiguous).
 func (u *Undercloud) Master() (*Master, error) {
 	r, err := keys.Open(u.MasterRepository())
 	if errors.Is(err, keys.ErrNotInitialized) {
-		return nil, fmt.Errorf("%w: %s is not set up yet: the first rotation sets it up (fernetflow rotate)", ErrMasterNotReady, u.MasterRepository())
+		return nil, fmt.Errorf("%w: %s holds no keys yet: the first fernetflow rotate adopts the keys the nodes share", ErrMasterNotReady, u.MasterRepository())
 	}
 	if err != nil {
 		return nil, err
@@ -101,8 +103,11 @@ func (u *Undercloud) Master() (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: %s holds keys fernetflow has not recorded (seeded by hand?): the next fernetflow rotate records them as generation 1 and compares every node with them", ErrMasterNotReady, r.Dir)
+	}
 	if m.Stale(r.Keys) {
-		return nil, fmt.Errorf("%w: %s changed outside fernetflow since it was recorded: its generation is unknown; rotate it with fernetflow rotate (which records a new generation) before distributing", ErrMasterNotReady, r.Dir)
+		return nil, fmt.Errorf("%w: %s changed outside fernetflow since generation %d was recorded, so the nodes cannot be compared with it: restore its keys from a backup of generation %d, or move the directory and %s away and run fernetflow rotate, which adopts the keys the nodes hold", ErrMasterNotReady, r.Dir, m.Generation, m.Generation, keys.MetadataPath(r.Dir))
 	}
 	return &Master{Keys: r.Keys, Generation: m.Generation, Fingerprint: r.Keys.Fingerprint(), Confirmed: m.Confirmed}, nil
 }
@@ -215,10 +220,14 @@ type Sealed struct {
 	Generation  uint64 `json:"generation"`
 	Fingerprint string `json:"fingerprint"`
 	Envelope    string `json:"envelope"`
+	// AllowFewer lets the node replace more keys than the envelope holds:
+	// set for nodes the operator chose to overwrite.
+	AllowFewer bool `json:"allow_fewer"`
 }
 
-// Package seals the master set to every server's pinned recipient.
-func (u *Undercloud) Package(servers []Server) ([]Sealed, error) {
+// Package seals the master set to every server's pinned recipient; the
+// envelopes of the servers named in overwrite (by id) allow fewer keys.
+func (u *Undercloud) Package(servers []Server, overwrite ...string) ([]Sealed, error) {
 	m, err := u.Master()
 	if err != nil {
 		return nil, err
@@ -245,7 +254,7 @@ func (u *Undercloud) Package(servers []Server) ([]Sealed, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fleet: seal for %s: %w", s.Name, err)
 		}
-		out = append(out, Sealed{Server: s, Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Envelope: string(env)})
+		out = append(out, Sealed{Server: s, Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Envelope: string(env), AllowFewer: slices.Contains(overwrite, s.ID)})
 	}
 	return out, nil
 }

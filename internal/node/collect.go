@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fernetflow/fernetflow/internal/envelope"
 )
 
 // The transport between Heat and this package: what os-collect-config's
@@ -108,12 +110,18 @@ func ApplyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) map[
 		o.log().Warn("deployment failed", "deployment", c.ID, "server_id", c.Input("deploy_server_id"), "err", err)
 		return out
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	out["deploy_stdout"] = string(b) + "\n"
+	b, _ := json.Marshal(res)
 	var fields map[string]any
 	_ = json.Unmarshal(b, &fields)
 	for k, v := range fields {
 		out[k] = v
+	}
+	// deploy_stdout is for a person reading the deployment: the result
+	// without the observation (a separate output, for the undercloud).
+	delete(fields, "observation")
+	if len(fields) > 0 {
+		b, _ = json.MarshalIndent(fields, "", "  ")
+		out["deploy_stdout"] = string(b) + "\n"
 	}
 	o.log().Info("deployment applied", "deployment", c.ID, "server_id", c.Input("deploy_server_id"), "config", configText(c))
 	return out
@@ -149,10 +157,55 @@ func applyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) (any
 		if opts.Logger == nil {
 			opts.Logger = o.Logger
 		}
+		tokens, err := probeTokens(c)
+		if err != nil {
+			return nil, err
+		}
+		opts.ProbeTokens = tokens
 		return Install(ctx, []byte(env), opts)
+	case "report":
+		tokens, err := probeTokens(c)
+		if err != nil {
+			return nil, err
+		}
+		ro := ReportOptions{StateDir: opts.StateDir, KeyRepository: opts.KeyRepository, ServerID: opts.ServerID,
+			Owner: opts.Owner, ProbeTokens: tokens, AdoptRequest: c.Input("adopt_request")}
+		if opts.Signer != (envelope.PublicKey{}) {
+			ro.Signer = &opts.Signer
+		}
+		return reportResult(ctx, ro)
 	default:
-		return nil, fmt.Errorf("node: deployment %s: unknown fernetflow config %q (want enroll or install)", c.ID, what)
+		return nil, fmt.Errorf("node: deployment %s: unknown fernetflow config %q (want report, install or enroll): upgrade fernetflow on this node", c.ID, what)
 	}
+}
+
+// probeTokens reads a deployment's probe_tokens input: a JSON list of
+// strings (Heat may pass it as the list or as its JSON text).
+func probeTokens(c HeatConfig) ([]string, error) {
+	raw := c.Input("probe_tokens")
+	if raw == "" {
+		return nil, nil
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil, fmt.Errorf("node: deployment %s: probe_tokens is not a JSON list of strings", c.ID)
+	}
+	return out, nil
+}
+
+// ReportResult is what a report deployment and `fernetflow node report`
+// print: the observation, and a one-line summary for a person reading
+// os-collect-config's log.
+type ReportResult struct {
+	Observation *Observation `json:"observation"`
+}
+
+func reportResult(ctx context.Context, o ReportOptions) (*ReportResult, error) {
+	obs, err := Report(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &ReportResult{Observation: obs}, nil
 }
 
 // CollectOptions configure Collect.

@@ -58,6 +58,9 @@ type InstallOptions struct {
 	StepHook func(step string)
 	// Now is the clock for installed.json (time.Now when nil).
 	Now func() time.Time
+	// ProbeTokens are verified against the repository once installed
+	// (see Observation.Probe).
+	ProbeTokens []string
 }
 
 // InstallResult is what an install reports: the JSON printed by
@@ -67,6 +70,9 @@ type InstallResult struct {
 	Fingerprint string `json:"fingerprint"`
 	// Changed is true when the key repository on disk was modified.
 	Changed bool `json:"changed"`
+	// Observation is what the node holds once the install is done, read
+	// back from its repository.
+	Observation *Observation `json:"observation"`
 }
 
 // Install opens the armored envelope with the node's identity and installs
@@ -150,7 +156,11 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 			o.StepHook("state")
 		}
 	}
-	return &InstallResult{Generation: env.Generation, Fingerprint: env.Fingerprint.String(), Changed: res.Changed}, nil
+	obs, err := observeAfterInstall(o, next, o.ProbeTokens)
+	if err != nil {
+		return nil, err
+	}
+	return &InstallResult{Generation: env.Generation, Fingerprint: env.Fingerprint.String(), Changed: res.Changed, Observation: obs}, nil
 }
 
 // Decide applies the generation rules of the package documentation to an

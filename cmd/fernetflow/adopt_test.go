@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/keys"
+)
+
+// shareKeys gives every node of r the same keys, made the way
+// keystone-manage fernet_setup makes them (the real keystone-manage does it
+// in the integration suite), as an existing cloud has them.
+func (r *fleetRig) shareKeys(nodes ...string) {
+	r.t.Helper()
+	ctx := context.Background()
+	src := filepath.Join(r.base, "keystone-manage-setup")
+	os.RemoveAll(src)
+	if _, err := keys.Setup(ctx, src, keys.RotateOptions{MaxActiveKeys: 3}); err != nil {
+		r.t.Fatal(err)
+	}
+	os.Remove(keys.MetadataPath(src)) // keystone-manage keeps none
+	set, err := keys.Open(src)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if _, err := keys.Install(ctx, fleet.KeyRepository(n), set.Keys, keys.InstallOptions{Create: true}); err != nil {
+			r.t.Fatal(err)
+		}
+		os.Remove(keys.MetadataPath(fleet.KeyRepository(n)))
+	}
+}
+
+// The first run on a cloud whose nodes already share keys adopts them: a
+// token issued before it stays valid everywhere. Then a stray
+// keystone-manage fernet_rotate on one node makes the next run refuse,
+// naming it, with its repository untouched, until the operator chooses to
+// overwrite it.
+func TestRotateAdoptsExistingKeysThenRefusesDrift(t *testing.T) {
+	r := newRig(t, 3)
+	r.shareKeys(r.nodes...)
+	r.issue()
+	master := filepath.Join(r.base, "undercloud", "master", "fernet-keys")
+
+	out, errs, code := r.run("rotate", "--dry-run", "-f", "json")
+	if code != 0 || !strings.Contains(out, `"action": "adopt"`) || !strings.Contains(out, "ctl0, ctl1, ctl2 share one key set") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := keys.Open(master); err == nil {
+		t.Fatal("the dry run wrote the master")
+	}
+
+	out, errs, code = r.run("rotate", "-f", "json")
+	if code != 0 || !strings.Contains(out, `"outcome": "rotated"`) || !strings.Contains(out, `"action": "adopt"`) {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
+	}
+	var res fleetTable
+	json.Unmarshal([]byte(out), &res)
+	if res.Generation != 2 {
+		t.Fatalf("generation %d after adopting (1) and rotating, want 2", res.Generation)
+	}
+	r.verifyAll("after the first run")
+	r.issue()
+
+	// Someone runs keystone-manage fernet_rotate on ctl2.
+	ctl2 := fleet.KeyRepository(r.nodes[2])
+	if _, err := keys.Rotate(context.Background(), ctl2, keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.fingerprints()["ctl2"]
+	for _, cmd := range []string{"rotate", "distribute"} {
+		out, errs, code = r.run(cmd, "-f", "json")
+		if code != exitUsage || !strings.Contains(errs, "ctl2: its keys changed outside fernetflow") ||
+			!strings.Contains(errs, "keystone-manage fernet_rotate?") || !strings.Contains(errs, "--overwrite-drifted ctl2") {
+			t.Fatalf("%s after drift: exit %d\n%s\n%s", cmd, code, out, errs)
+		}
+		if !strings.Contains(out, `"outcome": "refused"`) {
+			t.Fatalf("%s after drift: %s", cmd, out)
+		}
+		if after := r.fingerprints()["ctl2"]; after != before {
+			t.Fatalf("%s overwrote the drifted node", cmd)
+		}
+	}
+
+	out, errs, code = r.run("rotate", "--overwrite-drifted", "ctl2", "-f", "json")
+	if code != 0 {
+		t.Fatalf("overwrite: exit %d\n%s\n%s", code, out, errs)
+	}
+	fps := r.fingerprints()
+	if fps["ctl2"] != fps["ctl0"] || fps["ctl1"] != fps["ctl0"] {
+		t.Fatalf("after overwriting: %v", fps)
+	}
+}
+
+// Nodes that hold different keys are a refusal on the first run, naming
+// each; --adopt-from chooses; --discard-existing-keys starts afresh.
+func TestRotateRefusesToGuessWhichKeysToAdopt(t *testing.T) {
+	r := newRig(t, 3)
+	r.shareKeys(r.nodes[0], r.nodes[1])
+	r.shareKeys(r.nodes[2])
+	r.issue()
+	master := filepath.Join(r.base, "undercloud", "master", "fernet-keys")
+	out, errs, code := r.run("rotate", "-f", "json")
+	if code != exitUsage || !strings.Contains(errs, "2 different key sets: ctl0, ctl1 hold") || !strings.Contains(errs, "ctl2 hold") || !strings.Contains(errs, "--adopt-from SERVER") {
+		t.Fatalf("different sets: exit %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := keys.Open(master); err == nil {
+		t.Fatal("a refusal wrote the master")
+	}
+	out, errs, code = r.run("rotate", "--adopt-from", "ctl0", "-f", "json")
+	if code != 0 {
+		t.Fatalf("--adopt-from ctl0: exit %d\n%s\n%s", code, out, errs)
+	}
+	// ctl0's and ctl1's tokens survive; ctl2's were given up.
+	r.tokens = r.tokens[:2]
+	r.verifyAll("after adopting ctl0's keys")
+}
+
+func TestRotateDiscardExistingKeys(t *testing.T) {
+	r := newRig(t, 2)
+	r.shareKeys(r.nodes...)
+	r.issue()
+	out, errs, code := r.run("rotate", "--discard-existing-keys", "-f", "json")
+	if code != 0 || !strings.Contains(out, `"action": "setup"`) {
+		t.Fatalf("discard: exit %d\n%s\n%s", code, out, errs)
+	}
+	repo, _ := keys.Open(fleet.KeyRepository(r.nodes[0]))
+	if _, _, err := keys.VerifyToken(repo.Keys, r.tokens[0], 0); err == nil {
+		t.Fatal("the old keys are still there")
+	}
+	// Only on the first run.
+	if _, errs, code := r.run("rotate", "--discard-existing-keys"); code == 0 || !strings.Contains(errs, "for the first run") {
+		t.Fatalf("discard again: exit %d %s", code, errs)
+	}
+}
