@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,40 @@ func TestRotateDiscardExistingKeys(t *testing.T) {
 	// Only on the first run.
 	if _, errs, code := r.run("rotate", "--discard-existing-keys"); code == 0 || !strings.Contains(errs, "for the first run") {
 		t.Fatalf("discard again: exit %d %s", code, errs)
+	}
+}
+
+// fernetflow check reads the repositories and probes; a tampered node
+// needs attention (exit 2), and the check changes nothing.
+func TestCheckFindsATamperedNode(t *testing.T) {
+	r := newRig(t, 3)
+	if _, errs, code := r.run("check"); code != 1 || !strings.Contains(errs, "the master holds no keys yet") {
+		t.Fatalf("check before any rotation: exit %d %s", code, errs)
+	}
+	if _, errs, code := r.run("rotate"); code != 0 {
+		t.Fatalf("rotate: %s", errs)
+	}
+	out, errs, code := r.run("check", "-f", "json")
+	if code != 0 || !strings.Contains(out, `"outcome": "in-sync"`) || !strings.Contains(out, `"checked": 9`) {
+		t.Fatalf("check of a sound fleet: exit %d\n%s\n%s", code, out, errs)
+	}
+	// ctl1's primary key file is overwritten with another key.
+	repo, _ := keys.Open(fleet.KeyRepository(r.nodes[1]))
+	p, _ := repo.Keys.Primary()
+	other, _ := keys.GenerateKey(nil)
+	path := filepath.Join(fleet.KeyRepository(r.nodes[1]), fmt.Sprint(p))
+	if err := os.WriteFile(path, other.Encode(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := r.fingerprints()
+	out, errs, code = r.run("check", "-f", "json")
+	if code != exitUsage || !strings.Contains(out, `"outcome": "needs-attention"`) || !strings.Contains(errs, "ctl1: its keys changed outside fernetflow") {
+		t.Fatalf("check of a tampered node: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "a token issued by ctl1") {
+		t.Fatalf("the probe did not name ctl1:\n%s", out)
+	}
+	if after := r.fingerprints(); after["ctl1"] != before["ctl1"] {
+		t.Fatal("check changed a repository")
 	}
 }

@@ -254,6 +254,8 @@ func outcome(ex *workflow.Execution) string {
 		}
 	}
 	switch {
+	case ex.WorkflowName == "check_fernet_keys" && failedTask(ex, "disagree", "probe_failed"):
+		return "needs-attention"
 	case refused(ex):
 		return "refused"
 	case ex.State != workflow.Success:
@@ -262,7 +264,7 @@ func outcome(ex *workflow.Execution) string {
 		return "dry-run"
 	case done["resumed"]:
 		return "resumed"
-	case done["in_sync"]:
+	case done["in_sync"], ex.WorkflowName == "check_fernet_keys":
 		return "in-sync"
 	case ex.WorkflowName == "distribute_fernet_keys":
 		return "distributed"
@@ -466,6 +468,51 @@ changed); 1 failed.`,
 	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long is a refusal (exit 2)")
 	cmd.Flags().StringSliceVar(&overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's")
 	return cmd
+}
+
+func (a *app) checkCmd() *cobra.Command {
+	var f fleetFlags
+	checkTimeout := defaultCheckTimeout
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check what every node's key repository holds, and probe that tokens cross nodes (check_fernet_keys)",
+		Long: `Run the check_fernet_keys workflow: every node reports what its key
+repository holds now (one round), which is compared with the master, and the
+probe checks that a token issued with each node's real primary key validates
+against every other node's keys. It changes nothing anywhere.
+
+Exit codes, as a Nagios-style check: 0 every node agrees and every token
+crosses; 2 a node needs attention (behind, drifted, silent for
+--check-timeout, split) or a token does not cross; 1 the check could not run.`,
+		Example: `  fernetflow check --target heat --os-cloud undercloud --stack overcloud --role Controller
+  fernetflow check --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2 -f json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			input := map[string]any{"stack": f.stack, "role": f.role, "check_timeout": int64(checkTimeout / time.Second)}
+			ex, h, err := a.runDefinition(cmd.Context(), &f, "check_fernet_keys", input)
+			if err != nil {
+				return err
+			}
+			err = a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
+			if err != nil && failedTask(ex, "disagree", "probe_failed") {
+				return refusedError{err}
+			}
+			return err
+		},
+	}
+	f.register(a, cmd)
+	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long needs attention (exit 2)")
+	return cmd
+}
+
+// failedTask reports whether one of the named tasks failed in ex.
+func failedTask(ex *workflow.Execution, names ...string) bool {
+	for _, te := range ex.Tasks {
+		if te.State == workflow.Failed && slices.Contains(names, te.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *app) enrollCmd() *cobra.Command {

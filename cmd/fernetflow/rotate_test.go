@@ -57,7 +57,7 @@ func (r *fleetRig) run(args ...string) (string, string, int) {
 	root := a.root()
 	args = append(args, "--target", "local", "--nodes", strings.Join(r.nodes, ","), "--state-dir", filepath.Join(r.base, "undercloud"),
 		"--max-active-keys", "5", "--token-expiration", "1h", "--allow-expired-window", "0")
-	if args[0] == "distribute" || args[0] == "enroll" {
+	if args[0] == "distribute" || args[0] == "enroll" || args[0] == "check" {
 		args = args[:len(args)-6]
 	}
 	root.SetArgs(args)
