@@ -191,7 +191,7 @@ func TestMistralRegisterIdempotentAndUnregister(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(first) != 12 || len(second) != 12 {
+	if len(first) != 13 || len(second) != 13 {
 		t.Fatalf("register: %v then %v", first, second)
 	}
 	for i := range first {
