@@ -199,7 +199,7 @@ func TestMistralRegisterIdempotentAndUnregister(t *testing.T) {
 			t.Errorf("%s %s: %s then %s", first[i].Kind, first[i].Name, first[i].Result, second[i].Result)
 		}
 	}
-	if ct := fake.items["cron_triggers"]; len(gone) != 12 || len(ct) != 0 {
+	if ct := fake.items["cron_triggers"]; len(gone) != 13 || len(ct) != 0 {
 		t.Errorf("unregister: %v; cron triggers left %v", gone, ct)
 	}
 	left := slices.Sorted(maps.Keys(fake.items["actions"]))
