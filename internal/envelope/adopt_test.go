@@ -88,3 +88,35 @@ func mustKey(t *testing.T, b byte) keys.Key {
 	}
 	return k
 }
+
+// FuzzVerifyAdoptRequest: no panic; only the signer's request for this
+// server verifies.
+func FuzzVerifyAdoptRequest(f *testing.F) {
+	signer, _ := GenerateSigner()
+	uc, _ := GenerateIdentity()
+	good, _ := SignAdoptRequest(signer, "ctl0", uc.Recipient(), time.Unix(0, 0))
+	f.Add(good)
+	f.Add("a.b")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, req string) {
+		rcpt, err := VerifyAdoptRequest(req, signer.Public(), "ctl0")
+		if err == nil && (req != good || rcpt.String() != uc.Recipient().String()) {
+			t.Fatalf("accepted a request the signer did not make: %q", req)
+		}
+	})
+}
+
+// FuzzOpenHolding: no panic; what opens is the set of the server named.
+func FuzzOpenHolding(f *testing.F) {
+	uc, _ := GenerateIdentity()
+	set := keys.Set{0: {1}, 1: {2}}
+	sealed, _ := SealHolding(set, "ctl0", uc.Recipient())
+	f.Add(sealed)
+	f.Add([]byte("-----BEGIN AGE ENCRYPTED FILE-----\n-----END AGE ENCRYPTED FILE-----\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := OpenHolding(in, uc, "ctl0")
+		if err == nil && got.Fingerprint().String() == "" {
+			t.Fatal("opened an empty holding")
+		}
+	})
+}

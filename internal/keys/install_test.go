@@ -1,6 +1,8 @@
 package keys
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,5 +37,42 @@ func TestInstallRepairsMalformedKeyFiles(t *testing.T) {
 	os.Symlink(filepath.Join(dir, "1"), filepath.Join(dir, "7"))
 	if _, err := Install(t.Context(), dir, next, InstallOptions{Repair: true}); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("a symlink under Repair: %v", err)
+	}
+}
+
+func TestAdoptAndObserve(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	if _, err := Setup(ctx, src, RotateOptions{MaxActiveKeys: 3}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Open(src)
+	dir := filepath.Join(t.TempDir(), "master")
+	m, err := Adopt(ctx, dir, r.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Generation != 1 || m.Adopted == nil || m.Fingerprint != r.Keys.Fingerprint().String() {
+		t.Fatalf("metadata %+v", m)
+	}
+	got, err := Open(dir)
+	if err != nil || got.Keys.Fingerprint() != r.Keys.Fingerprint() {
+		t.Fatalf("adopted %v", err)
+	}
+	if _, err := Adopt(ctx, dir, r.Keys); !errors.Is(err, ErrInitialized) {
+		t.Fatalf("adopt over keys: %v", err)
+	}
+	if _, err := Adopt(ctx, filepath.Join(t.TempDir(), "x"), Set{}); err == nil {
+		t.Fatal("adopted an empty set")
+	}
+	// Observe records a repository seeded by hand, once.
+	os.Remove(MetadataPath(src))
+	m, err = Observe(ctx, src)
+	if err != nil || m.Generation != 1 || m.Adopted == nil {
+		t.Fatalf("observe: %+v %v", m, err)
+	}
+	again, err := Observe(ctx, src)
+	if err != nil || !again.Adopted.Equal(*m.Adopted) {
+		t.Fatalf("observe again: %+v %v", again, err)
 	}
 }
