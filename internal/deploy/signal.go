@@ -41,6 +41,10 @@ type ReceiverOptions struct {
 	// BaseURL is the URL the nodes use to reach the receiver, when it is
 	// not http://<listen address> (a proxy, or a routable address).
 	BaseURL string
+	// AdvertiseHost, when BaseURL is empty, is the host of the URL with
+	// the port listened on: for a wildcard Listen (":8991"), which nodes
+	// cannot dial (see ResolveSignalAddress).
+	AdvertiseHost string
 	// Log receives one line per signal (server, deployment, status); the
 	// secrets are never logged.
 	Log *slog.Logger
@@ -126,6 +130,9 @@ func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver,
 	}
 	if r.base == "" {
 		r.base = "http://" + ln.Addr().String()
+		if opts.AdvertiseHost != "" {
+			r.base = "http://" + net.JoinHostPort(opts.AdvertiseHost, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/signal/{id}/{secret}", r.handle)
@@ -136,6 +143,10 @@ func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver,
 
 // Addr is the address the receiver listens on.
 func (r *Receiver) Addr() string { return r.ln.Addr().String() }
+
+// BaseURL is the URL the nodes are given, without the path and secret of
+// each signal: safe to log.
+func (r *Receiver) BaseURL() string { return r.base }
 
 // Close stops the receiver; signals arriving later are refused.
 func (r *Receiver) Close() error {
