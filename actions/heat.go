@@ -97,6 +97,23 @@ func (h *HeatHost) Receiver(ctx context.Context) (*deploy.Receiver, error) {
 	return h.rcv, nil
 }
 
+// CleanupStale marks FAILED the fernetflow deployments of servers that an
+// earlier run left IN_PROGRESS and whose signal receiver is gone (see
+// deploy.CleanupStale), logging one INFO line per server saying what and
+// why. Deployments this host's receiver would accept are left alone. Call
+// it once per run, after the servers are known and before anything is
+// pushed; an error is worth a warning, never a reason to stop the run.
+func (h *HeatHost) CleanupStale(ctx context.Context, servers []deploy.Server) ([]deploy.Stale, error) {
+	c, err := h.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	rcv := h.rcv
+	h.mu.Unlock()
+	return deploy.CleanupStale(ctx, c, servers, deploy.StaleOptions{Receiver: rcv, Log: h.log()})
+}
+
 // Close stops the receiver, if it was started.
 func (h *HeatHost) Close() error {
 	h.mu.Lock()

@@ -147,3 +147,39 @@ func TestHeatHostRefusesLoopbackSignal(t *testing.T) {
 		t.Fatalf("base %s", rcv.BaseURL())
 	}
 }
+
+// TestHeatHostCleanupStale: a run that ended (its host closed) leaves an
+// IN_PROGRESS deployment; the next host marks it FAILED, and leaves its
+// own alone.
+func TestHeatHostCleanupStale(t *testing.T) {
+	h := deploytest.NewCloud(t)
+	h.AddServer("ctrl-0", "srv-0")
+	srv := []deploy.Server{{Name: "ctrl-0", ID: "srv-0"}}
+	push := func(host *HeatHost) string {
+		t.Helper()
+		out, err := HeatDeploy(host).Run(context.Background(), map[string]any{"kind": "enroll", "targets": []any{map[string]any{"name": "ctrl-0", "server_id": "srv-0"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(out)
+		var deps []heatDeployOut
+		_ = json.Unmarshal(b, &deps)
+		return deps[0].DeploymentID
+	}
+	earlier := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	left := push(earlier)
+	earlier.Close()
+	next := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	defer next.Close()
+	own := push(next)
+	got, err := next.CleanupStale(context.Background(), srv)
+	if err != nil || len(got) != 1 || got[0].DeploymentID != left {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if d := h.Deployment(left); d["status"] != "FAILED" || d["status_reason"] != deploy.StaleReason {
+		t.Fatalf("leftover %v", d)
+	}
+	if d := h.Deployment(own); d["status"] != "IN_PROGRESS" {
+		t.Fatalf("own deployment %v", d["status"])
+	}
+}

@@ -176,6 +176,7 @@ func (a *app) heatCleanupCmd(f *heatFlags) *cobra.Command {
 		stack     string
 		filter    deploy.ServerFilter
 		opts      deploy.CleanupOptions
+		leftovers bool
 	)
 	cmd := &cobra.Command{
 		Use:   "cleanup",
@@ -183,9 +184,16 @@ func (a *app) heatCleanupCmd(f *heatFlags) *cobra.Command {
 		Long: `Delete, on each server, the fernetflow deployments superseded by a newer one
 of the same config name (keeping --keep), and their derived configs. Heat
 publishes every deployment of a server in the metadata its nodes poll, so
-without this it grows with every rotation. Other groups are never touched.`,
+without this it grows with every rotation. Other groups are never touched.
+
+With --leftovers, it instead marks FAILED (with the reason) the fernetflow
+deployments that an earlier run left IN_PROGRESS: a run that failed or was
+interrupted, whose signal receiver now answers 404 or refuses the
+connection. Deployments a live fernetflow still waits for are left alone,
+and nodes still apply the marked ones (harmless).`,
 		Example: `  fernetflow heat cleanup --os-cloud undercloud --stack overcloud --name 'Controller-*' --dry-run
-  fernetflow heat cleanup --server-id 0d4f6e1a-... --keep 2`,
+  fernetflow heat cleanup --server-id 0d4f6e1a-... --keep 2
+  fernetflow heat cleanup --os-cloud undercloud --stack overcloud --name 'Controller-*' --leftovers`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel, c, err := f.client(cmd)
@@ -195,6 +203,16 @@ without this it grows with every rotation. Other groups are never touched.`,
 			defer cancel()
 			servers, err := heatTargets(ctx, c, serverIDs, stack, filter)
 			if err != nil {
+				return err
+			}
+			if leftovers {
+				if cmd.Flags().Changed("keep") {
+					return usagef("--keep is for superseded deployments, not --leftovers")
+				}
+				stale, err := deploy.CleanupStale(ctx, c, servers, deploy.StaleOptions{DryRun: opts.DryRun, Log: a.log})
+				if perr := a.print(stale); err == nil {
+					err = perr
+				}
 				return err
 			}
 			removed := []deploy.Removed{}
@@ -212,7 +230,8 @@ without this it grows with every rotation. Other groups are never touched.`,
 	cmd.Flags().StringVar(&stack, "stack", "overcloud", "the stack whose servers to clean")
 	cmd.Flags().StringVar(&filter.Name, "name", "", "shell pattern on the server name")
 	cmd.Flags().IntVar(&opts.Keep, "keep", 1, "newest deployments kept per config name")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be deleted (or marked), change nothing")
+	cmd.Flags().BoolVar(&leftovers, "leftovers", false, "mark FAILED the deployments earlier runs left IN_PROGRESS, whose signal receiver is gone, instead of deleting superseded ones")
 	return cmd
 }
 
