@@ -72,7 +72,9 @@ func (a *app) heatServersCmd(f *heatFlags) *cobra.Command {
 		Long: `List the resources of --stack with nested depth and keep the servers:
 resources of the given types (default OS::TripleO::ControllerServer,
 OS::Nova::Server, OS::Heat::DeployedServer) whose name matches --name (a
-shell pattern on the name, such as Controller-*). The server id is the
+shell pattern on the name, such as Controller-*, or GROUP/* for the members
+of a group resource, such as Controller/* for a ResourceGroup named
+Controller, however its members are named). The server id is the
 resource's physical id, which deployments are published under.`,
 		Example: `  fernetflow heat servers --os-cloud undercloud --stack overcloud --name 'Controller-*'
   fernetflow heat servers --stack fernet --type OS::Heat::DeployedServer -f json`,
@@ -94,7 +96,7 @@ resource's physical id, which deployments are published under.`,
 		},
 	}
 	cmd.Flags().StringVar(&stack, "stack", "overcloud", "the stack: name, name/id or id")
-	cmd.Flags().StringVar(&filter.Name, "name", "", "shell pattern on the server name (default: all)")
+	cmd.Flags().StringVar(&filter.Name, "name", "", "shell pattern on the server name, or GROUP/* for a group's members (default: all)")
 	cmd.Flags().StringSliceVar(&filter.Types, "type", nil, "resource types that are servers (repeatable)")
 	cmd.Flags().IntVar(&filter.Depth, "depth", 5, "nested_depth of the resource listing")
 	return cmd
