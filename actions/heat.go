@@ -23,9 +23,15 @@ import (
 type HeatHost struct {
 	// Cloud says which cloud (CloudOptions.Cloud is --os-cloud).
 	Cloud deploy.CloudOptions
-	// SignalListen is --signal-listen (default 127.0.0.1:0); SignalBaseURL
-	// is the URL nodes reach it by, when not http://<listen address>.
+	// SignalListen is --signal-listen; SignalBaseURL (--signal-url) is the
+	// URL nodes reach it by, when not http://<listen address>. Empty
+	// SignalListen derives the address from the route to the Heat
+	// endpoint; a loopback address is refused unless Heat is on loopback
+	// too (see deploy.ResolveSignalAddress).
 	SignalListen, SignalBaseURL string
+	// Route finds this host's address towards Heat (deploy.RouteTo when
+	// nil).
+	Route deploy.Route
 	// SignalKeyFile, when set, holds the receiver's key (made on first
 	// use), so that signal URLs outlive this process: a fernetflow
 	// restarted on the same SignalListen still accepts them.
@@ -74,12 +80,38 @@ func (h *HeatHost) Receiver(ctx context.Context) (*deploy.Receiver, error) {
 				return nil, err
 			}
 		}
-		h.rcv, err = deploy.NewReceiver(c, deploy.ReceiverOptions{Listen: h.SignalListen, BaseURL: h.SignalBaseURL, Log: h.log(), Key: key})
+		addr, err := deploy.ResolveSignalAddress(ctx, h.SignalListen, h.SignalBaseURL, c.Endpoint, h.Route)
 		if err != nil {
 			return nil, err
 		}
+		h.rcv, err = deploy.NewReceiver(c, deploy.ReceiverOptions{Listen: addr.Listen, BaseURL: addr.BaseURL, AdvertiseHost: addr.AdvertiseHost, Log: h.log(), Key: key})
+		if err != nil {
+			return nil, err
+		}
+		how := "as given by --signal-listen/--signal-url"
+		if addr.Derived {
+			how = "derived from this host's route to Heat; set --signal-listen HOST:PORT to choose it"
+		}
+		h.log().Info("signal receiver listening", "listen", h.rcv.Addr(), "url", h.rcv.BaseURL(), "how", how)
 	}
 	return h.rcv, nil
+}
+
+// CleanupStale marks FAILED the fernetflow deployments of servers that an
+// earlier run left IN_PROGRESS and whose signal receiver is gone (see
+// deploy.CleanupStale), logging one INFO line per server saying what and
+// why. Deployments this host's receiver would accept are left alone. Call
+// it once per run, after the servers are known and before anything is
+// pushed; an error is worth a warning, never a reason to stop the run.
+func (h *HeatHost) CleanupStale(ctx context.Context, servers []deploy.Server) ([]deploy.Stale, error) {
+	c, err := h.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	rcv := h.rcv
+	h.mu.Unlock()
+	return deploy.CleanupStale(ctx, c, servers, deploy.StaleOptions{Receiver: rcv, Log: h.log()})
 }
 
 // Close stops the receiver, if it was started.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/deploy"
@@ -24,6 +25,9 @@ type HeatTarget struct {
 	// Timeout bounds each deployment's wait (default 10 minutes): a node
 	// whose os-collect-config never runs fails with its name in the error.
 	Timeout time.Duration
+
+	mu       sync.Mutex
+	prepared bool
 }
 
 var _ fleet.Target = (*HeatTarget)(nil)
@@ -59,9 +63,33 @@ func (h *HeatTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.
 			out[i] = fleet.Server{Name: s.Name, ID: s.ID}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		if err := h.prepare(ctx, found); err != nil {
+			return nil, err
+		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("heat target: stack %s has no servers of role %q: check --stack and --role (fernetflow heat servers --stack %s lists them all)", stack, sel.Role, stack)
+}
+
+// prepare runs once per target, when the servers are first listed: it
+// starts the signal receiver (so that a signal URL the controllers cannot
+// reach is refused before anything is pushed) and marks FAILED the
+// deployments an earlier, interrupted run left waiting for a receiver that
+// is gone (deploy.CleanupStale), so that nothing stale is left unexplained.
+func (h *HeatTarget) prepare(ctx context.Context, servers []deploy.Server) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.prepared {
+		return nil
+	}
+	if _, err := h.Host.Receiver(ctx); err != nil {
+		return err
+	}
+	if _, err := h.Host.CleanupStale(ctx, servers); err != nil {
+		h.Host.log().Warn("leftover deployments of an earlier run not cleaned", "err", err)
+	}
+	h.prepared = true
+	return nil
 }
 
 // run pushes one deployment of kind to s, waits for it and returns its outputs.

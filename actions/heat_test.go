@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,5 +112,74 @@ func TestHeatHostNoCloud(t *testing.T) {
 	a := HeatServers(host)
 	if _, err := a.Run(context.Background(), map[string]any{"stack": "overcloud"}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestHeatHostRefusesLoopbackSignal: with Heat on another host, a
+// loopback --signal-listen is refused before anything is pushed, naming
+// the flag; an empty one is derived from the route to Heat.
+func TestHeatHostRefusesLoopbackSignal(t *testing.T) {
+	h := deploytest.NewCloud(t)
+	h.AddServer("ctrl-0", "srv-0")
+	// The fake Heat is on 127.0.0.1; this route plays an undercloud whose
+	// Heat is on the ctlplane (fault injection: no real second host).
+	remote := func(context.Context, string) (net.IP, net.IP, error) {
+		return net.ParseIP("127.0.0.1"), net.ParseIP("192.168.24.2"), nil
+	}
+	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, SignalListen: "127.0.0.1:0", Route: remote}
+	defer host.Close()
+	_, err := host.Receiver(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "--signal-listen 127.0.0.1:0 is a loopback address") {
+		t.Fatalf("err = %v", err)
+	}
+	if c, d := h.Counts(); c != 0 || d != 0 {
+		t.Fatalf("pushed %d configs, %d deployments", c, d)
+	}
+	// Derived: the route's local address (loopback here, so that the test
+	// can listen on it), any port.
+	derived := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, Route: remote}
+	defer derived.Close()
+	rcv, err := derived.Receiver(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rcv.BaseURL(), "http://127.0.0.1:") {
+		t.Fatalf("base %s", rcv.BaseURL())
+	}
+}
+
+// TestHeatHostCleanupStale: a run that ended (its host closed) leaves an
+// IN_PROGRESS deployment; the next host marks it FAILED, and leaves its
+// own alone.
+func TestHeatHostCleanupStale(t *testing.T) {
+	h := deploytest.NewCloud(t)
+	h.AddServer("ctrl-0", "srv-0")
+	srv := []deploy.Server{{Name: "ctrl-0", ID: "srv-0"}}
+	push := func(host *HeatHost) string {
+		t.Helper()
+		out, err := HeatDeploy(host).Run(context.Background(), map[string]any{"kind": "enroll", "targets": []any{map[string]any{"name": "ctrl-0", "server_id": "srv-0"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(out)
+		var deps []heatDeployOut
+		_ = json.Unmarshal(b, &deps)
+		return deps[0].DeploymentID
+	}
+	earlier := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	left := push(earlier)
+	earlier.Close()
+	next := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	defer next.Close()
+	own := push(next)
+	got, err := next.CleanupStale(context.Background(), srv)
+	if err != nil || len(got) != 1 || got[0].DeploymentID != left {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if d := h.Deployment(left); d["status"] != "FAILED" || d["status_reason"] != deploy.StaleReason {
+		t.Fatalf("leftover %v", d)
+	}
+	if d := h.Deployment(own); d["status"] != "IN_PROGRESS" {
+		t.Fatalf("own deployment %v", d["status"])
 	}
 }

@@ -93,7 +93,7 @@ stdout. Without --generation, the generation recorded in the repository's
 metadata (DIR.fernetflow.json) is used. With -f json or yaml the envelope
 is printed inside {"server_id", "generation", "fingerprint", "envelope"}.`,
 		Example: `  fernetflow envelope seal --key-repository /var/lib/fernetflow/master-keys \
-      --signer-dir /var/lib/fernetflow/signer --recipient age1qyqszqgpqyqszqgp... \
+      --signer-dir /var/lib/fernetflow --recipient age1qyqszqgpqyqszqgp... \
       --server-id 0d4f6e1a-... --generation 7 > controller-0.age`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -135,7 +135,7 @@ is printed inside {"server_id", "generation", "fingerprint", "envelope"}.`,
 		},
 	}
 	cmd.Flags().StringVar(&repo, "key-repository", "", "the key repository to seal (the undercloud's master copy)")
-	cmd.Flags().StringVar(&signerDir, "signer-dir", defaultSignerDir, "directory of the signing key (fernetflow signer init)")
+	cmd.Flags().StringVar(&signerDir, "signer-dir", defaultSignerDir(), "directory of the signing key (fernetflow signer init)")
 	cmd.Flags().StringVar(&recipient, "recipient", "", "the node's age recipient, age1... (fernetflow node enroll prints it)")
 	cmd.Flags().StringVar(&serverID, "server-id", "", "the node's server id")
 	cmd.Flags().Uint64Var(&generation, "generation", 0, "the key set's generation (default: the repository metadata's)")

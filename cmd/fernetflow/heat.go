@@ -72,7 +72,9 @@ func (a *app) heatServersCmd(f *heatFlags) *cobra.Command {
 		Long: `List the resources of --stack with nested depth and keep the servers:
 resources of the given types (default OS::TripleO::ControllerServer,
 OS::Nova::Server, OS::Heat::DeployedServer) whose name matches --name (a
-shell pattern on the name, such as Controller-*). The server id is the
+shell pattern on the name, such as Controller-*, or GROUP/* for the members
+of a group resource, such as Controller/* for a ResourceGroup named
+Controller, however its members are named). The server id is the
 resource's physical id, which deployments are published under.`,
 		Example: `  fernetflow heat servers --os-cloud undercloud --stack overcloud --name 'Controller-*'
   fernetflow heat servers --stack fernet --type OS::Heat::DeployedServer -f json`,
@@ -94,7 +96,7 @@ resource's physical id, which deployments are published under.`,
 		},
 	}
 	cmd.Flags().StringVar(&stack, "stack", "overcloud", "the stack: name, name/id or id")
-	cmd.Flags().StringVar(&filter.Name, "name", "", "shell pattern on the server name (default: all)")
+	cmd.Flags().StringVar(&filter.Name, "name", "", "shell pattern on the server name, or GROUP/* for a group's members (default: all)")
 	cmd.Flags().StringSliceVar(&filter.Types, "type", nil, "resource types that are servers (repeatable)")
 	cmd.Flags().IntVar(&filter.Depth, "depth", 5, "nested_depth of the resource listing")
 	return cmd
@@ -176,6 +178,7 @@ func (a *app) heatCleanupCmd(f *heatFlags) *cobra.Command {
 		stack     string
 		filter    deploy.ServerFilter
 		opts      deploy.CleanupOptions
+		leftovers bool
 	)
 	cmd := &cobra.Command{
 		Use:   "cleanup",
@@ -183,9 +186,16 @@ func (a *app) heatCleanupCmd(f *heatFlags) *cobra.Command {
 		Long: `Delete, on each server, the fernetflow deployments superseded by a newer one
 of the same config name (keeping --keep), and their derived configs. Heat
 publishes every deployment of a server in the metadata its nodes poll, so
-without this it grows with every rotation. Other groups are never touched.`,
+without this it grows with every rotation. Other groups are never touched.
+
+With --leftovers, it instead marks FAILED (with the reason) the fernetflow
+deployments that an earlier run left IN_PROGRESS: a run that failed or was
+interrupted, whose signal receiver now answers 404 or refuses the
+connection. Deployments a live fernetflow still waits for are left alone,
+and nodes still apply the marked ones (harmless).`,
 		Example: `  fernetflow heat cleanup --os-cloud undercloud --stack overcloud --name 'Controller-*' --dry-run
-  fernetflow heat cleanup --server-id 0d4f6e1a-... --keep 2`,
+  fernetflow heat cleanup --server-id 0d4f6e1a-... --keep 2
+  fernetflow heat cleanup --os-cloud undercloud --stack overcloud --name 'Controller-*' --leftovers`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel, c, err := f.client(cmd)
@@ -195,6 +205,16 @@ without this it grows with every rotation. Other groups are never touched.`,
 			defer cancel()
 			servers, err := heatTargets(ctx, c, serverIDs, stack, filter)
 			if err != nil {
+				return err
+			}
+			if leftovers {
+				if cmd.Flags().Changed("keep") {
+					return usagef("--keep is for superseded deployments, not --leftovers")
+				}
+				stale, err := deploy.CleanupStale(ctx, c, servers, deploy.StaleOptions{DryRun: opts.DryRun, Log: a.log})
+				if perr := a.print(stale); err == nil {
+					err = perr
+				}
 				return err
 			}
 			removed := []deploy.Removed{}
@@ -212,7 +232,8 @@ without this it grows with every rotation. Other groups are never touched.`,
 	cmd.Flags().StringVar(&stack, "stack", "overcloud", "the stack whose servers to clean")
 	cmd.Flags().StringVar(&filter.Name, "name", "", "shell pattern on the server name")
 	cmd.Flags().IntVar(&opts.Keep, "keep", 1, "newest deployments kept per config name")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be deleted (or marked), change nothing")
+	cmd.Flags().BoolVar(&leftovers, "leftovers", false, "mark FAILED the deployments earlier runs left IN_PROGRESS, whose signal receiver is gone, instead of deleting superseded ones")
 	return cmd
 }
 
@@ -267,8 +288,8 @@ func serverDeployments(ctx context.Context, c *gophercloud.ServiceClient, s depl
 func (a *app) heatHostFlags(cmd *cobra.Command) func() *actions.HeatHost {
 	h := &actions.HeatHost{}
 	cmd.Flags().StringVar(&h.Cloud.Cloud, "os-cloud", "", "the clouds.yaml entry to use (default: OS_CLOUD, or the OS_* variables), as the openstack CLI")
-	cmd.Flags().StringVar(&h.SignalListen, "signal-listen", deploy.DefaultSignalListen, "where nodes' deployment signals are received (host:port)")
-	cmd.Flags().StringVar(&h.SignalBaseURL, "signal-url", "", "the URL nodes reach --signal-listen by (default http://<listen address>)")
+	cmd.Flags().StringVar(&h.SignalListen, "signal-listen", "", "heat target: where the servers' deployment signals are received, HOST:PORT on an address they reach (default: the address this host reaches Heat from, any free port; 127.0.0.1:0 when Heat is on loopback); not the address of serve --listen")
+	cmd.Flags().StringVar(&h.SignalBaseURL, "signal-url", "", "heat target: the URL the servers reach --signal-listen by, behind a proxy or NAT (default http://<listen address>)")
 	cmd.Flags().StringVar(&h.SignalKeyFile, "signal-key-file", "", "keep the signal receiver's key here (made 0600 on first use) so that signal URLs outlive a restart on the same --signal-listen")
 	return func() *actions.HeatHost {
 		h.Log = a.log

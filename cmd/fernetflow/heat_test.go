@@ -74,3 +74,39 @@ func TestHeatHostFlags(t *testing.T) {
 		t.Fatalf("host %+v", h)
 	}
 }
+
+// TestHeatCleanupLeftovers: --leftovers marks the deployment of a run
+// whose receiver is gone FAILED, and only with it.
+func TestHeatCleanupLeftovers(t *testing.T) {
+	h := deploytest.NewCloud(t)
+	h.AddServer("ctrl-0", "srv-0")
+	ctx := context.Background()
+	c, err := deploy.NewOrchestrationClient(ctx, deploy.CloudOptions{Cloud: deploytest.CloudName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := deploy.NewReceiver(c, deploy.ReceiverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, err := deploy.Push(ctx, c, []deploy.Target{{Server: deploy.Server{Name: "ctrl-0", ID: "srv-0"}}}, deploy.PushOptions{Config: softwareconfigs.CreateOpts{Name: "fernetflow-enroll", Config: "enroll"}, Receiver: rcv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv.Close() // the run ended
+	var rows []map[string]any
+	out, errs, code := runCLI(t, "", "heat", "cleanup", "--os-cloud", "fake", "--leftovers", "--dry-run", "-f", "json")
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0]["deployment_id"] != deps[0].DeploymentID {
+		t.Fatalf("dry run: %d %s%s", code, out, errs)
+	}
+	if d := h.Deployment(deps[0].DeploymentID); d["status"] != "IN_PROGRESS" {
+		t.Fatalf("dry run changed it: %v", d["status"])
+	}
+	out, errs, code = runCLI(t, "", "heat", "cleanup", "--os-cloud", "fake", "--leftovers", "-v", "-f", "json")
+	if d := h.Deployment(deps[0].DeploymentID); code != 0 || d["status"] != "FAILED" || !strings.Contains(errs, "leftover deployments of an earlier run marked FAILED") {
+		t.Fatalf("leftovers: %d %s%s %v", code, out, errs, d["status"])
+	}
+	if _, errs, code = runCLI(t, "", "heat", "cleanup", "--os-cloud", "fake", "--leftovers", "--keep", "2"); code != exitUsage {
+		t.Fatalf("--keep with --leftovers: %d %s", code, errs)
+	}
+}

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/node"
 	"github.com/fernetflow/fernetflow/internal/output"
 )
 
@@ -172,9 +175,15 @@ lock (retry, or pass --wait).`,
 
 func (a *app) keysListCmd() *cobra.Command {
 	var rf repoFlags
+	var nodeState string
 	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List the keys of a repository with their roles and history",
+		Use:   "list",
+		Short: "List the keys of a repository with their roles and history",
+		Long: `List the keys of a repository with their roles and, where fernetflow
+recorded it, their history. On a Keystone node whose repository fernetflow
+installs (--node-state-dir holds an installed.json for this repository),
+the generation is the one the node installed, and the keys are checked
+against it.`,
 		Example: `  fernetflow keys list --key-repository /etc/keystone/fernet-keys -f json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -186,6 +195,7 @@ func (a *app) keysListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			nodeManaged(s, nodeState)
 			if err := a.print(s); err != nil {
 				return err
 			}
@@ -199,7 +209,45 @@ func (a *app) keysListCmd() *cobra.Command {
 		},
 	}
 	rf.register(cmd, false)
+	cmd.Flags().StringVar(&nodeState, "node-state-dir", node.DefaultStateDir, "on a node: the state directory of fernetflow node install (its installed.json names the repository it manages)")
 	return cmd
+}
+
+// nodeManaged tells a node's repository that fernetflow installs apart
+// from one nobody manages: both have no metadata beside them, but the
+// node's installed.json records the generation it installed there.
+func nodeManaged(s *keys.Status, stateDir string) {
+	st, err := node.ReadState(stateDir)
+	if err != nil || st == nil || !samePath(st.KeyRepository, s.Repository) {
+		return
+	}
+	i := slices.Index(s.Warnings, keys.WarnNoMetadata)
+	if i < 0 {
+		return
+	}
+	installed := filepath.Join(stateDir, node.InstalledFile)
+	if st.Fingerprint == s.Fingerprint {
+		s.Generation = st.Generation
+		s.Warnings = slices.Delete(s.Warnings, i, i+1)
+		return
+	}
+	s.Warnings[i] = fmt.Sprintf("the keys differ from generation %d that fernetflow installed on this node on %s (%s): changed outside fernetflow (keystone-manage fernet_rotate, a key deleted or added by hand); the next fernetflow run reports this node as drifted",
+		st.Generation, st.InstalledAt.UTC().Format(time.RFC3339), installed)
+}
+
+func samePath(a, b string) bool {
+	a, errA := filepath.Abs(a)
+	b, errB := filepath.Abs(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	if ra, err := filepath.EvalSymlinks(a); err == nil {
+		a = ra
+	}
+	if rb, err := filepath.EvalSymlinks(b); err == nil {
+		b = rb
+	}
+	return a == b
 }
 
 type fingerprintResult struct {

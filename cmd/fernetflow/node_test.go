@@ -168,6 +168,25 @@ func TestEnvelopeCLIFlow(t *testing.T) {
 	tok := strings.TrimSpace(f.mustRun("", "keys", "token", "issue", "--key-repository", f.repos[0]))
 	f.mustRun("", "keys", "token", "verify", tok, "--key-repository", f.repos[1])
 
+	// keys list on a node's repository knows fernetflow manages it: the
+	// generation the node installed, and no "adopts it" warning; a key
+	// added by hand is called out against that generation.
+	out, errs, code := runCLI(t, "", "keys", "list", "--key-repository", f.repos[1], "--node-state-dir", f.stateDirs[1])
+	if code != 0 || !strings.Contains(out, "generation 2,") || strings.Contains(errs, "metadata") {
+		t.Fatalf("keys list on a node: %d\n%s%s", code, out, errs)
+	}
+	b, err := os.ReadFile(filepath.Join(f.repos[1], "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.repos[1], "9"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = runCLI(t, "", "keys", "list", "--key-repository", f.repos[1], "--node-state-dir", f.stateDirs[1])
+	if code != 0 || !strings.Contains(errs, "the keys differ from generation 2 that fernetflow installed on this node") {
+		t.Fatalf("keys list on a changed node: %d %s", code, errs)
+	}
+
 	// Secrets: no key, identity or signing key in anything printed, logged
 	// (-v) or passed as an argument.
 	if !strings.Contains(f.printed.String(), "level=INFO") {

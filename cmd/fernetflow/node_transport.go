@@ -66,9 +66,12 @@ TEMP_URL_SIGNAL (deploy_signal_id, by deploy_signal_verb), HEAT_SIGNAL
 
 Each deployment is applied once (records in STATE_DIR/heat/); a signal
 that failed is sent again by the next run, and the command then exits 1
-so that os-collect-config runs it again. A deployment that fails (a
-refused envelope, say) is signalled with deploy_status_code 1 and its
-error in deploy_stderr.`,
+so that os-collect-config runs it again. A signal whose receiver is gone
+(HTTP 404 or 410: the undercloud run that pushed the deployment has ended;
+or a connection refused on two runs in a row) is given up instead: it is
+logged once, recorded, and does not fail the command, as nothing waits for
+it. A deployment that fails (a refused envelope, say) is signalled with
+deploy_status_code 1 and its error in deploy_stderr.`,
 		Example: `  # /etc/os-collect-config.conf
   [DEFAULT]
   command = fernetflow node collect --state-dir /var/lib/fernetflow --key-repository /etc/keystone/fernet-keys --keystone-user keystone --keystone-group keystone --signer-public-key /etc/fernetflow/signer.pub

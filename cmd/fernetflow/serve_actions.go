@@ -180,6 +180,9 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if err != nil {
 		return nil, err
 	}
+	if ht, ok := h.Target.(*actions.HeatTarget); ok && sameListenAddress(f.listen, ht.Host.SignalListen) {
+		return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
+	}
 	reg, err := servedRegistry(h)
 	if err != nil {
 		return nil, err
@@ -329,4 +332,17 @@ func readSharedSecrets(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("shared secrets: %s holds none", path)
 	}
 	return out, nil
+}
+
+// sameListenAddress reports whether two listen addresses name the same
+// fixed port on the same (or a wildcard) host, so that the second listener
+// would fail with "address already in use".
+func sameListenAddress(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ah == bh || wild(ah) || wild(bh)
 }

@@ -329,3 +329,25 @@ func TestServeActionServerGracefulStop(t *testing.T) {
 		t.Errorf("the running action was cut off: %+v", ans)
 	}
 }
+
+// TestServeListenClash: the action server and the signal receiver on one
+// address is refused before either listens.
+func TestServeListenClash(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ listen, signal string }{
+		{"192.0.2.1:8990", "192.0.2.1:8990"},
+		{"0.0.0.0:8990", "192.0.2.1:8990"},
+		{"192.0.2.1:8990", ":8990"},
+	} {
+		_, errs, code := runCLI(t, "", "serve", "--state-dir", dir, "--listen", c.listen, "--allowed-project", "admin",
+			"--keystone-url", "http://127.0.0.1:5000", "--target", "heat", "--signal-listen", c.signal)
+		if code != exitUsage || !strings.Contains(errs, "--listen and --signal-listen are both") {
+			t.Errorf("%s vs %s: exit %d, stderr %q", c.listen, c.signal, code, errs)
+		}
+	}
+	for _, c := range []struct{ a, b string }{{"127.0.0.1:0", "127.0.0.1:0"}, {"192.0.2.1:8990", "192.0.2.1:8991"}, {"192.0.2.1:8990", "192.0.2.2:8990"}, {"x", "x"}} {
+		if sameListenAddress(c.a, c.b) {
+			t.Errorf("%s and %s are not the same fixed address", c.a, c.b)
+		}
+	}
+}

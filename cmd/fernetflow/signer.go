@@ -6,11 +6,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
+	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
 )
 
-// defaultSignerDir is where the undercloud keeps its signing key.
-const defaultSignerDir = "/var/lib/fernetflow/signer"
+// defaultSignerDir is where the undercloud keeps its signing key: the
+// state directory rotate, distribute and serve read it from
+// (--state-dir), so that signer init makes the key they use.
+func defaultSignerDir() string { return fleet.DefaultStateDir() }
 
 // signerResult is what signer init and signer public print.
 type signerResult struct {
@@ -48,9 +51,11 @@ func (a *app) signerInitCmd() *cobra.Command {
 		Short: "Create the signing key unless it exists, and print its public key",
 		Long: `Create the undercloud's signing key in --state-dir (signer.key, mode 0600,
 and signer.pub) unless it exists, and print the public key as one line.
+The default is the state directory fernetflow rotate uses (its --state-dir),
+which also makes the key on its first run if it is missing.
 Running it again changes nothing and prints the same key. With -f json or
 yaml it prints {"public_key": ..., "created": ..., "signer_dir": ...}.`,
-		Example: `  fernetflow signer init --state-dir /var/lib/fernetflow/signer
+		Example: `  fernetflow signer init --state-dir /var/lib/fernetflow
   ed25519:Hk3v...=`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,7 +69,7 @@ yaml it prints {"public_key": ..., "created": ..., "signer_dir": ...}.`,
 			return a.printSigner(signerResult{PublicKey: s.Public().String(), Created: created, Dir: dir})
 		},
 	}
-	cmd.Flags().StringVar(&dir, "state-dir", defaultSignerDir, "directory of the signing key (created 0700)")
+	cmd.Flags().StringVar(&dir, "state-dir", defaultSignerDir(), "directory of the signing key (created 0700)")
 	return cmd
 }
 
@@ -74,7 +79,7 @@ func (a *app) signerPublicCmd() *cobra.Command {
 		Use:   "public",
 		Short: "Print the signer's public key, to pin on the nodes",
 		Example: `  # Pin it on a node
-  fernetflow node install --signer-public-key "$(fernetflow signer public --state-dir /var/lib/fernetflow/signer)" ...`,
+  fernetflow node install --signer-public-key "$(fernetflow signer public --state-dir /var/lib/fernetflow)" ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := envelope.LoadPublicKey(dir)
@@ -84,6 +89,6 @@ func (a *app) signerPublicCmd() *cobra.Command {
 			return a.printSigner(signerResult{PublicKey: p.String(), Dir: dir})
 		},
 	}
-	cmd.Flags().StringVar(&dir, "state-dir", defaultSignerDir, "directory of the signing key")
+	cmd.Flags().StringVar(&dir, "state-dir", defaultSignerDir(), "directory of the signing key")
 	return cmd
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,6 +234,8 @@ func TestPushErrorsNameServer(t *testing.T) {
 
 func TestReceiverRefusals(t *testing.T) {
 	h, rcv, targets := setup(t, 1)
+	var logs syncBuffer
+	rcv.log = slog.New(slog.NewTextHandler(&logs, nil))
 	deps, err := Push(context.Background(), rcv.client, targets, PushOptions{Config: installConfig, Receiver: rcv})
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +257,9 @@ func TestReceiverRefusals(t *testing.T) {
 	}{
 		{"wrong secret", "PUT", bad, `{}`, 404},
 		{"unknown id", "PUT", "http://" + rcv.Addr() + "/signal/nope/x", `{}`, 404},
-		{"GET", "GET", url, ``, 405},
+		{"GET: waiting", "GET", url, ``, 200},
+		{"GET: wrong secret", "GET", bad, ``, 404},
+		{"DELETE", "DELETE", url, ``, 405},
 		{"not JSON", "PUT", url, `deploy_status_code=0`, 400},
 		{"JSON array", "PUT", url, `[1]`, 400},
 		{"too big", "PUT", url, `{"x":"` + strings.Repeat("a", 1<<20) + `"}`, 400},
@@ -264,6 +270,21 @@ func TestReceiverRefusals(t *testing.T) {
 	}
 	if d := h.Deployment(deps[0].DeploymentID); d["status"] != "IN_PROGRESS" {
 		t.Fatalf("a refused signal changed the deployment: %v", d["status"])
+	}
+	// An unknown id is a leftover of an earlier run: INFO, saying so; a
+	// wrong secret for a known id is WARN. Neither logs a secret.
+	got := logs.String()
+	if !strings.Contains(got, `level=INFO msg="signal for a deployment of an earlier run: nothing waits for it and nothing needs doing`) || !strings.Contains(got, "signal=nope") {
+		t.Errorf("unknown signal log:\n%s", got)
+	}
+	if !strings.Contains(got, `level=WARN msg="signal refused: wrong secret for a deployment this run waits for`) || !strings.Contains(got, "server=ctrl-0") {
+		t.Errorf("wrong secret log:\n%s", got)
+	}
+	if secret := url[strings.LastIndex(url, "/")+1:]; strings.Contains(got, secret) || strings.Contains(got, "0000 ") {
+		t.Errorf("a secret was logged:\n%s", got)
+	}
+	if !rcv.Knows(url) || rcv.Knows(bad) || rcv.Knows("http://elsewhere/signal/x/y") {
+		t.Error("Knows")
 	}
 	// POST is accepted too (heat-config-notify's default verb).
 	if got := do("POST", url, `{"deploy_status_code":0,"deploy_stdout":"ok"}`); got != 200 {
@@ -286,6 +307,24 @@ func TestReceiverRefusals(t *testing.T) {
 	if got := do("PUT", url, `{}`); got != 404 {
 		t.Fatalf("forgotten signal: HTTP %d", got)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the receiver's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestSignalStatus(t *testing.T) {

@@ -22,8 +22,12 @@ var DefaultServerTypes = []string{"OS::TripleO::ControllerServer", "OS::Nova::Se
 type ServerFilter struct {
 	// Types are the resource types kept (default DefaultServerTypes).
 	Types []string
-	// Name is a shell pattern (path.Match) on the resource name, or on
-	// "parent/name" for resources inside a group; empty keeps all.
+	// Name is a shell pattern (path.Match) on the server's name
+	// ("Controller-0"), on its resource name, or on "group/member" for a
+	// server inside a group resource: "Controller/*" selects every member
+	// of the group named Controller, whatever the members are named and
+	// however deep the server is nested in a member (a plain ResourceGroup
+	// of DeployedServers, or TripleO's role templates). Empty keeps all.
 	Name string
 	// Depth is the nested_depth of the listing (default 5, enough for
 	// TripleO's role groups).
@@ -120,24 +124,33 @@ func DiscoverServers(ctx context.Context, c *gophercloud.ServiceClient, stack st
 			continue
 		}
 		srvName := outer.Name
-		// Inside a group: qualify with the nearest numbered ancestor, as
-		// TripleO names its nodes (Controller-0).
-		for p, ok := parent(outer); ok; p, ok = parent(p) {
+		// Inside a group: qualify with the nearest numbered member (the
+		// server itself, in a plain ResourceGroup of servers, or the
+		// nested stack holding it), as TripleO names its nodes
+		// (Controller-0).
+		for p, ok, self := outer, true, true; ok; self = false {
 			if _, err := strconv.Atoi(p.Name); err == nil {
-				srvName = outer.Name + "-" + p.Name
 				if g, ok := parent(p); ok {
 					srvName = g.Name + "-" + p.Name
+				} else if !self {
+					srvName = outer.Name + "-" + p.Name
 				}
 				break
 			}
+			p, ok = parent(p)
 		}
 		if f.Name != "" {
-			m1, err := path.Match(f.Name, srvName)
-			if err != nil {
+			// "group/member" for every group the server is nested in.
+			names := []string{srvName, r.Name}
+			for p, ok := outer, true; ok; p, ok = parent(p) {
+				if g, ok := parent(p); ok {
+					names = append(names, g.Name+"/"+p.Name)
+				}
+			}
+			if _, err := path.Match(f.Name, ""); err != nil {
 				return nil, fmt.Errorf("deploy: server name pattern %q: %w", f.Name, err)
 			}
-			m2, _ := path.Match(f.Name, r.Name)
-			if !m1 && !m2 {
+			if !slices.ContainsFunc(names, func(n string) bool { m, _ := path.Match(f.Name, n); return m }) {
 				continue
 			}
 		}

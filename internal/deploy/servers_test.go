@@ -9,6 +9,8 @@ import (
 
 	th "github.com/gophercloud/gophercloud/v2/testhelper"
 	"github.com/gophercloud/gophercloud/v2/testhelper/client"
+
+	"github.com/fernetflow/fernetflow/internal/deploy/deploytest"
 )
 
 // resourcesBody is a TripleO-like overcloud: role groups of nested stacks,
@@ -67,6 +69,8 @@ func TestDiscoverServers(t *testing.T) {
 	}{
 		{ServerFilter{Name: "Controller-*"}, "Controller-0 Controller-1"},
 		{ServerFilter{Name: "ctrl-*"}, "ctrl-2"},
+		{ServerFilter{Name: "Controller/*"}, "Controller-0 Controller-1"},
+		{ServerFilter{Name: "Controller/1"}, "Controller-1"},
 		{ServerFilter{Types: []string{"OS::TripleO::ControllerServer"}}, "Controller-0 Controller-1"},
 		{ServerFilter{Name: "nothing"}, ""},
 	} {
@@ -116,5 +120,42 @@ func TestResourceMetadataNested(t *testing.T) {
 	_, err = ResourceMetadata(context.Background(), client.ServiceClient(fs), "s", "sid", "gone")
 	if err == nil || !strings.Contains(err.Error(), "resource gone of stack s not found") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDiscoverServersPlainGroup: a plain OS::Heat::ResourceGroup of
+// DeployedServers lists its members as 0, 1, 2; "Controller/*" (and the
+// role prefix) finds them, named Controller-0...; "Storage/*" finds a
+// member that is not numbered, which keeps its own name.
+func TestDiscoverServersPlainGroup(t *testing.T) {
+	fs := th.SetupHTTP()
+	defer fs.Teardown()
+	h := deploytest.New(fs)
+	h.AddGroup("Controller", []string{"0", "1", "2"}, []string{"srv-c0", "srv-c1", "srv-c2"})
+	h.AddGroup("Compute", []string{"0"}, []string{"srv-n0"})
+	h.AddGroup("Storage", []string{"ceph-a"}, []string{"srv-s0"})
+	h.AddServer("ControllerSpare", "srv-spare")
+	c := client.ServiceClient(fs)
+	for _, tc := range []struct {
+		pattern, want string
+	}{
+		{"", "Compute-0=srv-n0 Controller-0=srv-c0 Controller-1=srv-c1 Controller-2=srv-c2 ControllerSpare=srv-spare ceph-a=srv-s0"},
+		{"Controller/*", "Controller-0=srv-c0 Controller-1=srv-c1 Controller-2=srv-c2"},
+		{"Controller-*", "Controller-0=srv-c0 Controller-1=srv-c1 Controller-2=srv-c2"},
+		{"Controller/1", "Controller-1=srv-c1"},
+		{"Compute/*", "Compute-0=srv-n0"},
+		{"Storage/*", "ceph-a=srv-s0"},
+		{"ControllerSpare", "ControllerSpare=srv-spare"},
+		{"Nothing/*", ""},
+	} {
+		got, err := DiscoverServers(context.Background(), c, "overcloud", ServerFilter{Name: tc.pattern})
+		th.AssertNoErr(t, err)
+		var names []string
+		for _, s := range got {
+			names = append(names, s.Name+"="+s.ID)
+		}
+		if strings.Join(names, " ") != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.pattern, strings.Join(names, " "), tc.want)
+		}
 	}
 }

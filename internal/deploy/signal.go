@@ -41,6 +41,10 @@ type ReceiverOptions struct {
 	// BaseURL is the URL the nodes use to reach the receiver, when it is
 	// not http://<listen address> (a proxy, or a routable address).
 	BaseURL string
+	// AdvertiseHost, when BaseURL is empty, is the host of the URL with
+	// the port listened on: for a wildcard Listen (":8991"), which nodes
+	// cannot dial (see ResolveSignalAddress).
+	AdvertiseHost string
 	// Log receives one line per signal (server, deployment, status); the
 	// secrets are never logged.
 	Log *slog.Logger
@@ -63,9 +67,17 @@ type ReceiverOptions struct {
 // for the signals it receives itself.
 //
 // It answers 200 once Heat has been updated, 404 for an unknown signal or a
-// wrong secret (which are not told apart), 405 for other methods, 400 for a
-// body that is not a JSON object, and 502 when Heat could not be updated
-// (the node may signal again).
+// wrong secret (which are not told apart to the caller), 405 for other
+// methods, 400 for a body that is not a JSON object, and 502 when Heat
+// could not be updated (the node may signal again). An unknown signal is
+// almost always a deployment of an earlier run, applied by a node after
+// that run ended: it is logged at INFO as such, and `fernetflow node
+// collect` takes the 404 as "nothing waits for this" and moves on. A
+// wrong secret for a signal this receiver knows is logged at WARN.
+//
+// GET (or HEAD) on a signal URL answers 200 when this receiver would
+// accept that signal and 404 otherwise, recording nothing: CleanupStale
+// asks it whether a deployment's signal still has somewhere to go.
 type Receiver struct {
 	client *gophercloud.ServiceClient
 	log    *slog.Logger
@@ -126,6 +138,9 @@ func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver,
 	}
 	if r.base == "" {
 		r.base = "http://" + ln.Addr().String()
+		if opts.AdvertiseHost != "" {
+			r.base = "http://" + net.JoinHostPort(opts.AdvertiseHost, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/signal/{id}/{secret}", r.handle)
@@ -136,6 +151,10 @@ func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver,
 
 // Addr is the address the receiver listens on.
 func (r *Receiver) Addr() string { return r.ln.Addr().String() }
+
+// BaseURL is the URL the nodes are given, without the path and secret of
+// each signal: safe to log.
+func (r *Receiver) BaseURL() string { return r.base }
 
 // Close stops the receiver; signals arriving later are refused.
 func (r *Receiver) Close() error {
@@ -207,21 +226,40 @@ func (r *Receiver) Outputs(signalID string) (map[string]any, string, bool) {
 	return reg.outputs, reg.status, true
 }
 
+// unknownSignal is the answer to a signal this receiver does not wait for.
+const unknownSignal = "no fernetflow run waits for this signal: its deployment belongs to an earlier run, which has ended; nothing needs doing, the next run reads the node's state itself\n"
+
 func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
+	id, secret := req.PathValue("id"), req.PathValue("secret")
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		r.probe(w, id, secret)
+		return
+	}
 	if req.Method != http.MethodPut && req.Method != http.MethodPost {
-		w.Header().Set("Allow", "PUT, POST")
+		w.Header().Set("Allow", "PUT, POST, GET, HEAD")
 		http.Error(w, "signal with PUT or POST", http.StatusMethodNotAllowed)
 		return
 	}
 	r.mu.Lock()
-	reg, ok := r.regs[req.PathValue("id")]
+	reg, known := r.regs[id]
 	r.mu.Unlock()
+	ok := known
 	if !ok && r.key != nil {
-		reg, ok = r.recover(req.Context(), req.PathValue("id"), req.PathValue("secret"))
+		reg, ok = r.recover(req.Context(), id, secret)
 	}
-	if !ok || subtle.ConstantTimeCompare([]byte(reg.secret), []byte(req.PathValue("secret"))) != 1 {
-		r.log.Warn("signal refused: unknown id or wrong secret", "remote", req.RemoteAddr, "signal", req.PathValue("id"))
-		http.NotFound(w, req)
+	if ok && subtle.ConstantTimeCompare([]byte(reg.secret), []byte(secret)) != 1 {
+		if known {
+			r.log.Warn("signal refused: wrong secret for a deployment this run waits for; a node or something else on the network sent a bad URL",
+				"remote", req.RemoteAddr, "server", reg.server, "signal", id)
+		}
+		ok = false
+	}
+	if !ok {
+		if !known {
+			r.log.Info("signal for a deployment of an earlier run: nothing waits for it and nothing needs doing (the node applied a deployment queued before that run ended)",
+				"remote", req.RemoteAddr, "signal", id)
+		}
+		http.Error(w, unknownSignal, http.StatusNotFound)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxSignalBody+1))
@@ -265,6 +303,40 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, "{}\n")
 }
 
+// probe answers whether this receiver would accept a signal (200: one it
+// registered, or with a key, one an earlier receiver with that key made)
+// or not (404). It records nothing and asks Heat nothing.
+func (r *Receiver) probe(w http.ResponseWriter, id, secret string) {
+	if !r.accepts(id, secret) {
+		http.Error(w, unknownSignal, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"accepted": true}`+"\n")
+}
+
+func (r *Receiver) accepts(id, secret string) bool {
+	r.mu.Lock()
+	reg, ok := r.regs[id]
+	r.mu.Unlock()
+	if ok {
+		return subtle.ConstantTimeCompare([]byte(reg.secret), []byte(secret)) == 1
+	}
+	return r.key != nil && strings.Contains(id, ".") && subtle.ConstantTimeCompare([]byte(r.mac(id)), []byte(secret)) == 1
+}
+
+// Knows reports whether this receiver would accept a signal to signalURL:
+// one it registered, or (with a key) one an earlier receiver with the same
+// key and address made.
+func (r *Receiver) Knows(signalURL string) bool {
+	rest, ok := strings.CutPrefix(signalURL, r.base+"/signal/")
+	if !ok {
+		return false
+	}
+	id, secret, ok := strings.Cut(rest, "/")
+	return ok && r.accepts(id, secret)
+}
+
 // SignalStatus decides a deployment's status from its signalled outputs as
 // Heat does: a deploy_status_code other than 0 fails it.
 func SignalStatus(out map[string]any) (status, reason string) {
@@ -302,7 +374,7 @@ func (r *Receiver) recover(ctx context.Context, id, secret string) (*registratio
 	defer cancel()
 	dep, err := findSignalled(ctx, r.client, serverID, "/signal/"+id+"/")
 	if err != nil {
-		r.log.Error("signal with a valid secret, but its deployment was not found in Heat", "server_id", serverID, "err", err)
+		r.log.Info("signal for a deployment of an earlier run that is no longer in Heat (cleaned up since): nothing needs doing", "server_id", serverID, "err", err)
 		return nil, false
 	}
 	reg := &registration{id: id, secret: secret, server: serverID, deployment: dep,

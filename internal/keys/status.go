@@ -39,6 +39,12 @@ type KeyRecordTimes struct {
 	DemotedUnknown bool       `json:"demoted_unknown,omitempty"`
 }
 
+// WarnNoMetadata is Inspect's warning for a repository without fernetflow
+// metadata beside it. A node's repository that fernetflow installs has
+// none either (its record is the node's installed.json): a caller that
+// knows the repository is such a node's replaces the warning.
+const WarnNoMetadata = "no fernetflow metadata: the repository was made by keystone-manage or by hand; the next fernetflow rotation adopts it"
+
 // Inspect opens the repository in dir and its metadata, changing nothing.
 func Inspect(dir string, opts ...Option) (*Status, error) {
 	c := newConfig(opts)
@@ -57,7 +63,7 @@ func Inspect(dir string, opts ...Option) (*Status, error) {
 	s.Primary, _ = r.Keys.Primary()
 	if s.MetadataStale {
 		if m == nil {
-			s.Warnings = append(s.Warnings, "no fernetflow metadata: the repository was made by keystone-manage or by hand; the next fernetflow rotation adopts it")
+			s.Warnings = append(s.Warnings, WarnNoMetadata)
 		} else {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("the keys differ from generation %d as fernetflow recorded it: changed by hand, by keystone-manage, or by an interrupted write", m.Generation))
 		}

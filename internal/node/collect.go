@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
@@ -228,6 +229,10 @@ type CollectedDeployment struct {
 	// Signalled is false for NO_SIGNAL, or when signalling failed (see
 	// Collect's error).
 	Signalled bool `json:"signalled"`
+	// Undelivered says why a signal was given up: its receiver is gone
+	// (the undercloud run that pushed the deployment has ended). Nothing
+	// needs doing: the next run reads the node's state itself.
+	Undelivered string `json:"undelivered,omitempty"`
 }
 
 // CollectReport lists what a Collect run did.
@@ -242,7 +247,20 @@ type CollectReport struct {
 type collectRecord struct {
 	Outputs   map[string]any `json:"outputs"`
 	Signalled bool           `json:"signalled"`
+	// Refused counts signals whose connection was refused in a row;
+	// Undelivered is set when the signal was given up (see ErrSignalGone).
+	Refused     int    `json:"refused,omitempty"`
+	Undelivered string `json:"undelivered,omitempty"`
 }
+
+// ErrSignalGone is wrapped by SignalHeat's error when the signal's
+// receiver is gone: it answered 404 or 410 (fernetflow's receiver does for
+// a deployment no run waits for), or refused the connection.
+var ErrSignalGone = errors.New("nothing waits for this signal any more")
+
+// errSignalRefused is ErrSignalGone for a refused connection, which is
+// given one more run (a restarting receiver refuses too).
+var errSignalRefused = fmt.Errorf("connection refused: %w", ErrSignalGone)
 
 // Collect is os-collect-config's command: it reads the cached metadata,
 // applies every fernetflow deployment not applied before (oldest first),
@@ -255,7 +273,12 @@ type collectRecord struct {
 // and a signal that failed is sent again by the next run without applying
 // again. Collect returns an error when any signal failed, so that
 // os-collect-config keeps the metadata marked as not applied and runs it
-// again.
+// again. A signal whose receiver is gone (ErrSignalGone: HTTP 404 or 410
+// at once, or a connection refused on two runs in a row) is not an error:
+// the deployment belongs to an undercloud run that has ended (failed or
+// interrupted), nothing waits for it, and the node's repository already
+// holds what it applied. It is recorded (Undelivered), logged once at
+// INFO, and never sent again.
 func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 	if o.Install.StateDir == "" {
 		return nil, errors.New("node: collect: no state directory: pass --state-dir")
@@ -306,9 +329,24 @@ func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 		cd := CollectedDeployment{ID: c.ID, Name: c.Name, ServerID: c.Input("deploy_server_id"), Transport: transport,
 			StatusCode: statusCode(rec.Outputs), Outputs: rec.Outputs}
 		signalled, err := SignalHeat(ctx, c, rec.Outputs, o.TransportOptions)
+		if errors.Is(err, ErrSignalGone) {
+			if errors.Is(err, errSignalRefused) && rec.Refused == 0 {
+				// Once may be a restart of the undercloud's fernetflow:
+				// try again on the next run.
+				rec.Refused++
+			} else {
+				rec.Signalled, rec.Undelivered, err = true, err.Error(), nil
+				cd.Undelivered = rec.Undelivered
+				o.log().Info("signal not delivered: the undercloud run that pushed this deployment has ended; nothing needs doing (the next run reads this node's state itself), and it is not sent again",
+					"deployment", c.ID, "server_id", cd.ServerID, "reason", rec.Undelivered)
+			}
+			if werr := writeRecord(path, rec); werr != nil {
+				errs = append(errs, werr)
+			}
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("deployment %s: %w", c.ID, err))
-		} else {
+		} else if cd.Undelivered == "" {
 			rec.Signalled = true
 			cd.Signalled = signalled
 			if err := writeRecord(path, rec); err != nil {
@@ -394,10 +432,16 @@ func send(ctx context.Context, hc *http.Client, method, url, token string, body 
 		if errors.As(err, &ue) {
 			err = ue.Unwrap() // drop the URL
 		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("node: signal %s %s: %w", method, req.URL.Host, errSignalRefused)
+		}
 		return fmt.Errorf("node: signal %s %s: %w", method, req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		return fmt.Errorf("node: signal %s %s: HTTP %d: %w", method, req.URL.Host, resp.StatusCode, ErrSignalGone)
+	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("node: signal %s %s: HTTP %d", method, req.URL.Host, resp.StatusCode)
 	}

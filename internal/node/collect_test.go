@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/fernetflow/fernetflow/internal/deploy"
 )
 
 // signals records what nodes PUT to their signal URLs.
@@ -265,4 +268,64 @@ func FuzzHook(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCollectSignalGone: a deployment of an undercloud run that has ended
+// (fernetflow's receiver answers 404, or nothing listens any more) is
+// applied, its signal given up and recorded, logged once at INFO, and
+// Collect does not fail, so os-collect-config does not retry it. A
+// refused connection gets one more run first (a restarting receiver).
+func TestCollectSignalGone(t *testing.T) {
+	f := newFleet(t)
+	rcv, err := deploy.NewReceiver(nil, deploy.ReceiverOptions{}) // the real receiver; it knows no signal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	closed, err := deploy.NewReceiver(nil, deploy.ReceiverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := closed.BaseURL()
+	closed.Close()
+	enroll := withSignal(derived("cfg-enroll", "enroll", f.server, nil), "TEMP_URL_SIGNAL", rcv.BaseURL()+"/signal/earlier/s3cr3t")
+	install := withSignal(derived("cfg-install", "install", f.server, map[string]any{"envelope": string(f.seal())}), "TEMP_URL_SIGNAL", closedURL+"/signal/gone/s3cr3t")
+	md := writeMetadata(t, t.TempDir(), enroll, install)
+	var logs strings.Builder
+	opts := CollectOptions{TransportOptions: TransportOptions{Install: f.options(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, ConfigFiles: []string{md}}
+
+	// Run 1: the 404 is given up at once; the refusal is retried.
+	rep, err := Collect(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "deployment cfg-install") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("run 1: err = %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("secret in error: %v", err)
+	}
+	if len(rep.Applied) != 2 || !strings.Contains(rep.Applied[0].Undelivered, "HTTP 404") || rep.Applied[0].Signalled || rep.Applied[1].Undelivered != "" {
+		t.Fatalf("run 1: %+v", rep.Applied)
+	}
+	if f.nodeSet().Fingerprint() != f.masterSet().Fingerprint() {
+		t.Fatal("keys not installed")
+	}
+	// Run 2: refused again: given up, no error.
+	rep, err = Collect(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("run 2: %v", err)
+	}
+	if len(rep.Applied) != 1 || rep.Applied[0].ID != "cfg-install" || !strings.Contains(rep.Applied[0].Undelivered, "connection refused") {
+		t.Fatalf("run 2: %+v", rep)
+	}
+	// Run 3: nothing left to do.
+	rep, err = Collect(context.Background(), opts)
+	if err != nil || len(rep.Applied) != 0 || rep.Skipped != 3 {
+		t.Fatalf("run 3: %+v %v", rep, err)
+	}
+	got := logs.String()
+	if n := strings.Count(got, `level=INFO msg="signal not delivered: the undercloud run that pushed this deployment has ended`); n != 2 {
+		t.Fatalf("want one INFO line per deployment, got %d:\n%s", n, got)
+	}
+	if strings.Contains(got, "s3cr3t") {
+		t.Fatalf("secret logged:\n%s", got)
+	}
 }

@@ -243,3 +243,26 @@ func (h *Heat) Count(key string) int {
 	defer h.mu.Unlock()
 	return h.Requests[key]
 }
+
+// AddGroup adds a group resource (OS::Heat::ResourceGroup) named group to
+// the stack, with a nested stack holding one OS::Heat::DeployedServer per
+// member, named as given ("0", "1"... as ResourceGroup names them) with
+// the server id ids[i]: a plain ResourceGroup of deployed servers.
+func (h *Heat) AddGroup(group string, members, ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	nestedID := group + "-stack-id"
+	nested := h.StackName + "-" + group + "-x/" + nestedID
+	h.Resources = append(h.Resources, map[string]any{
+		"resource_name": group, "resource_type": "OS::Heat::ResourceGroup", "physical_resource_id": nestedID,
+		"resource_status": "CREATE_COMPLETE", "parent_resource": "",
+		"links": []any{map[string]any{"rel": "stack", "href": "http://heat/v1/p/stacks/" + h.StackName + "/" + h.StackID}},
+	})
+	for i, m := range members {
+		h.Resources = append(h.Resources, map[string]any{
+			"resource_name": m, "resource_type": "OS::Heat::DeployedServer", "physical_resource_id": ids[i],
+			"resource_status": "CREATE_COMPLETE", "parent_resource": group,
+			"links": []any{map[string]any{"rel": "stack", "href": "http://heat/v1/p/stacks/" + nested}},
+		})
+	}
+}
