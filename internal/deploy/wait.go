@@ -55,7 +55,12 @@ type WaitError struct {
 func (e *WaitError) Error() string {
 	var parts []string
 	for _, r := range e.Failed {
-		parts = append(parts, fmt.Sprintf("server %s: deployment %s FAILED: %s", r.Server, r.DeploymentID, r.StatusReason))
+		part := fmt.Sprintf("server %s: deployment %s FAILED: %s", r.Server, r.DeploymentID, r.StatusReason)
+		// The node's own error (heat-config's deploy_stderr) says why.
+		if msg, _ := r.Outputs["deploy_stderr"].(string); strings.TrimSpace(msg) != "" {
+			part += ": the node says: " + strings.TrimSpace(msg)
+		}
+		parts = append(parts, part)
 	}
 	if len(e.TimedOut) > 0 {
 		var names []string

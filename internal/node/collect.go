@@ -163,6 +163,9 @@ func applyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) (any
 			return nil, err
 		}
 		opts.ProbeTokens = tokens
+		// The undercloud sets allow_fewer only for a node the operator chose
+		// to overwrite (--overwrite-drifted, --adopt-from).
+		opts.AllowFewer = opts.AllowFewer || c.Input("allow_fewer") == "true"
 		return Install(ctx, []byte(env), opts)
 	case "report":
 		tokens, err := probeTokens(c)

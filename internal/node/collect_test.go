@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/fernetflow/fernetflow/internal/deploy"
+	"github.com/fernetflow/fernetflow/internal/keys"
 )
 
 // signals records what nodes PUT to their signal URLs.
@@ -327,5 +328,38 @@ func TestCollectSignalGone(t *testing.T) {
 	}
 	if strings.Contains(got, "s3cr3t") {
 		t.Fatalf("secret logged:\n%s", got)
+	}
+}
+
+// An install deployment carries allow_fewer only for a node the operator
+// chose to overwrite: without it, a set with fewer keys than the
+// repository holds (a drifted node's extra keys) is refused; with it, it
+// is installed. A report deployment observes the repository.
+func TestApplyAllowFewerAndReport(t *testing.T) {
+	f := newFleet(t)
+	// The node holds 4 keys of its own (a stray keystone-manage run).
+	if _, err := keys.Setup(context.Background(), f.repo, keys.RotateOptions{MaxActiveKeys: 4}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		keys.Rotate(context.Background(), f.repo, keys.RotateOptions{MaxActiveKeys: 4, Force: true})
+	}
+	env := string(f.seal()) // the master's 2 keys
+	o := TransportOptions{Install: f.options()}
+	o.Install.ServerID = ""
+	out := ApplyHeatConfig(context.Background(), derived("d1", "install", f.server, map[string]any{"envelope": env}), o)
+	if out["deploy_status_code"] != 1 || !strings.Contains(out["deploy_stderr"].(string), "fewer") {
+		t.Fatalf("without allow_fewer: %v", out)
+	}
+	c := derived("d2", "install", f.server, map[string]any{"envelope": env})
+	c.Inputs = append(c.Inputs, HeatInput{Name: "allow_fewer", Type: "Boolean", Value: true})
+	out = ApplyHeatConfig(context.Background(), c, o)
+	if out["deploy_status_code"] != 0 {
+		t.Fatalf("with allow_fewer: %v", out)
+	}
+	out = ApplyHeatConfig(context.Background(), derived("d3", "report", f.server, nil), o)
+	obs, ok := out["observation"].(map[string]any)
+	if out["deploy_status_code"] != 0 || !ok || obs["repository"].(map[string]any)["fingerprint"] != f.masterSet().Fingerprint().String() {
+		t.Fatalf("report: %v", out)
 	}
 }

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/orchestration/v1/stacks"
+
 	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
@@ -264,4 +267,138 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("with Controller-0 back: exit %d\n%s\n%s", code, out, errs)
 	}
+
+	// The same adoption on the layouts --role Controller must find: TripleO's
+	// nesting, and a plain ResourceGroup of DeployedServers.
+	for _, layout := range []struct {
+		stack  string
+		nested bool
+	}{{"tripleo", true}, {"plain", false}} {
+		occ := createGroupStack(t, c, layout.stack, 2, layout.nested)
+		nodes := groupNodes(t, c, root, layout.stack, occ, u)
+		conf := filepath.Join(root, layout.stack+"-keystone.conf")
+		heatWriteFile(t, conf, fmt.Sprintf("[fernet_tokens]\nkey_repository = %s\nmax_active_keys = 5\n", nodes[0].repo))
+		heatRunEnv(t, 2*time.Minute, nil, "keystone-manage", "--config-file", conf, "fernet_setup", "--keystone-user", "root", "--keystone-group", "root")
+		if out, err := exec.Command("cp", "-a", nodes[0].repo, nodes[1].repo).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		km, err := keys.Open(nodes[0].repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lstate := filepath.Join(root, layout.stack+"-undercloud")
+		run(t, fernetflowBin, "signer", "init", "--state-dir", lstate)
+		os.WriteFile(u.pubFile, []byte(strings.TrimSpace(run(t, fernetflowBin, "signer", "public", "--state-dir", lstate))+"\n"), 0o644)
+		out, errs, code, _ := heatFernetflow(t, e, nodes, "rotate", "--target", "heat", "--os-cloud", heatItCloud, "--stack", layout.stack,
+			"--role", "Controller", "--state-dir", lstate, "--max-active-keys", "5", "--timeout", "3m", "-f", "json")
+		if code != 0 || !strings.Contains(out, `"action": "adopt"`) || !strings.Contains(out, `"outcome": "rotated"`) {
+			t.Fatalf("%s layout: exit %d\n%s\n%s", layout.stack, code, out, errs)
+		}
+		master, err := keys.Open(filepath.Join(lstate, "master", "fernet-keys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			r, err := keys.Open(n.repo)
+			if err != nil || r.Keys.Fingerprint() != master.Keys.Fingerprint() {
+				t.Fatalf("%s layout: %s holds another set than the master (%v)", layout.stack, n.name, err)
+			}
+		}
+		// Every key keystone-manage made is still there: no token is lost.
+		for i, k := range km.Keys {
+			if !master.Keys.Contains(k) {
+				t.Fatalf("%s layout: keystone-manage's key %d is gone", layout.stack, i)
+			}
+		}
+		t.Logf("%s layout: %s adopted and rotated", layout.stack, strings.Join([]string{nodes[0].name, nodes[1].name}, ", "))
+	}
+}
+
+// createGroupStack creates the overcloud the way TripleO lays it out
+// (nested: an OS::Heat::ResourceGroup "Controller" whose members are
+// nested stacks holding an OS::Heat::DeployedServer "Controller"), or a
+// plain ResourceGroup "Controller" of DeployedServers, and returns each
+// server's os_collect_config by its stack id and resource name.
+func createGroupStack(t *testing.T, c *gophercloud.ServiceClient, name string, count int, nested bool) map[string]map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	member := map[string]any{"type": "OS::Heat::DeployedServer", "properties": map[string]any{"software_config_transport": "POLL_SERVER_HEAT"}}
+	files := map[string]string{}
+	if nested {
+		files["controller-role.yaml"] = `heat_template_version: wallaby
+parameters:
+  Index: {type: string}
+resources:
+  Controller:
+    type: OS::Heat::DeployedServer
+    properties:
+      name: {list_join: ['-', ['overcloud-controller', {get_param: Index}]]}
+      software_config_transport: POLL_SERVER_HEAT
+outputs:
+  os_collect_config: {value: {get_attr: [Controller, os_collect_config]}}
+`
+		member = map[string]any{"type": "controller-role.yaml", "properties": map[string]any{"Index": "%index%"}}
+	}
+	tmpl := map[string]any{"heat_template_version": "wallaby",
+		"resources": map[string]any{"Controller": map[string]any{"type": "OS::Heat::ResourceGroup",
+			"properties": map[string]any{"count": count, "resource_def": member}}},
+		"outputs": map[string]any{"occ": map[string]any{"value": map[string]any{"get_attr": []any{"Controller", "os_collect_config"}}}}}
+	var created struct {
+		Stack struct {
+			ID string `json:"id"`
+		} `json:"stack"`
+	}
+	if _, err := c.Post(ctx, c.ServiceURL("stacks"), map[string]any{"stack_name": name, "template": tmpl, "files": files, "timeout_mins": 15}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}}); err != nil {
+		t.Fatalf("create stack %s: %v", name, err)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		s, err := stacks.Get(ctx, c, name, created.Stack.ID).Extract()
+		if err != nil {
+			t.Fatalf("get stack %s: %v", name, err)
+		}
+		switch s.Status {
+		case "CREATE_COMPLETE":
+			out := map[string]map[string]any{}
+			for _, o := range s.Outputs {
+				if o["output_key"] != "occ" {
+					continue
+				}
+				for _, v := range o["output_value"].([]any) {
+					occ := v.(map[string]any)
+					h := occ["heat"].(map[string]any)
+					out[fmt.Sprint(h["stack_id"], "/", h["resource_name"])] = occ
+				}
+			}
+			if len(out) != count {
+				t.Fatalf("stack %s: os_collect_config for %d of %d servers: %v", name, len(out), count, s.Outputs)
+			}
+			return out
+		case "CREATE_FAILED":
+			t.Fatalf("stack %s: %s", name, s.StatusReason)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stack %s still %s after 10 minutes", name, s.Status)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// groupNodes discovers the servers of role Controller in stack, as
+// fernetflow does, and makes a node for each.
+func groupNodes(t *testing.T, c *gophercloud.ServiceClient, root, stack string, occ map[string]map[string]any, u *heatUndercloud) []*heatNode {
+	t.Helper()
+	servers, err := deploy.DiscoverServers(context.Background(), c, stack, deploy.ServerFilter{Name: "Controller/*"})
+	if err != nil || len(servers) != len(occ) {
+		t.Fatalf("servers of %s: %v %v", stack, servers, err)
+	}
+	var nodes []*heatNode
+	for _, s := range servers {
+		o, ok := occ[s.StackID+"/"+s.Resource]
+		if !ok {
+			t.Fatalf("%s: no os_collect_config for resource %s", stack, s.Resource)
+		}
+		nodes = append(nodes, newHeatNode(t, filepath.Join(root, stack), s, o, u))
+	}
+	return nodes
 }
