@@ -1,14 +1,15 @@
 package heat
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/fernetflow/fernetflow/internal/node"
 )
 
 type hotFile struct {
@@ -61,76 +62,53 @@ func TestEnvironmentMatchesTemplates(t *testing.T) {
 	}
 }
 
-// TestNodeScript runs fernet-node.yaml's script under a scratch root and
-// then the hook it installs, with a stand-in fernetflow that records its
-// arguments.
-func TestNodeScript(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+// TestNodeTemplate checks that fernet-node.yaml's deployment is one that
+// fernetflow node collect and node hook apply: group fernetflow, config
+// pin-signer, its inputs declared; then applies it as Heat derives it and
+// checks the pinned signer.
+func TestNodeTemplate(t *testing.T) {
 	var h hotFile
 	readHOT(t, "fernet-node.yaml", &h)
 	cfg := h.Resources["FernetflowNodeConfig"]
-	if cfg.Type != "OS::Heat::SoftwareConfig" || cfg.Properties["group"] != "script" {
-		t.Fatalf("FernetflowNodeConfig: %s group %v", cfg.Type, cfg.Properties["group"])
+	if cfg.Type != "OS::Heat::SoftwareConfig" || cfg.Properties["group"] != node.HeatGroup || cfg.Properties["config"] != node.PinSignerConfig {
+		t.Fatalf("FernetflowNodeConfig: %s group %v config %v, want group %s config %s (what node collect applies)",
+			cfg.Type, cfg.Properties["group"], cfg.Properties["config"], node.HeatGroup, node.PinSignerConfig)
 	}
-	var inputs []string
+	var inputs, outputs []string
 	for _, in := range cfg.Properties["inputs"].([]any) {
 		inputs = append(inputs, in.(map[string]any)["name"].(string))
 	}
+	for _, out := range cfg.Properties["outputs"].([]any) {
+		outputs = append(outputs, out.(map[string]any)["name"].(string))
+	}
 	dep := h.Resources["FernetflowNodeDeployment"]
-	for name := range dep.Properties["input_values"].(map[string]any) {
+	if dep.Type != "OS::Heat::SoftwareDeployment" {
+		t.Fatalf("FernetflowNodeDeployment is %s", dep.Type)
+	}
+	values := dep.Properties["input_values"].(map[string]any)
+	for name := range values {
 		if !slices.Contains(inputs, name) {
 			t.Errorf("input_values sets %s, which the config does not declare", name)
 		}
 	}
-	root := t.TempDir()
-	script := cfg.Properties["config"].(string)
-	script = strings.ReplaceAll(script, "/etc/fernetflow", root+"/etc/fernetflow")
-	script = strings.ReplaceAll(script, "/var/lib/heat-config/hooks", root+"/hooks")
-	ff := filepath.Join(root, "fernetflow")
-	if err := os.WriteFile(ff, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$0.args\"\n"), 0o755); err != nil {
-		t.Fatal(err)
+	if !slices.Contains(outputs, "signer_public_key") {
+		t.Errorf("outputs %v: the template's pinned_signer reads signer_public_key", outputs)
 	}
+	if len(h.Parameters) != 2 || h.Parameters["server"] == nil || h.Parameters["signer_public_key"] == nil {
+		t.Errorf("parameters %v, want server and signer_public_key only (no paths of the node in Heat)", h.Parameters)
+	}
+
+	// The derived config, as Heat publishes it in the server's metadata.
 	const signer = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
-	run := func(signerKey string) (string, error) {
-		cmd := exec.Command("sh", "-c", script)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "signer_public_key=" + signerKey, "fernetflow=" + ff,
-			"state_dir=" + root + "/state", "key_repository=/etc/keystone/fernet-keys",
-			"keystone_user=keystone", "keystone_group=keystone", "heat_outputs_path=" + root + "/out"}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+	c := node.HeatConfig{ID: "d1", Name: "FernetflowNodeDeployment", Group: cfg.Properties["group"].(string), Config: cfg.Properties["config"],
+		Inputs: []node.HeatInput{{Name: "signer_public_key", Value: signer}, {Name: "deploy_server_id", Value: "0d4f6e1a"},
+			{Name: "deploy_signal_transport", Value: "NO_SIGNAL"}}}
+	state := filepath.Join(t.TempDir(), "state")
+	out := node.ApplyHeatConfig(context.Background(), c, node.TransportOptions{Install: node.InstallOptions{StateDir: state}})
+	if out["deploy_status_code"] != 0 || out["signer_public_key"] != signer {
+		t.Fatalf("applied: %v", out)
 	}
-	if out, err := run("ssh-ed25519 AAAA"); err == nil || !strings.Contains(out, "not ed25519:") {
-		t.Errorf("a wrong key: %v %s", err, out)
-	}
-	if out, err := run("ed25519:x'y"); err == nil || !strings.Contains(out, "quote") {
-		t.Errorf("a quote: %v %s", err, out)
-	}
-	if out, err := run(signer); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	pin, err := os.ReadFile(root + "/etc/fernetflow/signer.pub")
-	if err != nil || string(pin) != signer+"\n" {
-		t.Fatalf("signer.pub %q %v", pin, err)
-	}
-	if out, _ := os.ReadFile(root + "/out.hook"); string(out) != root+"/hooks/fernetflow" {
-		t.Errorf("hook output %q", out)
-	}
-	hook := exec.Command(root + "/hooks/fernetflow")
-	if out, err := hook.CombinedOutput(); err != nil {
-		t.Fatalf("hook: %v %s", err, out)
-	}
-	args, err := os.ReadFile(ff + ".args")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Join([]string{"node", "hook", "--state-dir", root + "/state", "--key-repository", "/etc/keystone/fernet-keys",
-		"--keystone-user", "keystone", "--keystone-group", "keystone", "--signer-public-key", root + "/etc/fernetflow/signer.pub"}, "\n") + "\n"
-	if string(args) != want {
-		t.Errorf("the hook ran fernetflow with\n%s\nwant\n%s", args, want)
-	}
-	if fi, err := os.Stat(root + "/state"); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("state dir: %v %v", fi, err)
+	if b, err := os.ReadFile(filepath.Join(state, node.SignerFile)); err != nil || string(b) != signer+"\n" {
+		t.Fatalf("%s: %q %v", node.SignerFile, b, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,6 +53,10 @@ type registerFlags struct {
 	verify           string
 	actionTimeout    time.Duration
 
+	// actionsOnly registers the ad-hoc actions the workflows call and
+	// nothing else: the Heat template owns the workflow and its trigger.
+	actionsOnly bool
+
 	cronName, schedule  string
 	cronRemaining       int
 	stack, role         string
@@ -85,20 +90,39 @@ writes a fixed secret into the action definitions: FOR TESTS ONLY.
 
 Running it again changes nothing that is already right (each item says
 created, updated or unchanged). fernetflow mistral unregister removes what
-it made.`,
+it made.
+
+With --actions-only it registers only the ad-hoc actions the embedded
+workflows call, and no workflow and no cron trigger: use it with the Heat
+template heat/templates/fernet-rotation.yaml, whose stack owns the
+rotate_fernet_keys workflow and its cron trigger (a full register would
+make the stack fail with "Duplicate entry" if run first, or take its
+workflow over if run after). The cron trigger's flags (--schedule,
+--max-active-keys, ...) are refused with it: set the template's
+parameters instead.`,
 		Example: `  fernetflow mistral register --os-cloud undercloud --action-server https://undercloud.example:8990
   fernetflow mistral register --os-cloud undercloud --action-server https://undercloud.example:8990 \
       --schedule "0 3 * * 0" --max-active-keys 5 --token-expiration 1h --allow-expired-window 48h
+  # Beside the Heat template's stack (heat/templates/fernet-rotation.yaml): the actions only
+  fernetflow mistral register --actions-only --os-cloud undercloud --action-server https://undercloud.example:8990
   # A Mistral without authentication (tests), and the action server's shared test secret
   fernetflow mistral register --mistral-url http://127.0.0.1:8989/v2 --action-server http://127.0.0.1:8990 \
       --auth shared-secret-for-tests --shared-secret-file secrets --schedule ""`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if r.actionsOnly {
+				for _, f := range cronFlags {
+					if cmd.Flags().Changed(f) {
+						return usagef("--%s sets the cron trigger, which --actions-only does not register: with the Heat template, set its parameters (environments/fernet-rotation.yaml) instead", f)
+					}
+				}
+			}
 			return a.mistralRegister(cmd.Context(), &m, &r)
 		},
 	}
 	m.register(cmd)
 	fl := cmd.Flags()
+	fl.BoolVar(&r.actionsOnly, "actions-only", false, "register only the ad-hoc actions the workflows call: no workflow, no cron trigger (with the Heat template, whose stack owns those)")
 	fl.StringVar(&r.server, "action-server", "", "the URL Mistral's executors reach fernetflow serve --listen by (such as https://undercloud.example:8990); required")
 	fl.StringVar(&r.auth, "auth", r.auth, "how the actions authenticate to the action server: keystone (the execution's token), or "+sharedSecretAuthName+" (FOR TESTS ONLY)")
 	fl.StringVar(&r.sharedSecretFile, "shared-secret-file", "", "--auth "+sharedSecretAuthName+": the action server's file of \"PROJECT SECRET\" lines; the first secret is used")
@@ -116,6 +140,10 @@ it made.`,
 	fl.Var(duration{&r.expire}, "timeout", "cron trigger input: time allowed for each delivery step")
 	return cmd
 }
+
+// cronFlags are register's flags that only shape the cron trigger.
+var cronFlags = []string{"schedule", "cron-name", "cron-remaining-executions", "stack", "role",
+	"max-active-keys", "token-expiration", "allow-expired-window", "concurrency", "timeout"}
 
 // registered is one line of register's and unregister's report.
 type registered struct {
@@ -154,7 +182,7 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 	if u, err := url.Parse(r.server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usagef("--action-server %q: want http(s)://HOST:PORT", r.server)
 	}
-	if r.schedule != "" && !strings.HasPrefix(r.cronName, mistralTag) {
+	if !r.actionsOnly && r.schedule != "" && !strings.HasPrefix(r.cronName, mistralTag) {
 		return usagef("--cron-name %q must start with %q (unregister finds it by that)", r.cronName, mistralTag)
 	}
 	o := adhocOptions{Server: strings.TrimSuffix(r.server, "/"), Verify: r.verify, Timeout: r.actionTimeout}
@@ -177,13 +205,19 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 	if err != nil {
 		return err
 	}
+	names := reg.Names()
+	if r.actionsOnly {
+		if names, err = workflowActions(reg); err != nil {
+			return err
+		}
+	}
 	c, err := m.client(ctx)
 	if err != nil {
 		return err
 	}
 	api := &mistralAPI{c: c, timeout: m.timeout}
 	var report registeredRows
-	for _, n := range reg.Names() {
+	for _, n := range names {
 		act, _ := reg.Lookup(n)
 		def, err := adhocActionYAML(act, o)
 		if err != nil {
@@ -194,6 +228,9 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 			return err
 		}
 		report = append(report, registered{"action", n, res})
+	}
+	if r.actionsOnly {
+		return a.print(report)
 	}
 	for _, file := range definitions.Names() {
 		src, err := definitions.Source(file)
@@ -220,6 +257,35 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 		report = append(report, registered{"cron trigger", r.cronName, res})
 	}
 	return a.print(report)
+}
+
+// workflowActions lists, sorted, the actions the embedded workflows call
+// that Mistral does not have itself (std.* are Mistral's own). Each must
+// be one the action server serves (reg).
+func workflowActions(reg workflow.Registry) ([]string, error) {
+	seen := map[string]bool{}
+	for _, file := range definitions.Names() {
+		src, err := definitions.Source(file)
+		if err != nil {
+			return nil, err
+		}
+		f, err := workflow.Parse(file, src)
+		if err != nil {
+			return nil, fmt.Errorf("mistral: %w", err)
+		}
+		for _, w := range f.Workflows {
+			for _, t := range w.Tasks {
+				if t.Action == "" || strings.HasPrefix(t.Action, "std.") || seen[t.Action] {
+					continue
+				}
+				if _, ok := reg.Lookup(t.Action); !ok {
+					return nil, fmt.Errorf("mistral: workflow %s, task %s calls %s, which the action server does not serve", w.Name, t.Name, t.Action)
+				}
+				seen[t.Action] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }
 
 // firstSharedSecret reads the first secret of a "PROJECT SECRET" file.

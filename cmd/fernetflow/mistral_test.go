@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -205,5 +206,91 @@ func TestMistralRegisterIdempotentAndUnregister(t *testing.T) {
 	left := slices.Sorted(maps.Keys(fake.items["actions"]))
 	if !slices.Equal(left, []string{"std.echo", "their.action"}) || fake.items["workflows"]["theirs"] == nil || len(fake.items["workflows"]) != 1 {
 		t.Errorf("unregister touched what register did not make: actions %v, workflows %v", left, slices.Sorted(maps.Keys(fake.items["workflows"])))
+	}
+}
+
+// TestWorkflowActions checks the actions --actions-only registers against
+// the definitions' text: every action a task names, but Mistral's std.*.
+func TestWorkflowActions(t *testing.T) {
+	reg, err := mistralActions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := workflowActions(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	re := regexp.MustCompile(`(?m)^\s+action:\s+([A-Za-z0-9_.]+)`)
+	for _, f := range definitions.Names() {
+		src, _ := definitions.Source(f)
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			if !strings.HasPrefix(m[1], "std.") {
+				want[m[1]] = true
+			}
+		}
+	}
+	if !slices.Equal(got, slices.Sorted(maps.Keys(want))) {
+		t.Fatalf("workflowActions = %v, want %v", got, slices.Sorted(maps.Keys(want)))
+	}
+	if !slices.Contains(got, "fleet.servers") || !slices.Contains(got, "keys.rotate") {
+		t.Fatalf("workflowActions = %v", got)
+	}
+}
+
+// TestMistralRegisterActionsOnly: --actions-only puts the workflows'
+// actions into Mistral and nothing else (the Heat stack owns the workflow
+// and the trigger), idempotently, and refuses the cron trigger's flags.
+func TestMistralRegisterActionsOnly(t *testing.T) {
+	fake := &fakeMistral{items: map[string]map[string]map[string]any{
+		// The Heat stack's workflow and trigger, which register must leave alone.
+		"workflows":     {"rotate_fernet_keys": {"name": "rotate_fernet_keys", "tags": []string{}, "definition": "heat's"}},
+		"cron_triggers": {"fernet-rotation-rotation_schedule-x": {"name": "fernet-rotation-rotation_schedule-x"}},
+	}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.WriteFile(secrets, []byte("admin admin-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"mistral", "register", "--actions-only", "--mistral-url", srv.URL + "/v2", "--action-server", "http://127.0.0.1:8990",
+		"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "-f", "json"}
+	reg, _ := mistralActions()
+	want, _ := workflowActions(reg)
+	for i, result := range []string{"created", "unchanged"} {
+		out, errs, code := runCLI(t, "", args...)
+		if code != 0 {
+			t.Fatalf("run %d: exit %d %s", i, code, errs)
+		}
+		var rows []registered
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range rows {
+			if r.Kind != "action" || r.Result != result {
+				t.Errorf("run %d: %+v, want action %s", i, r, result)
+			}
+			names = append(names, r.Name)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("run %d registered %v, want %v", i, names, want)
+		}
+	}
+	if wf := fake.items["workflows"]; len(wf) != 1 || wf["rotate_fernet_keys"]["definition"] != "heat's" {
+		t.Errorf("--actions-only touched the workflows: %v", wf)
+	}
+	if ct := fake.items["cron_triggers"]; len(ct) != 1 {
+		t.Errorf("--actions-only touched the cron triggers: %v", ct)
+	}
+	if got := slices.Sorted(maps.Keys(fake.items["actions"])); !slices.Equal(got, want) {
+		t.Errorf("Mistral's actions %v, want %v", got, want)
+	}
+	for _, flag := range [][]string{{"--schedule", "* * * * *"}, {"--max-active-keys", "5"}, {"--cron-remaining-executions", "1"}} {
+		_, errs, code := runCLI(t, "", append(append([]string{}, args...), flag...)...)
+		if code != exitUsage || !strings.Contains(errs, flag[0]) || !strings.Contains(errs, "--actions-only") {
+			t.Errorf("--actions-only %v: exit %d %q, want 2 naming both", flag, code, errs)
+		}
 	}
 }

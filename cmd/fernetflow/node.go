@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/node"
 	"github.com/fernetflow/fernetflow/internal/output"
 )
@@ -21,7 +22,7 @@ deployments' outputs, so both print JSON unless -f says otherwise.
 
 The state directory holds the node's identity (identity, age's format,
 mode 0600: it never leaves the node) and what was installed last
-(installed.json).`,
+(installed.json) and the undercloud signer it pinned (signer.pub).`,
 	}
 	cmd.AddCommand(a.nodeEnrollCmd(), a.nodeInstallCmd())
 	cmd.AddCommand(a.nodeTransportCmds()...)
@@ -117,9 +118,17 @@ Output (JSON by default, a stable contract the Heat transport parses);
   }`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pinned, err := pinnedSigner(signerKey)
+			pinned, err := nodeSigner(signerKey)
 			if err != nil {
 				return err
+			}
+			if pinned == (envelope.PublicKey{}) {
+				// No --signer-public-key: the one pinned on this node.
+				if pinned, err = node.PinnedSigner(o.StateDir); errors.Is(err, node.ErrNoSigner) {
+					return usageError{err}
+				} else if err != nil {
+					return err
+				}
 			}
 			if o.ServerID == "" {
 				return usagef("--server-id is required: the Nova server id Heat knows this node by")
@@ -149,7 +158,7 @@ Output (JSON by default, a stable contract the Heat transport parses);
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", node.DefaultStateDir, "the node's state directory (holds identity and installed.json)")
 	cmd.Flags().StringVar(&o.KeyRepository, "key-repository", "/etc/keystone/fernet-keys", "Keystone's [fernet_tokens] key_repository")
 	cmd.Flags().StringVar(&o.ServerID, "server-id", "", "this node's server id")
-	cmd.Flags().StringVar(&signerKey, "signer-public-key", "", "the pinned undercloud signer: ed25519:... (fernetflow signer public) or a file holding it")
+	cmd.Flags().StringVar(&signerKey, "signer-public-key", "", "the pinned undercloud signer: ed25519:... (fernetflow signer public) or a file holding it (default: STATE_DIR/"+node.SignerFile+")")
 	cmd.Flags().StringVar(&user, "keystone-user", "", "user (name or id) that owns the key files, as keystone-manage's --keystone-user")
 	cmd.Flags().StringVar(&group, "keystone-group", "", "group (name or id) that owns the key files, as keystone-manage's --keystone-group")
 	cmd.Flags().BoolVar(&o.AllowFewer, "allow-fewer", false, "install a set with fewer keys than the repository holds (deletes keys)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/node"
 )
 
@@ -23,13 +24,23 @@ func (f *nodeTransportFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.o.StateDir, "state-dir", node.DefaultStateDir, "the node's state directory (identity, installed.json, heat/ records)")
 	cmd.Flags().StringVar(&f.o.KeyRepository, "key-repository", "/etc/keystone/fernet-keys", "Keystone's [fernet_tokens] key_repository")
 	cmd.Flags().StringVar(&f.o.ServerID, "server-id", "", "this node's server id (default: each deployment's deploy_server_id)")
-	cmd.Flags().StringVar(&f.signerKey, "signer-public-key", "", "the pinned undercloud signer: ed25519:... or a file holding it")
+	cmd.Flags().StringVar(&f.signerKey, "signer-public-key", "", "the pinned undercloud signer: ed25519:... or a file holding it (default: STATE_DIR/"+node.SignerFile+", which a pin-signer deployment writes)")
 	cmd.Flags().StringVar(&f.user, "keystone-user", "", "user that owns the key files, as keystone-manage's --keystone-user")
 	cmd.Flags().StringVar(&f.group, "keystone-group", "", "group that owns the key files, as keystone-manage's --keystone-group")
 }
 
+// nodeSigner is --signer-public-key on a node: empty is the zero key,
+// which node.Install replaces by the signer pinned in the state directory
+// (STATE_DIR/signer.pub, see fernetflow node collect --help).
+func nodeSigner(v string) (envelope.PublicKey, error) {
+	if strings.TrimSpace(v) == "" {
+		return envelope.PublicKey{}, nil
+	}
+	return pinnedSigner(v)
+}
+
 func (f *nodeTransportFlags) options(a *app) (node.TransportOptions, error) {
-	pinned, err := pinnedSigner(f.signerKey)
+	pinned, err := nodeSigner(f.signerKey)
 	if err != nil {
 		return node.TransportOptions{}, err
 	}
@@ -59,8 +70,9 @@ func (a *app) nodeCollectCmd() *cobra.Command {
 		Short: "os-collect-config's command: apply new fernetflow deployments and signal each",
 		Long: `Run as os-collect-config's command. Reads the metadata files in
 OS_CONFIG_FILES (or --config-file), applies every deployment of group
-"fernetflow" not applied before (config "enroll" or "install", from its
-inputs), and signals each one per its deploy_signal_transport:
+"fernetflow" not applied before (config "report", "install",
+"pin-signer" or "enroll", from its inputs), and signals each one per its
+deploy_signal_transport:
 TEMP_URL_SIGNAL (deploy_signal_id, by deploy_signal_verb), HEAT_SIGNAL
 (the deploy_* credentials), NO_SIGNAL (none). Other groups are ignored.
 
@@ -71,13 +83,19 @@ so that os-collect-config runs it again. A signal whose receiver is gone
 or a connection refused on two runs in a row) is given up instead: it is
 logged once, recorded, and does not fail the command, as nothing waits for
 it. A deployment that fails (a refused envelope, say) is signalled with
-deploy_status_code 1 and its error in deploy_stderr.`,
+deploy_status_code 1 and its error in deploy_stderr.
+
+The signer: --signer-public-key, or else STATE_DIR/signer.pub. A
+"pin-signer" deployment (heat/templates/fernet-node.yaml) writes its
+signer_public_key input there the first time; the same key again changes
+nothing, and another key is refused (the deployment fails naming the file)
+until an operator removes STATE_DIR/signer.pub on the node.`,
 		Example: `  # /etc/os-collect-config.conf
   [DEFAULT]
-  command = fernetflow node collect --state-dir /var/lib/fernetflow --key-repository /etc/keystone/fernet-keys --keystone-user keystone --keystone-group keystone --signer-public-key /etc/fernetflow/signer.pub
+  command = fernetflow node collect --state-dir /var/lib/fernetflow --key-repository /etc/keystone/fernet-keys --keystone-user keystone --keystone-group keystone
 
   # by hand, on the cached metadata
-  OS_CONFIG_FILES=/var/lib/os-collect-config/heat.json fernetflow node collect --signer-public-key /etc/fernetflow/signer.pub`,
+  OS_CONFIG_FILES=/var/lib/os-collect-config/heat.json fernetflow node collect --state-dir /var/lib/fernetflow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			to, err := f.options(a)
@@ -126,11 +144,13 @@ on a TripleO node with heat-agents as /var/lib/heat-config/hooks/fernetflow,
 a script that execs this command with the node's flags.
 
 A failing deployment is reported in the JSON (deploy_status_code 1) and the
-command exits 0; it exits 1 only when stdin is not a deployment.`,
+command exits 0; it exits 1 only when stdin is not a deployment. The
+signer is --signer-public-key or STATE_DIR/signer.pub, as for node collect
+(a "pin-signer" deployment writes it).`,
 		Example: `  # /var/lib/heat-config/hooks/fernetflow
   #!/bin/sh
   exec fernetflow node hook --state-dir /var/lib/fernetflow --key-repository /etc/keystone/fernet-keys \
-      --keystone-user keystone --keystone-group keystone --signer-public-key /etc/fernetflow/signer.pub`,
+      --keystone-user keystone --keystone-group keystone`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			to, err := f.options(a)

@@ -148,6 +148,8 @@ func applyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) (any
 		return nil, fmt.Errorf("node: deployment %s is for server %s, this node is %s: refusing it", c.ID, server, opts.ServerID)
 	}
 	switch what := configText(c); what {
+	case PinSignerConfig:
+		return applyPinSigner(c, opts)
 	case "enroll":
 		return Enroll(opts.StateDir, opts.ServerID, time.Now())
 	case "install":

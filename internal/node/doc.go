@@ -20,6 +20,12 @@
 //	STATE_DIR/lock            held while an install runs, so two installs
 //	                          (os-collect-config and an operator, say) never
 //	                          interleave.
+//	STATE_DIR/signer.pub      the undercloud signer's public key this node
+//	                          pinned (the pin-signer deployment of
+//	                          heat/templates/fernet-node.yaml, or by hand):
+//	                          used when --signer-public-key is not given.
+//	                          The first key pinned is kept: another is
+//	                          refused until an operator removes the file.
 //
 // # Enroll
 //

@@ -40,7 +40,9 @@ type InstallOptions struct {
 	KeyRepository string
 	// ServerID is this node's server id; the envelope must name it.
 	ServerID string
-	// Signer is the pinned undercloud public key.
+	// Signer is the pinned undercloud public key; when zero, Install uses
+	// the one pinned in STATE_DIR/signer.pub (see PinSigner) and fails
+	// with ErrNoSigner when there is none.
 	Signer envelope.PublicKey
 	// Owner, when set, owns every key file written (keystone-manage's
 	// --keystone-user/--keystone-group), and the existing files must be
@@ -87,6 +89,10 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	}
 	if o.KeyRepository == "" {
 		return nil, errors.New("node: no key repository: pass --key-repository, Keystone's [fernet_tokens] key_repository")
+	}
+	o, err := resolveSigner(o)
+	if err != nil {
+		return nil, err
 	}
 	log := o.Logger
 	if log == nil {

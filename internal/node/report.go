@@ -79,7 +79,8 @@ type ReportOptions struct {
 	// AdoptRequest, when set, asks for the repository's set sealed to the
 	// undercloud; it must be signed by Signer.
 	AdoptRequest string
-	// Signer is the pinned undercloud public key (needed for AdoptRequest).
+	// Signer is the pinned undercloud public key (needed for
+	// AdoptRequest); when nil, the one in STATE_DIR/signer.pub.
 	Signer *envelope.PublicKey
 	// Now is the clock for a new identity (time.Now when nil).
 	Now func() time.Time
@@ -122,10 +123,16 @@ func Report(ctx context.Context, o ReportOptions) (*Observation, error) {
 		return nil, err
 	}
 	if o.AdoptRequest != "" && len(set) > 0 {
-		if o.Signer == nil {
-			return nil, errors.New("node: the undercloud asks for this node's keys (adoption), but no signer is pinned to check that it is the undercloud: pass --signer-public-key")
+		signer := o.Signer
+		if signer == nil {
+			// The signer a pin-signer deployment pinned (see PinSigner).
+			p, err := PinnedSigner(o.StateDir)
+			if err != nil {
+				return nil, fmt.Errorf("node: the undercloud asks for this node's keys (adoption), but no signer is pinned to check that it is the undercloud: %w", err)
+			}
+			signer = &p
 		}
-		rcpt, err := envelope.VerifyAdoptRequest(o.AdoptRequest, *o.Signer, o.ServerID)
+		rcpt, err := envelope.VerifyAdoptRequest(o.AdoptRequest, *signer, o.ServerID)
 		if err != nil {
 			return nil, err
 		}

@@ -4,11 +4,13 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -18,6 +20,9 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/fernetflow/fernetflow/heat"
+	"github.com/fernetflow/fernetflow/internal/deploy"
+	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/node"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
 
@@ -153,7 +158,7 @@ const testSigner = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 func TestHeatTemplates(t *testing.T) {
 	e := startHeatEnv(t)
 	defer e.stop()
-	m := startMistral(t)
+	m := startMistralCron(t) // the overcloud path's trigger must fire
 
 	// Heat finds Mistral in the catalog (service type workflowv2).
 	svc := e.create(t, "service", map[string]any{"name": "mistral", "type": "workflowv2"})
@@ -237,6 +242,242 @@ func TestHeatTemplates(t *testing.T) {
 			t.Errorf("after stack delete, Mistral still has cron triggers %v", triggers)
 		}
 	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("overcloud path as the README says", func(t *testing.T) { testOvercloudPath(t, e, h, m) })
+}
+
+// overcloudWithPins stands in for an overcloud: three controllers
+// (OS::Heat::DeployedServer, polled by real os-collect-config) and, per
+// controller, the resource TripleO runs before its configuration,
+// OS::TripleO::ControllerExtraConfigPre, which environments/
+// fernet-rotation.yaml maps to fernet-node.yaml.
+const overcloudWithPins = `heat_template_version: wallaby
+resources:
+  Controller-0: {type: OS::Heat::DeployedServer, properties: {software_config_transport: POLL_SERVER_HEAT}}
+  Controller-1: {type: OS::Heat::DeployedServer, properties: {software_config_transport: POLL_SERVER_HEAT}}
+  Controller-2: {type: OS::Heat::DeployedServer, properties: {software_config_transport: POLL_SERVER_HEAT}}
+  Controller-0-Pre: {type: OS::TripleO::ControllerExtraConfigPre, properties: {server: {get_resource: Controller-0}}}
+  Controller-1-Pre: {type: OS::TripleO::ControllerExtraConfigPre, properties: {server: {get_resource: Controller-1}}}
+  Controller-2-Pre: {type: OS::TripleO::ControllerExtraConfigPre, properties: {server: {get_resource: Controller-2}}}
+outputs:
+  pinned:
+    value:
+      - {get_attr: [Controller-0-Pre, pinned_signer]}
+      - {get_attr: [Controller-1-Pre, pinned_signer]}
+      - {get_attr: [Controller-2-Pre, pinned_signer]}
+`
+
+// testOvercloudPath follows the README's "Deploying with the overcloud
+// (Heat)" with the openstack CLI: nodes run os-collect-config with
+// fernetflow node collect (no --signer-public-key); the overcloud, created
+// with the environment file, pins the signer on each through
+// ControllerExtraConfigPre and reaches CREATE_COMPLETE; the action server
+// runs, mistral register --actions-only registers the actions; the
+// rotation stack is created from fernet-rotation.yaml with the environment
+// file; and its cron trigger (every minute; deleted after it fired once)
+// fires on real Mistral and brings every node to the master's new
+// generation.
+func testOvercloudPath(t *testing.T, e *heatEnv, h *heatAPI, m *mistralServer) {
+	requireTool(t, "/usr/bin/openstack", "python3-openstackclient")
+	requirePythonModule(t, "heatclient", "python3-heatclient")
+	ctx := context.Background()
+	root := t.TempDir()
+	t.Setenv("OS_CLIENT_CONFIG_FILE", e.clouds)
+	osEnv := []string{"OS_CLIENT_CONFIG_FILE=" + e.clouds, "OS_CLOUD=" + heatItCloud}
+	openstack := func(args ...string) string {
+		t.Helper()
+		return heatRunEnv(t, 5*time.Minute, osEnv, "openstack", args...)
+	}
+	c, err := deploy.NewOrchestrationClient(ctx, deploy.CloudOptions{Cloud: heatItCloud})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The undercloud: the signer, in the action server's state directory.
+	srvDir := filepath.Join(root, "undercloud")
+	state := filepath.Join(srvDir, "state")
+	run(t, fernetflowBin, "signer", "init", "--state-dir", state)
+	pub := strings.TrimSpace(run(t, fernetflowBin, "signer", "public", "--state-dir", state))
+	params := filepath.Join(root, "fernet-params.yaml")
+	heatWriteFile(t, params, fmt.Sprintf(`parameter_defaults:
+  signer_public_key: %s
+  schedule: "* * * * *"
+  max_active_keys: 5
+  token_expiration: 3600
+  allow_expired_window: 0
+`, pub))
+	envFile := heatTemplatesDir + "environments/fernet-rotation.yaml"
+
+	// The overcloud: its controllers come up, then wait for their pins.
+	overcloud := filepath.Join(root, "overcloud.yaml")
+	heatWriteFile(t, overcloud, overcloudWithPins)
+	t0 := time.Now()
+	openstack("stack", "create", "-t", overcloud, "-e", envFile, "-e", params, "--timeout", "10", "overcloud")
+	var servers []deploy.Server
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		servers, err = deploy.DiscoverServers(ctx, c, "overcloud", deploy.ServerFilter{Name: "Controller*"})
+		done := 0
+		for _, s := range servers {
+			if s.Status == "CREATE_COMPLETE" {
+				done++
+			}
+		}
+		if err == nil && len(servers) == 3 && done == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the overcloud's servers: %v %v\n%s", servers, err, e.tail())
+		}
+		time.Sleep(time.Second)
+	}
+	var nodes []*heatNode
+	for _, s := range servers {
+		code, res := h.do(t, "GET", fmt.Sprintf("/stacks/%s/%s/resources/%s", s.StackName, s.StackID, s.Resource), nil)
+		if code != 200 {
+			t.Fatalf("resource %s: HTTP %d %v", s.Resource, code, res)
+		}
+		occ, _ := res["resource"].(map[string]any)["attributes"].(map[string]any)["os_collect_config"].(map[string]any)
+		if occ == nil {
+			t.Fatalf("resource %s has no os_collect_config: %v", s.Resource, res)
+		}
+		nodes = append(nodes, newHeatNode(t, root, s, occ, &heatUndercloud{}))
+	}
+	st := waitStackPolling(t, e, h, "/stacks/overcloud/"+servers[0].StackID, "CREATE_COMPLETE", nodes)
+	t.Logf("overcloud CREATE_COMPLETE in %s, the signer pinned on 3 controllers", time.Since(t0).Round(time.Second))
+	for _, n := range nodes {
+		if b, err := os.ReadFile(filepath.Join(n.stateDir, node.SignerFile)); err != nil || string(b) != pub+"\n" {
+			t.Errorf("%s: %s holds %q (%v), want %s", n.name, node.SignerFile, b, err, pub)
+		}
+	}
+	if pinned := stackOutputs(st)["pinned"]; !jsonEqual(pinned, []any{pub, pub, pub}) {
+		t.Errorf("the overcloud's pinned signers %v, want %s thrice", pinned, pub)
+	}
+
+	// The action server and the ad-hoc actions, only.
+	sigPort := freePort(t)
+	srv := startActionServerOn(t, srvDir, osEnv, []string{"--target", "heat", "--os-cloud", heatItCloud, "--stack", "overcloud",
+		"--role", "Controller", "--signal-listen", fmt.Sprintf("127.0.0.1:%d", sigPort)}, nil)
+	out := fernetflowOK(t, "mistral", "register", "--actions-only", "--mistral-url", m.API, "--action-server", srv.URL,
+		"--auth", "shared-secret-for-tests", "--shared-secret-file", filepath.Join(srvDir, "secrets"), "-f", "json")
+	if strings.Contains(out, `"workflow"`) || strings.Contains(out, `"cron trigger"`) || !strings.Contains(out, `"fleet.servers"`) {
+		t.Fatalf("register --actions-only: %s", out)
+	}
+	if code, b := m.do(t, "GET", "/workflows/"+heat.RotationWorkflow, "", nil); code != 404 {
+		t.Fatalf("register --actions-only made the workflow: HTTP %d %s", code, b)
+	}
+
+	// The rotation's stack, as the README says.
+	t0 = time.Now()
+	openstack("stack", "create", "-t", heatTemplatesDir+heat.RotationTemplate, "-e", envFile, "-e", params, "--wait", "fernet-rotation")
+	triggers := mistralCronTriggers(t, m)
+	if len(triggers) != 1 || triggers[0].Pattern != "* * * * *" {
+		t.Fatalf("cron triggers %+v, want one, every minute", triggers)
+	}
+	t.Logf("fernet-rotation CREATE_COMPLETE in %s; cron trigger %s next at %s", time.Since(t0).Round(time.Second), triggers[0].Name, triggers[0].NextExecution)
+
+	// The trigger fires within a minute; the nodes poll meanwhile. Once
+	// it has fired, the test deletes it in Mistral (the template has no
+	// remaining-executions parameter: Heat turns a null integer property
+	// into 0, which Mistral refuses), so that it runs once.
+	trigger := triggers[0].Name
+	var ex struct {
+		ID          string `json:"id"`
+		State       string `json:"state"`
+		StateInfo   string `json:"state_info"`
+		Description string `json:"description"`
+	}
+	for deadline := time.Now().Add(4 * time.Minute); ; {
+		code, b := m.do(t, "GET", "/executions?workflow_name="+heat.RotationWorkflow, "", nil)
+		if code != 200 {
+			t.Fatalf("executions: HTTP %d %s", code, b)
+		}
+		var l struct {
+			Executions []json.RawMessage `json:"executions"`
+		}
+		_ = json.Unmarshal(b, &l)
+		if len(l.Executions) > 0 {
+			if trigger != "" {
+				if code, b := m.do(t, "DELETE", "/cron_triggers/"+trigger, "", nil); code != 204 {
+					t.Fatalf("delete the cron trigger after its first run: HTTP %d %s", code, b)
+				}
+				trigger = ""
+			}
+			if len(l.Executions) != 1 {
+				t.Fatalf("%d executions of the cron trigger, want one", len(l.Executions))
+			}
+			_ = json.Unmarshal(l.Executions[0], &ex)
+			if ex.State == "SUCCESS" || ex.State == "ERROR" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stack's cron trigger did not fire and finish within 4 minutes (execution %+v)\n%s\nserve:\n%s", ex, m.logTail(), srv.out)
+		}
+		pollAll(t, nodes, 3)
+		time.Sleep(time.Second)
+	}
+	if ex.State != "SUCCESS" || !strings.Contains(ex.Description, "cron_trigger") {
+		t.Fatalf("the cron trigger's execution: %+v\nserve:\n%s", ex, srv.out)
+	}
+	master := filepath.Join(state, "master", "fernet-keys")
+	mr, err := keys.Open(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := keys.ReadMetadata(master)
+	if err != nil || meta.Generation == 0 {
+		t.Fatalf("the master's metadata %+v: %v", meta, err)
+	}
+	for _, n := range nodes {
+		r, err := keys.Open(n.repo)
+		if err != nil {
+			t.Fatalf("%s: %v", n.name, err)
+		}
+		ns, err := node.ReadState(n.stateDir)
+		if err != nil || ns == nil {
+			t.Fatalf("%s: installed %v %v", n.name, ns, err)
+		}
+		if r.Keys.Fingerprint() != mr.Keys.Fingerprint() || ns.Generation != meta.Generation {
+			t.Errorf("%s: generation %d, its keys the master's: %v; want the master's generation %d", n.name, ns.Generation, r.Keys.Fingerprint() == mr.Keys.Fingerprint(), meta.Generation)
+		}
+	}
+	t.Logf("the stack's cron trigger rotated 3 controllers to generation %d (execution %s)", meta.Generation, ex.ID)
+}
+
+// waitStackPolling is heatAPI.waitStack with the nodes' os-collect-config
+// run between polls, as their timers would.
+func waitStackPolling(t *testing.T, e *heatEnv, h *heatAPI, path, want string, nodes []*heatNode) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		code, m := h.do(t, "GET", path, nil)
+		if code != 200 {
+			t.Fatalf("GET %s: HTTP %d %v", path, code, m)
+		}
+		st := m["stack"].(map[string]any)
+		if status, _ := st["stack_status"].(string); !strings.HasSuffix(status, "_IN_PROGRESS") {
+			if status != want {
+				t.Fatalf("stack %s: %s (%v), want %s\n%s", path, status, st["stack_status_reason"], want, e.tail())
+			}
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stack %s still in progress after 5 minutes\n%s", path, e.tail())
+		}
+		pollAll(t, nodes, 3)
+	}
+}
+
+func stackOutputs(st map[string]any) map[string]any {
+	outs := map[string]any{}
+	for _, o := range st["outputs"].([]any) {
+		om := o.(map[string]any)
+		outs[om["output_key"].(string)] = om["output_value"]
+	}
+	return outs
 }
 
 type mistralCronTrigger struct {

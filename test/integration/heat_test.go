@@ -120,7 +120,8 @@ func createServersStack(t *testing.T, c *gophercloud.ServiceClient, name string,
 }
 
 // newHeatNode writes a node directory whose os-collect-config polls the
-// server's metadata and runs fernetflow's node collect.
+// server's metadata and runs fernetflow's node collect, with
+// --signer-public-key u.pubFile unless it is empty.
 func newHeatNode(t *testing.T, root string, srv deploy.Server, occ map[string]any, u *heatUndercloud) *heatNode {
 	t.Helper()
 	dir := filepath.Join(root, srv.Name)
@@ -130,8 +131,10 @@ func newHeatNode(t *testing.T, root string, srv deploy.Server, occ map[string]an
 	if h["resource_name"] != srv.Resource {
 		t.Fatalf("server %s: os_collect_config polls resource %v", srv.Name, h["resource_name"])
 	}
-	command := fmt.Sprintf("%s node collect --state-dir %s --key-repository %s --signer-public-key %s",
-		fernetflowBin, n.stateDir, n.repo, u.pubFile)
+	command := fmt.Sprintf("%s node collect --state-dir %s --key-repository %s", fernetflowBin, n.stateDir, n.repo)
+	if u.pubFile != "" {
+		command += " --signer-public-key " + u.pubFile
+	} // else: the signer a pin-signer deployment pins in the state directory
 	heatWriteFile(t, n.occConf, fmt.Sprintf(`[DEFAULT]
 collectors = heat
 command = %s

@@ -50,6 +50,13 @@ type actionServer struct {
 // secrets of dir/secrets, project admin allowed).
 func startActionServer(t *testing.T, dir string, nodes []string, auth ...string) *actionServer {
 	t.Helper()
+	return startActionServerOn(t, dir, nil, []string{"--target", "local", "--nodes", strings.Join(nodes, ",")}, nodes, auth...)
+}
+
+// startActionServerOn is startActionServer on any target: target are the
+// target's flags, env the extra environment (OS_CLIENT_CONFIG_FILE, say).
+func startActionServerOn(t *testing.T, dir string, env, target, nodes []string, auth ...string) *actionServer {
+	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +69,11 @@ func startActionServer(t *testing.T, dir string, nodes []string, auth ...string)
 	if len(auth) == 0 {
 		auth = []string{"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "--allowed-project", "admin"}
 	}
-	args := append([]string{"serve", "--state-dir", s.state, "--tick", "1s", "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--target", "local", "--nodes", strings.Join(nodes, ",")}, auth...)
+	args := append(append([]string{"serve", "--state-dir", s.state, "--tick", "1s", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, target...), auth...)
 	s.cmd = exec.Command(fernetflowBin, args...)
+	if env != nil {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

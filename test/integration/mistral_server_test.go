@@ -43,6 +43,19 @@ func freePort(t *testing.T) int {
 // process group, when the test ends.
 func startMistral(t *testing.T) *mistralServer {
 	t.Helper()
+	return startMistralWith(t, false)
+}
+
+// startMistralCron is startMistral with [cron_trigger] enabled, checking
+// for due triggers every second (restartMistralWithCron, without the
+// restart).
+func startMistralCron(t *testing.T) *mistralServer {
+	t.Helper()
+	return startMistralWith(t, true)
+}
+
+func startMistralWith(t *testing.T, cron bool) *mistralServer {
+	t.Helper()
 	requirePythonModule(t, "mistral.cmd.launch", "python3-mistral")
 	requireTool(t, "mistral-db-manage", "mistral-common")
 	if _, err := os.Stat("/etc/mistral/policy.json"); err != nil {
@@ -90,6 +103,9 @@ random_delay = 0
 [oslo_policy]
 policy_file = /etc/mistral/policy.json
 `, dir, port)
+	if cron {
+		cfg = strings.Replace(cfg, "[cron_trigger]\nenabled = False", "[cron_trigger]\nenabled = True\nexecution_interval = 1", 1)
+	}
 	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
