@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,10 +110,7 @@ func SealHolding(set keys.Set, serverID string, recipient *age.X25519Recipient) 
 	if len(set) > maxKeys {
 		return nil, fmt.Errorf("envelope: seal holding: %d keys, at most %d", len(set), maxKeys)
 	}
-	h := holding{Context: holdingContext, ServerID: serverID, Keys: map[string]string{}, Fingerprint: set.Fingerprint().String()}
-	for i, k := range set {
-		h.Keys[strconv.Itoa(i)] = string(k.Encode())
-	}
+	h := holding{Context: holdingContext, ServerID: serverID, Keys: encodeKeys(set), Fingerprint: set.Fingerprint().String()}
 	plain, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
@@ -143,17 +139,9 @@ func OpenHolding(armored []byte, identity *age.X25519Identity, serverID string) 
 	if h.ServerID != serverID {
 		return nil, fmt.Errorf("%w: the holding was sealed by server %q, expected %q", ErrNotForThisNode, abbreviate(h.ServerID), serverID)
 	}
-	set := keys.Set{}
-	for name, enc := range h.Keys {
-		i, err := strconv.Atoi(name)
-		if err != nil || i < 0 || strconv.Itoa(i) != name {
-			return nil, fmt.Errorf("%w: key index %q is not a non-negative integer", ErrMalformedKey, abbreviate(name))
-		}
-		k, err := keys.ParseKey([]byte(enc))
-		if err != nil {
-			return nil, fmt.Errorf("%w: key %d: %v", ErrMalformedKey, i, err)
-		}
-		set[i] = k
+	set, err := decodeKeys(h.Keys)
+	if err != nil {
+		return nil, err
 	}
 	if fp := set.Fingerprint().String(); fp != h.Fingerprint {
 		return nil, fmt.Errorf("%w: the keys do not match the holding's fingerprint", ErrMalformedKey)

@@ -112,12 +112,9 @@ func seal(set keys.Set, generation uint64, serverID string, recipient *age.X2551
 		ServerID:    serverID,
 		Generation:  generation,
 		Issued:      now.UTC().Truncate(time.Second).Format(time.RFC3339),
-		Keys:        make(map[string]string, len(set)),
 		Fingerprint: set.Fingerprint().String(),
 	}
-	for i, k := range set {
-		p.Keys[strconv.Itoa(i)] = string(k.Encode())
-	}
+	p.Keys = encodeKeys(set)
 	signed, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: seal: %w", err)
@@ -137,6 +134,37 @@ func seal(set keys.Set, generation uint64, serverID string, recipient *age.X2551
 		return nil, fmt.Errorf("envelope: seal: %w", err)
 	}
 	return out, nil
+}
+
+// encodeKeys is a set as the JSON of envelopes and holdings carries it:
+// Keystone's file name to the key file's content.
+func encodeKeys(set keys.Set) map[string]string {
+	out := make(map[string]string, len(set))
+	for i, k := range set {
+		out[strconv.Itoa(i)] = string(k.Encode())
+	}
+	return out
+}
+
+// decodeKeys is the inverse of encodeKeys, refusing what is not a key
+// (its errors wrap ErrMalformedKey and never quote a key).
+func decodeKeys(m map[string]string) (keys.Set, error) {
+	if len(m) > maxKeys {
+		return nil, fmt.Errorf("%w: %d keys, at most %d", ErrMalformedKey, len(m), maxKeys)
+	}
+	set := keys.Set{}
+	for name, enc := range m {
+		i, err := strconv.Atoi(name)
+		if err != nil || i < 0 || strconv.Itoa(i) != name {
+			return nil, fmt.Errorf("%w: key index %q is not a non-negative integer in canonical form", ErrMalformedKey, abbreviate(name))
+		}
+		k, err := keys.ParseKey([]byte(enc))
+		if err != nil {
+			return nil, fmt.Errorf("%w: key %d: %v", ErrMalformedKey, i, err)
+		}
+		set[i] = k
+	}
+	return set, nil
 }
 
 // marshalDocument is the one canonical encoding of a document: compact
@@ -294,20 +322,9 @@ func parsePayload(signed []byte, serverID string) (*Envelope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the issue time is not RFC 3339", ErrMalformedKey)
 	}
-	if len(p.Keys) > maxKeys {
-		return nil, fmt.Errorf("%w: %d keys, at most %d", ErrMalformedKey, len(p.Keys), maxKeys)
-	}
-	set := keys.Set{}
-	for name, enc := range p.Keys {
-		i, err := strconv.Atoi(name)
-		if err != nil || i < 0 || strconv.Itoa(i) != name {
-			return nil, fmt.Errorf("%w: key index %q is not a non-negative integer in canonical form", ErrMalformedKey, abbreviate(name))
-		}
-		k, err := keys.ParseKey([]byte(enc))
-		if err != nil {
-			return nil, fmt.Errorf("%w: key %d: %v", ErrMalformedKey, i, err)
-		}
-		set[i] = k
+	set, err := decodeKeys(p.Keys)
+	if err != nil {
+		return nil, err
 	}
 	if err := set.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformedKey, err)
