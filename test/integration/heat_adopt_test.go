@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/orchestration/v1/stacks"
 
 	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/keys"
@@ -111,22 +110,8 @@ func repoFingerprint(t *testing.T, dir string) string {
 //   - --overwrite-drifted repairs both; then a controller whose
 //     os-collect-config is down is a refusal within --check-timeout.
 func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
-	e, c := startHeatClient(t)
-	ctx := context.Background()
-	root := t.TempDir()
-	state := filepath.Join(root, "undercloud")
-	run(t, fernetflowBin, "signer", "init", "--state-dir", state)
-	u := &heatUndercloud{pubFile: filepath.Join(state, "signer.pub")}
-	names := []string{"Controller-0", "Controller-1", "Controller-2"}
-	occ := createServersStack(t, c, "overcloud", names)
-	servers, err := deploy.DiscoverServers(ctx, c, "overcloud", deploy.ServerFilter{Name: "Controller*"})
-	if err != nil || len(servers) != 3 {
-		t.Fatalf("servers %v: %v", servers, err)
-	}
-	var nodes []*heatNode
-	for _, s := range servers {
-		nodes = append(nodes, newHeatNode(t, root, s, occ[s.Name], u))
-	}
+	o := startHeatOvercloud(t)
+	e, c, root, state, u, nodes := o.e, o.c, o.root, o.state, o.u, o.nodes
 
 	// keystone-manage fernet_setup on Controller-0 (its Keystone), copied
 	// to the others as deployment tools do.
@@ -321,7 +306,6 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 // server's os_collect_config by its stack id and resource name.
 func createGroupStack(t *testing.T, c *gophercloud.ServiceClient, name string, count int, nested bool) map[string]map[string]any {
 	t.Helper()
-	ctx := context.Background()
 	member := map[string]any{"type": "OS::Heat::DeployedServer", "properties": map[string]any{"software_config_transport": "POLL_SERVER_HEAT"}}
 	files := map[string]string{}
 	if nested {
@@ -343,45 +327,22 @@ outputs:
 		"resources": map[string]any{"Controller": map[string]any{"type": "OS::Heat::ResourceGroup",
 			"properties": map[string]any{"count": count, "resource_def": member}}},
 		"outputs": map[string]any{"occ": map[string]any{"value": map[string]any{"get_attr": []any{"Controller", "os_collect_config"}}}}}
-	var created struct {
-		Stack struct {
-			ID string `json:"id"`
-		} `json:"stack"`
-	}
-	if _, err := c.Post(ctx, c.ServiceURL("stacks"), map[string]any{"stack_name": name, "template": tmpl, "files": files, "timeout_mins": 15}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}}); err != nil {
-		t.Fatalf("create stack %s: %v", name, err)
-	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		s, err := stacks.Get(ctx, c, name, created.Stack.ID).Extract()
-		if err != nil {
-			t.Fatalf("get stack %s: %v", name, err)
+	st := createStackAndWait(t, c, map[string]any{"stack_name": name, "template": tmpl, "files": files, "timeout_mins": 15})
+	out := map[string]map[string]any{}
+	for _, o := range st.Outputs {
+		if o["output_key"] != "occ" {
+			continue
 		}
-		switch s.Status {
-		case "CREATE_COMPLETE":
-			out := map[string]map[string]any{}
-			for _, o := range s.Outputs {
-				if o["output_key"] != "occ" {
-					continue
-				}
-				for _, v := range o["output_value"].([]any) {
-					occ := v.(map[string]any)
-					h := occ["heat"].(map[string]any)
-					out[fmt.Sprint(h["stack_id"], "/", h["resource_name"])] = occ
-				}
-			}
-			if len(out) != count {
-				t.Fatalf("stack %s: os_collect_config for %d of %d servers: %v", name, len(out), count, s.Outputs)
-			}
-			return out
-		case "CREATE_FAILED":
-			t.Fatalf("stack %s: %s", name, s.StatusReason)
+		for _, v := range o["output_value"].([]any) {
+			occ := v.(map[string]any)
+			h := occ["heat"].(map[string]any)
+			out[fmt.Sprint(h["stack_id"], "/", h["resource_name"])] = occ
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stack %s still %s after 10 minutes", name, s.Status)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
+	if len(out) != count {
+		t.Fatalf("stack %s: os_collect_config for %d of %d servers: %v", name, len(out), count, st.Outputs)
+	}
+	return out
 }
 
 // groupNodes discovers the servers of role Controller in stack, as

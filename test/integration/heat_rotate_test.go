@@ -3,20 +3,48 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-
-	"os"
-	"os/exec"
 	"path/filepath"
-
 	"testing"
-	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
+
+// heatOvercloud is a Heat env with an "overcloud" stack of three
+// controllers (OS::Heat::DeployedServer), each a node whose real
+// os-collect-config runs fernetflow node collect, and an undercloud state
+// directory with a signer the nodes pin.
+type heatOvercloud struct {
+	e     *heatEnv
+	c     *gophercloud.ServiceClient
+	root  string
+	state string
+	u     *heatUndercloud
+	nodes []*heatNode
+}
+
+func startHeatOvercloud(t *testing.T) *heatOvercloud {
+	t.Helper()
+	e, c := startHeatClient(t)
+	o := &heatOvercloud{e: e, c: c, root: t.TempDir()}
+	o.state = filepath.Join(o.root, "undercloud")
+	run(t, fernetflowBin, "signer", "init", "--state-dir", o.state)
+	o.u = &heatUndercloud{pubFile: filepath.Join(o.state, "signer.pub")}
+	names := []string{"Controller-0", "Controller-1", "Controller-2"}
+	occ := createServersStack(t, c, "overcloud", names)
+	servers, err := deploy.DiscoverServers(context.Background(), c, "overcloud", deploy.ServerFilter{Name: "Controller*"})
+	if err != nil || len(servers) != 3 {
+		t.Fatalf("servers %v: %v", servers, err)
+	}
+	for _, s := range servers {
+		o.nodes = append(o.nodes, newHeatNode(t, o.root, s, occ[s.Name], o.u))
+	}
+	return o
+}
 
 // TestHeatRotate runs `fernetflow rotate --target heat` against a real
 // Keystone and heat-all: three OS::Heat::DeployedServer resources stand in
@@ -26,59 +54,19 @@ import (
 // master's set, and every token signed on any node so far validates on
 // every node.
 func TestHeatRotate(t *testing.T) {
-	e, c := startHeatClient(t)
-	ctx := context.Background()
-	root := t.TempDir()
-	state := filepath.Join(root, "undercloud")
-	run(t, fernetflowBin, "signer", "init", "--state-dir", state)
-	u := &heatUndercloud{pubFile: filepath.Join(state, "signer.pub")}
-
-	names := []string{"Controller-0", "Controller-1", "Controller-2"}
-	occ := createServersStack(t, c, "overcloud", names)
-	servers, err := deploy.DiscoverServers(ctx, c, "overcloud", deploy.ServerFilter{Name: "Controller*"})
-	if err != nil || len(servers) != 3 {
-		t.Fatalf("servers %v: %v", servers, err)
-	}
-	var nodes []*heatNode
-	for _, s := range servers {
-		nodes = append(nodes, newHeatNode(t, root, s, occ[s.Name], u))
-	}
+	o := startHeatOvercloud(t)
+	state, nodes := o.state, o.nodes
 
 	// rotate runs fernetflow rotate while the nodes' os-collect-config polls.
 	rotate := func(args ...string) (string, int) {
 		t.Helper()
-		cmd := exec.Command(fernetflowBin, append([]string{"rotate", "--target", "heat", "--os-cloud", heatItCloud,
+		out, errs, code, _ := heatFernetflow(t, o.e, nodes, append([]string{"rotate", "--target", "heat", "--os-cloud", heatItCloud,
 			"--stack", "overcloud", "--role", "Controller", "--state-dir", state, "--max-active-keys", "5",
 			"--token-expiration", "1h", "--allow-expired-window", "0", "--timeout", "3m", "-f", "json"}, args...)...)
-		cmd.Env = append(os.Environ(), "OS_CLIENT_CONFIG_FILE="+e.clouds)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		if code != 0 {
+			t.Logf("fernetflow rotate exit %d:\n%s", code, errs)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		deadline := time.After(8 * time.Minute)
-		for {
-			select {
-			case err := <-done:
-				code := 0
-				if ee, ok := err.(*exec.ExitError); ok {
-					code = ee.ExitCode()
-				} else if err != nil {
-					t.Fatal(err)
-				}
-				if code != 0 {
-					t.Logf("fernetflow rotate exit %d:\n%s", code, errb.String())
-				}
-				return out.String(), code
-			case <-deadline:
-				cmd.Process.Kill()
-				t.Fatalf("fernetflow rotate did not finish in 8 minutes:\n%s\n%s", errb.String(), e.tail())
-			default:
-			}
-			pollAll(t, nodes, 3) // os-collect-config on every node, as their timers would
-		}
+		return out, code
 	}
 
 	var tokens []string

@@ -71,7 +71,6 @@ func (u *heatUndercloud) set(t *testing.T) keys.Set {
 // waits for CREATE_COMPLETE and returns each server's os_collect_config.
 func createServersStack(t *testing.T, c *gophercloud.ServiceClient, name string, servers []string) map[string]map[string]any {
 	t.Helper()
-	ctx := context.Background()
 	res := map[string]any{"network": map[string]any{"type": "OS::Heat::None"}}
 	occ := map[string]any{}
 	for _, s := range servers {
@@ -79,13 +78,34 @@ func createServersStack(t *testing.T, c *gophercloud.ServiceClient, name string,
 		occ[s] = map[string]any{"get_attr": []any{s, "os_collect_config"}}
 	}
 	tmpl := map[string]any{"heat_template_version": "rocky", "resources": res, "outputs": map[string]any{"occ": map[string]any{"value": occ}}}
+	st := createStackAndWait(t, c, map[string]any{"stack_name": name, "template": tmpl, "timeout_mins": 15})
+	out := map[string]map[string]any{}
+	for _, o := range st.Outputs {
+		if o["output_key"] != "occ" {
+			continue
+		}
+		for k, v := range o["output_value"].(map[string]any) {
+			out[k] = v.(map[string]any)
+		}
+	}
+	if len(out) != len(servers) {
+		t.Fatalf("stack %s: os_collect_config for %d of %d servers: %v", name, len(out), len(servers), st.Outputs)
+	}
+	return out
+}
+
+// createStackAndWait creates a stack from body (stack_name, template,
+// files...) and waits up to 10 minutes for CREATE_COMPLETE.
+func createStackAndWait(t *testing.T, c *gophercloud.ServiceClient, body map[string]any) *stacks.RetrievedStack {
+	t.Helper()
+	ctx := context.Background()
+	name := body["stack_name"].(string)
 	var created struct {
 		Stack struct {
 			ID string `json:"id"`
 		} `json:"stack"`
 	}
-	_, err := c.Post(ctx, c.ServiceURL("stacks"), map[string]any{"stack_name": name, "template": tmpl, "timeout_mins": 15}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}})
-	if err != nil {
+	if _, err := c.Post(ctx, c.ServiceURL("stacks"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{201}}); err != nil {
 		t.Fatalf("create stack %s: %v", name, err)
 	}
 	deadline := time.Now().Add(10 * time.Minute)
@@ -96,19 +116,7 @@ func createServersStack(t *testing.T, c *gophercloud.ServiceClient, name string,
 		}
 		switch s.Status {
 		case "CREATE_COMPLETE":
-			out := map[string]map[string]any{}
-			for _, o := range s.Outputs {
-				if o["output_key"] != "occ" {
-					continue
-				}
-				for k, v := range o["output_value"].(map[string]any) {
-					out[k] = v.(map[string]any)
-				}
-			}
-			if len(out) != len(servers) {
-				t.Fatalf("stack %s: os_collect_config for %d of %d servers: %v", name, len(out), len(servers), s.Outputs)
-			}
-			return out
+			return s
 		case "CREATE_FAILED":
 			t.Fatalf("stack %s: %s", name, s.StatusReason)
 		}
