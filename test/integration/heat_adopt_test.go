@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,9 +357,15 @@ func groupNodes(t *testing.T, c *gophercloud.ServiceClient, root, stack string, 
 	}
 	var nodes []*heatNode
 	for _, s := range servers {
-		o, ok := occ[s.StackID+"/"+s.Resource]
-		if !ok {
-			t.Fatalf("%s: no os_collect_config for resource %s", stack, s.Resource)
+		// os-collect-config's stack_id may be "name/id": match by id.
+		var o map[string]any
+		for k, v := range occ {
+			if strings.Contains(k, s.StackID) && strings.HasSuffix(k, "/"+s.Resource) {
+				o = v
+			}
+		}
+		if o == nil {
+			t.Fatalf("%s: no os_collect_config for resource %s of stack %s among %v", stack, s.Resource, s.StackID, slices.Collect(maps.Keys(occ)))
 		}
 		nodes = append(nodes, newHeatNode(t, filepath.Join(root, stack), s, o, u))
 	}
