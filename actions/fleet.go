@@ -226,7 +226,8 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 	if req.ProbeTokens, err = fleet.FleetToken(m); err != nil {
 		return nil, err
 	}
-	if m == nil && !in.DiscardExistingKeys {
+	if m == nil && !in.DiscardExistingKeys && !in.DryRun {
+		// A dry run decides from fingerprints: it asks for no keys.
 		if req.AdoptRequest, err = u.AdoptRequests(in.Servers); err != nil {
 			return nil, err
 		}
@@ -242,7 +243,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 	out := &checkOut{MasterReady: m != nil, Repair: []fleet.Server{}, Overwrite: []string{}}
 	overwrite := slices.Clone(in.Overwrite)
 	if m == nil {
-		a, set, err := u.PlanAdoption(reports, in.AdoptFrom, in.DiscardExistingKeys)
+		a, set, err := u.PlanAdoption(reports, in.AdoptFrom, in.DiscardExistingKeys, in.DryRun)
 		if err != nil {
 			return nil, err
 		}
@@ -269,7 +270,11 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 			return out, nil
 		}
 		if in.DryRun {
-			m = &fleet.Master{Keys: set, Generation: 1, Fingerprint: set.Fingerprint()}
+			fp, err := keys.ParseFingerprint(a.Fingerprint)
+			if err != nil {
+				return nil, err
+			}
+			m = &fleet.Master{Generation: 1, Fingerprint: fp}
 		} else {
 			if err := u.Adopt(ctx, set); err != nil {
 				return nil, err

@@ -55,6 +55,9 @@ func TestRotateAdoptsExistingKeysThenRefusesDrift(t *testing.T) {
 	if _, err := keys.Open(master); err == nil {
 		t.Fatal("the dry run wrote the master")
 	}
+	if _, err := os.Stat(filepath.Join(r.base, "undercloud", fleet.IdentityFile)); err == nil {
+		t.Fatal("the dry run asked the nodes for their keys (it made the identity they are sealed to)")
+	}
 
 	out, errs, code = r.run("rotate", "-f", "json")
 	if code != 0 || !strings.Contains(out, `"outcome": "rotated"`) || !strings.Contains(out, `"action": "adopt"`) {

@@ -64,8 +64,9 @@ type Adoption struct {
 // holdings it opens with the undercloud's identity. adoptFrom (a server
 // name or id) chooses a set when the nodes differ; discard makes a new set
 // whatever the nodes hold. It returns the set to adopt (nil for setup and
-// refuse).
-func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard bool) (*Adoption, keys.Set, error) {
+// refuse). With plan, it only decides, from the fingerprints the nodes
+// reported (a dry run asks for no keys), and returns no set.
+func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, plan bool) (*Adoption, keys.Set, error) {
 	a := &Adoption{Sets: []Held{}}
 	sets := map[string]keys.Set{}
 	var order []string
@@ -79,7 +80,9 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard bo
 			return nil, nil, fmt.Errorf("fleet: %s: its key repository cannot be read, so its keys cannot be adopted: %s", r.Name, o.Repository.Error)
 		}
 		fp := o.Repository.Fingerprint
-		if _, seen := sets[fp]; !seen && !discard {
+		if _, seen := sets[fp]; !seen && plan {
+			sets[fp] = keys.Set{}
+		} else if !seen && !discard {
 			if o.Sealed == "" {
 				return nil, nil, fmt.Errorf("fleet: %s holds keys but did not send them sealed to the undercloud: upgrade fernetflow on that node", r.Name)
 			}
@@ -132,6 +135,9 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard bo
 			h := a.Sets[slices.IndexFunc(a.Sets, func(h Held) bool { return h.Fingerprint == fp })]
 			a.Action, a.From, a.Fingerprint = "adopt", h.Servers, fp
 			a.Reason = fmt.Sprintf("--adopt-from %s: adopting the set %s holds (%s); the other nodes are overwritten, and tokens signed with keys only they hold stop validating", adoptFrom, strings.Join(h.Servers, ", "), short(fp))
+			if plan {
+				return a, nil, nil
+			}
 			return a, sets[fp], nil
 		}
 		return nil, nil, fmt.Errorf("fleet: --adopt-from %s: no such server among the nodes (name or server id)", adoptFrom)
@@ -139,6 +145,9 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard bo
 		h := a.Sets[0]
 		a.Action, a.From, a.Fingerprint = "adopt", h.Servers, h.Fingerprint
 		a.Reason = fmt.Sprintf("the master is empty and %s share one key set (%s): it becomes the master, so every token they issued stays valid", strings.Join(h.Servers, ", "), short(h.Fingerprint))
+		if plan {
+			return a, nil, nil
+		}
 		return a, sets[h.Fingerprint], nil
 	}
 	var parts []string

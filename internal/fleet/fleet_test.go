@@ -370,7 +370,13 @@ func TestPlanAdoption(t *testing.T) {
 					t.Fatal("keys travel unsealed")
 				}
 			}
-			a, set, err := u.PlanAdoption(reports, c.adoptFrom, c.discard)
+			a, set, err := u.PlanAdoption(reports, c.adoptFrom, c.discard, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, pset, err := u.PlanAdoption(reports, c.adoptFrom, c.discard, true); err != nil || p.Action != a.Action || p.Reason != a.Reason || pset != nil {
+				t.Fatalf("the plan (a dry run) differs: %+v %v %v", p, pset, err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
