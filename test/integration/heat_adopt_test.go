@@ -100,9 +100,9 @@ func repoFingerprint(t *testing.T, dir string) string {
 // three controllers (OS::Heat::DeployedServer, each running real
 // os-collect-config with fernetflow node collect) that share keys made by
 // the real keystone-manage fernet_setup, and real Keystones serving from
-// two of them on one database. Then:
+// each of them on one database. Then:
 //   - the first fernetflow rotate --target heat adopts those keys: a token
-//     issued before it stays valid on both Keystones, and it takes two
+//     issued before it stays valid on every controller's Keystone, and it takes two
 //     os-collect-config rounds (report, install);
 //   - a stray keystone-manage fernet_rotate on one controller makes the
 //     next run refuse (exit 2), naming it, with every repository and the
@@ -123,9 +123,11 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 			t.Fatalf("cp: %v %s", err, out)
 		}
 	}
+	ks1 := startKeystoneOn(t, nodes[1].repo, false, ks0)
 	ks2 := startKeystoneOn(t, nodes[2].repo, false, ks0)
+	keystones := []*heatEnv{ks0, ks1, ks2} // one per controller, on one database
 	before := keystoneToken(t, ks0)
-	for _, ks := range []*heatEnv{ks0, ks2} {
+	for _, ks := range keystones {
 		if code := keystoneValidate(t, ks, before); code != 200 {
 			t.Fatalf("before the first run, %s rejects the token: %d", ks.ksURL, code)
 		}
@@ -162,7 +164,7 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 		}
 	}
 	after := keystoneToken(t, ks2)
-	for _, ks := range []*heatEnv{ks0, ks2} {
+	for _, ks := range keystones {
 		for i, tok := range []string{before, after} {
 			if code := keystoneValidate(t, ks, tok); code != 200 {
 				t.Fatalf("after adopting, %s rejects token %d: HTTP %d\n%s", ks.ksURL, i, code, ks.tail())
@@ -223,8 +225,10 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 			t.Fatalf("after --overwrite-drifted, %s holds another set", n.name)
 		}
 	}
-	if code := keystoneValidate(t, ks0, before); code != 200 {
-		t.Fatalf("the token issued before the first run is lost: %d", code)
+	for _, ks := range keystones {
+		if code := keystoneValidate(t, ks, before); code != 200 {
+			t.Fatalf("after --overwrite-drifted, %s rejects the token issued before the first run: %d", ks.ksURL, code)
+		}
 	}
 
 	// Controller-0's os-collect-config is down: a refusal within the check
