@@ -69,7 +69,6 @@ type Adoption struct {
 func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, plan bool) (*Adoption, keys.Set, error) {
 	a := &Adoption{Sets: []Held{}}
 	sets := map[string]keys.Set{}
-	var order []string
 	var id *age.X25519Identity
 	for _, r := range reports {
 		o := r.Observation
@@ -108,7 +107,6 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 				idx = append(idx, k.Index)
 			}
 			a.Sets = append(a.Sets, Held{Fingerprint: fp, Keys: idx})
-			order = append(order, fp)
 			i = len(a.Sets) - 1
 		}
 		a.Sets[i].Servers = append(a.Sets[i].Servers, r.Name)

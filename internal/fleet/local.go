@@ -38,13 +38,6 @@ func KeyRepository(nodeDir string) string { return filepath.Join(nodeDir, "ferne
 // StateDir is a local node's state directory.
 func StateDir(nodeDir string) string { return filepath.Join(nodeDir, "state") }
 
-func (l *Local) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
-}
-
 // Servers implements Target.
 func (l *Local) Servers(ctx context.Context, _ Selection) ([]Server, error) {
 	if len(l.Nodes) == 0 {
