@@ -52,6 +52,10 @@ type TaskExecution struct {
 	Secret     bool           `json:"secret,omitempty"`
 	StartedAt  time.Time      `json:"started_at"`
 	FinishedAt time.Time      `json:"finished_at"`
+	// Err is the Go error the task's action failed with (nil otherwise),
+	// for callers in this process to test with errors.Is; it is not
+	// recorded (StateInfo is its text).
+	Err error `json:"-"`
 
 	errorHandled bool
 	startFailed  bool   // the task could not start: the workflow fails

@@ -172,6 +172,9 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		spec = t.PublishOnError
 	}
 	setResult(state, info, result)
+	r.mu.Lock()
+	te.Err = runErr
+	r.mu.Unlock()
 	out := make(map[string]any, len(in)+len(spec))
 	for k, v := range in {
 		out[k] = v

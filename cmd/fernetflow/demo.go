@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
-	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/internal/rotation"
 )
 
 // demoStep is one step of the demo's story, for -f json.
@@ -160,17 +161,19 @@ func (d *demo) step(ctx context.Context, title, wf string, wantCode int) error {
 	}
 	quiet := *d.a
 	quiet.stderr = io.Discard
-	ex, h, err := quiet.runDefinition(ctx, &d.f, wf, input)
+	res, err := quiet.runDefinition(ctx, &d.f, rotation.Workflow(wf), input)
 	if err != nil {
 		return err
 	}
+	ex := res.Execution
 	step := demoStep{Title: title, Command: "fernetflow " + demoCommand(wf), State: ex.State}
-	t, _ := summarize(ctx, ex, h, fleet.Selection{})
+	t, _ := summarize(ctx, res, res.Host.Target, fleet.Selection{})
 	step.Fleet = t.Servers
-	if ex.State != workflow.Success {
-		step.Error = failure(ex)
+	var re *rotation.RunError
+	if errors.As(res.Err, &re) {
+		step.Error = re.Reason()
 		step.ExitCode = 1
-		if refused(ex) {
+		if errors.Is(res.Err, rotation.ErrRefused) {
 			step.ExitCode = exitUsage
 		}
 	}

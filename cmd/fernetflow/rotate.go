@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,8 +16,8 @@ import (
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
+	"github.com/fernetflow/fernetflow/internal/rotation"
 	"github.com/fernetflow/fernetflow/workflow"
-	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
 
 // fleetFlags choose the target and the undercloud state for the commands
@@ -81,22 +82,14 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 }
 
 // fleetRegistry is every action the embedded definitions use.
-func fleetRegistry(h *actions.FleetHost) (workflow.Registry, error) {
-	ko := actions.KeysOptions{DefaultRepository: h.Undercloud.MasterRepository()}
-	acts := workflow.StdActions()
-	acts = append(acts, actions.KeysStatus(ko), actions.KeysRotate(ko))
-	for _, x := range actions.FleetActions(h) {
-		acts = append(acts, x)
-	}
-	return actions.NewRegistry(acts...)
-}
+func fleetRegistry(h *actions.FleetHost) (workflow.Registry, error) { return rotation.Registry(h) }
 
-// runDefinition runs one embedded workflow on the embedded engine with
+// runDefinition runs one of fernetflow's workflows (rotation.Run) with
 // live per-task and per-server progress on stderr.
-func (a *app) runDefinition(ctx context.Context, f *fleetFlags, name string, input map[string]any) (*workflow.Execution, *actions.FleetHost, error) {
+func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Workflow, input map[string]any) (*rotation.Result, error) {
 	h, err := f.host(a)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var mu sync.Mutex
 	progress := func(line string) {
@@ -104,35 +97,15 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, name string, inp
 		defer mu.Unlock()
 		fmt.Fprintf(a.stderr, "%s  %s\n", time.Now().Format("15:04:05"), line)
 	}
-	h.OnDeliver = func(r fleet.Report, err error) {
+	o := rotation.Options{Undercloud: h.Undercloud, Target: h.Target}
+	o.OnDeliver = func(r fleet.Report, err error) {
 		if err != nil {
 			progress(fmt.Sprintf("  %-22s FAILED  %s", r.Name, firstLineOf(err.Error())))
 			return
 		}
 		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, short(r.Fingerprint), r.Changed))
 	}
-	if ht, ok := h.Target.(*actions.HeatTarget); ok {
-		defer ht.Host.Close() // stops the signal receiver
-	}
-	reg, err := fleetRegistry(h)
-	if err != nil {
-		return nil, nil, err
-	}
-	files, err := definitions.Load(reg)
-	if err != nil {
-		return nil, nil, err
-	}
-	file := files[name]
-	e := &workflow.Engine{Registry: reg, File: file}
-	if !f.noStore {
-		st, err := openStore(f.stateDir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w (or use --no-store)", err)
-		}
-		defer st.Close()
-		e.Recorder = st
-	}
-	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) {
+	o.OnTask = func(te *workflow.TaskExecution) {
 		if te.State == workflow.Running {
 			progress(te.Name)
 			return
@@ -143,11 +116,22 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, name string, inp
 		}
 		progress(line)
 	}
-	ex, err := e.Run(ctx, file.Workflow(name), input)
-	if err != nil {
-		return nil, nil, usageError{err}
+	if ht, ok := h.Target.(*actions.HeatTarget); ok {
+		defer ht.Host.Close() // stops the signal receiver
 	}
-	return ex, h, nil
+	if !f.noStore {
+		st, err := openStore(f.stateDir)
+		if err != nil {
+			return nil, fmt.Errorf("%w (or use --no-store)", err)
+		}
+		defer st.Close()
+		o.Recorder = st
+	}
+	res, err := rotation.Run(ctx, wf, input, o)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return res, nil
 }
 
 func short(fp string) string {
@@ -202,12 +186,13 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 // summarize says what every node held when this run last heard from it
 // (from its repository, in the run's report or install round), against
 // the master: no further round trip to the nodes.
-func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) (*fleetTable, error) {
-	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: outcome(ex)}
+func summarize(ctx context.Context, res *rotation.Result, target fleet.Target, sel fleet.Selection) (*fleetTable, error) {
+	ex, h := res.Execution, res.Host
+	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: string(res.Outcome)}
 	for _, te := range ex.Tasks {
 		t.Tasks = append(t.Tasks, taskTiming{te.Name, te.State, te.FinishedAt.Sub(te.StartedAt).Seconds()})
 	}
-	servers, err := h.Target.Servers(ctx, sel)
+	servers, err := target.Servers(ctx, sel)
 	if err != nil {
 		return t, err
 	}
@@ -230,11 +215,11 @@ func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost
 		return t, nil
 	}
 	t.Generation = m.Generation
-	res := fleet.Compare(m, servers, seen, map[string]error{}, 0)
-	for _, r := range res.Agree {
+	cmp := fleet.Compare(m, servers, seen, map[string]error{}, 0)
+	for _, r := range cmp.Agree {
 		t.Servers = append(t.Servers, serverStatus{r.Name, r.ID, r.Generation, r.Fingerprint, "ok"})
 	}
-	for _, s := range res.Stragglers {
+	for _, s := range cmp.Stragglers {
 		state := string(s.Status) + ": " + s.Reason
 		if s.Status == fleet.StatusUnreachable {
 			state = "not seen in this run"
@@ -243,35 +228,6 @@ func summarize(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost
 	}
 	slices.SortFunc(t.Servers, func(a, b serverStatus) int { return strings.Compare(a.Name, b.Name) })
 	return t, nil
-}
-
-// outcome names what a run of a shipped workflow did.
-func outcome(ex *workflow.Execution) string {
-	done := map[string]bool{}
-	for _, te := range ex.Tasks {
-		if te.State == workflow.Success {
-			done[te.Name] = true
-		}
-	}
-	switch {
-	case ex.WorkflowName == "check_fernet_keys" && failedTask(ex, "disagree", "probe_failed"):
-		return "needs-attention"
-	case refused(ex):
-		return "refused"
-	case ex.State != workflow.Success:
-		return "failed"
-	case done["plan_report"]:
-		return "dry-run"
-	case done["resumed"]:
-		return "resumed"
-	case done["in_sync"], ex.WorkflowName == "check_fernet_keys":
-		return "in-sync"
-	case ex.WorkflowName == "distribute_fernet_keys":
-		return "distributed"
-	case done["probe"]:
-		return "rotated"
-	}
-	return strings.ToLower(ex.State)
 }
 
 // refusedError is a run the protocol refused as unsafe: exit code 2.
@@ -289,8 +245,8 @@ func (resumedError) ExitCode() int { return exitResumed }
 const exitResumed = 3
 
 // runResult prints a workflow run's outcome and turns it into the exit code.
-func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.FleetHost, sel fleet.Selection) error {
-	t, sumErr := summarize(ctx, ex, h, sel)
+func (a *app) runResult(ctx context.Context, res *rotation.Result, f *fleetFlags) error {
+	t, sumErr := summarize(ctx, res, res.Host.Target, fleet.Selection{Stack: f.stack, Role: f.role})
 	if a.format == string(output.Table) && len(t.Servers) > 0 {
 		fmt.Fprintln(a.stdout)
 	}
@@ -300,49 +256,13 @@ func (a *app) runResult(ctx context.Context, ex *workflow.Execution, h *actions.
 	if sumErr != nil {
 		a.log.Warn("could not read the fleet's final state", "error", sumErr)
 	}
-	if ex.State == workflow.Success {
-		if t.Outcome == "resumed" {
-			return resumedError{fmt.Errorf("execution %s completed generation %d, which an earlier run had not delivered to every node, and did not rotate again: the next run rotates", ex.ID, t.Generation)}
-		}
-		return nil
+	switch {
+	case res.Outcome == rotation.Resumed:
+		return resumedError{fmt.Errorf("execution %s completed generation %d, which an earlier run had not delivered to every node, and did not rotate again: the next run rotates", res.Execution.ID, t.Generation)}
+	case errors.Is(res.Err, rotation.ErrRefused), errors.Is(res.Err, rotation.ErrNeedsAttention):
+		return refusedError{res.Err}
 	}
-	msg := fmt.Errorf("execution %s of %s ended %s: %s", ex.ID, ex.WorkflowName, ex.State, failure(ex))
-	if refused(ex) {
-		return refusedError{msg}
-	}
-	return msg
-}
-
-// failure is the error of the task that refused (refuse, or the guard's
-// refusal), else of the first failed task, else the execution's.
-func failure(ex *workflow.Execution) string {
-	for _, te := range ex.Tasks {
-		if te.State == workflow.Failed && isRefusal(te) {
-			return te.Name + ": " + firstLineOf(te.StateInfo)
-		}
-	}
-	for _, te := range ex.Tasks {
-		if te.State == workflow.Failed && te.StateInfo != "" {
-			return te.Name + ": " + firstLineOf(te.StateInfo)
-		}
-	}
-	return firstLineOf(ex.StateInfo)
-}
-
-// refused reports whether the protocol refused to act (nodes it could not
-// show to agree, or a prune the guard would not allow), as opposed to
-// failing.
-func refused(ex *workflow.Execution) bool {
-	for _, te := range ex.Tasks {
-		if te.State == workflow.Failed && isRefusal(te) {
-			return true
-		}
-	}
-	return false
-}
-
-func isRefusal(te *workflow.TaskExecution) bool {
-	return strings.HasPrefix(te.Name, "refuse") || strings.Contains(te.StateInfo, strings.TrimPrefix(keys.ErrUnsafePrune.Error(), "keys: "))
+	return res.Err
 }
 
 func (a *app) rotateCmd() *cobra.Command {
@@ -400,11 +320,11 @@ shows the plan and changes nothing anywhere.`,
 				"discard_existing_keys": in.discard, "overwrite_drifted": anyList(in.overwrite), "force": in.force,
 			}
 			f.deliveryTimeout = in.timeout
-			ex, h, err := a.runDefinition(cmd.Context(), &f, "rotate_fernet_keys", input)
+			res, err := a.runDefinition(cmd.Context(), &f, rotation.Rotate, input)
 			if err != nil {
 				return err
 			}
-			return a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
+			return a.runResult(cmd.Context(), res, &f)
 		},
 	}
 	f.register(a, cmd)
@@ -455,11 +375,11 @@ changed); 1 failed.`,
 			input := map[string]any{"stack": f.stack, "role": f.role, "concurrency": int64(concurrency), "timeout": int64(timeout / time.Second),
 				"check_timeout": int64(checkTimeout / time.Second), "overwrite_drifted": anyList(overwrite)}
 			f.deliveryTimeout = timeout
-			ex, h, err := a.runDefinition(cmd.Context(), &f, "distribute_fernet_keys", input)
+			res, err := a.runDefinition(cmd.Context(), &f, rotation.Distribute, input)
 			if err != nil {
 				return err
 			}
-			return a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
+			return a.runResult(cmd.Context(), res, &f)
 		},
 	}
 	f.register(a, cmd)
@@ -489,30 +409,16 @@ crosses; 2 a node needs attention (behind, drifted, silent for
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			input := map[string]any{"stack": f.stack, "role": f.role, "check_timeout": int64(checkTimeout / time.Second)}
-			ex, h, err := a.runDefinition(cmd.Context(), &f, "check_fernet_keys", input)
+			res, err := a.runDefinition(cmd.Context(), &f, rotation.Check, input)
 			if err != nil {
 				return err
 			}
-			err = a.runResult(cmd.Context(), ex, h, fleet.Selection{Stack: f.stack, Role: f.role})
-			if err != nil && failedTask(ex, "disagree", "probe_failed") {
-				return refusedError{err}
-			}
-			return err
+			return a.runResult(cmd.Context(), res, &f)
 		},
 	}
 	f.register(a, cmd)
 	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long needs attention (exit 2)")
 	return cmd
-}
-
-// failedTask reports whether one of the named tasks failed in ex.
-func failedTask(ex *workflow.Execution, names ...string) bool {
-	for _, te := range ex.Tasks {
-		if te.State == workflow.Failed && slices.Contains(names, te.Name) {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *app) enrollCmd() *cobra.Command {
@@ -532,21 +438,17 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
 			for i, r := range reenroll {
 				re[i] = r
 			}
-			ex, _, err := a.runDefinition(cmd.Context(), &f, "enroll_nodes", map[string]any{"stack": f.stack, "role": f.role, "reenroll": re})
+			res, err := a.runDefinition(cmd.Context(), &f, rotation.Enroll, map[string]any{"stack": f.stack, "role": f.role, "reenroll": re})
 			if err != nil {
 				return err
 			}
-			if err := a.print(newExecView(ex)); err != nil {
+			if err := a.print(newExecView(res.Execution)); err != nil {
 				return err
 			}
-			if ex.State != workflow.Success {
-				msg := fmt.Errorf("execution %s of enroll_nodes ended %s: %s", ex.ID, ex.State, failure(ex))
-				if strings.Contains(ex.StateInfo+failure(ex), strings.TrimPrefix(fleet.ErrRecipientChanged.Error(), "fleet: ")) {
-					return refusedError{msg}
-				}
-				return msg
+			if errors.Is(res.Err, rotation.ErrRefused) {
+				return refusedError{res.Err}
 			}
-			return nil
+			return res.Err
 		},
 	}
 	f.register(a, cmd)
