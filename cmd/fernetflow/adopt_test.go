@@ -79,7 +79,7 @@ func TestRotateAdoptsExistingKeysThenRefusesDrift(t *testing.T) {
 	before := r.fingerprints()["ctl2"]
 	for _, cmd := range []string{"rotate", "distribute"} {
 		out, errs, code = r.run(cmd, "-f", "json")
-		if code != exitUsage || !strings.Contains(errs, "ctl2: its keys changed outside fernetflow") ||
+		if code != exitRefused || !strings.Contains(errs, "ctl2: its keys changed outside fernetflow") ||
 			!strings.Contains(errs, "keystone-manage fernet_rotate?") || !strings.Contains(errs, "--overwrite-drifted ctl2") {
 			t.Fatalf("%s after drift: exit %d\n%s\n%s", cmd, code, out, errs)
 		}
@@ -110,7 +110,7 @@ func TestRotateRefusesToGuessWhichKeysToAdopt(t *testing.T) {
 	r.issue()
 	master := filepath.Join(r.base, "undercloud", "master", "fernet-keys")
 	out, errs, code := r.run("rotate", "-f", "json")
-	if code != exitUsage || !strings.Contains(errs, "2 different key sets: ctl0, ctl1 hold") || !strings.Contains(errs, "ctl2 hold") || !strings.Contains(errs, "--adopt-from SERVER") {
+	if code != exitRefused || !strings.Contains(errs, "2 different key sets: ctl0, ctl1 hold") || !strings.Contains(errs, "ctl2 hold") || !strings.Contains(errs, "--adopt-from SERVER") {
 		t.Fatalf("different sets: exit %d\n%s\n%s", code, out, errs)
 	}
 	if _, err := keys.Open(master); err == nil {
@@ -144,7 +144,7 @@ func TestRotateDiscardExistingKeys(t *testing.T) {
 }
 
 // fernetflow check reads the repositories and probes; a tampered node
-// needs attention (exit 2), and the check changes nothing.
+// needs attention (exit 3), and the check changes nothing.
 func TestCheckFindsATamperedNode(t *testing.T) {
 	r := newRig(t, 3)
 	if _, errs, code := r.run("check"); code != 1 || !strings.Contains(errs, "the master holds no keys yet") {
@@ -167,7 +167,7 @@ func TestCheckFindsATamperedNode(t *testing.T) {
 	}
 	before := r.fingerprints()
 	out, errs, code = r.run("check", "-f", "json")
-	if code != exitUsage || !strings.Contains(out, `"outcome": "needs-attention"`) || !strings.Contains(errs, "ctl1: its keys changed outside fernetflow") {
+	if code != exitRefused || !strings.Contains(out, `"outcome": "needs-attention"`) || !strings.Contains(errs, "ctl1: its keys changed outside fernetflow") {
 		t.Fatalf("check of a tampered node: exit %d\n%s\n%s", code, out, errs)
 	}
 	if !strings.Contains(out, "a token issued by ctl1") {

@@ -114,7 +114,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.w, "\n*** ctl2's disk fails (its key repository is unreadable) ***\n")
 	d.dropNode(2)
-	if err := d.step(ctx, "Rotation 4, with ctl2 down: refused, because rotating past a node that disagrees is how tokens break", "rotate_fernet_keys", exitUsage); err != nil {
+	if err := d.step(ctx, "Rotation 4, with ctl2 down: refused, because rotating past a node that disagrees is how tokens break", "rotate_fernet_keys", exitRefused); err != nil {
 		return err
 	}
 	if err := os.Remove(ctl2); err != nil {
@@ -173,9 +173,7 @@ func (d *demo) step(ctx context.Context, title, wf string, wantCode int) error {
 	if errors.As(res.Err, &re) {
 		step.Error = re.Reason()
 		step.ExitCode = 1
-		if errors.Is(res.Err, rotation.ErrRefused) {
-			step.ExitCode = exitUsage
-		}
+		step.ExitCode = exitCode(res.Err)
 	}
 	if step.ExitCode != wantCode {
 		return fmt.Errorf("demo: %s ended %s (exit %d, want %d): %s", wf, ex.State, step.ExitCode, wantCode, step.Error)

@@ -66,7 +66,7 @@ func TestKeysCommands(t *testing.T) {
 
 	// The guard: key 1 was demoted just now; tokens live 1h.
 	_, errs, code = runCLI(t, "", "keys", "rotate", repo, "--max-active-keys", "3", "--token-expiration", "1h", "--allow-expired-window", "0")
-	if code != 1 || !strings.Contains(errs, "key 1") || !strings.Contains(errs, "--force") {
+	if code != exitRefused || !strings.Contains(errs, "key 1") || !strings.Contains(errs, "--force") {
 		t.Fatalf("unsafe prune: exit %d, %s", code, errs)
 	}
 	if _, _, code = runCLI(t, "", "keys", "rotate", repo, "--max-active-keys", "3", "--force"); code != 0 {
@@ -150,7 +150,7 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 
 func TestDemoCommand(t *testing.T) {
 	out, errs, code := runCLI(t, "", "demo")
-	if code != 0 || !strings.Contains(out, "OK: every token issued on any node validated") || !strings.Contains(out, "exit 2: refuse") {
+	if code != 0 || !strings.Contains(out, "OK: every token issued on any node validated") || !strings.Contains(out, "exit 3: refuse") {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errs)
 	}
 	out, _, code = runCLI(t, "", "demo", "-f", "json")

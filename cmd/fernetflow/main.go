@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/rotation"
 )
 
 func main() {
@@ -23,12 +26,16 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// Exit codes. A script can tell a refusal to run (usage), a busy repository
-// (try later) and a failure apart.
+// Exit codes: one table for every command (README, "Exit codes"). A
+// script can tell a failure, a wrong call, a refusal as unsafe (nothing
+// changed: fix what the message names), a resumed rotation and a busy
+// repository (try later) apart.
 const (
 	exitOK       = 0
 	exitFailure  = 1
 	exitUsage    = 2
+	exitRefused  = 3  // refused as unsafe, or a check found a problem: nothing changed
+	exitResumed  = 4  // rotate completed an interrupted rotation and did not rotate again
 	exitTempFail = 75 // EX_TEMPFAIL: another process holds the lock; try again
 )
 
@@ -52,6 +59,9 @@ func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage
+	}
+	if errors.Is(err, rotation.ErrRefused) || errors.Is(err, rotation.ErrNeedsAttention) || errors.Is(err, keys.ErrUnsafePrune) {
+		return exitRefused
 	}
 	var t tempFailer
 	if errors.As(err, &t) && t.TempFail() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -230,19 +229,12 @@ func summarize(ctx context.Context, res *rotation.Result, target fleet.Target, s
 	return t, nil
 }
 
-// refusedError is a run the protocol refused as unsafe: exit code 2.
-type refusedError struct{ error }
-
-func (refusedError) ExitCode() int { return exitUsage }
-
 // resumedError is a run that completed an interrupted rotation and did not
-// rotate again: exit code 3, so that a timer can tell it from a rotation.
+// rotate again: its own exit code, so that a timer can tell it from a
+// rotation.
 type resumedError struct{ error }
 
 func (resumedError) ExitCode() int { return exitResumed }
-
-// exitResumed is rotate's exit code for a resumed run.
-const exitResumed = 3
 
 // runResult prints a workflow run's outcome and turns it into the exit code.
 func (a *app) runResult(ctx context.Context, res *rotation.Result, f *fleetFlags) error {
@@ -256,11 +248,8 @@ func (a *app) runResult(ctx context.Context, res *rotation.Result, f *fleetFlags
 	if sumErr != nil {
 		a.log.Warn("could not read the fleet's final state", "error", sumErr)
 	}
-	switch {
-	case res.Outcome == rotation.Resumed:
+	if res.Outcome == rotation.Resumed {
 		return resumedError{fmt.Errorf("execution %s completed generation %d, which an earlier run had not delivered to every node, and did not rotate again: the next run rotates", res.Execution.ID, t.Generation)}
-	case errors.Is(res.Err, rotation.ErrRefused), errors.Is(res.Err, rotation.ErrNeedsAttention):
-		return refusedError{res.Err}
 	}
 	return res.Err
 }
@@ -297,10 +286,10 @@ fernet_rotate, a key deleted by hand) is drifted: the run refuses and names
 what changed, and the node's repository stays as it is; --overwrite-drifted
 SERVER puts the master's keys there anyway.
 
-Exit codes: 0 rotated; 2 refused, nothing changed (a node drifted, silent for
+Exit codes: 0 rotated; 3 refused, nothing changed (a node drifted, silent for
 --check-timeout, or split; the prune guard; the message says why and what to
-run); 3 resumed: this run completed a rotation an earlier run had not
-delivered to every node, and did not rotate again; 1 failed. --dry-run
+run); 4 resumed: this run completed a rotation an earlier run had not
+delivered to every node, and did not rotate again; 1 failed; 2 wrong usage. --dry-run
 shows the plan and changes nothing anywhere.`,
 		Example: `  # The overcloud's controllers, through Heat software deployments
   fernetflow rotate --target heat --os-cloud undercloud --stack overcloud --role Controller \
@@ -334,7 +323,7 @@ shows the plan and changes nothing anywhere.`,
 	cmd.Flags().IntVar(&in.concurrency, "concurrency", in.concurrency, "deliveries at once")
 	cmd.Flags().Var(duration{&in.timeout}, "timeout", "time allowed for each delivery step")
 	cmd.Flags().BoolVar(&in.dryRun, "dry-run", false, "show the plan (one report round: what every node holds, adoption, repairs); change nothing anywhere")
-	cmd.Flags().Var(duration{&in.checkTimeout}, "check-timeout", "time allowed for every node to report before anything changes; a node silent for that long is a refusal (exit 2). Allow a few os-collect-config polling intervals")
+	cmd.Flags().Var(duration{&in.checkTimeout}, "check-timeout", "time allowed for every node to report before anything changes; a node silent for that long is a refusal (exit 3). Allow a few os-collect-config polling intervals")
 	cmd.Flags().StringVar(&in.adoptFrom, "adopt-from", "", "first run only, when the nodes hold different key sets: adopt the set this server (name or id) holds; the others are overwritten and tokens signed with keys only they hold stop validating")
 	cmd.Flags().BoolVar(&in.discard, "discard-existing-keys", false, "first run only: set up a brand new key set instead of adopting the keys the nodes hold: EVERY TOKEN ISSUED SO FAR STOPS VALIDATING")
 	cmd.Flags().StringSliceVar(&in.overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's: tokens signed with the keys the refusal named stop validating")
@@ -367,7 +356,7 @@ holds; nodes that missed a delivery are repaired (after which rotate works
 again) and new nodes brought in. A node whose keys changed outside fernetflow
 is refused unless named in --overwrite-drifted. It never rotates.
 
-Exit codes: 0 done; 2 refused (a node drifted, unreachable or split; nothing
+Exit codes: 0 done; 3 refused (a node drifted, unreachable or split; nothing
 changed); 1 failed.`,
 		Example: `  fernetflow distribute --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2`,
 		Args:    cobra.NoArgs,
@@ -385,7 +374,7 @@ changed); 1 failed.`,
 	f.register(a, cmd)
 	cmd.Flags().IntVar(&concurrency, "concurrency", concurrency, "deliveries at once")
 	cmd.Flags().Var(duration{&timeout}, "timeout", "time allowed for the delivery step")
-	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long is a refusal (exit 2)")
+	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long is a refusal (exit 3)")
 	cmd.Flags().StringSliceVar(&overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's")
 	return cmd
 }
@@ -401,9 +390,9 @@ repository holds now (one round), which is compared with the master, and the
 probe checks that a token issued with each node's real primary key validates
 against every other node's keys. It changes nothing anywhere.
 
-Exit codes, as a Nagios-style check: 0 every node agrees and every token
-crosses; 2 a node needs attention (behind, drifted, silent for
---check-timeout, split) or a token does not cross; 1 the check could not run.`,
+Exit codes: 0 every node agrees and every token crosses; 3 a node needs
+attention (behind, drifted, silent for --check-timeout, split) or a token
+does not cross; 1 the check could not run; 2 wrong usage.`,
 		Example: `  fernetflow check --target heat --os-cloud undercloud --stack overcloud --role Controller
   fernetflow check --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2 -f json`,
 		Args: cobra.NoArgs,
@@ -417,7 +406,7 @@ crosses; 2 a node needs attention (behind, drifted, silent for
 		},
 	}
 	f.register(a, cmd)
-	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long needs attention (exit 2)")
+	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long needs attention (exit 3)")
 	return cmd
 }
 
@@ -444,9 +433,6 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
 			}
 			if err := a.print(newExecView(res.Execution)); err != nil {
 				return err
-			}
-			if errors.Is(res.Err, rotation.ErrRefused) {
-				return refusedError{res.Err}
 			}
 			return res.Err
 		},

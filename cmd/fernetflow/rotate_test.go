@@ -163,7 +163,7 @@ func TestRotateNodeDownThenDistribute(t *testing.T) {
 	// Still down: the next run must refuse to rotate, naming ctl1.
 	before := r.fingerprints()
 	_, errs, code = r.run("rotate")
-	if code != 2 || !strings.Contains(errs, "refused to rotate") || !strings.Contains(errs, "ctl1") {
+	if code != exitRefused || !strings.Contains(errs, "refused to rotate") || !strings.Contains(errs, "ctl1") {
 		t.Fatalf("rotation with a straggler: exit %d\n%s", code, errs)
 	}
 	if after := r.fingerprints(); fmt.Sprint(after) != fmt.Sprint(before) {

@@ -105,7 +105,7 @@ func repoFingerprint(t *testing.T, dir string) string {
 //     issued before it stays valid on every controller's Keystone, and it takes two
 //     os-collect-config rounds (report, install);
 //   - a stray keystone-manage fernet_rotate on one controller makes the
-//     next run refuse (exit 2), naming it, with every repository and the
+//     next run refuse (exit 3), naming it, with every repository and the
 //     master untouched;
 //   - fernetflow check finds a controller whose primary key was replaced
 //     (its probe fails, naming it), and changes nothing;
@@ -181,8 +181,8 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 		fps[n.name] = repoFingerprint(t, n.repo)
 	}
 	out, errs, code, _ = rotate(nodes)
-	if code != 2 || !strings.Contains(errs, "Controller-1: its keys changed outside fernetflow") || !strings.Contains(errs, "keystone-manage fernet_rotate?") || !strings.Contains(errs, "--overwrite-drifted Controller-1") {
-		t.Fatalf("after a stray fernet_rotate: exit %d, want 2\n%s\n%s", code, out, errs)
+	if code != 3 || !strings.Contains(errs, "Controller-1: its keys changed outside fernetflow") || !strings.Contains(errs, "keystone-manage fernet_rotate?") || !strings.Contains(errs, "--overwrite-drifted Controller-1") {
+		t.Fatalf("after a stray fernet_rotate: exit %d, want 3\n%s\n%s", code, out, errs)
 	}
 	for _, n := range nodes {
 		if fp := repoFingerprint(t, n.repo); fp != fps[n.name] {
@@ -203,8 +203,8 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 	fps["Controller-2"] = repoFingerprint(t, nodes[2].repo)
 	out, errs, code, _ = heatFernetflow(t, e, nodes, "check", "--target", "heat", "--os-cloud", heatItCloud, "--stack", "overcloud",
 		"--role", "Controller", "--state-dir", state, "-f", "json")
-	if code != 2 || !strings.Contains(out, `"outcome": "needs-attention"`) || !strings.Contains(errs, "a token issued by Controller-2") {
-		t.Fatalf("check of a tampered controller: exit %d, want 2\n%s\n%s", code, out, errs)
+	if code != 3 || !strings.Contains(out, `"outcome": "needs-attention"`) || !strings.Contains(errs, "a token issued by Controller-2") {
+		t.Fatalf("check of a tampered controller: exit %d, want 3\n%s\n%s", code, out, errs)
 	}
 	if code := keystoneValidate(t, ks2, after); code != 401 && code != 404 {
 		t.Fatalf("Controller-2's Keystone still validates a token signed with the replaced key: %d", code)
@@ -238,8 +238,8 @@ func TestHeatAdoptDriftProbeNodeDown(t *testing.T) {
 		fps[n.name] = repoFingerprint(t, n.repo)
 	}
 	out, errs, code, took = rotate(nodes[1:], "--check-timeout", "20s")
-	if code != 2 || !strings.Contains(errs, "Controller-0: did not report within 20s") {
-		t.Fatalf("a controller down: exit %d, want 2\n%s\n%s", code, out, errs)
+	if code != 3 || !strings.Contains(errs, "Controller-0: did not report within 20s") {
+		t.Fatalf("a controller down: exit %d, want 3\n%s\n%s", code, out, errs)
 	}
 	if took > 90*time.Second {
 		t.Fatalf("the refusal took %s with a 20s check timeout", took)

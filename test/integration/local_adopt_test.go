@@ -19,7 +19,7 @@ import (
 // fernet_setup made, a real Keystone serves from the first and issued a
 // token; the first fernetflow rotate adopts those keys (the token stays
 // valid); a stray keystone-manage fernet_rotate on the second node then
-// makes rotate, distribute and check refuse (exit 2) naming it, with its
+// makes rotate, distribute and check refuse (exit 3) naming it, with its
 // repository untouched; the probe names a node whose primary key was
 // replaced; --overwrite-drifted repairs both.
 func TestLocalAdoptThenDrift(t *testing.T) {
@@ -76,7 +76,7 @@ func TestLocalAdoptThenDrift(t *testing.T) {
 	heatRunEnv(t, 2*time.Minute, nil, "keystone-manage", "--config-file", conf, "fernet_rotate", "--keystone-user", "root", "--keystone-group", "root")
 	fp1 := repoFingerprint(t, repo(1))
 	for _, cmd := range [][]string{rot, {"distribute"}, {"check"}} {
-		_, errs := ff(2, cmd...)
+		_, errs := ff(3, cmd...)
 		if !strings.Contains(errs, "ctl1: its keys changed outside fernetflow") || !strings.Contains(errs, "keystone-manage fernet_rotate?") {
 			t.Fatalf("%s after a stray fernet_rotate:\n%s", cmd[0], errs)
 		}
@@ -95,7 +95,7 @@ func TestLocalAdoptThenDrift(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo(2), fmt.Sprint(primary)), other.Encode(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, errs := ff(2, "check")
+	_, errs := ff(3, "check")
 	if !strings.Contains(errs, "a token issued by ctl2") {
 		t.Fatalf("check did not probe ctl2's replaced key:\n%s", errs)
 	}

@@ -17,7 +17,7 @@ import (
 // token it issued before (none has expired), the tokens it issues now, and
 // the other nodes' repositories must validate Keystone's tokens too, as the
 // other controllers' Keystones would. A rotation the prune guard refuses
-// (exit 2) changes nothing Keystone sees.
+// (exit 3) changes nothing Keystone sees.
 func TestRotateUnderRealKeystone(t *testing.T) {
 	base := t.TempDir()
 	nodes := []string{filepath.Join(base, "ctl0"), filepath.Join(base, "ctl1"), filepath.Join(base, "ctl2")}
@@ -97,7 +97,7 @@ func TestRotateUnderRealKeystone(t *testing.T) {
 	}
 	// Generation 5 would prune key 1, demoted minutes ago with 1h tokens:
 	// the guard refuses, and Keystone keeps validating everything.
-	out := rotate(2)
+	out := rotate(3)
 	if !strings.Contains(out, "key 1") {
 		t.Fatalf("the guard's refusal does not name key 1:\n%s", out)
 	}
