@@ -191,6 +191,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 		return nil, err
 	}
 	var m *fleet.Master
+	var adopt keys.Set // the set the first run adopts, once the fleet agrees to it
 	switch state {
 	case fleet.MasterSeeded:
 		if in.DryRun {
@@ -269,20 +270,13 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 			}
 			return out, nil
 		}
-		if in.DryRun {
-			fp, err := keys.ParseFingerprint(a.Fingerprint)
-			if err != nil {
-				return nil, err
-			}
-			m = &fleet.Master{Generation: 1, Fingerprint: fp}
-		} else {
-			if err := u.Adopt(ctx, set); err != nil {
-				return nil, err
-			}
-			if m, err = u.Master(); err != nil {
-				return nil, err
-			}
+		// The master the adoption would make, in memory: it is written
+		// only if the fleet does not refuse it.
+		fp, err := keys.ParseFingerprint(a.Fingerprint)
+		if err != nil {
+			return nil, err
 		}
+		m, adopt = &fleet.Master{Keys: set, Generation: a.Generation, Fingerprint: fp}, set
 		out.MasterReady = true
 		if in.AdoptFrom != "" {
 			for _, r := range reports {
@@ -295,6 +289,9 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 	res := fleet.Compare(m, in.Servers, reports, errs, timeout)
 	res.Agree = strip(res.Agree)
 	res.Stragglers = append(stripStragglers(res.Stragglers), extra...)
+	if err := checkSigners(u, res); err != nil {
+		return nil, err
+	}
 	out.CheckResult = res
 	repair, refuse := res.Decide(overwrite)
 	for _, s := range repair {
@@ -310,8 +307,16 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 	if out.Adoption != nil {
 		out.Summary = out.Adoption.Reason + "; " + out.Summary
 	}
-	if out.Refuse {
+	if out.Refuse && !in.AfterDelivery {
 		out.Summary = "refused: " + out.Summary + advice(refuse)
+	}
+	if adopt != nil && !out.Refuse && !in.DryRun {
+		if err := u.Adopt(ctx, adopt, m.Generation); err != nil {
+			return nil, err
+		}
+		if m, err = u.Master(); err != nil {
+			return nil, err
+		}
 	}
 	// Confirm only when the servers checked include every enrolled
 	// node: a node left out of the list may still sign with the key
@@ -320,12 +325,51 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res.OK() && all && (in.Confirm == nil || *in.Confirm) && len(in.Servers) > 0 && !in.DryRun {
+	if res.OK() && all && (in.Confirm == nil || *in.Confirm) && len(in.Servers) > 0 && !in.DryRun && !out.Refuse {
 		if _, err := keys.Confirm(ctx, u.MasterRepository(), m.Generation, h.now(), keys.WithWait()); err != nil {
 			return nil, fmt.Errorf("fleet.check: record the confirmation: %w", err)
 		}
 	}
 	return out, nil
+}
+
+// checkSigners turns every node that would refuse the master's envelopes,
+// because it pins no signer or another undercloud's, into a straggler
+// that refuses the run: rotating past it would leave it behind.
+func checkSigners(u *fleet.Undercloud, res *fleet.CheckResult) error {
+	s, err := u.Signer()
+	if err != nil {
+		return err
+	}
+	pub := s.Public().String()
+	bad := func(r fleet.Report) (fleet.Straggler, bool) {
+		o := r.Observation
+		switch {
+		case o == nil || o.Signer == pub:
+			return fleet.Straggler{}, false
+		case o.Signer == "":
+			return fleet.Straggler{Report: r, Status: fleet.StatusSigner, Reason: "it pins no undercloud signer, so it would refuse every envelope: deploy heat/templates/fernet-node.yaml to it (its pin-signer deployment), or give its fernetflow node collect --signer-public-key (fernetflow signer public prints this undercloud's)"}, true
+		}
+		return fleet.Straggler{Report: r, Status: fleet.StatusSigner, Reason: fmt.Sprintf("it pins signer %s, not this undercloud's %s: it would refuse every envelope; if the undercloud's signer really changed, remove the node's signer.pub and pin the new one", o.Signer, pub)}, true
+	}
+	agree := res.Agree[:0]
+	for _, r := range res.Agree {
+		if st, ok := bad(r); ok {
+			res.Stragglers = append(res.Stragglers, st)
+			continue
+		}
+		agree = append(agree, r)
+	}
+	res.Agree = agree
+	for i, st := range res.Stragglers {
+		if !st.Repairable() {
+			continue
+		}
+		if b, ok := bad(st.Report); ok {
+			res.Stragglers[i] = b
+		}
+	}
+	return nil
 }
 
 // fromDeliveries splits servers into those a delivery of this run reached (their
@@ -342,7 +386,7 @@ func (h *FleetHost) fromDeliveries(servers []fleet.Server) ([]fleet.Report, map[
 		case !ok:
 			rest = append(rest, s)
 		case err != nil:
-			errs[s.ID] = fmt.Errorf("the delivery failed: %w", err)
+			errs[s.ID] = fmt.Errorf("%w: %w", fleet.ErrDeliveryFailed, err)
 		default:
 			reports = append(reports, h.seen[s.ID])
 		}
@@ -450,6 +494,8 @@ func advice(refuse []fleet.Straggler) string {
 		switch s.Status {
 		case fleet.StatusDrifted:
 			drifted = append(drifted, s.Name)
+		case fleet.StatusSigner:
+			other = append(other, "pin this undercloud's signer on "+s.Name+" (see above) and run again; nothing was changed")
 		case fleet.StatusUnreachable:
 			other = append(other, "bring "+s.Name+" back (its os-collect-config must run) and run again; nothing was changed")
 		case fleet.StatusSplitBrain, fleet.StatusAhead:
@@ -458,7 +504,7 @@ func advice(refuse []fleet.Straggler) string {
 	}
 	var parts []string
 	if len(drifted) > 0 {
-		parts = append(parts, "to put the master's keys on "+strings.Join(drifted, ", ")+" anyway, rejecting the tokens signed with the keys named, run again with --overwrite-drifted "+strings.Join(drifted, ","))
+		parts = append(parts, "to put the master's keys on "+strings.Join(drifted, ", ")+" anyway, rejecting the tokens signed with the keys named, run fernetflow rotate (or distribute) with --overwrite-drifted "+strings.Join(drifted, ","))
 	}
 	parts = append(parts, other...)
 	if len(parts) == 0 {

@@ -52,6 +52,11 @@ func TestRotateAdoptsExistingKeysThenRefusesDrift(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"action": "adopt"`) || !strings.Contains(out, "ctl0, ctl1, ctl2 share one key set") {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errs)
 	}
+	// The table says it too, and so does the progress.
+	out, errs, _ = r.run("rotate", "--dry-run")
+	if !strings.Contains(out, "ctl0, ctl1, ctl2 share one key set") || !strings.Contains(errs, "check                    SUCCESS  the master is empty and ctl0, ctl1, ctl2 share one key set") {
+		t.Fatalf("dry run table:\n%s\n%s", out, errs)
+	}
 	if _, err := keys.Open(master); err == nil {
 		t.Fatal("the dry run wrote the master")
 	}
@@ -109,7 +114,12 @@ func TestRotateRefusesToGuessWhichKeysToAdopt(t *testing.T) {
 	r.shareKeys(r.nodes[2])
 	r.issue()
 	master := filepath.Join(r.base, "undercloud", "master", "fernet-keys")
-	out, errs, code := r.run("rotate", "-f", "json")
+	// The dry run says what the run would do: refuse.
+	out, errs, code := r.run("rotate", "--dry-run")
+	if code != exitRefused || !strings.Contains(errs, "dry run: the run would refuse") || !strings.Contains(out, "outcome: refused") {
+		t.Fatalf("dry run with different sets: exit %d\n%s\n%s", code, out, errs)
+	}
+	out, errs, code = r.run("rotate", "-f", "json")
 	if code != exitRefused || !strings.Contains(errs, "2 different key sets: ctl0, ctl1 hold") || !strings.Contains(errs, "ctl2 hold") || !strings.Contains(errs, "--adopt-from SERVER") {
 		t.Fatalf("different sets: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -176,4 +186,44 @@ func TestCheckFindsATamperedNode(t *testing.T) {
 	if after := r.fingerprints(); after["ctl1"] != before["ctl1"] {
 		t.Fatal("check changed a repository")
 	}
+}
+
+// A master that was lost (its state directory moved away) is rebuilt from
+// the nodes at the generation fernetflow had installed there, instead of
+// taking them for nodes "ahead" of a new master; and a refused first run
+// writes no master.
+func TestRotateRebuildsALostMaster(t *testing.T) {
+	r := newRig(t, 3)
+	for range 2 {
+		if _, errs, code := r.run("rotate"); code != 0 {
+			t.Fatalf("rotate: %s", errs)
+		}
+	}
+	r.issue()
+	master := filepath.Join(r.base, "undercloud", "master")
+	if err := os.Rename(master, master+".lost"); err != nil {
+		t.Fatal(err)
+	}
+	// Nodes that hold two sets: a refusal, and nothing written.
+	ctl2 := fleet.KeyRepository(r.nodes[2])
+	before, _ := keys.Open(ctl2)
+	if _, err := keys.Rotate(context.Background(), ctl2, keys.RotateOptions{MaxActiveKeys: 6, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := r.run("rotate", "--adopt-from", "ctl2"); code != exitRefused || !strings.Contains(errs, "ctl0: at generation 2, ahead of the master's 1") {
+		t.Fatalf("adopt-from a drifted node: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(master, "fernet-keys")); err == nil {
+		t.Fatal("a refused first run wrote the master")
+	}
+	// Put ctl2 back as it was: the nodes agree again.
+	os.RemoveAll(ctl2)
+	if _, err := keys.Install(context.Background(), ctl2, before.Keys, keys.InstallOptions{Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := r.run("rotate", "-f", "json")
+	if code != 0 || !strings.Contains(out, "it is rebuilt from them at generation 2") || !strings.Contains(out, `"generation": 3`) {
+		t.Fatalf("rebuilding the master: exit %d\n%s\n%s", code, out, errs)
+	}
+	r.verifyAll("after rebuilding the master")
 }

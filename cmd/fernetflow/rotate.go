@@ -110,8 +110,11 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 			return
 		}
 		line := fmt.Sprintf("%-24s %s", te.Name, te.State)
-		if te.State != workflow.Success && te.StateInfo != "" {
+		switch {
+		case te.State != workflow.Success && te.StateInfo != "":
 			line += "  " + firstLineOf(te.StateInfo)
+		case checkSummary(te) != "":
+			line += "  " + checkSummary(te)
 		}
 		progress(line)
 	}
@@ -133,6 +136,17 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 	return res, nil
 }
 
+// checkSummary is what a fleet.check task found, on one line ("" for
+// other tasks).
+func checkSummary(te *workflow.TaskExecution) string {
+	if te.Action != "fleet.check" || te.State != workflow.Success {
+		return ""
+	}
+	m, _ := te.Result.(map[string]any)
+	s, _ := m["summary"].(string)
+	return firstLineOf(s)
+}
+
 func short(fp string) string {
 	if f, err := keys.ParseFingerprint(fp); err == nil {
 		return f.Short()
@@ -148,7 +162,10 @@ type fleetTable struct {
 	// Outcome is what the run did: rotated, resumed (completed an
 	// interrupted rotation and did not rotate again), distributed,
 	// in-sync, dry-run, refused or failed.
-	Outcome    string         `json:"outcome"`
+	Outcome string `json:"outcome"`
+	// Summary is what the run's last check of the fleet said (adoption,
+	// stragglers, refusal).
+	Summary    string         `json:"summary,omitempty"`
 	StateInfo  string         `json:"state_info,omitempty"`
 	Generation uint64         `json:"generation"`
 	Servers    []serverStatus `json:"servers"`
@@ -179,6 +196,9 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 	if t.Outcome != "" {
 		rows = append(rows, []string{"", "", "", "outcome: " + t.Outcome})
 	}
+	if t.Summary != "" {
+		rows = append(rows, []string{"", "", "", t.Summary})
+	}
 	return []string{"SERVER", "GENERATION", "FINGERPRINT", "STATE"}, rows
 }
 
@@ -190,6 +210,9 @@ func summarize(ctx context.Context, res *rotation.Result, target fleet.Target, s
 	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: string(res.Outcome)}
 	for _, te := range ex.Tasks {
 		t.Tasks = append(t.Tasks, taskTiming{te.Name, te.State, te.FinishedAt.Sub(te.StartedAt).Seconds()})
+		if s := checkSummary(te); s != "" {
+			t.Summary = s
+		}
 	}
 	servers, err := target.Servers(ctx, sel)
 	if err != nil {

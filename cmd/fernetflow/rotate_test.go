@@ -155,7 +155,7 @@ func TestRotateNodeDownThenDistribute(t *testing.T) {
 	// ctl1 is down during the third rotation's deploy.
 	r.down.Store("ctl1")
 	_, errs, code := r.run("rotate")
-	if code != 1 || !strings.Contains(errs, "ctl1") || !strings.Contains(errs, "reached only part of the fleet") {
+	if code != 1 || !strings.Contains(errs, "ctl1") || !strings.Contains(errs, "incomplete: generation 3 did not reach every node") {
 		t.Fatalf("node down during deploy: exit %d\n%s", code, errs)
 	}
 	r.verifyAll("with ctl1 one generation behind")

@@ -44,6 +44,9 @@ type Held struct {
 	Fingerprint string   `json:"fingerprint"`
 	Keys        []int    `json:"keys"`
 	Servers     []string `json:"servers"`
+	// Generation is the generation fernetflow installed this set at on
+	// these nodes (0: it did not: keystone-manage or a hand made it).
+	Generation uint64 `json:"generation,omitempty"`
 }
 
 // Adoption is what the first run does with a fleet whose master is empty.
@@ -55,6 +58,10 @@ type Adoption struct {
 	// From names the servers whose set is adopted.
 	From        []string `json:"from,omitempty"`
 	Fingerprint string   `json:"fingerprint,omitempty"`
+	// Generation is the master's generation once adopted: 1, or the
+	// generation fernetflow had installed the set at (a master rebuilt
+	// from its nodes).
+	Generation uint64 `json:"generation,omitempty"`
 	// Sets are the distinct sets the nodes hold.
 	Sets   []Held `json:"sets"`
 	Reason string `json:"reason"`
@@ -110,6 +117,9 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 			i = len(a.Sets) - 1
 		}
 		a.Sets[i].Servers = append(a.Sets[i].Servers, r.Name)
+		if in := o.Installed; in != nil && in.Fingerprint == fp {
+			a.Sets[i].Generation = max(a.Sets[i].Generation, in.Generation)
+		}
 	}
 	switch {
 	case discard:
@@ -131,7 +141,7 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 			}
 			fp := r.Observation.Repository.Fingerprint
 			h := a.Sets[slices.IndexFunc(a.Sets, func(h Held) bool { return h.Fingerprint == fp })]
-			a.Action, a.From, a.Fingerprint = "adopt", h.Servers, fp
+			a.Action, a.From, a.Fingerprint, a.Generation = "adopt", h.Servers, fp, max(h.Generation, 1)
 			a.Reason = fmt.Sprintf("--adopt-from %s: adopting the set %s holds (%s); the other nodes are overwritten, and tokens signed with keys only they hold stop validating", adoptFrom, strings.Join(h.Servers, ", "), short(fp))
 			if plan {
 				return a, nil, nil
@@ -141,8 +151,11 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 		return nil, nil, fmt.Errorf("fleet: --adopt-from %s: no such server among the nodes (name or server id)", adoptFrom)
 	case len(a.Sets) == 1:
 		h := a.Sets[0]
-		a.Action, a.From, a.Fingerprint = "adopt", h.Servers, h.Fingerprint
+		a.Action, a.From, a.Fingerprint, a.Generation = "adopt", h.Servers, h.Fingerprint, max(h.Generation, 1)
 		a.Reason = fmt.Sprintf("the master is empty and %s share one key set (%s): it becomes the master, so every token they issued stays valid", strings.Join(h.Servers, ", "), short(h.Fingerprint))
+		if h.Generation > 0 {
+			a.Reason = fmt.Sprintf("the master is empty, but %s hold generation %d installed by fernetflow (%s): the master was lost or moved? it is rebuilt from them at generation %d, so every token they issued stays valid", strings.Join(h.Servers, ", "), h.Generation, short(h.Fingerprint), h.Generation)
+		}
 		if plan {
 			return a, nil, nil
 		}
@@ -153,16 +166,16 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 		parts = append(parts, fmt.Sprintf("%s hold %s (key files %s)", strings.Join(h.Servers, ", "), short(h.Fingerprint), joinInts(slices.Clone(h.Keys))))
 	}
 	a.Action = "refuse"
-	a.Reason = fmt.Sprintf("the master is empty and the nodes hold %d different key sets: %s; adopting any of them rejects the tokens signed with the others' keys: choose one with --adopt-from SERVER (or make every node hold the same set first)", len(a.Sets), strings.Join(parts, "; "))
+	a.Reason = fmt.Sprintf("the master is empty and the nodes hold %d different key sets: %s; adopting one set rejects the tokens signed with a primary key only the other nodes hold: choose one with --adopt-from SERVER (or make every node hold the same set first)", len(a.Sets), strings.Join(parts, "; "))
 	return a, nil, nil
 }
 
-// Adopt makes set the master (see keys.Adopt).
-func (u *Undercloud) Adopt(ctx context.Context, set keys.Set) error {
+// Adopt makes set the master at generation (see keys.Adopt).
+func (u *Undercloud) Adopt(ctx context.Context, set keys.Set, generation uint64) error {
 	if err := u.ensure(); err != nil {
 		return err
 	}
-	_, err := keys.Adopt(ctx, u.MasterRepository(), set, keys.WithWait())
+	_, err := keys.Adopt(ctx, u.MasterRepository(), set, generation, keys.WithWait())
 	return err
 }
 

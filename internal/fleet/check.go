@@ -42,16 +42,26 @@ const (
 	StatusUnreachable Status = "unreachable"
 	// StatusRecipientChanged: the node's identity is not the pinned one.
 	StatusRecipientChanged Status = "recipient-changed"
+	// StatusSigner: the node pins no signer, or another undercloud's: it
+	// would refuse every envelope.
+	StatusSigner Status = "signer"
+	// StatusFailed: this run's delivery to the node failed.
+	StatusFailed Status = "delivery-failed"
 )
+
+// ErrDeliveryFailed marks the error of a node whose delivery failed, for
+// Compare (see StatusFailed).
+var ErrDeliveryFailed = errors.New("the delivery failed")
 
 // Straggler is a node that does not hold the master's set.
 type Straggler struct {
 	Report
 	Status Status `json:"status"`
 	Reason string `json:"reason"`
-	// Discards are the indexes of keys in the node's repository that the
-	// master's set does not hold: overwriting the node removes them, and
-	// tokens signed with them stop validating.
+	// Discards are the indexes of keys in the node's repository, other
+	// than its staged key 0, that the master's set does not hold:
+	// overwriting the node removes them, and tokens signed with them stop
+	// validating.
 	Discards []int `json:"discards,omitempty"`
 }
 
@@ -177,7 +187,8 @@ func Classify(m *Master, r Report) (bool, Straggler) {
 			ids[k.ID] = true
 		}
 		for _, k := range repo.Keys {
-			if !ids[k.ID] {
+			// A staged key (0) has signed no token: losing it loses none.
+			if !ids[k.ID] && k.Index != 0 {
 				out = append(out, k.Index)
 			}
 		}
@@ -330,6 +341,8 @@ func Compare(m *Master, servers []Server, reports []Report, errs map[string]erro
 func Unreachable(s Server, err error, timeout time.Duration) Straggler {
 	reason := "did not report"
 	switch {
+	case errors.Is(err, ErrDeliveryFailed):
+		return Straggler{Report: Report{Server: s}, Status: StatusFailed, Reason: err.Error()}
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded) && timeout > 0:
 		reason = fmt.Sprintf("did not report within %s (the check timeout): is the node up, and does its os-collect-config run and reach Heat?", timeout)

@@ -153,14 +153,21 @@ func TestClassifyFromTheRepository(t *testing.T) {
 			if _, err := keys.Rotate(ctx, KeyRepository(l.Nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
 				t.Fatal(err)
 			}
-		}, StatusDrifted, "changed outside fernetflow since it installed generation 2: against that set, key files 3 added, key files 0 replaced (a keystone-manage fernet_rotate?)", true},
+		}, StatusDrifted, "changed outside fernetflow since it installed generation 2: against that set, key files 3 added, key files 0 replaced (a keystone-manage fernet_rotate?)", false},
+		{"keystone-manage fernet_rotate twice by hand", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			for range 2 {
+				if _, err := keys.Rotate(ctx, KeyRepository(l.Nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, StatusDrifted, "overwriting it removes its keys 4, and the tokens it signed with them stop validating", true},
 		{"a key deleted by hand", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
 			os.Remove(filepath.Join(KeyRepository(l.Nodes[2]), "1"))
 		}, StatusDrifted, "key files 1 deleted", false},
 		{"state wiped, other keys", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
 			os.Remove(filepath.Join(StateDir(l.Nodes[2]), node.InstalledFile))
 			keys.Rotate(ctx, KeyRepository(l.Nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true})
-		}, StatusDrifted, "holds keys fernetflow never installed there", true},
+		}, StatusDrifted, "holds keys fernetflow never installed there", false},
 		{"state wiped, same keys", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
 			os.Remove(filepath.Join(StateDir(l.Nodes[2]), node.InstalledFile))
 		}, StatusOK, "", false},
@@ -389,14 +396,14 @@ func TestPlanAdoption(t *testing.T) {
 			if set == nil {
 				return
 			}
-			if err := u.Adopt(ctx, set); err != nil {
+			if err := u.Adopt(ctx, set, a.Generation); err != nil {
 				t.Fatal(err)
 			}
 			m := mustMaster(t, u)
 			if m.Generation != 1 || m.Fingerprint.String() != a.Fingerprint {
 				t.Fatalf("master after adoption: %d %s", m.Generation, m.Fingerprint.Short())
 			}
-			if err := u.Adopt(ctx, set); !errors.Is(err, keys.ErrInitialized) {
+			if err := u.Adopt(ctx, set, 1); !errors.Is(err, keys.ErrInitialized) {
 				t.Fatalf("a second adoption: %v", err)
 			}
 		})

@@ -10,12 +10,12 @@ import (
 var ErrInitialized = errors.New("keys: the key repository holds keys already")
 
 // Adopt writes set into the empty repository in dir and records it as
-// adopted: generation 1, every secondary's demotion time unknown (so the
-// prune guard counts their token life from now). It is how the undercloud's
+// adopted at generation (1 when 0), every secondary's demotion time
+// unknown (so the prune guard counts their token life from now). It is how the undercloud's
 // master takes over the keys a cloud's nodes already share, so that the
 // first fernetflow rotation keeps every token valid. A repository that
 // holds keys is ErrInitialized and stays untouched.
-func Adopt(ctx context.Context, dir string, set Set, opts ...Option) (*Metadata, error) {
+func Adopt(ctx context.Context, dir string, set Set, generation uint64, opts ...Option) (*Metadata, error) {
 	c := newConfig(opts)
 	if err := set.Validate(); err != nil {
 		return nil, fmt.Errorf("keys: refuse to adopt: %w", err)
@@ -41,6 +41,9 @@ func Adopt(ctx context.Context, dir string, set Set, opts ...Option) (*Metadata,
 		return nil, err
 	}
 	m := observed(nil, set, c.now())
+	if generation > 0 {
+		m.Generation = generation
+	}
 	if err := writeMetadata(dir, m, c); err != nil {
 		return nil, err
 	}

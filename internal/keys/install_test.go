@@ -48,7 +48,7 @@ func TestAdoptAndObserve(t *testing.T) {
 	}
 	r, _ := Open(src)
 	dir := filepath.Join(t.TempDir(), "master")
-	m, err := Adopt(ctx, dir, r.Keys)
+	m, err := Adopt(ctx, dir, r.Keys, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +59,10 @@ func TestAdoptAndObserve(t *testing.T) {
 	if err != nil || got.Keys.Fingerprint() != r.Keys.Fingerprint() {
 		t.Fatalf("adopted %v", err)
 	}
-	if _, err := Adopt(ctx, dir, r.Keys); !errors.Is(err, ErrInitialized) {
+	if _, err := Adopt(ctx, dir, r.Keys, 0); !errors.Is(err, ErrInitialized) {
 		t.Fatalf("adopt over keys: %v", err)
 	}
-	if _, err := Adopt(ctx, filepath.Join(t.TempDir(), "x"), Set{}); err == nil {
+	if _, err := Adopt(ctx, filepath.Join(t.TempDir(), "x"), Set{}, 0); err == nil {
 		t.Fatal("adopted an empty set")
 	}
 	// Observe records a repository seeded by hand, once.

@@ -21,6 +21,9 @@ type Observation struct {
 	// Recipient is the node's age recipient (its identity is made on
 	// first report: reporting enrolls).
 	Recipient string `json:"recipient"`
+	// Signer is the undercloud signer the node pins ("" when none: it
+	// would refuse every envelope).
+	Signer string `json:"signer"`
 	// Installed is what installed.json records (nil: fernetflow never
 	// installed a set on this node, or its state was wiped).
 	Installed *Installed `json:"installed"`
@@ -108,6 +111,16 @@ func Report(ctx context.Context, o ReportOptions) (*Observation, error) {
 	}
 	defer unlock()
 	obs := &Observation{ServerID: o.ServerID, Recipient: en.Recipient, Repository: Holding{Keys: []KeyRef{}}, Probe: Probe{Rejected: []int{}}}
+	signer := o.Signer
+	if signer == nil {
+		// The signer a pin-signer deployment pinned (see PinSigner).
+		if p, err := PinnedSigner(o.StateDir); err == nil {
+			signer = &p
+		}
+	}
+	if signer != nil {
+		obs.Signer = signer.String()
+	}
 	st, err := ReadState(o.StateDir)
 	if err != nil {
 		return nil, err
@@ -123,14 +136,9 @@ func Report(ctx context.Context, o ReportOptions) (*Observation, error) {
 		return nil, err
 	}
 	if o.AdoptRequest != "" && len(set) > 0 {
-		signer := o.Signer
 		if signer == nil {
-			// The signer a pin-signer deployment pinned (see PinSigner).
-			p, err := PinnedSigner(o.StateDir)
-			if err != nil {
-				return nil, fmt.Errorf("node: the undercloud asks for this node's keys (adoption), but no signer is pinned to check that it is the undercloud: %w", err)
-			}
-			signer = &p
+			_, err := PinnedSigner(o.StateDir)
+			return nil, fmt.Errorf("node: the undercloud asks for this node's keys (adoption), but no signer is pinned to check that it is the undercloud: %w", err)
 		}
 		rcpt, err := envelope.VerifyAdoptRequest(o.AdoptRequest, *signer, o.ServerID)
 		if err != nil {
@@ -187,7 +195,7 @@ func probe(set keys.Set, serverID string, tokens []string, p *Probe) error {
 // observeAfterInstall observes the repository right after an install,
 // under the install's lock.
 func observeAfterInstall(o InstallOptions, st *State, tokens []string) (*Observation, error) {
-	obs := &Observation{ServerID: o.ServerID, Repository: Holding{Keys: []KeyRef{}}, Probe: Probe{Rejected: []int{}}}
+	obs := &Observation{ServerID: o.ServerID, Signer: o.Signer.String(), Repository: Holding{Keys: []KeyRef{}}, Probe: Probe{Rejected: []int{}}}
 	id, err := envelope.LoadIdentity(filepath.Join(o.StateDir, IdentityFile))
 	if err != nil {
 		return nil, err

@@ -167,7 +167,7 @@ func Run(ctx context.Context, wf Workflow, input map[string]any, o Options) (*Re
 // refusals are the tasks of the definitions that end a run as a refusal,
 // and checks, the tasks of check_fernet_keys that report a problem.
 var (
-	refusals = []string{"refuse", "refuse_after_repair"}
+	refusals = []string{"refuse", "refuse_after_repair", "plan_refused"}
 	checks   = []string{"disagree", "probe_failed"}
 )
 
@@ -191,7 +191,13 @@ func judge(ex *workflow.Execution) (Outcome, error) {
 			cause = ErrNeedsAttention
 		}
 		out := map[error]Outcome{ErrRefused: Refused, ErrNeedsAttention: NeedsAttention, ErrFailed: Failed}[cause]
-		return out, &RunError{Execution: ex, Task: te, cause: cause}
+		re := &RunError{Execution: ex, Task: te, cause: cause}
+		if done["rotate"] && !done["verify"] && te != nil && te.Name != "incomplete" {
+			// Interrupted between the master's rotation and the check of
+			// the nodes: say what the next run does.
+			re.Hint = "the master moved to a new generation that not every node may hold yet: the next fernetflow rotate completes it (and does not rotate again)"
+		}
+		return out, re
 	}
 	switch {
 	case done["plan_report"]:
@@ -209,9 +215,10 @@ func judge(ex *workflow.Execution) (Outcome, error) {
 }
 
 // failedTask is the task that ended the run: a refusal first, else the
-// first failed task.
+// last failed task (an earlier one may have been handled by on-error, as
+// a failed delivery is, and the run ended later for it, in incomplete).
 func failedTask(ex *workflow.Execution) *workflow.TaskExecution {
-	var first *workflow.TaskExecution
+	var last *workflow.TaskExecution
 	for _, te := range ex.Tasks {
 		if te.State != workflow.Failed {
 			continue
@@ -219,11 +226,11 @@ func failedTask(ex *workflow.Execution) *workflow.TaskExecution {
 		if refusal(te) {
 			return te
 		}
-		if first == nil && te.StateInfo != "" {
-			first = te
+		if te.StateInfo != "" {
+			last = te
 		}
 	}
-	return first
+	return last
 }
 
 // refusal reports whether a failed task is one of the protocol's
@@ -237,7 +244,9 @@ func refusal(te *workflow.TaskExecution) bool {
 type RunError struct {
 	Execution *workflow.Execution
 	// Task is the task that ended the run (nil when none did).
-	Task  *workflow.TaskExecution
+	Task *workflow.TaskExecution
+	// Hint says what to do next, when the run's state calls for it.
+	Hint  string
 	cause error
 }
 
@@ -247,10 +256,14 @@ func (e *RunError) Error() string {
 
 // Reason is the task that ended the run and what it said, on one line.
 func (e *RunError) Reason() string {
+	r := firstLine(e.Execution.StateInfo)
 	if e.Task != nil {
-		return e.Task.Name + ": " + firstLine(e.Task.StateInfo)
+		r = e.Task.Name + ": " + firstLine(e.Task.StateInfo)
 	}
-	return firstLine(e.Execution.StateInfo)
+	if e.Hint != "" {
+		r += "; " + e.Hint
+	}
+	return r
 }
 
 // Unwrap gives the cause (ErrRefused, ErrNeedsAttention or ErrFailed) and
