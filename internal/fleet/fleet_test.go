@@ -170,6 +170,17 @@ func TestClassifyFromTheRepository(t *testing.T) {
 		{"a malformed key file", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
 			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "1"), []byte("garbage"), 0o600)
 		}, StatusDrifted, "cannot be read as Keystone reads it", false},
+		// Keystone reads "９９９" as key 999 (Python's int() takes any
+		// script's digits): this node's primary, signing tokens no other
+		// node validates. It must be a straggler, never agreement.
+		{"a primary planted in full-width digits", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			k, _ := keys.GenerateKey(nil)
+			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "９９９"), k.Encode(), 0o600)
+		}, StatusDrifted, `Keystone reads the file named "９９９" as key 999: rename it to 999 (or remove it)`, false},
+		{"a key named in Arabic-Indic digits", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			k, _ := keys.GenerateKey(nil)
+			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "٣"), k.Encode(), 0o600)
+		}, StatusDrifted, `Keystone reads the file named "٣" as key 3`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -114,7 +114,10 @@ func TestOpenFilesystemDefects(t *testing.T) {
 		}, []Option{WithOwner(os.Getuid(), os.Getgid())}, "owned by 4242:4242", nil},
 		{"directory not owned by the keystone user", func(t *testing.T, dir string) {}, []Option{WithOwner(4243, 4243)}, "want 4243:4243", nil},
 		{"credential repository", func(t *testing.T, dir string) {}, nil, "credential_migrate", ErrCredentialRepository},
-		{"duplicate index by white space", func(t *testing.T, dir string) { os.WriteFile(dir+"/ 1", testKey(7).Encode(), 0o600) }, nil, "rename it to 1", nil},
+		{"duplicate index by white space", func(t *testing.T, dir string) { os.WriteFile(dir+"/ 1", testKey(7).Encode(), 0o600) }, nil, "like the file 1: remove one of them", nil},
+		{"key name in Arabic-Indic digits", func(t *testing.T, dir string) { os.WriteFile(dir+"/٢", testKey(7).Encode(), 0o600) }, nil, `Keystone reads the file named "٢" as key 2: rename it to 2`, nil},
+		{"primary in full-width digits", func(t *testing.T, dir string) { os.WriteFile(dir+"/９９９", testKey(7).Encode(), 0o600) }, nil, `Keystone reads the file named "９９９" as key 999: rename it to 999`, nil},
+		{"key name in Unicode white space", func(t *testing.T, dir string) { os.WriteFile(dir+"/1　", testKey(7).Encode(), 0o600) }, nil, `the file named "1\u3000" as key 1, like the file 1`, nil},
 		{"huge index", func(t *testing.T, dir string) { os.WriteFile(dir+"/99999999999", testKey(7).Encode(), 0o600) }, nil, "beyond", nil},
 		{"huge file", func(t *testing.T, dir string) { os.WriteFile(dir+"/1", bytes.Repeat([]byte("A"), 1<<20), 0o600) }, nil, "it is not a key", nil},
 	}
@@ -147,6 +150,8 @@ func TestPythonInt(t *testing.T) {
 		{"+4", 4, true}, {"-1", -1, true}, {"1_0", 10, true},
 		{"0.tmp", 0, false}, {"foo", 0, false}, {".0123", 0, false}, {"1__0", 0, false},
 		{"_1", 0, false}, {"1_", 0, false}, {"", 0, false}, {"-", 0, false}, {"1e3", 0, false},
+		{"٢", 2, true}, {"９９９", 999, true}, {"𝟗", 9, true}, {"１_２", 12, true}, {" 7　", 7, true},
+		{"7", 0, false}, {" 7", 0, false}, {"1 2", 0, false}, {"²", 0, false}, {"ÿ7", 0, false},
 	}
 	for _, tt := range tests {
 		n, ok := pythonInt(tt.in)
