@@ -413,3 +413,24 @@ func TestPlanAdoption(t *testing.T) {
 		})
 	}
 }
+
+// Issue 13, defect 5: a link planted at recipients.lock is refused, and
+// nothing is created through it.
+func TestPinRefusesASymlinkedLock(t *testing.T) {
+	u, l, servers := localFleet(t, 1)
+	planted := filepath.Join(t.TempDir(), "planted")
+	r, err := l.Observe(context.Background(), servers[0], ObserveRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(u.Dir, 0o700)
+	if err := os.Symlink(planted, filepath.Join(u.Dir, "recipients.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Pin(context.Background(), Enrollment{servers[0], r.Observation.Recipient, false}); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Fatalf("pin with a symlinked lock: %v", err)
+	}
+	if _, err := os.Lstat(planted); err == nil {
+		t.Fatal("the lock was created through the planted link")
+	}
+}

@@ -179,15 +179,40 @@ func checkCanonical(dir, name string, index int, present map[string]bool) error 
 // readSmall reads at most a little more than a key, so a huge file planted
 // in the repository cannot exhaust memory.
 func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	const limit = 4 * EncodedKeySize
+	b, err := readFile(path, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%s: file is over %d bytes, want %d: it is not a key; move it out of the repository", path, limit, EncodedKeySize)
+	}
+	return b, err
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readFile reads the regular file at path, refusing a symbolic link (it
+// is opened with O_NOFOLLOW, so one swapped in after a check is refused
+// too), anything but a regular file (a FIFO or /dev/zero would block or
+// never end: O_NONBLOCK keeps the open from hanging) and more than limit
+// bytes (errTooLarge).
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link, which fernetflow does not follow (a link can point anywhere)", path)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	const limit = 4 * EncodedKeySize
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && len(b) > limit {
-		return nil, fmt.Errorf("%s: file is over %d bytes, want %d: it is not a key; move it out of the repository", path, limit, EncodedKeySize)
+	if err == nil && int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes: %w", path, limit, errTooLarge)
 	}
 	return b, err
 }

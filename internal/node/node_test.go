@@ -485,3 +485,23 @@ func TestInstallRefusesKeysKeystoneReadsByOtherNames(t *testing.T) {
 		})
 	}
 }
+
+// Issue 13, defect 5: a link planted at STATE_DIR/lock is refused, and
+// nothing is created through it.
+func TestInstallRefusesASymlinkedLock(t *testing.T) {
+	f := newFleet(t)
+	planted := filepath.Join(t.TempDir(), "planted")
+	if err := os.Symlink(planted, filepath.Join(f.stateDir, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.install(f.seal())
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link") || errors.Is(err, ErrBusy) {
+		t.Fatalf("install with a symlinked lock: %v", err)
+	}
+	if _, err := os.Lstat(planted); err == nil {
+		t.Fatal("the lock was created through the planted link")
+	}
+	if _, err := os.Stat(f.repo); err == nil {
+		t.Fatal("install went on without the lock")
+	}
+}
