@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,24 @@ func TestKeysActions(t *testing.T) {
 	dry, err := rotate.Run(ctx, map[string]any{"key_repository": dir, "dry_run": true, "force": true})
 	if err != nil || dry.(map[string]any)["changed"] != false {
 		t.Fatalf("dry run: %v %v", dry, err)
+	}
+	// Issue 13: 2,000,000 h each overflowed the prune guard; the schema
+	// bounds both.
+	for _, name := range []string{"token_expiration", "allow_expired_window"} {
+		in := map[string]any{"key_repository": dir, "force": false, name: int64(7200000000)}
+		b, _ := json.Marshal(in)
+		doc, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err := compile(t, "keys.rotate.input", rotate.InputSchema()).Validate(doc); err == nil || !strings.Contains(err.Error(), "maximum") {
+			t.Fatalf("the schema takes %s of 2,000,000 h: %v", name, err)
+		}
+		// Run, called without the server or the engine, checks it too.
+		if _, err := rotate.Run(ctx, in); err == nil || !strings.Contains(err.Error(), "want 0 to 3153600000") {
+			t.Fatalf("%s of 2,000,000 h: %v", name, err)
+		}
+		in[name] = int64(keys.MaxTokenSeconds)
+		if _, err := rotate.Run(ctx, in); !errors.Is(err, keys.ErrUnsafePrune) {
+			t.Fatalf("%s of 100 years: %v", name, err)
+		}
 	}
 	if _, err := rotate.Run(ctx, map[string]any{"key_repository": 7}); err == nil || !strings.Contains(err.Error(), "keys.rotate: input") {
 		t.Fatalf("bad input type: %v", err)

@@ -66,11 +66,20 @@ func KeysRotate(o KeysOptions) *Func {
 			if in.MaxActiveKeys != nil {
 				ro.MaxActiveKeys = *in.MaxActiveKeys
 			}
-			if in.TokenExpiration != nil {
-				ro.TokenExpiration = time.Duration(*in.TokenExpiration) * time.Second
-			}
-			if in.AllowExpiredWindow != nil {
-				ro.AllowExpiredWindow = time.Duration(*in.AllowExpiredWindow) * time.Second
+			// The schema bounds both; checked again here, before the
+			// multiplication, so that no input can overflow it.
+			for _, d := range []struct {
+				name string
+				in   *int64
+				out  *time.Duration
+			}{{"token_expiration", in.TokenExpiration, &ro.TokenExpiration}, {"allow_expired_window", in.AllowExpiredWindow, &ro.AllowExpiredWindow}} {
+				if d.in == nil {
+					continue
+				}
+				if *d.in < 0 || *d.in > keys.MaxTokenSeconds {
+					return nil, fmt.Errorf("keys.rotate: %s is %d seconds, want 0 to %d (100 years)", d.name, *d.in, keys.MaxTokenSeconds)
+				}
+				*d.out = time.Duration(*d.in) * time.Second
 			}
 			repo := in.KeyRepository
 			if repo == "" {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
 
@@ -55,10 +56,15 @@ type Parameter struct {
 	Description string
 	Default     any    // nil: the workflow input's default
 	MinValue    *int   // a range constraint, for numbers
+	MaxValue    *int   // its upper bound, with MinValue
 	Constraint  string // a custom_constraint, for strings
 }
 
 func minValue(n int) *int { return &n }
+
+// maxTokenSeconds is keys.MaxTokenSeconds, the bound keys.rotate puts on
+// token_expiration and allow_expired_window: the stack refuses more.
+var maxTokenSeconds = minValue(keys.MaxTokenSeconds)
 
 // Parameters are the rotation template's parameters, in template order.
 var Parameters = []Parameter{
@@ -66,10 +72,10 @@ var Parameters = []Parameter{
 		Description: "When the rotation runs: a cron pattern, evaluated in UTC by Mistral. With the default max_active_keys, token_expiration and allow_expired_window, rotating more often than every 49 hours is refused by keys.rotate."},
 	{Name: "max_active_keys", Type: "number", MinValue: minValue(1),
 		Description: "Keystone's [fernet_tokens] max_active_keys: keys kept after a rotation."},
-	{Name: "token_expiration", Type: "number", MinValue: minValue(1),
-		Description: "Keystone's [token] expiration, in seconds."},
-	{Name: "allow_expired_window", Type: "number", MinValue: minValue(0),
-		Description: "Keystone's [token] allow_expired_window, in seconds."},
+	{Name: "token_expiration", Type: "number", MinValue: minValue(1), MaxValue: maxTokenSeconds,
+		Description: "Keystone's [token] expiration, in seconds (at most 100 years)."},
+	{Name: "allow_expired_window", Type: "number", MinValue: minValue(0), MaxValue: maxTokenSeconds,
+		Description: "Keystone's [token] allow_expired_window, in seconds (at most 100 years)."},
 	{Name: "stack", Type: "string",
 		Description: "The overcloud stack whose servers hold Keystone's keys."},
 	{Name: "role", Type: "string",
@@ -153,7 +159,11 @@ func Rotation() ([]byte, error) {
 		ps := yaml.MapSlice{{Key: "type", Value: p.Type}, {Key: "description", Value: p.Description}, {Key: "default", Value: def}}
 		switch {
 		case p.MinValue != nil:
-			ps = append(ps, yaml.MapItem{Key: "constraints", Value: []any{yaml.MapSlice{{Key: "range", Value: yaml.MapSlice{{Key: "min", Value: *p.MinValue}}}}}})
+			r := yaml.MapSlice{{Key: "min", Value: *p.MinValue}}
+			if p.MaxValue != nil {
+				r = append(r, yaml.MapItem{Key: "max", Value: *p.MaxValue})
+			}
+			ps = append(ps, yaml.MapItem{Key: "constraints", Value: []any{yaml.MapSlice{{Key: "range", Value: r}}}})
 		case p.Constraint != "":
 			ps = append(ps, yaml.MapItem{Key: "constraints", Value: []any{yaml.MapSlice{{Key: "custom_constraint", Value: p.Constraint}}}})
 		}

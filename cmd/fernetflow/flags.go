@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os/user"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ func (d duration) String() string {
 
 func (d duration) Set(s string) error {
 	if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+		if n > math.MaxInt64/int64(time.Second) || n < math.MinInt64/int64(time.Second) {
+			return fmt.Errorf("%q seconds is beyond what a duration holds (about 292 years)", s)
+		}
 		*d.d = time.Duration(n) * time.Second
 		return nil
 	}

@@ -69,6 +69,17 @@ func TestKeysCommands(t *testing.T) {
 	if code != exitRefused || !strings.Contains(errs, "key 1") || !strings.Contains(errs, "--force") {
 		t.Fatalf("unsafe prune: exit %d, %s", code, errs)
 	}
+	// Issue 13: durations whose sum overflowed put "safe after" in 1898
+	// and pruned key 1 without --force.
+	for _, d := range []string{"2000000h", "3153600001", "9223372036854775807"} {
+		_, errs, code = runCLI(t, "", "keys", "rotate", repo, "--max-active-keys", "3", "--token-expiration", d, "--allow-expired-window", d)
+		if code == 0 || strings.Contains(errs, "1898") || (!strings.Contains(errs, "beyond 3153600000 seconds") && !strings.Contains(errs, "beyond what a duration holds")) {
+			t.Fatalf("--token-expiration %s --allow-expired-window %s: exit %d, %s", d, d, code, errs)
+		}
+		if r, _ := keys.Open(dir); len(r.Keys) != 3 {
+			t.Fatalf("durations of %s rotated", d)
+		}
+	}
 	if _, _, code = runCLI(t, "", "keys", "rotate", repo, "--max-active-keys", "3", "--force"); code != 0 {
 		t.Fatalf("rotate --force: exit %d", code)
 	}
@@ -130,6 +141,11 @@ func TestKeysMaxActive(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "", "keys", "max-active", "--rotation-interval", "0"); code != exitUsage {
 		t.Fatalf("zero interval: exit %d", code)
+	}
+	// Issue 13: this printed a negative number.
+	out, errs, code = runCLI(t, "", "keys", "max-active", "--token-expiration", "2000000h", "--allow-expired-window", "2000000h", "--rotation-interval", "1h")
+	if code != exitUsage || !strings.Contains(errs, "beyond 3153600000 seconds") || strings.Contains(out, "-") {
+		t.Fatalf("overflowing durations: exit %d %s %s", code, out, errs)
 	}
 }
 

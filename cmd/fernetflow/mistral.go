@@ -185,6 +185,9 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 	if !r.actionsOnly && r.schedule != "" && !strings.HasPrefix(r.cronName, mistralTag) {
 		return usagef("--cron-name %q must start with %q (unregister finds it by that)", r.cronName, mistralTag)
 	}
+	if err := keys.CheckTokenDurations(r.exp, r.window); err != nil {
+		return usageError{err}
+	}
 	o := adhocOptions{Server: strings.TrimSuffix(r.server, "/"), Verify: r.verify, Timeout: r.actionTimeout}
 	switch r.auth {
 	case "keystone":

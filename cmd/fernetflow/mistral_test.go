@@ -294,3 +294,11 @@ func TestMistralRegisterActionsOnly(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13: the cron trigger must not carry durations keys.rotate refuses.
+func TestMistralRegisterBoundsDurations(t *testing.T) {
+	_, errs, code := runCLI(t, "", "mistral", "register", "--action-server", "http://127.0.0.1:1", "--token-expiration", "2000000h")
+	if code != exitUsage || !strings.Contains(errs, "token_expiration is 2000000h0m0s, beyond") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+}

@@ -323,6 +323,9 @@ shows the plan and changes nothing anywhere.`,
   fernetflow rotate --target local --nodes /srv/ctl0 --dry-run -f json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := keys.CheckTokenDurations(in.exp, in.window); err != nil {
+				return usageError{err}
+			}
 			input := map[string]any{
 				"stack": f.stack, "role": f.role,
 				"max_active_keys": int64(in.maxActive), "token_expiration": int64(in.exp / time.Second),

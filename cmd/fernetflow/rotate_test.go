@@ -230,6 +230,9 @@ func TestRotateDryRunChangesNothing(t *testing.T) {
 }
 
 func TestRotateRefusals(t *testing.T) {
+	if _, errs, code := runCLI(t, "", "rotate", "--target", "local", "--nodes", "x", "--state-dir", t.TempDir(), "--token-expiration", "2000000h", "--allow-expired-window", "2000000h"); code != exitUsage || !strings.Contains(errs, "token_expiration is 2000000h0m0s, beyond") {
+		t.Fatalf("overflowing durations: %d %s", code, errs)
+	}
 	if _, errs, code := runCLI(t, "", "rotate", "--target", "nowhere", "--nodes", "x", "--state-dir", t.TempDir()); code != exitUsage || !strings.Contains(errs, "local or heat") {
 		t.Fatalf("bad target: %d %s", code, errs)
 	}

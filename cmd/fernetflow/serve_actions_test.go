@@ -95,6 +95,7 @@ func TestServeActionServer(t *testing.T) {
 		{"wrong project", "keys.rotate", "demo-secret-0123456789", `{}`, 403, ""},
 		{"std actions are not served", "std.echo", "admin-secret-0123456789", `{"output":1}`, 404, ""},
 		{"schema", "keys.rotate", "admin-secret-0123456789", `{"max_active_keys":0}`, 400, "max_active_keys"},
+		{"durations that overflow", "keys.rotate", "admin-secret-0123456789", `{"token_expiration":7200000000,"allow_expired_window":7200000000}`, 400, "token_expiration"},
 		{"runs", "fleet.servers", "admin-secret-0123456789", `{}`, 200, `"server_id": "ctl0"`},
 		{"another repository", "keys.rotate", "admin-secret-0123456789", `{"key_repository": "` + filepath.Join(dir, "elsewhere") + `"}`, 500, "master repository"},
 		{"another repository's status", "keys.status", "admin-secret-0123456789", `{"key_repository": "/etc"}`, 500, "master repository"},

@@ -177,6 +177,17 @@ func TestClassifyFromTheRepository(t *testing.T) {
 		{"a malformed key file", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
 			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "1"), []byte("garbage"), 0o600)
 		}, StatusDrifted, "cannot be read as Keystone reads it", false},
+		// Keystone reads "９９９" as key 999 (Python's int() takes any
+		// script's digits): this node's primary, signing tokens no other
+		// node validates. It must be a straggler, never agreement.
+		{"a primary planted in full-width digits", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			k, _ := keys.GenerateKey(nil)
+			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "９９９"), k.Encode(), 0o600)
+		}, StatusDrifted, `Keystone reads the file named "９９９" as key 999: rename it to 999 (or remove it)`, false},
+		{"a key named in Arabic-Indic digits", func(t *testing.T, _ *Undercloud, l *Local, _ []Server) {
+			k, _ := keys.GenerateKey(nil)
+			os.WriteFile(filepath.Join(KeyRepository(l.Nodes[2]), "٣"), k.Encode(), 0o600)
+		}, StatusDrifted, `Keystone reads the file named "٣" as key 3`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -407,5 +418,26 @@ func TestPlanAdoption(t *testing.T) {
 				t.Fatalf("a second adoption: %v", err)
 			}
 		})
+	}
+}
+
+// Issue 13, defect 5: a link planted at recipients.lock is refused, and
+// nothing is created through it.
+func TestPinRefusesASymlinkedLock(t *testing.T) {
+	u, l, servers := localFleet(t, 1)
+	planted := filepath.Join(t.TempDir(), "planted")
+	r, err := l.Observe(context.Background(), servers[0], ObserveRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(u.Dir, 0o700)
+	if err := os.Symlink(planted, filepath.Join(u.Dir, "recipients.lock")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Pin(context.Background(), Enrollment{servers[0], r.Observation.Recipient, false}); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Fatalf("pin with a symlinked lock: %v", err)
+	}
+	if _, err := os.Lstat(planted); err == nil {
+		t.Fatal("the lock was created through the planted link")
 	}
 }

@@ -11,11 +11,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/google/renameio/v2"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/lockfile"
 )
 
 // ErrRecipientChanged means a node enrolled with a recipient other than
@@ -168,11 +168,11 @@ func (u *Undercloud) Pin(ctx context.Context, es ...Enrollment) ([]bool, error) 
 	if err := u.ensure(); err != nil {
 		return nil, err
 	}
-	fl := flock.New(filepath.Join(u.Dir, "recipients.lock"), flock.SetPermissions(0o600))
-	if _, err := fl.TryLockContext(ctx, 20*time.Millisecond); err != nil {
+	unlock, err := lockfile.Lock(ctx, filepath.Join(u.Dir, "recipients.lock"), lockfile.Options{Wait: true, Retry: 20 * time.Millisecond})
+	if err != nil {
 		return nil, fmt.Errorf("fleet: lock the pinned recipients: %w", err)
 	}
-	defer fl.Unlock()
+	defer unlock()
 	p, err := u.readPinned()
 	if err != nil {
 		return nil, err

@@ -17,8 +17,9 @@
 // not take are ignored, empty files are skipped with a warning) and
 // refuses what Keystone would choke on or what suggests tampering, with an
 // error naming the file and the fix: a malformed key (including hex and
-// standard base64, which fernet-go's DecodeKey would accept), an
-// integer-like name Keystone reads as another index (01, -1, 1_0), a
+// standard base64, which fernet-go's DecodeKey would accept), a
+// name Keystone reads as a key but that is not canonical (01, -1, 1_0, " 7",
+// or digits of another script: Python reads "٢" as 2 and "９９９" as 999), a
 // symlinked key, a world-readable directory or key, a file not owned by
 // the WithOwner user, a missing 0.
 //

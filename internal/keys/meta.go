@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -13,6 +12,10 @@ import (
 
 // MetadataFormat is the version of the metadata file format.
 const MetadataFormat = 1
+
+// maxMetadataSize bounds the metadata file read: thousands of key records,
+// far more than any max_active_keys.
+const maxMetadataSize = 4 << 20
 
 // maxRotationHistory bounds the rotation times kept in the metadata.
 const maxRotationHistory = 16
@@ -66,12 +69,12 @@ func LockPath(dir string) string { return filepath.Clean(dir) + ".fernetflow.loc
 // without metadata gives (nil, nil).
 func ReadMetadata(dir string) (*Metadata, error) {
 	path := MetadataPath(dir)
-	b, err := os.ReadFile(path)
+	b, err := readFile(path, maxMetadataSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keys: read metadata: %w", err)
+		return nil, fmt.Errorf("keys: read metadata: %w: it is not fernetflow's metadata; move it away and fernetflow adopts the repository afresh", err)
 	}
 	var m Metadata
 	if err := json.Unmarshal(b, &m); err != nil {

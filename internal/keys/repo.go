@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors a caller may branch on.
@@ -94,23 +96,21 @@ func load(dir string, c *config) (*Repository, error) {
 		return nil, fmt.Errorf("keys: read %s: %w", dir, err)
 	}
 	r := &Repository{Dir: dir, Keys: Set{}}
+	present := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		present[e.Name()] = true
+	}
 	names := map[int]string{}
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(dir, name)
 		index, ok := pythonInt(name)
-		if ok && index > maxIndex {
-			return nil, fmt.Errorf("keys: %s: Keystone reads this file as a key, but its index is beyond %d: remove it", path, maxIndex)
-		}
 		if !ok {
 			r.Ignored = append(r.Ignored, name)
 			continue
 		}
-		if canonical := strconv.Itoa(index); canonical != name || index < 0 {
-			if index < 0 {
-				return nil, fmt.Errorf("keys: %s: Keystone reads this file as key %d, and key indexes are never negative: remove it", path, index)
-			}
-			return nil, fmt.Errorf("keys: %s: Keystone reads this file as key %d: rename it to %s (or remove it)", path, index, canonical)
+		if err := checkCanonical(dir, name, index, present); err != nil {
+			return nil, err
 		}
 		if prev, dup := names[index]; dup {
 			return nil, fmt.Errorf("keys: %s and %s are both key %d: remove one", prev, path, index)
@@ -156,18 +156,63 @@ func load(dir string, c *config) (*Repository, error) {
 	return r, nil
 }
 
+// checkCanonical refuses a file that Keystone reads as a key (Python's
+// int() accepts its name) but whose name is not the canonical decimal form
+// fernetflow reads and writes: " 7", "07", "+7", "1_0", "-1", "٢" or "９９９".
+// Ignoring it would leave a key that Keystone signs or validates with and
+// that no fingerprint, check or install accounts for.
+func checkCanonical(dir, name string, index int, present map[string]bool) error {
+	switch canonical := strconv.Itoa(index); {
+	case index > maxIndex:
+		return fmt.Errorf("keys: %s: Keystone reads the file named %q as a key, but its index is beyond %d: remove it", dir, name, maxIndex)
+	case index < 0:
+		return fmt.Errorf("keys: %s: Keystone reads the file named %q as key %d, and key indexes are never negative: remove it", dir, name, index)
+	case canonical == name:
+		return nil
+	case present[canonical]:
+		return fmt.Errorf("keys: %s: Keystone reads the file named %q as key %d, like the file %s: remove one of them", dir, name, index, canonical)
+	default:
+		return fmt.Errorf("keys: %s: Keystone reads the file named %q as key %d: rename it to %s (or remove it)", dir, name, index, canonical)
+	}
+}
+
 // readSmall reads at most a little more than a key, so a huge file planted
 // in the repository cannot exhaust memory.
 func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	const limit = 4 * EncodedKeySize
+	b, err := readFile(path, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%s: file is over %d bytes, want %d: it is not a key; move it out of the repository", path, limit, EncodedKeySize)
+	}
+	return b, err
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readFile reads the regular file at path, refusing a symbolic link (it
+// is opened with O_NOFOLLOW, so one swapped in after a check is refused
+// too), anything but a regular file (a FIFO or /dev/zero would block or
+// never end: O_NONBLOCK keeps the open from hanging) and more than limit
+// bytes (errTooLarge).
+func readFile(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link, which fernetflow does not follow (a link can point anywhere)", path)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	const limit = 4 * EncodedKeySize
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && len(b) > limit {
-		return nil, fmt.Errorf("%s: file is over %d bytes, want %d: it is not a key; move it out of the repository", path, limit, EncodedKeySize)
+	if err == nil && int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes: %w", path, limit, errTooLarge)
 	}
 	return b, err
 }
@@ -217,11 +262,37 @@ func same(a, b string) bool {
 // thousand years stays far below it.
 const maxIndex = 1 << 31
 
-// pythonInt parses a file name as Python's int() does, which is how
-// Keystone decides whether a file is a key: surrounding white space, a sign
-// and single underscores between digits are accepted.
+// pythonInt parses a file name as CPython's int() does, which is how
+// Keystone decides whether a file is a key (fernet_utils._get_key_files):
+//
+//   - surrounding white space is skipped: ASCII \t \n \v \f \r and space, and
+//     in a name that is not pure ASCII also Unicode white space (U+00A0,
+//     U+3000, ...), but never the ASCII separators \x1c to \x1f;
+//   - then an optional ASCII sign;
+//   - then decimal digits of any script (Unicode category Nd: "٢" and "９"
+//     are digits to Python), single underscores allowed between digits.
+//
+// It reports whether Python would accept s and, if so, its value; beyond
+// maxIndex the value is only known to be larger than maxIndex. Where Go's
+// Unicode tables are newer than a node's Python, a digit Python does not know
+// yet is accepted here: that can only turn an ignored file into an error,
+// never a key into an ignored file.
 func pythonInt(s string) (int, bool) {
-	t := strings.TrimSpace(s)
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	isSpace := func(r rune) bool {
+		switch r {
+		case '\t', '\n', '\v', '\f', '\r', ' ':
+			return true
+		}
+		return !ascii && r >= utf8.RuneSelf && r != utf8.RuneError && unicode.IsSpace(r)
+	}
+	t := strings.TrimFunc(s, isSpace)
 	neg := false
 	if t != "" && (t[0] == '+' || t[0] == '-') {
 		neg = t[0] == '-'
@@ -232,19 +303,44 @@ func pythonInt(s string) (int, bool) {
 	}
 	n := 0
 	for _, ch := range t {
-		switch {
-		case ch == '_':
+		if ch == '_' {
 			continue
-		case ch >= '0' && ch <= '9':
-			if n <= maxIndex {
-				n = n*10 + int(ch-'0')
-			}
-		default:
+		}
+		d, ok := decimalValue(ch)
+		if !ok {
 			return 0, false
+		}
+		if n <= maxIndex {
+			n = n*10 + d
 		}
 	}
 	if neg {
 		n = -n
 	}
-	return n, true // beyond maxIndex, n is only known to be larger
+	return n, true
+}
+
+// decimalValue is the value of a decimal digit of any script, as CPython's
+// Py_UNICODE_TODECIMAL gives it. Unicode encodes every decimal digit
+// (category Nd) in runs of ten, 0 to 9, so in each range of the Nd table
+// (whose ranges are unions of such runs; a test checks it) a digit's value
+// is its offset from the range's start, modulo 10.
+func decimalValue(r rune) (int, bool) {
+	if r >= '0' && r <= '9' {
+		return int(r - '0'), true
+	}
+	if r < utf8.RuneSelf || r == utf8.RuneError {
+		return 0, false
+	}
+	for _, rg := range unicode.Nd.R16 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return int(r-rune(rg.Lo)) % 10, true
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return int(r-rune(rg.Lo)) % 10, true
+		}
+	}
+	return 0, false
 }

@@ -21,6 +21,34 @@ const (
 	DefaultAllowExpiredWindow = 48 * time.Hour // [token] allow_expired_window
 )
 
+// MaxTokenDuration bounds [token] expiration and allow_expired_window: 100
+// years (MaxTokenSeconds seconds). Keystone takes any integer there, but
+// issuing a token then overflows Python's datetime (year 9999), so no
+// working Keystone uses more; bounded so, their sum and every time computed
+// from it fit in a time.Duration with room to spare, and the prune guard
+// cannot wrap around into the past.
+const (
+	MaxTokenSeconds  = 100 * 365 * 24 * 60 * 60
+	MaxTokenDuration = MaxTokenSeconds * time.Second
+)
+
+// CheckTokenDurations reports an error unless [token] expiration and
+// allow_expired_window are each between 0 and MaxTokenDuration.
+func CheckTokenDurations(tokenExpiration, allowExpiredWindow time.Duration) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"token_expiration", tokenExpiration}, {"allow_expired_window", allowExpiredWindow}} {
+		switch {
+		case d.v < 0:
+			return fmt.Errorf("keys: %s is %s: it cannot be negative", d.name, d.v)
+		case d.v > MaxTokenDuration:
+			return fmt.Errorf("keys: %s is %s, beyond %d seconds (100 years): no Keystone issues tokens that outlive year 9999, and fernetflow's prune guard bounds it so", d.name, d.v, MaxTokenSeconds)
+		}
+	}
+	return nil
+}
+
 // RotateOptions are the knobs of a rotation, named as in keystone.conf.
 type RotateOptions struct {
 	// MaxActiveKeys is [fernet_tokens] max_active_keys (at least 1).
@@ -45,10 +73,7 @@ func (o *RotateOptions) defaults() error {
 	if o.MaxActiveKeys < 1 {
 		return fmt.Errorf("keys: max_active_keys is %d, Keystone needs at least 1", o.MaxActiveKeys)
 	}
-	if o.TokenExpiration < 0 || o.AllowExpiredWindow < 0 {
-		return fmt.Errorf("keys: token expiration and allow_expired_window cannot be negative")
-	}
-	return nil
+	return CheckTokenDurations(o.TokenExpiration, o.AllowExpiredWindow)
 }
 
 // Plan says what a setup or rotation does (or, with DryRun, would do).
@@ -396,6 +421,11 @@ func reconcileRotation(m *Metadata, next Set, promoted Key, newPrimary, oldPrima
 // usable: a key is safe to delete once TokenExpiration+AllowExpiredWindow
 // have passed since it stopped being primary.
 func guard(m *Metadata, next Set, prune []int, oldPrimary, newPrimary int, ro RotateOptions, now time.Time) ([]Pruned, error) {
+	// The guard fails closed: durations that could overflow their sum
+	// (RotateOptions.defaults refuses them first) leave nothing prunable.
+	if err := CheckTokenDurations(ro.TokenExpiration, ro.AllowExpiredWindow); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsafePrune, err)
+	}
 	life := ro.TokenExpiration + ro.AllowExpiredWindow
 	out := []Pruned{}
 	var problems []string
@@ -484,9 +514,11 @@ func MaxActiveKeys(tokenExpiration, allowExpiredWindow, rotationInterval time.Du
 	if rotationInterval <= 0 {
 		return 0, fmt.Errorf("keys: the rotation interval must be positive, got %s", rotationInterval)
 	}
-	if tokenExpiration < 0 || allowExpiredWindow < 0 {
-		return 0, fmt.Errorf("keys: token expiration and allow_expired_window cannot be negative")
+	if err := CheckTokenDurations(tokenExpiration, allowExpiredWindow); err != nil {
+		return 0, err
 	}
+	// Both are at most MaxTokenDuration: the sum cannot overflow, and n
+	// is at most 2*MaxTokenDuration nanoseconds, far below MaxInt64.
 	life := tokenExpiration + allowExpiredWindow
 	n := life / rotationInterval
 	if life%rotationInterval != 0 {

@@ -268,6 +268,40 @@ func TestPruneGuard(t *testing.T) {
 			t.Fatalf("max_active_keys=2 pruned the old primary: %v", err)
 		}
 	})
+	// Issue 13: 2,000,000 h each overflowed their sum into a "safe after"
+	// date in 1898, and a key demoted seconds earlier was pruned unforced.
+	t.Run("durations that overflow are refused, nothing pruned", func(t *testing.T) {
+		ck := newClock()
+		dir := filepath.Join(t.TempDir(), "keys")
+		opts := []Option{WithClock(ck.now)}
+		if _, err := Setup(t.Context(), dir, ro, opts...); err != nil {
+			t.Fatal(err)
+		}
+		ck.advance(time.Hour)
+		if _, err := Rotate(t.Context(), dir, ro, opts...); err != nil { // 0 1 2
+			t.Fatal(err)
+		}
+		ck.advance(time.Second)
+		before := snapshot(t, dir)
+		for _, d := range []time.Duration{2000000 * time.Hour, MaxTokenDuration + 1, 1<<63 - 1} {
+			huge := RotateOptions{MaxActiveKeys: 3, TokenExpiration: d, AllowExpiredWindow: d}
+			if _, err := Rotate(t.Context(), dir, huge, opts...); err == nil || !strings.Contains(err.Error(), "beyond 3153600000 seconds") {
+				t.Fatalf("token_expiration and allow_expired_window %s: %v", d, err)
+			}
+			pruned, err := guard(nil, Set{0: testKey(0), 1: testKey(1)}, []int{1}, 1, 2, huge, ck.now())
+			if !errors.Is(err, ErrUnsafePrune) {
+				t.Fatalf("guard with %s: %v, %v", d, pruned, err)
+			}
+		}
+		if !sameSnapshot(before, snapshot(t, dir)) {
+			t.Fatal("a refused rotation changed the repository")
+		}
+		// The largest accepted durations still protect the key.
+		max := RotateOptions{MaxActiveKeys: 3, TokenExpiration: MaxTokenDuration, AllowExpiredWindow: MaxTokenDuration}
+		if _, err := Rotate(t.Context(), dir, max, opts...); !errors.Is(err, ErrUnsafePrune) || !strings.Contains(err.Error(), "until 2226-") {
+			t.Fatalf("rotation with 100-year durations: %v", err)
+		}
+	})
 	t.Run("max 1 would prune the new primary", func(t *testing.T) {
 		dir := writeRepo(t, Set{0: testKey(0), 1: testKey(1)})
 		_, err := Rotate(t.Context(), dir, RotateOptions{MaxActiveKeys: 1})
@@ -398,6 +432,15 @@ func TestMaxActiveKeys(t *testing.T) {
 	}
 	if _, err := MaxActiveKeys(time.Hour, 0, 0); err == nil {
 		t.Error("a zero interval was accepted")
+	}
+	// Issue 13: 2,000,000 h each printed a negative number.
+	for _, d := range []time.Duration{2000000 * time.Hour, MaxTokenDuration + time.Second, -time.Second} {
+		if n, err := MaxActiveKeys(d, d, time.Hour); err == nil {
+			t.Errorf("MaxActiveKeys(%s, %s, 1h) = %d, want an error", d, d, n)
+		}
+	}
+	if n, err := MaxActiveKeys(MaxTokenDuration, MaxTokenDuration, time.Nanosecond); err != nil || n != 2*MaxTokenSeconds*1e9+2 {
+		t.Errorf("MaxActiveKeys at the bound = %d, %v", n, err)
 	}
 }
 

@@ -11,8 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/google/renameio/v2"
+
+	"github.com/fernetflow/fernetflow/internal/lockfile"
 )
 
 // lockRetryDelay is how often a waiting writer retries the lock.
@@ -25,22 +26,24 @@ func lock(ctx context.Context, dir string, c *config) (unlock func(), err error)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("keys: lock %s: %w", path, err)
 	}
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	var ok bool
-	if c.wait {
-		ok, err = fl.TryLockContext(ctx, lockRetryDelay)
-	} else {
-		ok, err = fl.TryLock()
+	// The lock file is opened without following a link and must be a
+	// regular file owned by this process's user or the Keystone user: a
+	// link planted at DIR.fernetflow.lock cannot make root create a file
+	// elsewhere (issue 13).
+	o := lockfile.Options{Wait: c.wait, Retry: lockRetryDelay}
+	if c.owner != nil {
+		o.Owners = []int{c.owner.UID}
 	}
+	unlock, err = lockfile.Lock(ctx, path, o)
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case errors.Is(err, lockfile.ErrHeld) && ctx.Err() != nil:
 		return nil, fmt.Errorf("%w (%s): gave up waiting: %w", ErrLocked, path, ctx.Err())
-	case err != nil:
-		return nil, fmt.Errorf("keys: lock %s: %w", path, err)
-	case !ok:
+	case errors.Is(err, lockfile.ErrHeld):
 		return nil, fmt.Errorf("%w (%s): wait for it to finish, or pass --wait", ErrLocked, path)
+	case err != nil:
+		return nil, fmt.Errorf("keys: %w", err)
 	}
-	return func() { _ = fl.Unlock() }, nil
+	return unlock, nil
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same

@@ -9,10 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/lockfile"
 )
 
 // Sentinel errors a caller may branch on.
@@ -237,15 +236,16 @@ func lockState(ctx context.Context, stateDir string) (func(), error) {
 	if _, err := os.Stat(stateDir); err != nil {
 		return nil, fmt.Errorf("node: state directory: %w", err)
 	}
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
+	// Opened without following a link, and only a regular file of ours
+	// (see lockfile): a link planted there cannot redirect it.
+	unlock, err := lockfile.Lock(ctx, path, lockfile.Options{Wait: true, Retry: 50 * time.Millisecond})
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case errors.Is(err, lockfile.ErrHeld) && ctx.Err() != nil:
 		return nil, fmt.Errorf("%w (it holds %s): gave up waiting: %w", ErrBusy, path, ctx.Err())
-	case err != nil:
-		return nil, fmt.Errorf("node: lock %s: %w", path, err)
-	case !ok:
+	case errors.Is(err, lockfile.ErrHeld):
 		return nil, fmt.Errorf("%w (it holds %s)", ErrBusy, path)
+	case err != nil:
+		return nil, fmt.Errorf("node: %w", err)
 	}
-	return func() { _ = fl.Unlock() }, nil
+	return unlock, nil
 }

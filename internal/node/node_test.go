@@ -452,3 +452,56 @@ func TestInstallTampered(t *testing.T) {
 		t.Fatalf("install: %+v, %v", res, err)
 	}
 }
+
+// TestInstallRefusesKeysKeystoneReadsByOtherNames: a file Keystone reads as
+// a key under a name that is not canonical (Python's int() takes any
+// script's digits) is neither ignored nor overwritten: install refuses, with
+// the file and the fix, and leaves the disk as it was.
+func TestInstallRefusesKeysKeystoneReadsByOtherNames(t *testing.T) {
+	for _, name := range []string{"９９９", "٢", "1_0", " 3", "+4", "07"} {
+		t.Run(name, func(t *testing.T) {
+			f := newFleet(t)
+			if _, err := f.install(f.seal()); err != nil {
+				t.Fatal(err)
+			}
+			k, _ := keys.GenerateKey(nil)
+			if err := os.WriteFile(filepath.Join(f.repo, name), k.Encode(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f.rotate(3)
+			env := f.seal()
+			before := snapshot(t, f.repo, f.stateDir)
+			for _, allowFewer := range []bool{false, true} {
+				o := f.options()
+				o.AllowFewer = allowFewer
+				_, err := Install(context.Background(), env, o)
+				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("file named %q", name)) || !strings.Contains(err.Error(), "remove") {
+					t.Fatalf("install (allow fewer %v) over a planted %q: %v", allowFewer, name, err)
+				}
+			}
+			if snapshot(t, f.repo, f.stateDir) != before {
+				t.Fatal("a refused install changed the disk")
+			}
+		})
+	}
+}
+
+// Issue 13, defect 5: a link planted at STATE_DIR/lock is refused, and
+// nothing is created through it.
+func TestInstallRefusesASymlinkedLock(t *testing.T) {
+	f := newFleet(t)
+	planted := filepath.Join(t.TempDir(), "planted")
+	if err := os.Symlink(planted, filepath.Join(f.stateDir, LockFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.install(f.seal())
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link") || errors.Is(err, ErrBusy) {
+		t.Fatalf("install with a symlinked lock: %v", err)
+	}
+	if _, err := os.Lstat(planted); err == nil {
+		t.Fatal("the lock was created through the planted link")
+	}
+	if _, err := os.Stat(f.repo); err == nil {
+		t.Fatal("install went on without the lock")
+	}
+}
