@@ -19,7 +19,7 @@ test:
 ## integration: suites against Debian's Keystone, python3-cryptography, age,
 ## python3-yaql/mistral; each suite starts what it needs on 127.0.0.1 and stops it.
 integration: build
-	$(GO) test -tags integration -count=1 -timeout 30m -v ./test/integration/...
+	$(GO) test -tags integration -count=1 -timeout 50m -v ./test/integration/...
 
 ## bench: every Go benchmark; compare runs with benchstat
 bench:

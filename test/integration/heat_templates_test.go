@@ -593,7 +593,8 @@ func checkMistral(t *testing.T, m *mistralServer, pattern string, maxActive, con
 		t.Fatal(err)
 	}
 	wantInput := map[string]any{"stack": "overcloud", "role": "Controller", "max_active_keys": maxActive, "token_expiration": 3600,
-		"allow_expired_window": 172800, "concurrency": concurrency, "timeout": 600, "dry_run": false}
+		"allow_expired_window": 172800, "concurrency": concurrency, "timeout": 600, "dry_run": false,
+		"check_timeout": 90, "adopt_from": "", "discard_existing_keys": false, "overwrite_drifted": []any{}, "force": false}
 	if ct.WorkflowName != heat.RotationWorkflow || ct.Pattern != pattern || !jsonEqual(input, wantInput) {
 		t.Errorf("cron trigger %+v, want workflow %s pattern %q input %v", ct, heat.RotationWorkflow, pattern, wantInput)
 	}
