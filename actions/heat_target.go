@@ -160,6 +160,9 @@ func (h *HeatTarget) Observe(ctx context.Context, s fleet.Server, req fleet.Obse
 	return reportFrom(s, out)
 }
 
+// Close implements fleet.Target: it stops the host's signal receiver.
+func (h *HeatTarget) Close() error { return h.Host.Close() }
+
 // Deliver implements fleet.Target.
 func (h *HeatTarget) Deliver(ctx context.Context, s fleet.Server, d fleet.Delivery) (fleet.Report, error) {
 	out, err := h.run(ctx, s, "install", map[string]any{"envelope": string(d.Envelope), "probe_tokens": orEmpty(d.ProbeTokens), "allow_fewer": d.AllowFewer})

@@ -118,9 +118,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 		}
 		progress(line)
 	}
-	if ht, ok := h.Target.(*actions.HeatTarget); ok {
-		defer ht.Host.Close() // stops the signal receiver
-	}
+	defer h.Target.Close() // stops Heat's signal receiver
 	if !f.noStore {
 		st, err := openStore(f.stateDir)
 		if err != nil {

@@ -107,9 +107,7 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 				if err != nil {
 					return err
 				}
-				if ht, ok := h.Target.(*actions.HeatTarget); ok {
-					defer ht.Host.Close()
-				}
+				defer h.Target.Close()
 				if a.cronRegistry, err = fleetRegistry(h); err != nil {
 					return err
 				}
@@ -221,9 +219,7 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 		return nil, fmt.Errorf("action server: %w", err)
 	}
 	rs := &runningServer{http: srv, done: make(chan error, 1)}
-	if ht, ok := h.Target.(*actions.HeatTarget); ok {
-		rs.closeHost = ht.Host.Close // stops the signal receiver
-	}
+	rs.closeHost = h.Target.Close // stops Heat's signal receiver
 	go func() {
 		var err error
 		if srv.TLSConfig != nil {

@@ -86,6 +86,9 @@ func (l *Local) Observe(ctx context.Context, s Server, req ObserveRequest) (Repo
 	return ReportFrom(s, obs), nil
 }
 
+// Close implements Target: a local target holds nothing.
+func (l *Local) Close() error { return nil }
+
 // Deliver implements Target.
 func (l *Local) Deliver(ctx context.Context, s Server, d Delivery) (Report, error) {
 	dir, err := l.dir(s.ID)

@@ -78,6 +78,9 @@ type Target interface {
 	Observe(ctx context.Context, s Server, req ObserveRequest) (Report, error)
 	// Deliver sends an envelope to the node and returns its report.
 	Deliver(ctx context.Context, s Server, d Delivery) (Report, error)
+	// Close releases what the target holds (Heat's signal receiver); the
+	// target is not used after it.
+	Close() error
 }
 
 // Selection picks the nodes of a cloud: the Keystone nodes of the
