@@ -17,16 +17,7 @@ var ErrInitialized = errors.New("keys: the key repository holds keys already")
 // holds keys is ErrInitialized and stays untouched.
 func Adopt(ctx context.Context, dir string, set Set, generation uint64, opts ...Option) (*Metadata, error) {
 	c := newConfig(opts)
-	if err := set.Validate(); err != nil {
-		return nil, fmt.Errorf("keys: refuse to adopt: %w", err)
-	}
-	if err := c.checkNotCredential(dir); err != nil {
-		return nil, err
-	}
-	if err := ensureDir(dir, c); err != nil {
-		return nil, err
-	}
-	unlock, err := lock(ctx, dir, c)
+	unlock, err := lockToWrite(ctx, dir, set, true, "adopt", c)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,25 @@ type InstallOptions struct {
 	Repair bool
 }
 
+// lockToWrite is where every write of a whole set starts: next must be a
+// valid set and dir not a credential repository; dir is made (0700) when
+// create is set; then its lock is taken. what names the operation in
+// the error of an invalid set.
+func lockToWrite(ctx context.Context, dir string, next Set, create bool, what string, c *config) (unlock func(), err error) {
+	if err := next.Validate(); err != nil {
+		return nil, fmt.Errorf("keys: refuse to %s: %w", what, err)
+	}
+	if err := c.checkNotCredential(dir); err != nil {
+		return nil, err
+	}
+	if create {
+		if err := ensureDir(dir, c); err != nil {
+			return nil, err
+		}
+	}
+	return lock(ctx, dir, c)
+}
+
 // InstallResult says what Install did.
 type InstallResult struct {
 	Changed  bool
@@ -41,18 +60,7 @@ type InstallResult struct {
 func Install(ctx context.Context, dir string, next Set, io InstallOptions, opts ...Option) (*InstallResult, error) {
 	c := newConfig(opts)
 	c.lenient = io.Repair
-	if err := next.Validate(); err != nil {
-		return nil, fmt.Errorf("keys: refuse to install: %w", err)
-	}
-	if err := c.checkNotCredential(dir); err != nil {
-		return nil, err
-	}
-	if io.Create {
-		if err := ensureDir(dir, c); err != nil {
-			return nil, err
-		}
-	}
-	unlock, err := lock(ctx, dir, c)
+	unlock, err := lockToWrite(ctx, dir, next, io.Create, "install", c)
 	if err != nil {
 		return nil, err
 	}
