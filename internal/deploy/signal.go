@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -423,22 +424,26 @@ func findSignalled(ctx context.Context, c *gophercloud.ServiceClient, serverID, 
 	return "", fmt.Errorf("config %s of server %s has no deployment", config, serverID)
 }
 
+// maxSignalKey bounds the signal-key file: the key is 32 bytes; anything
+// much larger is not a key fernetflow made.
+const maxSignalKey = 1024
+
 // LoadOrCreateSignalKey reads the receiver key at path, or makes one (32
-// random bytes, mode 0600) when the file does not exist.
+// random bytes, mode 0600) when the file does not exist. Whoever reads the
+// key can forge every signal URL, so it refuses a key file that is not a
+// regular file (a symlink is not followed), that group or others may read
+// or write, or that is over 1 KiB.
 func LoadOrCreateSignalKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSignalKey(path)
 	if err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("deploy: signal key %s is %d bytes, want at least 32: remove it to make a new one", path, len(b))
-		}
 		return b, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("deploy: signal key: %w", err)
+		return nil, err
 	}
 	b = make([]byte, 32)
 	_, _ = rand.Read(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return LoadOrCreateSignalKey(path)
@@ -451,6 +456,45 @@ func LoadOrCreateSignalKey(path string) ([]byte, error) {
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	return b, nil
+}
+
+// readSignalKey reads an existing key file, checking it first; an error
+// wrapping os.ErrNotExist means there is none.
+func readSignalKey(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("deploy: signal key %s is a symbolic link: refusing to follow it; put the key file itself there", path)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("deploy: signal key %s is not a regular file (%s)", path, fi.Mode().Type())
+	case fi.Mode().Perm()&0o077 != 0:
+		return nil, fmt.Errorf("deploy: signal key %s is accessible to group or others (mode %#o): whoever reads it can forge signals; chmod 0600 %s", path, fi.Mode().Perm(), path)
+	case fi.Size() > maxSignalKey:
+		return nil, fmt.Errorf("deploy: signal key %s is %d bytes, at most %d: not a key fernetflow made; remove it to make a new one", path, fi.Size(), maxSignalKey)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSignalKey+1))
+	if err != nil {
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	if len(b) > maxSignalKey {
+		return nil, fmt.Errorf("deploy: signal key %s is over %d bytes: not a key fernetflow made; remove it to make a new one", path, maxSignalKey)
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("deploy: signal key %s is %d bytes, want at least 32: remove it to make a new one", path, len(b))
 	}
 	return b, nil
 }

@@ -453,6 +453,11 @@ func send(ctx context.Context, hc *http.Client, method, url, token string, body 
 	return nil
 }
 
+// maxTokenResponse bounds Keystone's answer to the deploy user's
+// authentication (a token with its service catalog, a few KiB to a few
+// hundred KiB on a large cloud).
+const maxTokenResponse = 4 << 20
+
 // heatSignal signals the stack resource with the deploy user's credentials.
 func heatSignal(ctx context.Context, hc *http.Client, c HeatConfig, body []byte) error {
 	auth := map[string]any{"auth": map[string]any{
@@ -490,7 +495,14 @@ func heatSignal(ctx context.Context, hc *http.Client, c HeatConfig, body []byte)
 			} `json:"catalog"`
 		} `json:"token"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+	tokBody, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	if err != nil {
+		return fmt.Errorf("node: HEAT_SIGNAL: token response: %w", err)
+	}
+	if len(tokBody) > maxTokenResponse {
+		return fmt.Errorf("node: HEAT_SIGNAL: token response from %s is over %d bytes: refusing it", authURL, maxTokenResponse)
+	}
+	if err := json.Unmarshal(tokBody, &tok); err != nil {
 		return fmt.Errorf("node: HEAT_SIGNAL: token response: %w", err)
 	}
 	region := c.Input("deploy_region_name")

@@ -363,3 +363,20 @@ func TestApplyAllowFewerAndReport(t *testing.T) {
 		t.Fatalf("report: %v", out)
 	}
 }
+
+// Keystone's token response to HEAT_SIGNAL's authentication is bounded: a
+// response of many MiB (a hostile or broken endpoint) is refused, not read.
+func TestHeatSignalTokenResponseBounded(t *testing.T) {
+	keystone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Subject-Token", "tok")
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"token":{"pad":"%s","catalog":[{"type":"orchestration","endpoints":[{"interface":"public","url":"http://127.0.0.1:1/v1/p"}]}]}}`, strings.Repeat("x", 5<<20))
+	}))
+	defer keystone.Close()
+	c := HeatConfig{ID: "cfg-big", Group: HeatGroup, Inputs: []HeatInput{
+		{Name: "deploy_signal_transport", Value: "HEAT_SIGNAL"}, {Name: "deploy_auth_url", Value: keystone.URL + "/v3"}}}
+	_, err := SignalHeat(context.Background(), c, map[string]any{"deploy_status_code": 0}, TransportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "token response") || !strings.Contains(err.Error(), "over") {
+		t.Fatalf("err = %v, want the token response refused as too large", err)
+	}
+}
