@@ -125,7 +125,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, name string, inp
 	file := files[name]
 	e := &workflow.Engine{Registry: reg, File: file}
 	if !f.noStore {
-		st, err := openStore(f.stateDir)
+		st, err := a.openStore(f.stateDir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (or use --no-store)", err)
 		}
