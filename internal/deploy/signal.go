@@ -70,7 +70,12 @@ type ReceiverOptions struct {
 // It answers 200 once Heat has been updated, 404 for an unknown signal or a
 // wrong secret (which are not told apart to the caller), 405 for other
 // methods, 400 for a body that is not a JSON object, and 502 when Heat
-// could not be updated (the node may signal again). An unknown signal is
+// could not be updated (the node may signal again). A deployment action
+// takes one signal: once one is recorded (or while it is being recorded),
+// another to the same URL is refused with 409 and logged at WARN, and the
+// first one's outputs stand. With trust-on-first-use pinning of a node's
+// recipient, a second signal that overwrote the first would let whoever
+// else holds the URL race enrollment. An unknown signal is
 // almost always a deployment of an earlier run, applied by a node after
 // that run ended: it is logged at INFO as such, and `fernetflow node
 // collect` takes the 404 as "nothing waits for this" and moves on. A
@@ -102,6 +107,9 @@ type registration struct {
 	done       chan struct{} // closed on the first recorded signal
 	outputs    map[string]any
 	status     string
+	// claimed is set while a signal is being recorded, and stays set once
+	// it is: a deployment action takes one signal.
+	claimed bool
 }
 
 // Signal is one registered signal URL.
@@ -227,6 +235,9 @@ func (r *Receiver) Outputs(signalID string) (map[string]any, string, bool) {
 	return reg.outputs, reg.status, true
 }
 
+// signalTaken is the answer to a second signal for one deployment action.
+const signalTaken = "this deployment has been signalled already: a deployment action takes one signal, and the first one's outputs stand\n"
+
 // unknownSignal is the answer to a signal this receiver does not wait for.
 const unknownSignal = "no fernetflow run waits for this signal: its deployment belongs to an earlier run, which has ended; nothing needs doing, the next run reads the node's state itself\n"
 
@@ -273,6 +284,24 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "signal body must be a JSON object of outputs", http.StatusBadRequest)
 		return
 	}
+	r.mu.Lock()
+	taken := reg.claimed
+	reg.claimed = true
+	r.mu.Unlock()
+	if taken {
+		r.log.Warn("signal refused: this deployment was signalled already and takes one signal; the first one's outputs stand (a node that retried after a lost answer, or someone else holding the signal URL)",
+			"remote", req.RemoteAddr, "server", reg.server, "deployment", reg.deployment, "signal", id)
+		http.Error(w, signalTaken, http.StatusConflict)
+		return
+	}
+	recorded := false
+	defer func() {
+		if !recorded { // not recorded: the node may signal again
+			r.mu.Lock()
+			reg.claimed = false
+			r.mu.Unlock()
+		}
+	}()
 	select {
 	case <-reg.bound:
 	case <-req.Context().Done():
@@ -293,11 +322,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
-	first := reg.status == ""
+	recorded = true
 	reg.outputs, reg.status = out, status
-	if first {
-		close(reg.done)
-	}
+	close(reg.done) // once: claimed stays set from here on
 	r.mu.Unlock()
 	r.log.Info("signal received", "server", reg.server, "deployment", reg.deployment, "status", status)
 	w.Header().Set("Content-Type", "application/json")
