@@ -17,11 +17,15 @@ import (
 
 // Caller is who called the action server, as its Authenticator found out.
 type Caller struct {
-	UserID      string   `json:"user_id,omitempty"`
-	UserName    string   `json:"user_name,omitempty"`
-	ProjectID   string   `json:"project_id,omitempty"`
-	ProjectName string   `json:"project_name,omitempty"`
-	Roles       []string `json:"roles,omitempty"`
+	UserID      string `json:"user_id,omitempty"`
+	UserName    string `json:"user_name,omitempty"`
+	ProjectID   string `json:"project_id,omitempty"`
+	ProjectName string `json:"project_name,omitempty"`
+	// ProjectDomainID and ProjectDomainName are the project's domain
+	// (Keystone's Default domain is id "default", name "Default").
+	ProjectDomainID   string   `json:"project_domain_id,omitempty"`
+	ProjectDomainName string   `json:"project_domain_name,omitempty"`
+	Roles             []string `json:"roles,omitempty"`
 }
 
 // Errors an Authenticator returns, wrapped, so that the server answers
@@ -48,8 +52,17 @@ const TokenHeader = "X-Auth-Token"
 
 // KeystoneAuth validates the caller's X-Auth-Token against Keystone
 // (GET /v3/auth/tokens) and allows it when the token is scoped to one of
-// Projects (ids or names) and carries one of Roles. Valid tokens are
-// remembered for CacheTTL (never past their expiry), by their SHA-256.
+// Projects and carries one of Roles. A project name means nothing without
+// its domain (any domain may have a project called admin), so each entry
+// of Projects is matched as (see ProjectAllowed):
+//
+//	ID           the project with this id, in whatever domain
+//	DOMAIN/NAME  the project called NAME in the domain whose name or id is DOMAIN
+//	NAME         the project called NAME in the Default domain (id "default")
+//
+// Valid tokens are remembered for CacheTTL (never past their expiry), by
+// their SHA-256: a token revoked in Keystone is still honoured until its
+// cache entry ends.
 type KeystoneAuth struct {
 	// URL is Keystone's public endpoint, such as http://127.0.0.1:5000 or
 	// http://127.0.0.1:5000/v3.
@@ -59,7 +72,8 @@ type KeystoneAuth struct {
 	// caller's token validates itself, which Keystone's default policy
 	// allows (rule token_subject).
 	ServiceToken func(ctx context.Context) (string, error)
-	// Projects are the project ids or names allowed; empty allows none.
+	// Projects are the projects allowed (ID, DOMAIN/NAME or NAME in the
+	// Default domain, see above); empty allows none.
 	Projects []string
 	// Roles are the roles of which the caller needs one; empty means
 	// "admin".
@@ -68,7 +82,8 @@ type KeystoneAuth struct {
 	// timeout.
 	Client *http.Client
 	// CacheTTL is how long a validated token is trusted without asking
-	// Keystone again; 0 means 30 s, negative disables the cache.
+	// Keystone again: a token revoked meanwhile is honoured until then.
+	// 0 (or negative) disables the cache: every request asks Keystone.
 	CacheTTL time.Duration
 
 	mu    sync.Mutex
@@ -119,19 +134,43 @@ func (k *KeystoneAuth) Authenticate(ctx context.Context, r *http.Request) (*Call
 	return c, k.authorize(c)
 }
 
-func (k *KeystoneAuth) ttl() time.Duration {
-	if k.CacheTTL == 0 {
-		return 30 * time.Second
+func (k *KeystoneAuth) ttl() time.Duration { return k.CacheTTL }
+
+// DefaultDomainID is the id of Keystone's Default domain, where a bare
+// project NAME in KeystoneAuth.Projects is looked for.
+const DefaultDomainID = "default"
+
+// ProjectAllowed reports whether c's project is one of allowed, each an
+// ID, DOMAIN/NAME or NAME (in the Default domain): see KeystoneAuth.
+func ProjectAllowed(c *Caller, allowed []string) bool {
+	if c.ProjectID == "" {
+		return false
 	}
-	return k.CacheTTL
+	for _, p := range allowed {
+		if p == c.ProjectID {
+			return true
+		}
+		domain, name, scoped := strings.Cut(p, "/")
+		if !scoped {
+			domain, name = DefaultDomainID, p
+		}
+		if name == "" || name != c.ProjectName {
+			continue
+		}
+		if domain == c.ProjectDomainID || (scoped && domain == c.ProjectDomainName && domain != "") {
+			return true
+		}
+	}
+	return false
 }
 
 func (k *KeystoneAuth) authorize(c *Caller) error {
 	if c.ProjectID == "" {
 		return fmt.Errorf("%w: the token is not scoped to a project", ErrForbidden)
 	}
-	if !slices.Contains(k.Projects, c.ProjectID) && !slices.Contains(k.Projects, c.ProjectName) {
-		return fmt.Errorf("%w: project %s (%s) may not run actions", ErrForbidden, c.ProjectName, c.ProjectID)
+	if !ProjectAllowed(c, k.Projects) {
+		return fmt.Errorf("%w: project %s (%s) of domain %s (%s) may not run actions", ErrForbidden,
+			c.ProjectName, c.ProjectID, c.ProjectDomainName, c.ProjectDomainID)
 	}
 	roles := k.Roles
 	if len(roles) == 0 {
@@ -192,8 +231,11 @@ func (k *KeystoneAuth) validate(ctx context.Context, tok string) (*Caller, time.
 		Token struct {
 			ExpiresAt time.Time `json:"expires_at"`
 			User      struct{ ID, Name string }
-			Project   *struct{ ID, Name string }
-			Roles     []struct{ ID, Name string }
+			Project   *struct {
+				ID, Name string
+				Domain   struct{ ID, Name string }
+			}
+			Roles []struct{ ID, Name string }
 		}
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
@@ -202,6 +244,7 @@ func (k *KeystoneAuth) validate(ctx context.Context, tok string) (*Caller, time.
 	c := &Caller{UserID: v.Token.User.ID, UserName: v.Token.User.Name}
 	if v.Token.Project != nil {
 		c.ProjectID, c.ProjectName = v.Token.Project.ID, v.Token.Project.Name
+		c.ProjectDomainID, c.ProjectDomainName = v.Token.Project.Domain.ID, v.Token.Project.Domain.Name
 	}
 	for _, r := range v.Token.Roles {
 		c.Roles = append(c.Roles, r.Name)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -148,6 +149,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if c := info.caller; c != nil {
 		attrs = append(attrs, "user", firstNonEmpty(c.UserName, c.UserID), "project", firstNonEmpty(c.ProjectName, c.ProjectID))
+		if d := firstNonEmpty(c.ProjectDomainName, c.ProjectDomainID); d != "" {
+			attrs = append(attrs, "project_domain", d)
+		}
 	}
 	if info.err != "" {
 		attrs = append(attrs, "error", info.err)
@@ -229,6 +233,22 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// bodyError is the status and message for a request body that could not be
+// read: too large (413), too slow (408), or cut short because the client
+// closed the connection (400; nobody reads the answer, the log does).
+func bodyError(err error, limit int64) (int, string) {
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("read the input: the body is over %d bytes", limit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return http.StatusRequestTimeout, "read the input: the client did not send the whole body in time: " + err.Error()
+	default:
+		return http.StatusBadRequest, "read the input: the client closed the connection before sending the whole body: " + err.Error()
+	}
+}
+
 func nonEmpty(b json.RawMessage) json.RawMessage {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
@@ -253,7 +273,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody))
 	if err != nil {
-		s.fail(w, r, http.StatusRequestEntityTooLarge, "read the input: "+err.Error(), nil)
+		status, msg := bodyError(err, s.opts.MaxBody)
+		s.fail(w, r, status, msg, nil)
 		return
 	}
 	if len(bytes.TrimSpace(body)) == 0 {

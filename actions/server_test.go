@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,14 +181,27 @@ func TestServerSharedSecret(t *testing.T) {
 // it knows a few tokens and the scope each carries. The integration suite
 // checks KeystoneAuth against real Keystone.
 func fakeKeystone(t *testing.T, calls *atomic.Int32) *httptest.Server {
+	srv, _ := fakeKeystoneRevocable(t, calls)
+	return srv
+}
+
+// fakeKeystoneRevocable is fakeKeystone with a function that revokes a
+// token (Keystone forgets it).
+func fakeKeystoneRevocable(t *testing.T, calls *atomic.Int32) (*httptest.Server, func(tok string)) {
+	const dflt = `"domain":{"id":"default","name":"Default"}`
+	var mu sync.Mutex
 	tokens := map[string]string{
-		"tok-admin":  `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u1","name":"admin"},"project":{"id":"p-admin","name":"admin"},"roles":[{"id":"r1","name":"admin"}]}}`,
-		"tok-demo":   `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u2","name":"demo"},"project":{"id":"p-demo","name":"demo"},"roles":[{"id":"r1","name":"admin"}]}}`,
-		"tok-reader": `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u3","name":"reader"},"project":{"id":"p-admin","name":"admin"},"roles":[{"id":"r2","name":"reader"}]}}`,
+		"tok-admin":  `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u1","name":"admin"},"project":{"id":"p-admin","name":"admin",` + dflt + `},"roles":[{"id":"r1","name":"admin"}]}}`,
+		"tok-demo":   `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u2","name":"demo"},"project":{"id":"p-demo","name":"demo",` + dflt + `},"roles":[{"id":"r1","name":"admin"}]}}`,
+		"tok-reader": `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u3","name":"reader"},"project":{"id":"p-admin","name":"admin",` + dflt + `},"roles":[{"id":"r2","name":"reader"}]}}`,
 		"tok-system": `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u1","name":"admin"},"roles":[{"id":"r1","name":"admin"}]}}`,
+		// An admin of a project called admin in another domain.
+		"tok-other-admin": `{"token":{"expires_at":"2999-01-01T00:00:00.000000Z","user":{"id":"u4","name":"mallory"},"project":{"id":"p-other-admin","name":"admin","domain":{"id":"d-other","name":"other"}},"roles":[{"id":"r1","name":"admin"}]}}`,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
 		if r.URL.Path != "/v3/auth/tokens" || r.Method != "GET" {
 			http.NotFound(w, r)
 			return
@@ -206,7 +221,11 @@ func fakeKeystone(t *testing.T, calls *atomic.Int32) *httptest.Server {
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, func(tok string) {
+		mu.Lock()
+		defer mu.Unlock()
+		delete(tokens, tok)
+	}
 }
 
 func TestServerKeystoneAuth(t *testing.T) {
@@ -226,6 +245,13 @@ func TestServerKeystoneAuth(t *testing.T) {
 		{"no allowed role", &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}}, "tok-reader", 403},
 		{"allowed role", &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}, Roles: []string{"reader"}}, "tok-reader", 200},
 		{"not project-scoped", &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}}, "tok-system", 403},
+		{"a project called admin in another domain", &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}}, "tok-other-admin", 403},
+		{"Default/admin is not other/admin", &KeystoneAuth{URL: ks.URL, Projects: []string{"Default/admin"}}, "tok-other-admin", 403},
+		{"domain/name by domain name", &KeystoneAuth{URL: ks.URL, Projects: []string{"other/admin"}}, "tok-other-admin", 200},
+		{"domain/name by domain id", &KeystoneAuth{URL: ks.URL, Projects: []string{"d-other/admin"}}, "tok-other-admin", 200},
+		{"other/admin is not Default's admin", &KeystoneAuth{URL: ks.URL, Projects: []string{"other/admin"}}, "tok-admin", 403},
+		{"Default/admin", &KeystoneAuth{URL: ks.URL, Projects: []string{"Default/admin"}}, "tok-admin", 200},
+		{"by id in another domain", &KeystoneAuth{URL: ks.URL, Projects: []string{"p-other-admin"}}, "tok-other-admin", 200},
 		{"service token validates the caller's", &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"},
 			ServiceToken: func(context.Context) (string, error) { return "tok-system", nil }}, "tok-admin", 200},
 		{"unknown token with a service token", &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"},
@@ -250,7 +276,7 @@ func TestServerKeystoneAuth(t *testing.T) {
 	}
 
 	t.Run("validations are cached", func(t *testing.T) {
-		s, err := NewServer(testRegistry(t, &ran), ServerOptions{Auth: &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}}})
+		s, err := NewServer(testRegistry(t, &ran), ServerOptions{Auth: &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}, CacheTTL: 30 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,5 +296,100 @@ func TestServerNeedsAuth(t *testing.T) {
 	var ran atomic.Int32
 	if _, err := NewServer(testRegistry(t, &ran), ServerOptions{}); err == nil {
 		t.Fatal("NewServer without an Authenticator succeeded")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a server goroutine to write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A client that goes away in the middle of its body is logged as such, not
+// as a body too large (413); a body over MaxBody still is 413.
+func TestServerBodyErrors(t *testing.T) {
+	var ran atomic.Int32
+	var logs syncBuffer
+	s, err := NewServer(testRegistry(t, &ran), ServerOptions{
+		Auth:    &SharedSecretAuth{Secrets: map[string]string{"good-secret-16chars": "admin"}, Projects: []string{"admin"}},
+		MaxBody: 64,
+		Log:     slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.WriteString(conn, "POST /v1/actions/t.add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"X-Auth-Token: good-secret-16chars\r\nContent-Length: 40\r\n\r\n{\"a\":1,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "action server request") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if strings.Contains(out, `"status":413`) || strings.Contains(out, "too large") {
+		t.Errorf("a client gone mid-body is logged as a body too large:\n%s", out)
+	}
+	if !strings.Contains(out, "the client closed the connection before sending the whole body") {
+		t.Errorf("the log does not say the client went away:\n%s", out)
+	}
+	if ran.Load() != 0 {
+		t.Error("the action ran on half a body")
+	}
+
+	big := `{"a":1,"b":2,"pad":"` + strings.Repeat("x", 100) + `"}`
+	if status, v := do(t, s, call{"POST", "/v1/actions/t.add", "good-secret-16chars", big}); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("body over MaxBody: status %d, want 413: %v", status, v)
+	}
+}
+
+// A revoked token is honoured while its validation is cached (CacheTTL),
+// and refused at once without a cache (CacheTTL 0).
+func TestKeystoneAuthRevocation(t *testing.T) {
+	var ran, calls atomic.Int32
+	for _, c := range []struct {
+		name        string
+		ttl         time.Duration
+		wantRevoked int
+	}{
+		{"no cache", 0, 401},
+		{"30 s cache", 30 * time.Second, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ks, revoke := fakeKeystoneRevocable(t, &calls)
+			s, err := NewServer(testRegistry(t, &ran), ServerOptions{Auth: &KeystoneAuth{URL: ks.URL, Projects: []string{"admin"}, CacheTTL: c.ttl}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status, v := do(t, s, call{"POST", "/v1/actions/t.add", "tok-admin", `{"a":1,"b":2}`}); status != 200 {
+				t.Fatalf("before revocation: %d %v", status, v)
+			}
+			revoke("tok-admin")
+			if status, v := do(t, s, call{"POST", "/v1/actions/t.add", "tok-admin", `{"a":1,"b":2}`}); status != c.wantRevoked {
+				t.Fatalf("after revocation: %d, want %d: %v", status, c.wantRevoked, v)
+			}
+		})
 	}
 }

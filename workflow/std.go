@@ -99,6 +99,15 @@ func StdActions() []Action {
 //lint:ignore ST1005 Mistral's message, kept verbatim
 var errFailAction = errors.New("Fail action expected exception.")
 
+// rawSchema is s as a JSON Schema, nil (none) when s is empty: an empty
+// json.RawMessage is not JSON and fails to marshal.
+func rawSchema(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
 // FuncAction adapts a function to Action.
 type FuncAction struct {
 	ActionName string
@@ -108,12 +117,10 @@ type FuncAction struct {
 	Fn         func(ctx context.Context, input map[string]any) (any, error)
 }
 
-func (f FuncAction) Name() string        { return f.ActionName }
-func (f FuncAction) Description() string { return f.Desc }
-func (f FuncAction) InputSchema() json.RawMessage {
-	return json.RawMessage(f.In)
-}
-func (f FuncAction) OutputSchema() json.RawMessage { return json.RawMessage(f.Out) }
+func (f FuncAction) Name() string                  { return f.ActionName }
+func (f FuncAction) Description() string           { return f.Desc }
+func (f FuncAction) InputSchema() json.RawMessage  { return rawSchema(f.In) }
+func (f FuncAction) OutputSchema() json.RawMessage { return rawSchema(f.Out) }
 func (f FuncAction) Secret() bool                  { return f.IsSecret }
 func (f FuncAction) Run(ctx context.Context, in map[string]any) (any, error) {
 	return f.Fn(ctx, in)

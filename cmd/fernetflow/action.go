@@ -89,7 +89,7 @@ func (a *app) actionCmd() *cobra.Command {
 			if !ok {
 				return usagef("no action %q: fernetflow action list shows them", args[0])
 			}
-			d := actionDetail{actionSummary{x.Name(), x.Description(), x.Secret()}, x.InputSchema(), x.OutputSchema()}
+			d := actionDetail{actionSummary{x.Name(), x.Description(), x.Secret()}, orNull(x.InputSchema()), orNull(x.OutputSchema())}
 			if a.format == "table" {
 				fmt.Fprintf(a.stdout, "%s\n\n%s\n\nsecret output: %v\n\ninput schema:\n%s\n\noutput schema:\n%s\n", d.Name, d.Description, d.Secret, indentJSON(d.Input), indentJSON(d.Output))
 				return nil
@@ -99,6 +99,15 @@ func (a *app) actionCmd() *cobra.Command {
 	}
 	cmd.AddCommand(list, show)
 	return cmd
+}
+
+// orNull is a schema to print: JSON null when the action has none (an
+// empty json.RawMessage is not JSON and fails to marshal).
+func orNull(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 func indentJSON(b json.RawMessage) string {

@@ -170,7 +170,7 @@ fires the triggers of its --state-dir, each slot once.`,
 				return usageError{err}
 			}
 			t.WorkflowName, t.WorkflowInput, t.Definition, t.SourceFile = w.Name, in, string(src), file
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}
@@ -196,7 +196,7 @@ func (a *app) cronListCmd(stateDir *string) *cobra.Command {
 		Example: `  fernetflow cron-trigger list -f json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}
@@ -225,7 +225,7 @@ func (a *app) cronShowCmd(stateDir *string) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}
@@ -250,7 +250,7 @@ func (a *app) cronDeleteCmd(stateDir *string) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}

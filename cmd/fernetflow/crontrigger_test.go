@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestCronTriggerCommands(t *testing.T) {
 // serve until it has fired it once.
 func TestServeFiresDueTrigger(t *testing.T) {
 	state := t.TempDir()
-	st, err := openStore(state)
+	st, err := newApp(nil, io.Discard, io.Discard).openStore(state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestServeCronRotatesALocalFleet(t *testing.T) {
 		"--pattern", "0 3 * * 0", "--input", "max_active_keys=5"); code != 0 {
 		t.Fatalf("cron-trigger create with a shipped workflow: %d %s", code, errs)
 	}
-	st, err := openStore(state)
+	st, err := newApp(nil, io.Discard, io.Discard).openStore(state)
 	if err != nil {
 		t.Fatal(err)
 	}

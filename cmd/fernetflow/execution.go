@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +54,7 @@ func (a *app) executionListCmd(stateDir *string) *cobra.Command {
   fernetflow execution list --workflow rotate_fernet_keys -f json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}
@@ -90,7 +91,7 @@ func (a *app) executionShowCmd(stateDir *string) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}
@@ -105,22 +106,47 @@ func (a *app) executionShowCmd(stateDir *string) *cobra.Command {
 }
 
 func (a *app) executionDeleteCmd(stateDir *string) *cobra.Command {
-	return &cobra.Command{
-		Use:     "delete ID...",
-		Short:   "Delete recorded executions",
-		Example: `  fernetflow execution delete 63010b4f-8a1e-4c55-9d0e-2b7f5c7e1a42`,
+	var olderThan time.Duration
+	cmd := &cobra.Command{
+		Use:   "delete {ID... | --older-than DURATION}",
+		Short: "Delete recorded executions, by id or by age",
+		Long: `Delete recorded executions: those named by id, or with --older-than every
+finished execution (SUCCESS, ERROR, CANCELLED) last updated more than
+DURATION ago (a Go duration: 720h is 30 days). Running executions are kept.
+
+Recording a new execution also drops the oldest finished ones beyond
+--keep-executions (1000 by default).`,
+		Example: `  fernetflow execution delete 63010b4f-8a1e-4c55-9d0e-2b7f5c7e1a42
+  fernetflow execution delete --older-than 720h`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usagef("execution delete takes one or more execution ids")
+			older := cmd.Flags().Changed("older-than")
+			switch {
+			case older && len(args) > 0:
+				return usagef("execution delete takes ids or --older-than, not both")
+			case older && olderThan <= 0:
+				return usagef("--older-than %s: want a positive duration, such as 720h", olderThan)
+			case !older && len(args) == 0:
+				return usagef("execution delete takes one or more execution ids, or --older-than DURATION")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(*stateDir)
+			st, err := a.openStore(*stateDir)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if cmd.Flags().Changed("older-than") {
+				ids, err := st.DeleteOlderThan(time.Now().Add(-olderThan))
+				if err != nil {
+					return err
+				}
+				for _, id := range ids {
+					fmt.Fprintf(a.stdout, "Request to delete execution %s has been accepted.\n", id)
+				}
+				fmt.Fprintf(a.stderr, "%d executions older than %s deleted\n", len(ids), olderThan)
+				return nil
+			}
 			var firstErr error
 			for _, id := range args {
 				if err := st.Delete(id); err != nil {
@@ -135,4 +161,6 @@ func (a *app) executionDeleteCmd(stateDir *string) *cobra.Command {
 			return firstErr
 		},
 	}
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "delete every finished execution last updated longer ago than this (such as 720h)")
+	return cmd
 }

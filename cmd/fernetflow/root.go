@@ -10,6 +10,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
 // app carries what every command shares: the streams, the output format and
@@ -21,7 +22,10 @@ type app struct {
 
 	format  string
 	verbose bool
-	log     *slog.Logger
+	// keepExecutions bounds the executions kept in executions.db
+	// (--keep-executions; 0 keeps them all).
+	keepExecutions int
+	log            *slog.Logger
 
 	// cronRegistry, when serve was given a fleet, is the registry its cron
 	// triggers run with (fernetflow's own actions on that fleet); nil means
@@ -68,6 +72,7 @@ and signed by the undercloud.`,
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	cmd.PersistentFlags().StringVarP(&a.format, "format", "f", string(output.Table), "output format: "+output.Formats)
 	cmd.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log progress to stderr")
+	cmd.PersistentFlags().IntVar(&a.keepExecutions, "keep-executions", store.DefaultMaxExecutions, "executions kept in STATE_DIR/executions.db: recording a new one drops the oldest finished ones beyond this; 0 keeps them all (see also execution delete --older-than)")
 	cmd.AddCommand(
 		a.keysCmd(),
 		a.demoCmd(),

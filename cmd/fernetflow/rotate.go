@@ -120,7 +120,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 	}
 	defer h.Target.Close() // stops Heat's signal receiver
 	if !f.noStore {
-		st, err := openStore(f.stateDir)
+		st, err := a.openStore(f.stateDir)
 		if err != nil {
 			return nil, fmt.Errorf("%w (or use --no-store)", err)
 		}

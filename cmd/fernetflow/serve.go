@@ -33,7 +33,7 @@ running executions are cancelled and serve exits.`,
   fernetflow serve --tick 5s -v`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(stateDir)
+			st, err := a.openStore(stateDir)
 			if err != nil {
 				return err
 			}

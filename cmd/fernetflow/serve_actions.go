@@ -30,6 +30,7 @@ type actionServerFlags struct {
 	projects, roles  []string
 	sharedSecretFile string
 	actionTimeout    time.Duration
+	tokenCacheTTL    time.Duration
 	fleet            fleetFlags
 	// shared are fleet flags serve already defines (--state-dir): their
 	// value is copied from serve's flag when the server starts.
@@ -55,10 +56,11 @@ func (a *app) serveActionFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.tlsKey, "tls-key", "", "action server: TLS private key (PEM)")
 	fl.StringVar(&f.auth, "auth", "keystone", "action server: how callers authenticate: keystone (X-Auth-Token validated by Keystone), or "+sharedSecretAuthName+" (FOR TESTS ONLY: fixed secrets from --shared-secret-file, never in production)")
 	fl.StringVar(&f.keystoneURL, "keystone-url", os.Getenv("OS_AUTH_URL"), "action server: Keystone's endpoint that validates callers' tokens (default: OS_AUTH_URL)")
-	fl.StringSliceVar(&f.projects, "allowed-project", nil, "action server: project (id or name) whose tokens may run actions; repeat or comma-separate; required")
+	fl.StringSliceVar(&f.projects, "allowed-project", nil, "action server: project whose tokens may run actions: a project ID (any domain), DOMAIN/NAME (the project NAME in the domain of that name or id), or a bare NAME, which means the project NAME in the Default domain (id \"default\") only, never a project of that name in another domain; repeat or comma-separate; required")
 	fl.StringSliceVar(&f.roles, "allowed-role", []string{"admin"}, "action server: roles of which a caller needs one (keystone auth)")
 	fl.StringVar(&f.sharedSecretFile, "shared-secret-file", "", "action server, --auth "+sharedSecretAuthName+" only: file of lines \"PROJECT SECRET\"")
 	fl.DurationVar(&f.actionTimeout, "action-timeout", 15*time.Minute, "action server: time allowed for one action")
+	fl.DurationVar(&f.tokenCacheTTL, "token-cache-ttl", 30*time.Second, "action server, keystone auth: how long a token Keystone validated is trusted without asking again; a token revoked in Keystone is still honoured for up to this long; 0: no cache, every request asks Keystone")
 
 	scratch := &cobra.Command{Use: "scratch"}
 	f.fleet.register(a, scratch)
@@ -79,7 +81,13 @@ one of fernetflow's actions on the fleet chosen by --target (--nodes,
 --state-dir, or Heat's --os-cloud, --stack, --role). Every call is
 authenticated: --auth keystone validates the caller's X-Auth-Token with
 Keystone and allows tokens scoped to an --allowed-project with one of the
---allowed-role roles (401 otherwise, 403 for another project or role).
+--allowed-role roles (401 otherwise, 403 for another project or role). A
+project is matched by id, or by domain and name: --allowed-project admin is
+the project admin of the Default domain, --allowed-project DOMAIN/NAME one
+of another domain; a project called admin in another domain is refused.
+Keystone's answer is cached for --token-cache-ttl (30 s): a token revoked
+meanwhile is honoured until then; --token-cache-ttl 0 asks Keystone every
+time.
 --auth ` + sharedSecretAuthName + ` is for tests only. With --tls-cert and
 --tls-key it speaks HTTPS. One JSON log line per request on stderr. On
 SIGINT or SIGTERM it stops taking requests and lets running actions end
@@ -92,7 +100,7 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if f.listen == "" {
-			for _, n := range []string{"tls-cert", "tls-key", "auth", "keystone-url", "allowed-project", "allowed-role", "shared-secret-file", "action-timeout"} {
+			for _, n := range []string{"tls-cert", "tls-key", "auth", "keystone-url", "allowed-project", "allowed-role", "shared-secret-file", "action-timeout", "token-cache-ttl"} {
 				if cmd.Flags().Changed(n) {
 					return usagef("--%s is for the action server: give --listen too", n)
 				}
@@ -277,7 +285,7 @@ func (m masterOnly) Run(ctx context.Context, in map[string]any) (any, error) {
 
 func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {
 	if len(f.projects) == 0 {
-		return nil, usagef("the action server needs --allowed-project: the project (id or name) whose callers may run actions")
+		return nil, usagef("the action server needs --allowed-project: the project (ID, DOMAIN/NAME, or NAME in the Default domain) whose callers may run actions")
 	}
 	switch f.auth {
 	case "keystone":
@@ -287,7 +295,15 @@ func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {
 		if f.sharedSecretFile != "" {
 			return nil, usagef("--shared-secret-file is for --auth %s only", sharedSecretAuthName)
 		}
-		return &actions.KeystoneAuth{URL: f.keystoneURL, Projects: f.projects, Roles: f.roles}, nil
+		if f.tokenCacheTTL < 0 {
+			return nil, usagef("--token-cache-ttl %s: want 0 (no cache) or more", f.tokenCacheTTL)
+		}
+		for _, p := range f.projects {
+			if d, n, ok := strings.Cut(p, "/"); ok && (d == "" || n == "") {
+				return nil, usagef("--allowed-project %q: want ID, NAME or DOMAIN/NAME", p)
+			}
+		}
+		return &actions.KeystoneAuth{URL: f.keystoneURL, Projects: f.projects, Roles: f.roles, CacheTTL: f.tokenCacheTTL}, nil
 	case sharedSecretAuthName:
 		if f.sharedSecretFile == "" {
 			return nil, usagef("--auth %s needs --shared-secret-file", sharedSecretAuthName)

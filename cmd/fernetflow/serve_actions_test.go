@@ -146,6 +146,8 @@ func TestServeActionServerUsage(t *testing.T) {
 		{"unknown auth", []string{"--allowed-project", "admin", "--auth", "none"}, "--auth"},
 		{"half TLS", []string{"--allowed-project", "admin", "--keystone-url", "http://127.0.0.1:5000", "--tls-cert", "x"}, "--tls-key"},
 		{"no --listen", []string{"--listen", "", "--allowed-project", "admin"}, "give --listen"},
+		{"negative cache", []string{"--allowed-project", "admin", "--keystone-url", "http://127.0.0.1:5000", "--token-cache-ttl", "-1s"}, "--token-cache-ttl"},
+		{"half a domain/name", []string{"--allowed-project", "Default/", "--keystone-url", "http://127.0.0.1:5000"}, "DOMAIN/NAME"},
 	} {
 		args := append([]string{"serve", "--state-dir", dir, "--listen", "127.0.0.1:0", "--nodes", dir}, c.args...)
 		_, errs, code := runCLI(t, "", args...)

@@ -50,8 +50,18 @@ func (c checkOnlyAction) Run(context.Context, map[string]any) (any, error) {
 	return nil, fmt.Errorf("action %s needs a fleet target: run its workflow with fernetflow rotate, distribute or enroll", c.Name())
 }
 
-func openStore(stateDir string) (*store.Store, error) {
-	return store.Open(filepath.Join(stateDir, store.FileName))
+// openStore opens STATE_DIR/executions.db, keeping --keep-executions
+// executions.
+func (a *app) openStore(stateDir string) (*store.Store, error) {
+	st, err := store.Open(filepath.Join(stateDir, store.FileName))
+	if err != nil {
+		return nil, err
+	}
+	st.MaxExecutions = a.keepExecutions
+	if a.keepExecutions == 0 {
+		st.MaxExecutions = -1 // 0 on the command line: keep them all
+	}
+	return st, nil
 }
 
 // workflowEngineCmds are the workflow subcommands backed by the engine.
@@ -335,7 +345,7 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 			}
 			e := &workflow.Engine{Registry: reg, File: f}
 			if !noStore {
-				st, err := openStore(stateDir)
+				st, err := a.openStore(stateDir)
 				if err != nil {
 					return fmt.Errorf("%w (or use --no-store)", err)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -68,7 +69,7 @@ func NewOrchestrationClient(ctx context.Context, opts CloudOptions) (*gopherclou
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
-	pc.HTTPClient = http.Client{Transport: transport, Timeout: timeout}
+	pc.HTTPClient = http.Client{Transport: limitedTransport{transport, MaxResponse}, Timeout: timeout}
 	retries := opts.Retries
 	if retries == 0 {
 		retries = 4
@@ -87,6 +88,50 @@ func NewOrchestrationClient(ctx context.Context, opts CloudOptions) (*gopherclou
 		return nil, fmt.Errorf("deploy: find Heat (orchestration) in the service catalog, region %q: %w", region, err)
 	}
 	return sc, nil
+}
+
+// MaxResponse bounds each answer of Keystone and Heat (a token with its
+// catalog, a server's metadata, a list of deployments): a larger body is an
+// error, not something to hold in memory.
+const MaxResponse = 64 << 20
+
+// limitedTransport cuts every response body at max bytes: reading past
+// them fails.
+type limitedTransport struct {
+	http.RoundTripper
+	max int64
+}
+
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(req)
+	if err == nil && resp.Body != nil {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.max, max: t.max, url: req.URL.Redacted()}
+	}
+	return resp, err
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left, max int64
+	url       string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("deploy: the answer of %s is over %d bytes: refusing it", b.url, b.max)
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 func cloudName(flag string) string {

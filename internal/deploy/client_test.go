@@ -3,7 +3,9 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,4 +107,35 @@ func TestNewOrchestrationClientFromEnv(t *testing.T) {
 	c, err := NewOrchestrationClient(context.Background(), CloudOptions{})
 	th.AssertNoErr(t, err)
 	th.CheckEquals(t, fs.Endpoint()+"heat1/v1/p/", c.Endpoint)
+}
+
+// Keystone's (and Heat's) answers are bounded: a token response of more
+// than MaxResponse bytes fails authentication instead of being read whole.
+func TestNewOrchestrationClientBoundsResponses(t *testing.T) {
+	ks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Subject-Token", "tok")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		_, _ = io.WriteString(w, `{"token":{"pad":"`)
+		chunk := strings.Repeat("x", 1<<20)
+		for range 65 { // MaxResponse is 64 MiB
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(w, `","catalog":[]}}`)
+	}))
+	defer ks.Close()
+	t.Setenv("OS_CLIENT_CONFIG_FILE", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OS_CLOUD", "")
+	t.Setenv("OS_AUTH_URL", ks.URL+"/v3")
+	t.Setenv("OS_USERNAME", "demo")
+	t.Setenv("OS_PASSWORD", "pw")
+	t.Setenv("OS_PROJECT_NAME", "demo")
+	t.Setenv("OS_USER_DOMAIN_ID", "default")
+	t.Setenv("OS_PROJECT_DOMAIN_ID", "default")
+	_, err := NewOrchestrationClient(context.Background(), CloudOptions{Retries: -1})
+	if err == nil || !strings.Contains(err.Error(), "bytes: refusing it") {
+		t.Fatalf("err = %v, want the oversized token response refused", err)
+	}
 }

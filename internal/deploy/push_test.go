@@ -286,13 +286,6 @@ func TestReceiverRefusals(t *testing.T) {
 	if !rcv.Knows(url) || rcv.Knows(bad) || rcv.Knows("http://elsewhere/signal/x/y") {
 		t.Error("Knows")
 	}
-	// POST is accepted too (heat-config-notify's default verb).
-	if got := do("POST", url, `{"deploy_status_code":0,"deploy_stdout":"ok"}`); got != 200 {
-		t.Fatalf("POST signal: HTTP %d", got)
-	}
-	if d := h.Deployment(deps[0].DeploymentID); d["status"] != "COMPLETE" || d["status_reason"] != "Outputs received" {
-		t.Fatalf("deployment after signal: %v", d)
-	}
 	// Heat refusing the update: 502 so that the node signals again.
 	h.Fail = func(r *http.Request) int {
 		if r.Method == "PUT" {
@@ -302,6 +295,28 @@ func TestReceiverRefusals(t *testing.T) {
 	}
 	if got := do("PUT", url, `{"deploy_status_code":0}`); got != 502 {
 		t.Fatalf("signal while Heat fails: HTTP %d, want 502", got)
+	}
+	h.Fail = nil
+	// POST is accepted too (heat-config-notify's default verb).
+	if got := do("POST", url, `{"deploy_status_code":0,"deploy_stdout":"ok"}`); got != 200 {
+		t.Fatalf("POST signal: HTTP %d", got)
+	}
+	if d := h.Deployment(deps[0].DeploymentID); d["status"] != "COMPLETE" || d["status_reason"] != "Outputs received" {
+		t.Fatalf("deployment after signal: %v", d)
+	}
+	// One signal per deployment action: a second one is refused (409),
+	// logged, and the first one's outputs stand.
+	if got := do("PUT", url, `{"deploy_status_code":1,"deploy_stdout":"forged"}`); got != http.StatusConflict {
+		t.Fatalf("second signal: HTTP %d, want 409", got)
+	}
+	if out, st, ok := rcv.Outputs(deps[0].SignalID); !ok || st != "COMPLETE" || out["deploy_stdout"] != "ok" {
+		t.Fatalf("a second signal overwrote the outputs: %v %v", out, st)
+	}
+	if d := h.Deployment(deps[0].DeploymentID); d["status"] != "COMPLETE" {
+		t.Fatalf("a second signal changed the deployment: %v", d)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="signal refused: this deployment was signalled already`) {
+		t.Errorf("second signal not logged:\n%s", logs.String())
 	}
 	rcv.Forget(deps[0].SignalID)
 	if got := do("PUT", url, `{}`); got != 404 {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -69,7 +70,12 @@ type ReceiverOptions struct {
 // It answers 200 once Heat has been updated, 404 for an unknown signal or a
 // wrong secret (which are not told apart to the caller), 405 for other
 // methods, 400 for a body that is not a JSON object, and 502 when Heat
-// could not be updated (the node may signal again). An unknown signal is
+// could not be updated (the node may signal again). A deployment action
+// takes one signal: once one is recorded (or while it is being recorded),
+// another to the same URL is refused with 409 and logged at WARN, and the
+// first one's outputs stand. With trust-on-first-use pinning of a node's
+// recipient, a second signal that overwrote the first would let whoever
+// else holds the URL race enrollment. An unknown signal is
 // almost always a deployment of an earlier run, applied by a node after
 // that run ended: it is logged at INFO as such, and `fernetflow node
 // collect` takes the 404 as "nothing waits for this" and moves on. A
@@ -101,6 +107,9 @@ type registration struct {
 	done       chan struct{} // closed on the first recorded signal
 	outputs    map[string]any
 	status     string
+	// claimed is set while a signal is being recorded, and stays set once
+	// it is: a deployment action takes one signal.
+	claimed bool
 }
 
 // Signal is one registered signal URL.
@@ -226,6 +235,9 @@ func (r *Receiver) Outputs(signalID string) (map[string]any, string, bool) {
 	return reg.outputs, reg.status, true
 }
 
+// signalTaken is the answer to a second signal for one deployment action.
+const signalTaken = "this deployment has been signalled already: a deployment action takes one signal, and the first one's outputs stand\n"
+
 // unknownSignal is the answer to a signal this receiver does not wait for.
 const unknownSignal = "no fernetflow run waits for this signal: its deployment belongs to an earlier run, which has ended; nothing needs doing, the next run reads the node's state itself\n"
 
@@ -272,6 +284,24 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "signal body must be a JSON object of outputs", http.StatusBadRequest)
 		return
 	}
+	r.mu.Lock()
+	taken := reg.claimed
+	reg.claimed = true
+	r.mu.Unlock()
+	if taken {
+		r.log.Warn("signal refused: this deployment was signalled already and takes one signal; the first one's outputs stand (a node that retried after a lost answer, or someone else holding the signal URL)",
+			"remote", req.RemoteAddr, "server", reg.server, "deployment", reg.deployment, "signal", id)
+		http.Error(w, signalTaken, http.StatusConflict)
+		return
+	}
+	recorded := false
+	defer func() {
+		if !recorded { // not recorded: the node may signal again
+			r.mu.Lock()
+			reg.claimed = false
+			r.mu.Unlock()
+		}
+	}()
 	select {
 	case <-reg.bound:
 	case <-req.Context().Done():
@@ -292,11 +322,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.mu.Lock()
-	first := reg.status == ""
+	recorded = true
 	reg.outputs, reg.status = out, status
-	if first {
-		close(reg.done)
-	}
+	close(reg.done) // once: claimed stays set from here on
 	r.mu.Unlock()
 	r.log.Info("signal received", "server", reg.server, "deployment", reg.deployment, "status", status)
 	w.Header().Set("Content-Type", "application/json")
@@ -423,22 +451,26 @@ func findSignalled(ctx context.Context, c *gophercloud.ServiceClient, serverID, 
 	return "", fmt.Errorf("config %s of server %s has no deployment", config, serverID)
 }
 
+// maxSignalKey bounds the signal-key file: the key is 32 bytes; anything
+// much larger is not a key fernetflow made.
+const maxSignalKey = 1024
+
 // LoadOrCreateSignalKey reads the receiver key at path, or makes one (32
-// random bytes, mode 0600) when the file does not exist.
+// random bytes, mode 0600) when the file does not exist. Whoever reads the
+// key can forge every signal URL, so it refuses a key file that is not a
+// regular file (a symlink is not followed), that group or others may read
+// or write, or that is over 1 KiB.
 func LoadOrCreateSignalKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSignalKey(path)
 	if err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("deploy: signal key %s is %d bytes, want at least 32: remove it to make a new one", path, len(b))
-		}
 		return b, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("deploy: signal key: %w", err)
+		return nil, err
 	}
 	b = make([]byte, 32)
 	_, _ = rand.Read(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return LoadOrCreateSignalKey(path)
@@ -451,6 +483,45 @@ func LoadOrCreateSignalKey(path string) ([]byte, error) {
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	return b, nil
+}
+
+// readSignalKey reads an existing key file, checking it first; an error
+// wrapping os.ErrNotExist means there is none.
+func readSignalKey(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("deploy: signal key %s is a symbolic link: refusing to follow it; put the key file itself there", path)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("deploy: signal key %s is not a regular file (%s)", path, fi.Mode().Type())
+	case fi.Mode().Perm()&0o077 != 0:
+		return nil, fmt.Errorf("deploy: signal key %s is accessible to group or others (mode %#o): whoever reads it can forge signals; chmod 0600 %s", path, fi.Mode().Perm(), path)
+	case fi.Size() > maxSignalKey:
+		return nil, fmt.Errorf("deploy: signal key %s is %d bytes, at most %d: not a key fernetflow made; remove it to make a new one", path, fi.Size(), maxSignalKey)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSignalKey+1))
+	if err != nil {
+		return nil, fmt.Errorf("deploy: signal key: %w", err)
+	}
+	if len(b) > maxSignalKey {
+		return nil, fmt.Errorf("deploy: signal key %s is over %d bytes: not a key fernetflow made; remove it to make a new one", path, maxSignalKey)
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("deploy: signal key %s is %d bytes, want at least 32: remove it to make a new one", path, len(b))
 	}
 	return b, nil
 }

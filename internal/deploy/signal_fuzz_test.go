@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	th "github.com/gophercloud/gophercloud/v2/testhelper"
@@ -14,7 +15,8 @@ import (
 )
 
 // FuzzSignalBody: whatever a node sends, the receiver answers 200 (a JSON
-// object, recorded) or 400, and never panics.
+// object, recorded: once, the deployment takes one signal), 409 (a JSON
+// object after that) or 400, and never panics.
 func FuzzSignalBody(f *testing.F) {
 	fs := th.SetupHTTP()
 	defer fs.Teardown()
@@ -35,11 +37,18 @@ func FuzzSignalBody(f *testing.F) {
 	for _, s := range []string{`{"deploy_status_code":0}`, `{"deploy_status_code":"1","x":[1,{"y":null}]}`, `null`, `[]`, `{`, ``, `{"deploy_status_code":1e400}`} {
 		f.Add(s)
 	}
+	var accepted atomic.Int32
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPut, path, strings.NewReader(body))
 		w := httptest.NewRecorder()
 		rcv.srv.Handler.ServeHTTP(w, req)
-		if w.Code != 200 && w.Code != 400 {
+		switch w.Code {
+		case 200:
+			if accepted.Add(1) > 1 {
+				t.Fatalf("body %q: a second signal accepted", body)
+			}
+		case 400, 409:
+		default:
 			t.Fatalf("body %q: HTTP %d", body, w.Code)
 		}
 	})

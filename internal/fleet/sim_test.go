@@ -804,7 +804,7 @@ type verdictKey struct {
 type simTarget struct{ s *sim }
 
 func (t simTarget) Servers(context.Context, Selection) ([]Server, error) { return t.s.servers, nil }
-func (t simTarget) Close() error { return nil }
+func (t simTarget) Close() error                                         { return nil }
 
 func (t simTarget) Deliver(context.Context, Server, Delivery) (Report, error) {
 	return Report{}, errors.New("sim: deliveries are events of the simulation")

@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -267,6 +270,16 @@ var ErrSignalGone = errors.New("nothing waits for this signal any more")
 // given one more run (a restarting receiver refuses too).
 var errSignalRefused = fmt.Errorf("connection refused: %w", ErrSignalGone)
 
+// errSignalTaken is ErrSignalGone for a receiver that took another signal
+// for this deployment first (HTTP 409): sending again cannot help. If this
+// node did not send that signal, someone else holds its signal URL.
+var errSignalTaken = fmt.Errorf("the receiver accepted another signal for this deployment first: %w", ErrSignalGone)
+
+// errSignalUnusable is ErrSignalGone for a deployment that cannot be
+// signalled at all (no transport, a URL that does not parse): it never
+// will be.
+var errSignalUnusable = fmt.Errorf("this deployment cannot be signalled: %w", ErrSignalGone)
+
 // Collect is os-collect-config's command: it reads the cached metadata,
 // applies every fernetflow deployment not applied before (oldest first),
 // and signals each per its deploy_signal_transport: TEMP_URL_SIGNAL (or any
@@ -291,32 +304,29 @@ func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 	if len(o.ConfigFiles) == 0 {
 		return nil, errors.New("node: collect: no metadata: OS_CONFIG_FILES is empty (run me as os-collect-config's command, or pass --config-file)")
 	}
-	var deployments []HeatConfig
+	rep := &CollectReport{Applied: []CollectedDeployment{}}
+	var errs []error
+	var deployments []parsedDeployment
 	for _, f := range o.ConfigFiles {
-		b, err := os.ReadFile(f)
+		ds, skipped, err := readMetadata(f)
 		if err != nil {
-			return nil, fmt.Errorf("node: collect: %w", err)
+			// One unreadable file does not block the others.
+			errs = append(errs, err)
+			continue
 		}
-		var md struct {
-			Deployments []HeatConfig `json:"deployments"`
-		}
-		if err := json.Unmarshal(b, &md); err != nil {
-			return nil, fmt.Errorf("node: collect: %s is not os-collect-config metadata: %w", f, err)
-		}
-		deployments = append(deployments, md.Deployments...)
+		rep.Skipped += skipped
+		deployments = append(deployments, ds...)
+	}
+	if len(deployments) == 0 && len(errs) > 0 {
+		return rep, fmt.Errorf("node: collect: %w", errors.Join(errs...))
 	}
 	dir := filepath.Join(o.Install.StateDir, "heat")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: collect: %w", err)
 	}
-	rep := &CollectReport{Applied: []CollectedDeployment{}}
-	var errs []error
-	for _, c := range deployments {
-		if c.Group != HeatGroup || c.ID == "" || strings.ContainsAny(c.ID, `/\`) {
-			rep.Skipped++
-			continue
-		}
-		path := filepath.Join(dir, c.ID+".json")
+	for _, d := range deployments {
+		c := d.HeatConfig
+		path := filepath.Join(dir, recordName(c.ID))
 		var rec collectRecord
 		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &rec) == nil && rec.Outputs != nil {
 			if rec.Signalled {
@@ -324,7 +334,15 @@ func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 				continue
 			}
 		} else {
-			rec = collectRecord{Outputs: ApplyHeatConfig(ctx, c, o.TransportOptions)}
+			if d.problem == "" && !canSignal(c) {
+				d.problem = fmt.Sprintf("signal transport %q without deploy_signal_id or deploy_auth_url: its result could reach nobody", c.Input("deploy_signal_transport"))
+			}
+			if d.problem != "" {
+				rec = collectRecord{Outputs: refusedOutputs(fmt.Errorf("node: deployment %s: %s: not applied", printableID(c.ID), d.problem))}
+				o.log().Warn("deployment refused", "deployment", printableID(c.ID), "reason", d.problem)
+			} else {
+				rec = collectRecord{Outputs: ApplyHeatConfig(ctx, c, o.TransportOptions)}
+			}
 			if err := writeRecord(path, rec); err != nil {
 				errs = append(errs, err)
 				continue
@@ -340,17 +358,27 @@ func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 				// try again on the next run.
 				rec.Refused++
 			} else {
-				rec.Signalled, rec.Undelivered, err = true, err.Error(), nil
+				rec.Signalled, rec.Undelivered = true, err.Error()
 				cd.Undelivered = rec.Undelivered
-				o.log().Info("signal not delivered: the undercloud run that pushed this deployment has ended; nothing needs doing (the next run reads this node's state itself), and it is not sent again",
-					"deployment", c.ID, "server_id", cd.ServerID, "reason", rec.Undelivered)
+				switch {
+				case errors.Is(err, errSignalTaken):
+					o.log().Warn("signal not delivered: the undercloud took another signal for this deployment first; if this node did not send it, someone else holds its signal URL; it is not sent again",
+						"deployment", printableID(c.ID), "server_id", cd.ServerID, "reason", rec.Undelivered)
+				case errors.Is(err, errSignalUnusable):
+					o.log().Warn("signal not delivered: this deployment cannot be signalled; it is not sent again",
+						"deployment", printableID(c.ID), "server_id", cd.ServerID, "reason", rec.Undelivered)
+				default:
+					o.log().Info("signal not delivered: the undercloud run that pushed this deployment has ended; nothing needs doing (the next run reads this node's state itself), and it is not sent again",
+						"deployment", printableID(c.ID), "server_id", cd.ServerID, "reason", rec.Undelivered)
+				}
+				err = nil
 			}
 			if werr := writeRecord(path, rec); werr != nil {
 				errs = append(errs, werr)
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("deployment %s: %w", c.ID, err))
+			errs = append(errs, fmt.Errorf("deployment %s: %w", printableID(c.ID), err))
 		} else if cd.Undelivered == "" {
 			rec.Signalled = true
 			cd.Signalled = signalled
@@ -364,6 +392,136 @@ func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 		return rep, fmt.Errorf("node: collect: %w", err)
 	}
 	return rep, nil
+}
+
+// parsedDeployment is a fernetflow deployment read from the metadata, and
+// what is wrong with it ("" when nothing is).
+type parsedDeployment struct {
+	HeatConfig
+	problem string
+}
+
+// maxMetadata bounds a metadata file (Heat's own limit on a server's
+// metadata is far lower).
+const maxMetadata = 64 << 20
+
+// readMetadata reads the fernetflow deployments of one metadata file and
+// counts the others. Deployments of other groups are not ours: whatever
+// their shape, they are skipped. A fernetflow deployment that does not
+// parse is returned with its problem, to be refused alone.
+func readMetadata(path string) ([]parsedDeployment, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMetadata+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxMetadata {
+		return nil, 0, fmt.Errorf("%s is over %d bytes: not os-collect-config metadata", path, maxMetadata)
+	}
+	var md struct {
+		Deployments []json.RawMessage `json:"deployments"`
+	}
+	if err := json.Unmarshal(b, &md); err != nil {
+		return nil, 0, fmt.Errorf("%s is not os-collect-config metadata: %w", path, err)
+	}
+	var out []parsedDeployment
+	skipped := 0
+	for _, raw := range md.Deployments {
+		var head struct {
+			Group any `json:"group"`
+		}
+		if json.Unmarshal(raw, &head) != nil || head.Group != HeatGroup {
+			skipped++
+			continue
+		}
+		out = append(out, parseDeployment(raw))
+	}
+	return out, skipped, nil
+}
+
+// parseDeployment reads a fernetflow deployment field by field, keeping
+// what parses (its id and signal inputs, to refuse it with a signal) and
+// naming what does not.
+func parseDeployment(raw json.RawMessage) parsedDeployment {
+	var d parsedDeployment
+	d.Group = HeatGroup
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &fields) // an object: its group parsed
+	var problems []string
+	if json.Unmarshal(fields["id"], &d.ID) != nil {
+		problems = append(problems, "its id is not a string")
+	}
+	_ = json.Unmarshal(fields["name"], &d.Name)
+	_ = json.Unmarshal(fields["config"], &d.Config)
+	_ = json.Unmarshal(fields["options"], &d.Options)
+	if in, ok := fields["inputs"]; ok && string(in) != "null" {
+		var list []json.RawMessage
+		if json.Unmarshal(in, &list) != nil {
+			problems = append(problems, "its inputs are not a list")
+		}
+		for i, e := range list {
+			var hi HeatInput
+			if err := json.Unmarshal(e, &hi); err != nil || hi.Name == "" {
+				problems = append(problems, fmt.Sprintf("input %d is not an object with a name", i))
+				continue
+			}
+			d.Inputs = append(d.Inputs, hi)
+		}
+	}
+	if !validID(d.ID) {
+		problems = append(problems, fmt.Sprintf("id %s is not a deployment id (1 to %d letters, digits, '.', '_' or '-')", printableID(d.ID), maxIDLen))
+	}
+	d.problem = strings.Join(problems, "; ")
+	return d
+}
+
+// maxIDLen bounds a deployment id (Heat's are 36-character UUIDs): it
+// names a file of STATE_DIR/heat.
+const maxIDLen = 128
+
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLen || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// printableID is an id for logs and errors: quoted, and cut when long.
+func printableID(id string) string {
+	if len(id) > 80 {
+		id = id[:80] + "..."
+	}
+	return strconv.Quote(id)[1 : len(strconv.Quote(id))-1]
+}
+
+// recordName is the file of STATE_DIR/heat that records deployment id: the
+// id itself, or for an id that cannot name a file, a digest of it.
+func recordName(id string) string {
+	if validID(id) {
+		return id + ".json"
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "invalid-id-" + hex.EncodeToString(sum[:16]) + ".json"
+}
+
+// canSignal reports whether SignalHeat can report c's result (or need not).
+func canSignal(c HeatConfig) bool {
+	t := c.Input("deploy_signal_transport")
+	return t == "NO_SIGNAL" || c.Input("deploy_signal_id") != "" || t == "HEAT_SIGNAL" || c.Input("deploy_auth_url") != ""
+}
+
+// refusedOutputs are the outputs of a deployment refused without applying it.
+func refusedOutputs(err error) map[string]any {
+	return map[string]any{"deploy_stdout": "", "deploy_stderr": err.Error(), "deploy_status_code": 1}
 }
 
 func statusCode(out map[string]any) int {
@@ -416,7 +574,7 @@ func SignalHeat(ctx context.Context, c HeatConfig, outputs map[string]any, o Tra
 	case transport == "HEAT_SIGNAL" || c.Input("deploy_auth_url") != "":
 		return true, heatSignal(ctx, hc, c, body)
 	default:
-		return false, fmt.Errorf("node: deployment %s: signal transport %q without deploy_signal_id or deploy_auth_url: cannot signal", c.ID, transport)
+		return false, fmt.Errorf("node: deployment %s: signal transport %q without deploy_signal_id or deploy_auth_url: %w", printableID(c.ID), transport, errSignalUnusable)
 	}
 }
 
@@ -425,7 +583,7 @@ func SignalHeat(ctx context.Context, c HeatConfig, outputs map[string]any, o Tra
 func send(ctx context.Context, hc *http.Client, method, url, token string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
-		return errors.New("node: bad signal URL")
+		return fmt.Errorf("node: bad signal URL: %w", errSignalUnusable)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -444,6 +602,9 @@ func send(ctx context.Context, hc *http.Client, method, url, token string, body 
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode == http.StatusConflict {
+		return fmt.Errorf("node: signal %s %s: HTTP 409: %w", method, req.URL.Host, errSignalTaken)
+	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
 		return fmt.Errorf("node: signal %s %s: HTTP %d: %w", method, req.URL.Host, resp.StatusCode, ErrSignalGone)
 	}
@@ -452,6 +613,11 @@ func send(ctx context.Context, hc *http.Client, method, url, token string, body 
 	}
 	return nil
 }
+
+// maxTokenResponse bounds Keystone's answer to the deploy user's
+// authentication (a token with its service catalog, a few KiB to a few
+// hundred KiB on a large cloud).
+const maxTokenResponse = 4 << 20
 
 // heatSignal signals the stack resource with the deploy user's credentials.
 func heatSignal(ctx context.Context, hc *http.Client, c HeatConfig, body []byte) error {
@@ -490,7 +656,14 @@ func heatSignal(ctx context.Context, hc *http.Client, c HeatConfig, body []byte)
 			} `json:"catalog"`
 		} `json:"token"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+	tokBody, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse+1))
+	if err != nil {
+		return fmt.Errorf("node: HEAT_SIGNAL: token response: %w", err)
+	}
+	if len(tokBody) > maxTokenResponse {
+		return fmt.Errorf("node: HEAT_SIGNAL: token response from %s is over %d bytes: refusing it", authURL, maxTokenResponse)
+	}
+	if err := json.Unmarshal(tokBody, &tok); err != nil {
 		return fmt.Errorf("node: HEAT_SIGNAL: token response: %w", err)
 	}
 	region := c.Input("deploy_region_name")

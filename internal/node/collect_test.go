@@ -363,3 +363,153 @@ func TestApplyAllowFewerAndReport(t *testing.T) {
 		t.Fatalf("report: %v", out)
 	}
 }
+
+// Keystone's token response to HEAT_SIGNAL's authentication is bounded: a
+// response of many MiB (a hostile or broken endpoint) is refused, not read.
+func TestHeatSignalTokenResponseBounded(t *testing.T) {
+	keystone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Subject-Token", "tok")
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"token":{"pad":"%s","catalog":[{"type":"orchestration","endpoints":[{"interface":"public","url":"http://127.0.0.1:1/v1/p"}]}]}}`, strings.Repeat("x", 5<<20))
+	}))
+	defer keystone.Close()
+	c := HeatConfig{ID: "cfg-big", Group: HeatGroup, Inputs: []HeatInput{
+		{Name: "deploy_signal_transport", Value: "HEAT_SIGNAL"}, {Name: "deploy_auth_url", Value: keystone.URL + "/v3"}}}
+	_, err := SignalHeat(context.Background(), c, map[string]any{"deploy_status_code": 0}, TransportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "token response") || !strings.Contains(err.Error(), "over") {
+		t.Fatalf("err = %v, want the token response refused as too large", err)
+	}
+}
+
+// TestCollectOddMetadata: deployments of other groups whose inputs are not
+// a list of objects are skipped, not fatal; a fernetflow deployment with
+// an over-long id, a NUL in its id, a malformed input or no signal
+// transport is refused alone (signalled as failed where it can be), once;
+// the good ones around them are applied, and later collects succeed.
+func TestCollectOddMetadata(t *testing.T) {
+	f := newFleet(t)
+	sig, srv := newSignals(t)
+	signal := func(path string) []any {
+		return []any{map[string]any{"name": "deploy_signal_transport", "value": "TEMP_URL_SIGNAL"},
+			map[string]any{"name": "deploy_signal_id", "value": srv.URL + path}, map[string]any{"name": "deploy_signal_verb", "value": "PUT"},
+			map[string]any{"name": "deploy_server_id", "value": f.server}}
+	}
+	enroll := func(id string, inputs any) map[string]any {
+		return map[string]any{"id": id, "group": "fernetflow", "config": "enroll", "inputs": inputs}
+	}
+	deps := []any{
+		map[string]any{"id": "script-1", "group": "script", "config": "x", "inputs": "not a list"},
+		map[string]any{"id": "script-2", "group": "script", "config": "x", "inputs": []any{1, "two"}},
+		map[string]any{"id": 3, "group": []any{"odd"}},
+		"not an object",
+		enroll("cfg-good", signal("/good")),
+		enroll(strings.Repeat("x", 300), signal("/long")),
+		enroll("cfg\x00nul", signal("/nul")),
+		enroll("cfg-badinput", append(signal("/badinput"), "x", map[string]any{"value": 1})),
+		enroll("cfg-nosignal", []any{map[string]any{"name": "deploy_server_id", "value": f.server}}),
+	}
+	write := func(deps []any) string {
+		b, err := json.Marshal(map[string]any{"deployments": deps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "heat.json")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var logs strings.Builder
+	opts := CollectOptions{TransportOptions: TransportOptions{Install: f.options(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, ConfigFiles: []string{write(deps)}}
+	rep, err := Collect(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("collect: %v\n%s", err, logs.String())
+	}
+	got := sig.take()
+	if g := got["PUT /good"]; len(g) != 1 || g[0]["deploy_status_code"] != 0.0 {
+		t.Errorf("good deployment: %v", g)
+	}
+	for path, want := range map[string]string{"/long": "is not a deployment id", "/nul": `cfg\x00nul is not a deployment id`, "/badinput": "input 4 is not an object with a name"} {
+		g := got["PUT "+path]
+		if len(g) != 1 || g[0]["deploy_status_code"] != 1.0 || !strings.Contains(g[0]["deploy_stderr"].(string), want) {
+			t.Errorf("%s: %v, want a failure containing %q", path, g, want)
+		}
+	}
+	var nosignal *CollectedDeployment
+	for i := range rep.Applied {
+		if rep.Applied[i].ID == "cfg-nosignal" {
+			nosignal = &rep.Applied[i]
+		}
+	}
+	if nosignal == nil || nosignal.StatusCode != 1 || !strings.Contains(nosignal.Undelivered, "cannot be signalled") {
+		t.Errorf("deployment without a signal transport: %+v", nosignal)
+	}
+	if _, err := os.Stat(filepath.Join(f.stateDir, "identity")); err != nil {
+		t.Errorf("the good enroll did not run: %v", err)
+	}
+	// Nothing is applied or signalled twice, and nothing fails.
+	if rep, err := Collect(context.Background(), opts); err != nil || len(rep.Applied) != 0 {
+		t.Fatalf("second collect: %+v %v", rep, err)
+	}
+	if got := sig.take(); len(got) != 0 {
+		t.Fatalf("signalled again: %v", got)
+	}
+	// A new deployment after them is applied.
+	opts.ConfigFiles = []string{write(append(deps, enroll("cfg-later", signal("/later"))))}
+	if _, err := Collect(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if g := sig.take()["PUT /later"]; len(g) != 1 || g[0]["deploy_status_code"] != 0.0 {
+		t.Fatalf("later deployment: %v", g)
+	}
+	if strings.Contains(logs.String(), "\x00") {
+		t.Error("a NUL reached the log")
+	}
+}
+
+// A receiver that took another signal for the deployment first (409) is
+// not asked again, and the collect does not fail; the node says so at WARN.
+func TestCollectSignalTaken(t *testing.T) {
+	f := newFleet(t)
+	sig, srv := newSignals(t)
+	sig.status = http.StatusConflict
+	c := withSignal(derived("cfg-taken", "enroll", f.server, nil), "TEMP_URL_SIGNAL", srv.URL+"/taken")
+	var logs strings.Builder
+	opts := CollectOptions{TransportOptions: TransportOptions{Install: f.options(), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, ConfigFiles: []string{writeMetadata(t, t.TempDir(), c)}}
+	rep, err := Collect(context.Background(), opts)
+	if err != nil || len(rep.Applied) != 1 || !strings.Contains(rep.Applied[0].Undelivered, "accepted another signal") {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("no warning:\n%s", logs.String())
+	}
+	if rep, err := Collect(context.Background(), opts); err != nil || len(rep.Applied) != 0 {
+		t.Fatalf("second collect: %+v %v", rep, err)
+	}
+}
+
+// FuzzReadMetadata: no metadata document panics the reader, and every
+// fernetflow deployment it returns has a record file name that stays in
+// STATE_DIR/heat, whatever its id.
+func FuzzReadMetadata(f *testing.F) {
+	f.Add(`{"deployments":[{"id":"c","group":"fernetflow","config":"enroll","inputs":[{"name":"deploy_server_id","value":"s"}]}]}`)
+	f.Add(`{"deployments":[{"id":"../x","group":"fernetflow","inputs":"no"},{"group":"script","inputs":[1]}]}`)
+	f.Add(`{"deployments":[{"id":7,"group":"fernetflow","inputs":[null,{"name":""}]}]}`)
+	f.Add(`{"deployments":{}}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		p := filepath.Join(t.TempDir(), "md.json")
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ds, _, err := readMetadata(p)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			name := recordName(d.ID)
+			if name != filepath.Base(name) || strings.ContainsRune(name, 0) || len(name) > 200 || name == ".json" {
+				t.Fatalf("id %q: record file %q", d.ID, name)
+			}
+		}
+	})
+}

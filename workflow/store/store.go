@@ -3,7 +3,12 @@
 //
 // A Store is a workflow.Recorder: give it to an Engine and every snapshot
 // of a running execution is written, after workflow.Execution.Redacted has
-// replaced secret values. Several processes share the file: a Store opens
+// replaced secret values and ScrubEnvelopes every armored envelope (a
+// keys.package output, a fleet.deploy input) by its fingerprint: an
+// envelope is sealed to a node's identity, and a store that kept them
+// would give whoever later holds that identity the node's whole key
+// history. The store keeps MaxExecutions executions (1000 by default);
+// DeleteOlderThan drops older ones. Several processes share the file: a Store opens
 // it for each operation only (bbolt locks the file while it is open: a
 // writer excludes everyone, readers share), so a long workflow run, a
 // serve process and execution list never block each other for long.
@@ -45,6 +50,11 @@ var Timeout = 10 * time.Second
 // Store is an execution store. Safe for concurrent use, from several
 // goroutines and processes.
 type Store struct {
+	// MaxExecutions bounds how many executions are kept: recording a new
+	// one beyond it deletes the oldest finished ones. 0 means
+	// DefaultMaxExecutions; negative keeps every execution.
+	MaxExecutions int
+
 	path string
 	mu   sync.RWMutex // bbolt's file lock is per open file: serialise this process's own opens
 }
@@ -112,16 +122,126 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	return db.View(fn)
 }
 
-// Record implements workflow.Recorder: it writes the execution, redacted.
+// Record implements workflow.Recorder: it writes the execution, redacted
+// (workflow.Execution.Redacted) and with every armored envelope replaced
+// by its fingerprint (ScrubEnvelopes). A new execution beyond
+// MaxExecutions drops the oldest finished ones.
 func (s *Store) Record(_ context.Context, ex *workflow.Execution) error {
 	red := ex.Redacted()
 	b, err := json.Marshal(red)
 	if err != nil {
 		return fmt.Errorf("store: encode execution %s: %w", ex.ID, err)
 	}
+	if b, err = scrubJSON(b); err != nil {
+		return fmt.Errorf("store: encode execution %s: %w", ex.ID, err)
+	}
 	return s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketExecutions).Put([]byte(ex.ID), b)
+		bk := tx.Bucket(bucketExecutions)
+		isNew := bk.Get([]byte(ex.ID)) == nil
+		if err := bk.Put([]byte(ex.ID), b); err != nil {
+			return err
+		}
+		if max := s.maxExecutions(); isNew && max > 0 {
+			if excess := count(bk) - max; excess > 0 {
+				_, err := prune(bk, func(list []summary) []summary {
+					return list[:min(excess, len(list))] // the oldest: list is oldest first
+				}, ex.ID)
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// DefaultMaxExecutions is how many executions a Store keeps unless told
+// otherwise (MaxExecutions).
+const DefaultMaxExecutions = 1000
+
+func (s *Store) maxExecutions() int {
+	switch {
+	case s.MaxExecutions == 0:
+		return DefaultMaxExecutions
+	case s.MaxExecutions < 0:
+		return 0
+	}
+	return s.MaxExecutions
+}
+
+// summary is what retention needs of a recorded execution.
+type summary struct {
+	id        []byte
+	state     string
+	createdAt time.Time
+	updatedAt time.Time
+}
+
+func finished(state string) bool {
+	return state == workflow.Success || state == workflow.Failed || state == workflow.Cancelled
+}
+
+// prune deletes from bk the executions choose picks among the finished
+// ones (oldest first), never keep, and returns their ids. A record that
+// does not decode is left alone.
+func prune(bk *bolt.Bucket, choose func([]summary) []summary, keep string) ([]string, error) {
+	var list []summary
+	err := bk.ForEach(func(k, v []byte) error {
+		var h struct {
+			State     string    `json:"state"`
+			CreatedAt time.Time `json:"created_at"`
+			UpdatedAt time.Time `json:"updated_at"`
+		}
+		if json.Unmarshal(v, &h) == nil && finished(h.State) && string(k) != keep {
+			list = append(list, summary{append([]byte(nil), k...), h.State, h.CreatedAt, h.UpdatedAt})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		if !list[i].createdAt.Equal(list[j].createdAt) {
+			return list[i].createdAt.Before(list[j].createdAt)
+		}
+		return bytes.Compare(list[i].id, list[j].id) < 0
+	})
+	var ids []string
+	for _, e := range choose(list) {
+		if err := bk.Delete(e.id); err != nil {
+			return ids, err
+		}
+		ids = append(ids, string(e.id))
+	}
+	return ids, nil
+}
+
+// count is how many keys bk holds (Stats lags behind a write transaction).
+func count(bk *bolt.Bucket) int {
+	n := 0
+	c := bk.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// DeleteOlderThan deletes the finished executions last updated before
+// cutoff and returns their ids, oldest first. Running executions stay.
+func (s *Store) DeleteOlderThan(cutoff time.Time) ([]string, error) {
+	var ids []string
+	err := s.update(func(tx *bolt.Tx) error {
+		var err error
+		ids, err = prune(tx.Bucket(bucketExecutions), func(list []summary) []summary {
+			var out []summary
+			for _, e := range list {
+				if e.updatedAt.Before(cutoff) {
+					out = append(out, e)
+				}
+			}
+			return out
+		}, "")
+		return err
+	})
+	return ids, err
 }
 
 func decodeExecution(b []byte) (*workflow.Execution, error) {
