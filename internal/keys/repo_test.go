@@ -236,7 +236,7 @@ func TestPythonInt(t *testing.T) {
 		{"0.tmp", 0, false}, {"foo", 0, false}, {".0123", 0, false}, {"1__0", 0, false},
 		{"_1", 0, false}, {"1_", 0, false}, {"", 0, false}, {"-", 0, false}, {"1e3", 0, false},
 		{"٢", 2, true}, {"９９９", 999, true}, {"𝟗", 9, true}, {"１_２", 12, true}, {" 7　", 7, true},
-		{"7", 0, false}, {" 7", 0, false}, {"1 2", 0, false}, {"²", 0, false}, {"ÿ7", 0, false},
+		{"\x1c7", 0, false}, {"\x1c\u00a07", 0, false}, {"1 2", 0, false}, {"²", 0, false}, {"ÿ7", 0, false},
 	}
 	for _, tt := range tests {
 		n, ok := pythonInt(tt.in)
