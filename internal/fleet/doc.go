@@ -32,7 +32,17 @@
 //
 // A rotation from generation G to G+1 is safe because every node holds G's
 // staged key, which is G+1's primary. So the protocol never rotates while a
-// node disagrees with the master (Check names every straggler), repairs
-// stragglers by delivering G again, and only then rotates the master,
-// packages G+1 for every node and delivers it.
+// node disagrees with the master, repairs stragglers by delivering G again,
+// and only then rotates the master, packages G+1 for every node and
+// delivers it.
+//
+// What a node holds is what it reports from its key repository at that
+// moment (a node.Observation, by Target.Observe or with a delivery), never
+// the record of its last install: Classify turns it into a Status. Behind
+// and new nodes are repaired; a drifted node (keys changed outside
+// fernetflow) is refused until the operator names it for an overwrite; an
+// unreachable, split, rebuilt or unpinned node is refused. On the first run
+// (an empty master) PlanAdoption takes the keys the nodes share, sealed to
+// the undercloud's identity, so that no token is lost. Probe checks, from
+// the nodes' own tokens, that every token crosses every pair of nodes.
 package fleet
