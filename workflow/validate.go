@@ -174,7 +174,7 @@ func (v *validator) task(w *Workflow, t *Task) {
 		return
 	}
 	if !ok {
-		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (see fernetflow workflow actions, or std.* for Mistral's standard actions)%s", t.Action, suggest(t.Action, v.names()))
+		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (fernetflow action list shows every action, Mistral's std.* among them)%s", t.Action, suggest(t.Action, v.names()))
 		return
 	}
 	inputPos := t.KeyPos("input")

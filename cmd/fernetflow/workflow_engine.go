@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/workflow"
@@ -23,12 +22,13 @@ import (
 )
 
 // engineRegistry is the set of actions workflow validate|run and cron
-// triggers know: Mistral's std.* actions, which run, and every action of
-// package actions, known by name and schema for the checks; those need a
-// fleet target and run through fernetflow rotate|distribute|enroll.
+// triggers know: every action fernetflow action list shows (allActions):
+// Mistral's std.* actions, which run, and fernetflow's own, known by name
+// and schema for the checks; those need a fleet target and run through
+// fernetflow rotate|distribute|check|enroll.
 func engineRegistry() workflow.Registry {
 	reg := workflow.StdRegistry()
-	full, err := fleetRegistry(&actions.FleetHost{Undercloud: &fleet.Undercloud{Dir: fleet.DefaultStateDir()}})
+	full, err := allActions()
 	if err != nil {
 		return reg
 	}

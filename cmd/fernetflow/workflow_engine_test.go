@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +126,26 @@ func TestWorkflowRunShippedName(t *testing.T) {
 	out, errs, code := runCLI(t, "", "workflow", "validate", "../../workflow/definitions/rotate_fernet_keys.yaml")
 	if code != 0 {
 		t.Fatalf("the shipped definitions must validate with the CLI's registry: %d %s %s", code, out, errs)
+	}
+}
+
+// Every action fernetflow action list shows is one a workflow may use:
+// workflow validate accepts a task that calls it.
+func TestEveryListedActionValidates(t *testing.T) {
+	reg, err := allActions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, name := range reg.Names() {
+		file := filepath.Join(dir, strings.ReplaceAll(name, ".", "_")+".yaml")
+		src := fmt.Sprintf("---\nversion: '2.0'\nuses_it:\n  tasks:\n    t:\n      action: %s\n", name)
+		if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, errs, code := runCLI(t, "", "workflow", "validate", file)
+		if code != 0 && strings.Contains(errs, "unknown action") {
+			t.Errorf("action list shows %s, but workflow validate does not know it: %s", name, errs)
+		}
 	}
 }
