@@ -123,7 +123,7 @@ func TestServeCronRotatesALocalFleet(t *testing.T) {
 	if err := root.ExecuteContext(ctx); err != nil {
 		t.Fatalf("%v %s", err, errb.String())
 	}
-	if !strings.Contains(errb.String(), "ended SUCCESS") {
+	if !strings.Contains(errb.String(), "ended SUCCESS (rotated)") {
 		t.Fatalf("the cron trigger's rotation did not succeed:\n%s", errb.String())
 	}
 	for _, n := range strings.Split(nodes, ",") {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/rotation"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/store"
 )
@@ -101,6 +103,15 @@ func (a *app) fire(ctx context.Context, st *store.Store, c store.Claim) {
 	ex.Description = string(desc)
 	fmt.Fprintf(a.stderr, "%s cron trigger %s fired: execution %s of %s\n", time.Now().UTC().Format("15:04:05"), tr.Name, ex.ID, w.Name)
 	ex = e.Continue(ctx, w, ex)
-	fmt.Fprintf(a.stderr, "%s execution %s (cron trigger %s) ended %s\n", time.Now().UTC().Format("15:04:05"), ex.ID, tr.Name, ex.State)
+	outcome := ""
+	if slices.Contains([]rotation.Workflow{rotation.Rotate, rotation.Distribute, rotation.Check, rotation.Enroll}, rotation.Workflow(w.Name)) {
+		// One of fernetflow's own: say what it did, as rotate would.
+		o, err := rotation.Judge(ex)
+		outcome = " (" + string(o) + ")"
+		if err != nil {
+			outcome = " (" + string(o) + ": " + err.Error() + ")"
+		}
+	}
+	fmt.Fprintf(a.stderr, "%s execution %s (cron trigger %s) ended %s%s\n", time.Now().UTC().Format("15:04:05"), ex.ID, tr.Name, ex.State, outcome)
 	log.Info("cron trigger fired", "execution", ex.ID, "state", ex.State)
 }

@@ -160,7 +160,7 @@ func Run(ctx context.Context, wf Workflow, input map[string]any, o Options) (*Re
 		return nil, err
 	}
 	res := &Result{Execution: ex, Host: h}
-	res.Outcome, res.Err = judge(ex)
+	res.Outcome, res.Err = Judge(ex)
 	return res, nil
 }
 
@@ -171,8 +171,9 @@ var (
 	checks   = []string{"disagree", "probe_failed"}
 )
 
-// judge says what a finished execution of one of the definitions did.
-func judge(ex *workflow.Execution) (Outcome, error) {
+// Judge says what a finished execution of one of fernetflow's workflows
+// did, however it was run (Run, or a cron trigger of fernetflow serve).
+func Judge(ex *workflow.Execution) (Outcome, error) {
 	done := map[string]bool{}
 	for _, te := range ex.Tasks {
 		if te.State != workflow.Success {
