@@ -231,10 +231,10 @@ func TestRotateOnRealMistral(t *testing.T) {
 	if err := json.Unmarshal([]byte(register()), &second); err != nil {
 		t.Fatal(err)
 	}
-	// 8 actions, 3 workflows, 1 cron trigger (this Mistral's cron
+	// 8 actions, 4 workflows, 1 cron trigger (this Mistral's cron
 	// triggers are off: it never fires here).
-	if len(first) != 12 {
-		t.Fatalf("register made %d items, want 12: %v", len(first), first)
+	if len(first) != 13 {
+		t.Fatalf("register made %d items, want 13: %v", len(first), first)
 	}
 	for i, r := range first {
 		if r["result"] != "created" {
@@ -370,7 +370,7 @@ func TestRotateOnRealMistral(t *testing.T) {
 	m.putWorkflows(t, []byte("---\nversion: '2.0'\nnot_ours:\n  tasks:\n    t:\n      action: std.noop\n"))
 	out = fernetflowOK(t, "mistral", "unregister", "--mistral-url", m.API, "-f", "json")
 	var gone []map[string]string
-	if err := json.Unmarshal([]byte(out), &gone); err != nil || len(gone) != 12 {
+	if err := json.Unmarshal([]byte(out), &gone); err != nil || len(gone) != 13 {
 		t.Errorf("unregister: %v %s", err, out)
 	}
 	if code, b := m.do(t, "GET", "/workflows/not_ours", "", nil); code != 200 {
