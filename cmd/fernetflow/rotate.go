@@ -110,11 +110,10 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 			return
 		}
 		line := fmt.Sprintf("%-24s %s", te.Name, te.State)
-		switch {
-		case te.State != workflow.Success && te.StateInfo != "":
+		if te.State != workflow.Success && te.StateInfo != "" {
 			line += "  " + firstLineOf(te.StateInfo)
-		case checkSummary(te) != "":
-			line += "  " + checkSummary(te)
+		} else if s := checkSummary(te); s != "" {
+			line += "  " + s
 		}
 		progress(line)
 	}

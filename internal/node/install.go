@@ -161,7 +161,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 			o.StepHook("state")
 		}
 	}
-	obs, err := observeAfterInstall(o, next, o.ProbeTokens)
+	obs, err := observeAfterInstall(o, next, id.Recipient().String())
 	if err != nil {
 		return nil, err
 	}

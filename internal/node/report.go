@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
@@ -125,14 +124,8 @@ func Report(ctx context.Context, o ReportOptions) (*Observation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st != nil {
-		obs.Installed = &Installed{Generation: st.Generation, Fingerprint: st.Fingerprint, Keys: st.Keys}
-	}
-	set, err := observeRepository(o.KeyRepository, o.Owner, &obs.Repository)
+	set, err := observe(obs, st, o.KeyRepository, o.Owner, o.ProbeTokens)
 	if err != nil {
-		return nil, err
-	}
-	if err := probe(set, o.ServerID, o.ProbeTokens, &obs.Probe); err != nil {
 		return nil, err
 	}
 	if o.AdoptRequest != "" && len(set) > 0 {
@@ -192,21 +185,25 @@ func probe(set keys.Set, serverID string, tokens []string, p *Probe) error {
 	return nil
 }
 
-// observeAfterInstall observes the repository right after an install,
-// under the install's lock.
-func observeAfterInstall(o InstallOptions, st *State, tokens []string) (*Observation, error) {
-	obs := &Observation{ServerID: o.ServerID, Signer: o.Signer.String(), Repository: Holding{Keys: []KeyRef{}}, Probe: Probe{Rejected: []int{}}}
-	id, err := envelope.LoadIdentity(filepath.Join(o.StateDir, IdentityFile))
-	if err != nil {
-		return nil, err
-	}
-	obs.Recipient = id.Recipient().String()
+// observe fills what obs says of the node's installed record (st, nil
+// when none), its repository and its probe, and returns the repository's
+// set (empty when it holds none or cannot be read).
+func observe(obs *Observation, st *State, repo string, owner *keys.Owner, tokens []string) (keys.Set, error) {
 	if st != nil {
 		obs.Installed = &Installed{Generation: st.Generation, Fingerprint: st.Fingerprint, Keys: st.Keys}
 	}
-	set, err := observeRepository(o.KeyRepository, o.Owner, &obs.Repository)
+	set, err := observeRepository(repo, owner, &obs.Repository)
 	if err != nil {
 		return nil, err
 	}
-	return obs, probe(set, o.ServerID, tokens, &obs.Probe)
+	return set, probe(set, obs.ServerID, tokens, &obs.Probe)
+}
+
+// observeAfterInstall observes the repository right after an install,
+// under the install's lock; recipient is the node's, from the identity
+// the install opened the envelope with.
+func observeAfterInstall(o InstallOptions, st *State, recipient string) (*Observation, error) {
+	obs := &Observation{ServerID: o.ServerID, Recipient: recipient, Signer: o.Signer.String(), Repository: Holding{Keys: []KeyRef{}}, Probe: Probe{Rejected: []int{}}}
+	_, err := observe(obs, st, o.KeyRepository, o.Owner, o.ProbeTokens)
+	return obs, err
 }
