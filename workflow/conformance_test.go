@@ -16,9 +16,9 @@ import (
 type Expected struct {
 	Workflow string // the workflow to run; the file's first by default
 	Input    map[string]any
-	State    string
+	State    State
 	Output   map[string]any
-	Tasks    map[string]string
+	Tasks    map[string]State
 }
 
 // LoadExpected reads a conformance case's expectation.
@@ -33,12 +33,12 @@ func loadExpected(t testing.TB, path string) Expected {
 		t.Fatalf("%s: %v", path, err)
 	}
 	m := v.(map[string]any)
-	e := Expected{State: m["state"].(string), Tasks: map[string]string{}}
+	e := Expected{State: State(m["state"].(string)), Tasks: map[string]State{}}
 	e.Input, _ = m["input"].(map[string]any)
 	e.Workflow, _ = m["workflow"].(string)
 	e.Output, _ = m["output"].(map[string]any)
 	for k, s := range m["tasks"].(map[string]any) {
-		e.Tasks[k] = s.(string)
+		e.Tasks[k] = State(s.(string))
 	}
 	return e
 }

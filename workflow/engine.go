@@ -13,20 +13,28 @@ import (
 	"github.com/fernetflow/fernetflow/workflow/expr"
 )
 
-// States of executions and task executions, as Mistral names them.
-// Failed is Mistral's ERROR (Error names this package's parse error type).
+// State is the state of an execution or a task execution, as Mistral
+// names it; it marshals as Mistral's string.
+type State string
+
+// States of executions and task executions. Failed is Mistral's ERROR
+// (Error names this package's parse error type).
 const (
-	Running   = "RUNNING"
-	Success   = "SUCCESS"
-	Failed    = "ERROR"
-	Cancelled = "CANCELLED"
+	Running   State = "RUNNING"
+	Success   State = "SUCCESS"
+	Failed    State = "ERROR"
+	Cancelled State = "CANCELLED"
 )
+
+// Done reports whether s is a final state: nothing changes an execution
+// or a task in it any more.
+func (s State) Done() bool { return s == Success || s == Failed || s == Cancelled }
 
 // Execution is one run of a workflow, as Mistral shows it.
 type Execution struct {
 	ID           string           `json:"id"`
 	WorkflowName string           `json:"workflow_name"`
-	State        string           `json:"state"`
+	State        State            `json:"state"`
 	StateInfo    string           `json:"state_info"`
 	Input        map[string]any   `json:"input"`
 	Output       map[string]any   `json:"output"`
@@ -43,7 +51,7 @@ type Execution struct {
 type TaskExecution struct {
 	ID         string         `json:"id"`
 	Name       string         `json:"name"`
-	State      string         `json:"state"`
+	State      State          `json:"state"`
 	StateInfo  string         `json:"state_info"`
 	Published  map[string]any `json:"published"`
 	Result     any            `json:"result,omitempty"`
@@ -227,7 +235,7 @@ type run struct {
 	ends    []map[string]any // outbound contexts of tasks that led nowhere
 	endPubs []map[string]any // their published parts
 	inPub   map[*TaskExecution]map[string]any
-	forced  string // state set by fail/succeed
+	forced  State  // state set by fail/succeed
 	forcedM string
 }
 

@@ -44,8 +44,8 @@ func runYAML(t *testing.T, src string, input map[string]any) *Execution {
 	return ex
 }
 
-func taskStates(ex *Execution) map[string]string {
-	m := map[string]string{}
+func taskStates(ex *Execution) map[string]State {
+	m := map[string]State{}
 	for _, te := range ex.Tasks {
 		m[te.Name] = te.State
 	}
@@ -65,9 +65,9 @@ func TestEngine(t *testing.T) {
 		name      string
 		src       string
 		input     map[string]any
-		state     string
+		state     State
 		order     []string // nil: not checked (parallel branches)
-		tasks     map[string]string
+		tasks     map[string]State
 		output    string // JSON, "" not checked
 		published map[string]string
 	}{
@@ -89,7 +89,7 @@ wf:
 `,
 			input: map[string]any{"a": int64(1)},
 			state: Success, order: []string{"add", "names"},
-			tasks:  map[string]string{"add": Success, "names": Success},
+			tasks:  map[string]State{"add": Success, "names": Success},
 			output: `{"names":["X","Y"],"sum":3}`,
 		},
 		{
@@ -110,7 +110,7 @@ wf:
       action: std.noop
 `,
 			state: Success, order: []string{"bad", "recover"},
-			tasks:  map[string]string{"bad": Failed, "recover": Success},
+			tasks:  map[string]State{"bad": Failed, "recover": Success},
 			output: `{"handled":"ERROR-yes"}`,
 		},
 		{
@@ -125,7 +125,7 @@ wf:
       action: std.noop
 `,
 			state: Failed, order: []string{"bad", "after"},
-			tasks: map[string]string{"bad": Failed, "after": Success},
+			tasks: map[string]State{"bad": Failed, "after": Success},
 		},
 		{
 			name: "conditions pick the branch",
@@ -170,7 +170,7 @@ wf:
       join: all
       action: std.noop
 `,
-			state: Success, tasks: map[string]string{"start": Success, "left": Success, "right": Success, "join_task": Success},
+			state: Success, tasks: map[string]State{"start": Success, "left": Success, "right": Success, "join_task": Success},
 			output: `{"l":"L","r":"R"}`,
 		},
 		{
@@ -188,7 +188,7 @@ wf:
       join: 1
       action: std.noop
 `,
-			state: Success, tasks: map[string]string{"a": Success, "b": Success, "j": Success},
+			state: Success, tasks: map[string]State{"a": Success, "b": Success, "j": Success},
 		},
 		{
 			name: "join all never satisfied fails",
@@ -208,7 +208,7 @@ wf:
       join: all
       action: std.noop
 `,
-			state: Failed, tasks: map[string]string{"a": Failed, "b": Success, "other": Success, "j": Failed},
+			state: Failed, tasks: map[string]State{"a": Failed, "b": Success, "other": Success, "j": Failed},
 		},
 		{
 			name: "fail engine command",
@@ -234,7 +234,7 @@ wf:
       action: std.fail
       on-error: [succeed]
 `,
-			state: Success, tasks: map[string]string{"a": Failed},
+			state: Success, tasks: map[string]State{"a": Failed},
 		},
 		{
 			name: "with-items over two lists with concurrency",
@@ -287,7 +287,7 @@ wf:
       action: test.flaky
       retry: {count: 5, delay: 1, break-on: <% true %>}
 `,
-			state: Failed, tasks: map[string]string{"flaky": Failed},
+			state: Failed, tasks: map[string]State{"flaky": Failed},
 		},
 		{
 			name: "retry exhausted",
@@ -298,7 +298,7 @@ wf:
       action: test.flaky
       retry: {count: 1, delay: 0}
 `,
-			state: Failed, tasks: map[string]string{"flaky": Failed},
+			state: Failed, tasks: map[string]State{"flaky": Failed},
 		},
 		{
 			name: "sub-workflow output is the task result",
@@ -344,7 +344,7 @@ wf:
     after:
       action: std.noop
 `,
-			state: Success, tasks: map[string]string{"slow": Failed, "after": Success},
+			state: Success, tasks: map[string]State{"slow": Failed, "after": Success},
 		},
 		{
 			name: "noop command and task-defaults",
@@ -359,7 +359,7 @@ wf:
       action: std.noop
       on-success: [noop]
 `,
-			state: Success, tasks: map[string]string{"a": Failed, "handler": Success},
+			state: Success, tasks: map[string]State{"a": Failed, "handler": Success},
 		},
 	}
 	for _, c := range cases {
@@ -505,7 +505,7 @@ wf:
 func TestOnTaskProgress(t *testing.T) {
 	f, _ := Load("t.yaml", []byte("version: '2.0'\nwf:\n  tasks:\n    a: {action: std.noop, on-success: b}\n    b: {action: std.noop}\n"), nil)
 	var seen []string
-	e := &Engine{Registry: StdRegistry(), File: f, OnTask: func(_ *Execution, te *TaskExecution) { seen = append(seen, te.Name+":"+te.State) }}
+	e := &Engine{Registry: StdRegistry(), File: f, OnTask: func(_ *Execution, te *TaskExecution) { seen = append(seen, te.Name+":"+string(te.State)) }}
 	if _, err := e.Run(context.Background(), f.Workflows[0], nil); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Se
 func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]any {
 	ctx := r.ctx
 	funcs := r.funcs(te)
-	finish := func(state, info string, result any, resultSet bool) {
+	finish := func(state State, info string, result any, resultSet bool) {
 		r.mu.Lock()
 		te.State, te.StateInfo = state, info
 		if resultSet {
@@ -52,7 +52,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		te.FinishedAt = r.e.now()
 		r.mu.Unlock()
 	}
-	setResult := func(state, info string, result any) {
+	setResult := func(state State, info string, result any) {
 		r.mu.Lock()
 		te.State, te.StateInfo, te.Result = state, info, result
 		r.mu.Unlock()

@@ -14,13 +14,14 @@ import (
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/internal/rotation"
+	"github.com/fernetflow/fernetflow/workflow"
 )
 
 // demoStep is one step of the demo's story, for -f json.
 type demoStep struct {
 	Title    string         `json:"title"`
 	Command  string         `json:"command"`
-	State    string         `json:"state"`
+	State    workflow.State `json:"state"`
 	ExitCode int            `json:"exit_code"`
 	Error    string         `json:"error,omitempty"`
 	Fleet    []serverStatus `json:"fleet"`

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/workflow"
 )
 
 // executionCmd groups the commands over recorded workflow executions, like
@@ -23,12 +24,12 @@ func (a *app) executionCmd() *cobra.Command {
 }
 
 type execRow struct {
-	ID           string  `json:"id"`
-	WorkflowName string  `json:"workflow_name"`
-	State        string  `json:"state"`
-	StateInfo    *string `json:"state_info"`
-	CreatedAt    string  `json:"created_at"`
-	UpdatedAt    string  `json:"updated_at"`
+	ID           string         `json:"id"`
+	WorkflowName string         `json:"workflow_name"`
+	State        workflow.State `json:"state"`
+	StateInfo    *string        `json:"state_info"`
+	CreatedAt    string         `json:"created_at"`
+	UpdatedAt    string         `json:"updated_at"`
 }
 
 type execRows []execRow
@@ -40,7 +41,7 @@ func (r execRows) Table() ([]string, [][]string) {
 		if e.StateInfo != nil {
 			info = firstLineOf(*e.StateInfo)
 		}
-		rows = append(rows, []string{e.ID, e.WorkflowName, e.State, info, e.CreatedAt, e.UpdatedAt})
+		rows = append(rows, []string{e.ID, e.WorkflowName, string(e.State), info, e.CreatedAt, e.UpdatedAt})
 	}
 	return []string{"ID", "WORKFLOW NAME", "STATE", "STATE INFO", "CREATED AT", "UPDATED AT"}, rows
 }

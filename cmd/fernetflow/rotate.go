@@ -153,13 +153,13 @@ func short(fp string) string {
 
 // fleetTable is the final per-server table of rotate and distribute.
 type fleetTable struct {
-	Execution string `json:"execution_id"`
-	Workflow  string `json:"workflow_name"`
-	State     string `json:"state"`
+	Execution string         `json:"execution_id"`
+	Workflow  string         `json:"workflow_name"`
+	State     workflow.State `json:"state"`
 	// Outcome is what the run did: rotated, resumed (completed an
 	// interrupted rotation and did not rotate again), distributed,
 	// in-sync, dry-run, refused or failed.
-	Outcome string `json:"outcome"`
+	Outcome rotation.Outcome `json:"outcome"`
 	// Summary is what the run's last check of the fleet said (adoption,
 	// stragglers, refusal).
 	Summary    string         `json:"summary,omitempty"`
@@ -172,9 +172,9 @@ type fleetTable struct {
 
 // taskTiming says where a run's time went.
 type taskTiming struct {
-	Name    string  `json:"name"`
-	State   string  `json:"state"`
-	Seconds float64 `json:"seconds"`
+	Name    string         `json:"name"`
+	State   workflow.State `json:"state"`
+	Seconds float64        `json:"seconds"`
 }
 
 type serverStatus struct {
@@ -191,7 +191,7 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), short(s.Fingerprint), s.State})
 	}
 	if t.Outcome != "" {
-		rows = append(rows, []string{"", "", "", "outcome: " + t.Outcome})
+		rows = append(rows, []string{"", "", "", "outcome: " + string(t.Outcome)})
 	}
 	if t.Summary != "" {
 		rows = append(rows, []string{"", "", "", t.Summary})
@@ -204,7 +204,7 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 // the master: no further round trip to the nodes.
 func summarize(ctx context.Context, res *rotation.Result, target fleet.Target, sel fleet.Selection) (*fleetTable, error) {
 	ex, h := res.Execution, res.Host
-	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: string(res.Outcome)}
+	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: res.Outcome}
 	for _, te := range ex.Tasks {
 		t.Tasks = append(t.Tasks, taskTiming{te.Name, te.State, te.FinishedAt.Sub(te.StartedAt).Seconds()})
 		if s := checkSummary(te); s != "" {

@@ -157,7 +157,7 @@ The exit code is 1 when any file has an error.`,
 type execView struct {
 	ID           string         `json:"id"`
 	WorkflowName string         `json:"workflow_name"`
-	State        string         `json:"state"`
+	State        workflow.State `json:"state"`
 	StateInfo    *string        `json:"state_info"`
 	Input        map[string]any `json:"input"`
 	Output       map[string]any `json:"output"`
@@ -168,7 +168,7 @@ type execView struct {
 
 type taskView struct {
 	Name      string         `json:"name"`
-	State     string         `json:"state"`
+	State     workflow.State `json:"state"`
 	StateInfo *string        `json:"state_info"`
 	Published map[string]any `json:"published"`
 }
@@ -217,11 +217,11 @@ func (v execView) Table() ([]string, [][]string) {
 		info = firstLineOf(*v.StateInfo)
 	}
 	rows := [][]string{
-		{"id", v.ID}, {"workflow_name", v.WorkflowName}, {"state", v.State}, {"state_info", info},
+		{"id", v.ID}, {"workflow_name", v.WorkflowName}, {"state", string(v.State)}, {"state_info", info},
 		{"input", js(v.Input)}, {"output", js(v.Output)}, {"created_at", v.CreatedAt}, {"updated_at", v.UpdatedAt},
 	}
 	for _, t := range v.Tasks {
-		line := t.State
+		line := string(t.State)
 		if t.StateInfo != nil {
 			line += " (" + firstLineOf(*t.StateInfo) + ")"
 		}

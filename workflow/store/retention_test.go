@@ -73,7 +73,7 @@ func TestStoreRetention(t *testing.T) {
 	}
 	st.MaxExecutions = 3
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	record := func(id, state string, age time.Duration) {
+	record := func(id string, state workflow.State, age time.Duration) {
 		t.Helper()
 		at := base.Add(-age)
 		if err := st.Record(context.Background(), &workflow.Execution{ID: id, State: state, CreatedAt: at, UpdatedAt: at}); err != nil {

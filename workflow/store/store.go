@@ -170,13 +170,9 @@ func (s *Store) maxExecutions() int {
 // summary is what retention needs of a recorded execution.
 type summary struct {
 	id        []byte
-	state     string
+	state     workflow.State
 	createdAt time.Time
 	updatedAt time.Time
-}
-
-func finished(state string) bool {
-	return state == workflow.Success || state == workflow.Failed || state == workflow.Cancelled
 }
 
 // prune deletes from bk the executions choose picks among the finished
@@ -186,11 +182,11 @@ func prune(bk *bolt.Bucket, choose func([]summary) []summary, keep string) ([]st
 	var list []summary
 	err := bk.ForEach(func(k, v []byte) error {
 		var h struct {
-			State     string    `json:"state"`
-			CreatedAt time.Time `json:"created_at"`
-			UpdatedAt time.Time `json:"updated_at"`
+			State     workflow.State `json:"state"`
+			CreatedAt time.Time      `json:"created_at"`
+			UpdatedAt time.Time      `json:"updated_at"`
 		}
-		if json.Unmarshal(v, &h) == nil && finished(h.State) && string(k) != keep {
+		if json.Unmarshal(v, &h) == nil && h.State.Done() && string(k) != keep {
 			list = append(list, summary{append([]byte(nil), k...), h.State, h.CreatedAt, h.UpdatedAt})
 		}
 		return nil
