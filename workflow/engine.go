@@ -235,7 +235,7 @@ type run struct {
 	ends    []map[string]any // outbound contexts of tasks that led nowhere
 	endPubs []map[string]any // their published parts
 	inPub   map[*TaskExecution]map[string]any
-	forced  State  // state set by fail/succeed
+	forced  State // state set by fail/succeed
 	forcedM string
 }
 
