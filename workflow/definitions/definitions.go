@@ -1,7 +1,10 @@
 // Package definitions embeds fernetflow's Mistral DSL v2 workflows:
-// rotate_fernet_keys (the rotation protocol), distribute_fernet_keys (push
-// the current generation: repair, new nodes) and enroll_nodes. The same
-// files run on the embedded engine and on OpenStack Mistral.
+// rotate_fernet_keys (the rotation protocol, described at the top of its
+// file), distribute_fernet_keys (push the current generation: repair, new
+// nodes), check_fernet_keys (a report round and the probe; changes
+// nothing) and enroll_nodes. The same files run on the embedded engine
+// (package rotation binds them to fernetflow's actions) and on OpenStack
+// Mistral.
 package definitions
 
 import (
