@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,14 +20,14 @@ import (
 
 // demoStep is one step of the demo's story, for -f json.
 type demoStep struct {
-	Title    string         `json:"title"`
-	Command  string         `json:"command"`
-	State    workflow.State `json:"state"`
-	ExitCode int            `json:"exit_code"`
-	Error    string         `json:"error,omitempty"`
-	Fleet    []serverStatus `json:"fleet"`
-	Tokens   int            `json:"tokens_checked"`
-	TokensOK bool           `json:"tokens_ok"`
+	Title    string                  `json:"title"`
+	Command  string                  `json:"command"`
+	State    workflow.State          `json:"state"`
+	ExitCode int                     `json:"exit_code"`
+	Error    string                  `json:"error,omitempty"`
+	Fleet    []rotation.ServerStatus `json:"fleet"`
+	Tokens   int                     `json:"tokens_checked"`
+	TokensOK bool                    `json:"tokens_ok"`
 }
 
 type demoReport struct {
@@ -97,11 +98,11 @@ restores its keys from a sealed envelope, and rotation goes on.`,
 func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintf(d.w, "fernetflow demo: three Keystone nodes as directories under %s\n", d.report.Dir)
 	fmt.Fprintf(d.w, "(the same workflow runs against Heat with --target heat)\n")
-	if err := d.step(ctx, "Enroll the nodes: each makes its own key pair; the undercloud pins the public half", "enroll_nodes", 0); err != nil {
+	if err := d.step(ctx, "Enroll the nodes: each makes its own key pair; the undercloud pins the public half", rotation.EnrollInput{}, 0); err != nil {
 		return err
 	}
 	for i := 1; i <= 3; i++ {
-		if err := d.step(ctx, fmt.Sprintf("Rotation %d", i), "rotate_fernet_keys", 0); err != nil {
+		if err := d.step(ctx, fmt.Sprintf("Rotation %d", i), demoRotation, 0); err != nil {
 			return err
 		}
 	}
@@ -115,7 +116,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.w, "\n*** ctl2's disk fails (its key repository is unreadable) ***\n")
 	d.dropNode(2)
-	if err := d.step(ctx, "Rotation 4, with ctl2 down: refused, because rotating past a node that disagrees is how tokens break", "rotate_fernet_keys", exitRefused); err != nil {
+	if err := d.step(ctx, "Rotation 4, with ctl2 down: refused, because rotating past a node that disagrees is how tokens break", demoRotation, exitRefused); err != nil {
 		return err
 	}
 	if err := os.Remove(ctl2); err != nil {
@@ -129,10 +130,10 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.w, "\n*** ctl2 gets a new, empty disk: its keys are lost ***\n")
 	d.restoreNode()
-	if err := d.step(ctx, "Distribute: ctl2 gets the current keys again, from an envelope only it can open", "distribute_fernet_keys", 0); err != nil {
+	if err := d.step(ctx, "Distribute: ctl2 gets the current keys again, from an envelope only it can open", rotation.DistributeInput{}, 0); err != nil {
 		return err
 	}
-	if err := d.step(ctx, "Rotation 4, the fleet agreeing again", "rotate_fernet_keys", 0); err != nil {
+	if err := d.step(ctx, "Rotation 4, the fleet agreeing again", demoRotation, 0); err != nil {
 		return err
 	}
 	d.report.OK = true
@@ -151,36 +152,34 @@ func (d *demo) run(ctx context.Context) error {
 func (d *demo) dropNode(i int) { d.down = i }
 func (d *demo) restoreNode()   { d.down = -1 }
 
+// demoRotation is the demo's key rules: five keys, one-hour tokens, no
+// expired-token window.
+var demoRotation = rotation.RotateInput{MaxActiveKeys: 5, TokenExpiration: time.Hour}
+
 // step runs one workflow, prints its table and checks every token so far.
-func (d *demo) step(ctx context.Context, title, wf string, wantCode int) error {
+func (d *demo) step(ctx context.Context, title string, in rotation.Input, wantCode int) error {
+	wf := in.Workflow()
 	fmt.Fprintf(d.w, "\n== %s\n$ fernetflow %s\n", title, demoCommand(wf))
-	input := map[string]any{"stack": d.f.stack, "role": d.f.role}
-	if wf == "rotate_fernet_keys" {
-		input["max_active_keys"] = int64(5)
-		input["token_expiration"] = int64(3600)
-		input["allow_expired_window"] = int64(0)
-	}
 	quiet := *d.a
 	quiet.stderr = io.Discard
-	res, err := quiet.runDefinition(ctx, &d.f, rotation.Workflow(wf), input)
+	res, err := quiet.runDefinition(ctx, &d.f, in)
 	if err != nil {
 		return err
 	}
 	ex := res.Execution
 	step := demoStep{Title: title, Command: "fernetflow " + demoCommand(wf), State: ex.State}
-	t, _ := summarize(ctx, res, res.Host.Target, fleet.Selection{})
+	t, _ := res.Status(ctx, fleet.Selection{})
 	step.Fleet = t.Servers
 	var re *rotation.RunError
 	if errors.As(res.Err, &re) {
 		step.Error = re.Reason()
-		step.ExitCode = 1
 		step.ExitCode = exitCode(res.Err)
 	}
 	if step.ExitCode != wantCode {
 		return fmt.Errorf("demo: %s ended %s (exit %d, want %d): %s", wf, ex.State, step.ExitCode, wantCode, step.Error)
 	}
 	if d.w != io.Discard {
-		if err := output.Write(d.w, output.Table, t); err != nil {
+		if err := output.Write(d.w, output.Table, fleetTable{t}); err != nil {
 			return err
 		}
 		if step.Error != "" {
@@ -188,7 +187,7 @@ func (d *demo) step(ctx context.Context, title, wf string, wantCode int) error {
 		}
 	}
 	step.TokensOK = true
-	if wf != "enroll_nodes" {
+	if wf != rotation.Enroll {
 		step.Tokens, step.TokensOK = d.checkTokens()
 		fmt.Fprintf(d.w, "tokens: %d checks of every token issued so far on every node: %s\n", step.Tokens, map[bool]string{true: "all valid", false: "SOME REJECTED"}[step.TokensOK])
 	}
@@ -196,11 +195,11 @@ func (d *demo) step(ctx context.Context, title, wf string, wantCode int) error {
 	return nil
 }
 
-func demoCommand(wf string) string {
+func demoCommand(wf rotation.Workflow) string {
 	switch wf {
-	case "enroll_nodes":
+	case rotation.Enroll:
 		return "enroll --nodes ctl0,ctl1,ctl2"
-	case "distribute_fernet_keys":
+	case rotation.Distribute:
 		return "distribute --nodes ctl0,ctl1,ctl2"
 	}
 	return "rotate --nodes ctl0,ctl1,ctl2 --max-active-keys 5 --token-expiration 1h --allow-expired-window 0"

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +44,9 @@ func (f *fleetFlags) register(a *app, cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.noStore, "no-store", false, "do not record the execution in STATE_DIR/executions.db")
 }
 
+// selection is the nodes' Heat stack and role.
+func (f *fleetFlags) selection() rotation.Fleet { return rotation.Fleet{Stack: f.stack, Role: f.role} }
+
 // host builds the fleet actions' host for the chosen target.
 func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 	u := &fleet.Undercloud{Dir: f.stateDir}
@@ -85,7 +86,7 @@ func fleetRegistry(h *actions.FleetHost) (workflow.Registry, error) { return rot
 
 // runDefinition runs one of fernetflow's workflows (rotation.Run) with
 // live per-task and per-server progress on stderr.
-func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Workflow, input map[string]any) (*rotation.Result, error) {
+func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Input) (*rotation.Result, error) {
 	h, err := f.host(a)
 	if err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 		line := fmt.Sprintf("%-24s %s", te.Name, te.State)
 		if te.State != workflow.Success && te.StateInfo != "" {
 			line += "  " + firstLineOf(te.StateInfo)
-		} else if s := checkSummary(te); s != "" {
+		} else if s := rotation.CheckSummary(te); s != "" {
 			line += "  " + s
 		}
 		progress(line)
@@ -126,22 +127,11 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 		defer st.Close()
 		o.Recorder = st
 	}
-	res, err := rotation.Run(ctx, wf, input, o)
+	res, err := rotation.Run(ctx, in.Workflow(), in.Map(), o)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return res, nil
-}
-
-// checkSummary is what a fleet.check task found, on one line ("" for
-// other tasks).
-func checkSummary(te *workflow.TaskExecution) string {
-	if te.Action != "fleet.check" || te.State != workflow.Success {
-		return ""
-	}
-	m, _ := te.Result.(map[string]any)
-	s, _ := m["summary"].(string)
-	return firstLineOf(s)
 }
 
 func short(fp string) string {
@@ -151,41 +141,10 @@ func short(fp string) string {
 	return fp
 }
 
-// fleetTable is the final per-server table of rotate and distribute.
-type fleetTable struct {
-	Execution string         `json:"execution_id"`
-	Workflow  string         `json:"workflow_name"`
-	State     workflow.State `json:"state"`
-	// Outcome is what the run did: rotated, resumed (completed an
-	// interrupted rotation and did not rotate again), distributed,
-	// in-sync, dry-run, refused or failed.
-	Outcome rotation.Outcome `json:"outcome"`
-	// Summary is what the run's last check of the fleet said (adoption,
-	// stragglers, refusal).
-	Summary    string         `json:"summary,omitempty"`
-	StateInfo  string         `json:"state_info,omitempty"`
-	Generation uint64         `json:"generation"`
-	Servers    []serverStatus `json:"servers"`
-	Report     any            `json:"report,omitempty"`
-	Tasks      []taskTiming   `json:"tasks"`
-}
+// fleetTable prints a run's rotation.Status.
+type fleetTable struct{ *rotation.Status }
 
-// taskTiming says where a run's time went.
-type taskTiming struct {
-	Name    string         `json:"name"`
-	State   workflow.State `json:"state"`
-	Seconds float64        `json:"seconds"`
-}
-
-type serverStatus struct {
-	Name        string `json:"name"`
-	ServerID    string `json:"server_id"`
-	Generation  uint64 `json:"generation"`
-	Fingerprint string `json:"fingerprint"`
-	State       string `json:"state"`
-}
-
-func (t *fleetTable) Table() ([]string, [][]string) {
+func (t fleetTable) Table() ([]string, [][]string) {
 	var rows [][]string
 	for _, s := range t.Servers {
 		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), short(s.Fingerprint), s.State})
@@ -199,56 +158,6 @@ func (t *fleetTable) Table() ([]string, [][]string) {
 	return []string{"SERVER", "GENERATION", "FINGERPRINT", "STATE"}, rows
 }
 
-// summarize says what every node held when this run last heard from it
-// (from its repository, in the run's report or install round), against
-// the master: no further round trip to the nodes.
-func summarize(ctx context.Context, res *rotation.Result, target fleet.Target, sel fleet.Selection) (*fleetTable, error) {
-	ex, h := res.Execution, res.Host
-	t := &fleetTable{Execution: ex.ID, Workflow: ex.WorkflowName, State: ex.State, StateInfo: ex.StateInfo, Report: ex.Output["report"], Outcome: res.Outcome}
-	for _, te := range ex.Tasks {
-		t.Tasks = append(t.Tasks, taskTiming{te.Name, te.State, te.FinishedAt.Sub(te.StartedAt).Seconds()})
-		if s := checkSummary(te); s != "" {
-			t.Summary = s
-		}
-	}
-	servers, err := target.Servers(ctx, sel)
-	if err != nil {
-		return t, err
-	}
-	seen := h.Seen(servers)
-	m, err := h.Undercloud.Master()
-	if err != nil {
-		// No master yet (a dry run, or a refusal before adoption): say
-		// what each node holds.
-		byID := map[string]fleet.Report{}
-		for _, r := range seen {
-			byID[r.ID] = r
-		}
-		for _, s := range servers {
-			st := serverStatus{Name: s.Name, ServerID: s.ID, State: "not seen in this run"}
-			if r, ok := byID[s.ID]; ok {
-				st.Generation, st.Fingerprint, st.State = r.Generation, r.Fingerprint, "no master key set yet"
-			}
-			t.Servers = append(t.Servers, st)
-		}
-		return t, nil
-	}
-	t.Generation = m.Generation
-	cmp := fleet.Compare(m, servers, seen, map[string]error{}, 0)
-	for _, r := range cmp.Agree {
-		t.Servers = append(t.Servers, serverStatus{r.Name, r.ID, r.Generation, r.Fingerprint, "ok"})
-	}
-	for _, s := range cmp.Stragglers {
-		state := string(s.Status) + ": " + s.Reason
-		if s.Status == fleet.StatusUnreachable {
-			state = "not seen in this run"
-		}
-		t.Servers = append(t.Servers, serverStatus{s.Name, s.ID, s.Generation, s.Fingerprint, state})
-	}
-	slices.SortFunc(t.Servers, func(a, b serverStatus) int { return strings.Compare(a.Name, b.Name) })
-	return t, nil
-}
-
 // resumedError is a run that completed an interrupted rotation and did not
 // rotate again: its own exit code, so that a timer can tell it from a
 // rotation.
@@ -258,11 +167,11 @@ func (resumedError) ExitCode() int { return exitResumed }
 
 // runResult prints a workflow run's outcome and turns it into the exit code.
 func (a *app) runResult(ctx context.Context, res *rotation.Result, f *fleetFlags) error {
-	t, sumErr := summarize(ctx, res, res.Host.Target, fleet.Selection{Stack: f.stack, Role: f.role})
+	t, sumErr := res.Status(ctx, fleet.Selection{Stack: f.stack, Role: f.role})
 	if a.format == string(output.Table) && len(t.Servers) > 0 {
 		fmt.Fprintln(a.stdout)
 	}
-	if err := a.print(t); err != nil {
+	if err := a.print(fleetTable{t}); err != nil {
 		return err
 	}
 	if sumErr != nil {
@@ -276,14 +185,8 @@ func (a *app) runResult(ctx context.Context, res *rotation.Result, f *fleetFlags
 
 func (a *app) rotateCmd() *cobra.Command {
 	var f fleetFlags
-	in := struct {
-		maxActive, concurrency             int
-		exp, window, timeout, checkTimeout time.Duration
-		dryRun, discard, force             bool
-		adoptFrom                          string
-		overwrite                          []string
-	}{maxActive: keys.DefaultMaxActiveKeys, concurrency: 10, exp: keys.DefaultTokenExpiration, window: keys.DefaultAllowExpiredWindow,
-		timeout: 10 * time.Minute, checkTimeout: defaultCheckTimeout}
+	in := rotation.DefaultRotateInput()
+	in.Concurrency, in.Timeout, in.CheckTimeout = 10, 10*time.Minute, rotation.DefaultCheckTimeout
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Rotate the Fernet keys of every Keystone node (the rotate_fernet_keys workflow)",
@@ -320,19 +223,12 @@ shows the plan and changes nothing anywhere.`,
   fernetflow rotate --target local --nodes /srv/ctl0 --dry-run -f json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := keys.CheckTokenDurations(in.exp, in.window); err != nil {
+			if err := in.Validate(); err != nil {
 				return usageError{err}
 			}
-			input := map[string]any{
-				"stack": f.stack, "role": f.role,
-				"max_active_keys": int64(in.maxActive), "token_expiration": int64(in.exp / time.Second),
-				"allow_expired_window": int64(in.window / time.Second), "concurrency": int64(in.concurrency),
-				"timeout": int64(in.timeout / time.Second), "dry_run": in.dryRun,
-				"check_timeout": int64(in.checkTimeout / time.Second), "adopt_from": in.adoptFrom,
-				"discard_existing_keys": in.discard, "overwrite_drifted": anyList(in.overwrite), "force": in.force,
-			}
-			f.deliveryTimeout = in.timeout
-			res, err := a.runDefinition(cmd.Context(), &f, rotation.Rotate, input)
+			in.Fleet = f.selection()
+			f.deliveryTimeout = in.Timeout
+			res, err := a.runDefinition(cmd.Context(), &f, in)
 			if err != nil {
 				return err
 			}
@@ -340,36 +236,23 @@ shows the plan and changes nothing anywhere.`,
 		},
 	}
 	f.register(a, cmd)
-	cmd.Flags().IntVar(&in.maxActive, "max-active-keys", in.maxActive, "[fernet_tokens] max_active_keys")
-	cmd.Flags().Var(duration{&in.exp}, "token-expiration", "[token] expiration, seconds or a duration")
-	cmd.Flags().Var(duration{&in.window}, "allow-expired-window", "[token] allow_expired_window, seconds or a duration")
-	cmd.Flags().IntVar(&in.concurrency, "concurrency", in.concurrency, "deliveries at once")
-	cmd.Flags().Var(duration{&in.timeout}, "timeout", "time allowed for each delivery step")
-	cmd.Flags().BoolVar(&in.dryRun, "dry-run", false, "show the plan (one report round: what every node holds, adoption, repairs); change nothing anywhere")
-	cmd.Flags().Var(duration{&in.checkTimeout}, "check-timeout", "time allowed for every node to report before anything changes; a node silent for that long is a refusal (exit 3). Allow a few os-collect-config polling intervals")
-	cmd.Flags().StringVar(&in.adoptFrom, "adopt-from", "", "first run only, when the nodes hold different key sets: adopt the set this server (name or id) holds; the others are overwritten and tokens signed with keys only they hold stop validating")
-	cmd.Flags().BoolVar(&in.discard, "discard-existing-keys", false, "first run only: set up a brand new key set instead of adopting the keys the nodes hold: EVERY TOKEN ISSUED SO FAR STOPS VALIDATING")
-	cmd.Flags().StringSliceVar(&in.overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's: tokens signed with the keys the refusal named stop validating")
-	cmd.Flags().BoolVar(&in.force, "force", false, "let the prune guard delete a key that may still have signed valid tokens (when you know those tokens are gone)")
+	cmd.Flags().IntVar(&in.MaxActiveKeys, "max-active-keys", in.MaxActiveKeys, "[fernet_tokens] max_active_keys")
+	cmd.Flags().Var(duration{&in.TokenExpiration}, "token-expiration", "[token] expiration, seconds or a duration")
+	cmd.Flags().Var(duration{&in.AllowExpiredWindow}, "allow-expired-window", "[token] allow_expired_window, seconds or a duration")
+	cmd.Flags().IntVar(&in.Concurrency, "concurrency", in.Concurrency, "deliveries at once")
+	cmd.Flags().Var(duration{&in.Timeout}, "timeout", "time allowed for each delivery step")
+	cmd.Flags().BoolVar(&in.DryRun, "dry-run", false, "show the plan (one report round: what every node holds, adoption, repairs); change nothing anywhere")
+	cmd.Flags().Var(duration{&in.CheckTimeout}, "check-timeout", "time allowed for every node to report before anything changes; a node silent for that long is a refusal (exit 3). Allow a few os-collect-config polling intervals")
+	cmd.Flags().StringVar(&in.AdoptFrom, "adopt-from", "", "first run only, when the nodes hold different key sets: adopt the set this server (name or id) holds; the others are overwritten and tokens signed with keys only they hold stop validating")
+	cmd.Flags().BoolVar(&in.DiscardExistingKeys, "discard-existing-keys", false, "first run only: set up a brand new key set instead of adopting the keys the nodes hold: EVERY TOKEN ISSUED SO FAR STOPS VALIDATING")
+	cmd.Flags().StringSliceVar(&in.OverwriteDrifted, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's: tokens signed with the keys the refusal named stop validating")
+	cmd.Flags().BoolVar(&in.Force, "force", false, "let the prune guard delete a key that may still have signed valid tokens (when you know those tokens are gone)")
 	return cmd
-}
-
-// defaultCheckTimeout is three of os-collect-config's default 30-second
-// polling intervals.
-const defaultCheckTimeout = 90 * time.Second
-
-func anyList(l []string) []any {
-	out := make([]any, len(l))
-	for i, s := range l {
-		out[i] = s
-	}
-	return out
 }
 
 func (a *app) distributeCmd() *cobra.Command {
 	var f fleetFlags
-	concurrency, timeout, checkTimeout := 10, 10*time.Minute, defaultCheckTimeout
-	var overwrite []string
+	in := rotation.DistributeInput{Concurrency: 10, Timeout: 10 * time.Minute, CheckTimeout: rotation.DefaultCheckTimeout}
 	cmd := &cobra.Command{
 		Use:   "distribute",
 		Short: "Deliver the current key set to every node without rotating (distribute_fernet_keys)",
@@ -384,10 +267,9 @@ changed); 1 failed.`,
 		Example: `  fernetflow distribute --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			input := map[string]any{"stack": f.stack, "role": f.role, "concurrency": int64(concurrency), "timeout": int64(timeout / time.Second),
-				"check_timeout": int64(checkTimeout / time.Second), "overwrite_drifted": anyList(overwrite)}
-			f.deliveryTimeout = timeout
-			res, err := a.runDefinition(cmd.Context(), &f, rotation.Distribute, input)
+			in.Fleet = f.selection()
+			f.deliveryTimeout = in.Timeout
+			res, err := a.runDefinition(cmd.Context(), &f, in)
 			if err != nil {
 				return err
 			}
@@ -395,16 +277,16 @@ changed); 1 failed.`,
 		},
 	}
 	f.register(a, cmd)
-	cmd.Flags().IntVar(&concurrency, "concurrency", concurrency, "deliveries at once")
-	cmd.Flags().Var(duration{&timeout}, "timeout", "time allowed for the delivery step")
-	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long is a refusal (exit 3)")
-	cmd.Flags().StringSliceVar(&overwrite, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's")
+	cmd.Flags().IntVar(&in.Concurrency, "concurrency", in.Concurrency, "deliveries at once")
+	cmd.Flags().Var(duration{&in.Timeout}, "timeout", "time allowed for the delivery step")
+	cmd.Flags().Var(duration{&in.CheckTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long is a refusal (exit 3)")
+	cmd.Flags().StringSliceVar(&in.OverwriteDrifted, "overwrite-drifted", nil, "servers (name or id) whose keys changed outside fernetflow and may be overwritten with the master's")
 	return cmd
 }
 
 func (a *app) checkCmd() *cobra.Command {
 	var f fleetFlags
-	checkTimeout := defaultCheckTimeout
+	in := rotation.CheckInput{CheckTimeout: rotation.DefaultCheckTimeout}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check what every node's key repository holds, and probe that tokens cross nodes (check_fernet_keys)",
@@ -420,8 +302,8 @@ does not cross; 1 the check could not run; 2 wrong usage.`,
   fernetflow check --target local --nodes /srv/ctl0,/srv/ctl1,/srv/ctl2 -f json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			input := map[string]any{"stack": f.stack, "role": f.role, "check_timeout": int64(checkTimeout / time.Second)}
-			res, err := a.runDefinition(cmd.Context(), &f, rotation.Check, input)
+			in.Fleet = f.selection()
+			res, err := a.runDefinition(cmd.Context(), &f, in)
 			if err != nil {
 				return err
 			}
@@ -429,13 +311,13 @@ does not cross; 1 the check could not run; 2 wrong usage.`,
 		},
 	}
 	f.register(a, cmd)
-	cmd.Flags().Var(duration{&checkTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long needs attention (exit 3)")
+	cmd.Flags().Var(duration{&in.CheckTimeout}, "check-timeout", "time allowed for every node to report; a node silent for that long needs attention (exit 3)")
 	return cmd
 }
 
 func (a *app) enrollCmd() *cobra.Command {
 	var f fleetFlags
-	var reenroll []string
+	var in rotation.EnrollInput
 	cmd := &cobra.Command{
 		Use:   "enroll",
 		Short: "Enroll the nodes and pin their recipients (enroll_nodes)",
@@ -446,11 +328,8 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
   fernetflow enroll --target local --nodes /srv/ctl0,/srv/ctl1 --reenroll ctl1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			re := make([]any, len(reenroll))
-			for i, r := range reenroll {
-				re[i] = r
-			}
-			res, err := a.runDefinition(cmd.Context(), &f, rotation.Enroll, map[string]any{"stack": f.stack, "role": f.role, "reenroll": re})
+			in.Fleet = f.selection()
+			res, err := a.runDefinition(cmd.Context(), &f, in)
 			if err != nil {
 				return err
 			}
@@ -461,6 +340,6 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
 		},
 	}
 	f.register(a, cmd)
-	cmd.Flags().StringSliceVar(&reenroll, "reenroll", nil, "server ids whose changed recipient is accepted (rebuilt nodes)")
+	cmd.Flags().StringSliceVar(&in.Reenroll, "reenroll", nil, "server ids whose changed recipient is accepted (rebuilt nodes)")
 	return cmd
 }
