@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -12,8 +9,6 @@ import (
 
 	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/deploy"
-	"github.com/fernetflow/fernetflow/internal/deploy/softwareconfigs"
-	"github.com/fernetflow/fernetflow/internal/deploy/softwaredeployments"
 )
 
 // heatFlags are the flags of every command that talks to Heat.
@@ -102,22 +97,7 @@ resource's physical id, which deployments are published under.`,
 	return cmd
 }
 
-// heatDeployment is one row of `heat deployments`.
-type heatDeployment struct {
-	Server       string         `json:"server"`
-	ServerID     string         `json:"server_id"`
-	DeploymentID string         `json:"deployment_id"`
-	ConfigID     string         `json:"config_id"`
-	ConfigName   string         `json:"config_name"`
-	Group        string         `json:"group"`
-	Action       string         `json:"action"`
-	Status       string         `json:"status"`
-	StatusReason string         `json:"status_reason"`
-	Created      time.Time      `json:"created"`
-	Outputs      map[string]any `json:"outputs,omitempty"`
-}
-
-type deploymentTable []heatDeployment
+type deploymentTable []deploy.DeploymentInfo
 
 func (d deploymentTable) Table() ([]string, [][]string) {
 	rows := make([][]string, len(d))
@@ -150,13 +130,13 @@ Only group fernetflow is shown unless --all.`,
 				return err
 			}
 			defer cancel()
-			servers, err := heatTargets(ctx, c, serverIDs, stack, filter)
+			servers, err := deploy.ServersByID(ctx, c, serverIDs, stack, filter)
 			if err != nil {
 				return err
 			}
 			out := deploymentTable{}
 			for _, s := range servers {
-				rows, err := serverDeployments(ctx, c, s, all)
+				rows, err := deploy.Deployments(ctx, c, s, all)
 				if err != nil {
 					return err
 				}
@@ -203,7 +183,7 @@ and nodes still apply the marked ones (harmless).`,
 				return err
 			}
 			defer cancel()
-			servers, err := heatTargets(ctx, c, serverIDs, stack, filter)
+			servers, err := deploy.ServersByID(ctx, c, serverIDs, stack, filter)
 			if err != nil {
 				return err
 			}
@@ -235,49 +215,6 @@ and nodes still apply the marked ones (harmless).`,
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be deleted (or marked), change nothing")
 	cmd.Flags().BoolVar(&leftovers, "leftovers", false, "mark FAILED the deployments earlier runs left IN_PROGRESS, whose signal receiver is gone, instead of deleting superseded ones")
 	return cmd
-}
-
-// heatTargets is the servers named by id, or else discovered in the stack.
-func heatTargets(ctx context.Context, c *gophercloud.ServiceClient, ids []string, stack string, filter deploy.ServerFilter) ([]deploy.Server, error) {
-	if len(ids) > 0 {
-		out := make([]deploy.Server, len(ids))
-		for i, id := range ids {
-			out[i] = deploy.Server{Name: id, ID: id}
-		}
-		return out, nil
-	}
-	return deploy.DiscoverServers(ctx, c, stack, filter)
-}
-
-func serverDeployments(ctx context.Context, c *gophercloud.ServiceClient, s deploy.Server, all bool) ([]heatDeployment, error) {
-	pages, err := softwaredeployments.List(c, softwaredeployments.ListOpts{ServerID: s.ID}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("deployments of server %s: %w", s.Name, err)
-	}
-	deps, err := softwaredeployments.ExtractSoftwareDeployments(pages)
-	if err != nil {
-		return nil, fmt.Errorf("deployments of server %s: %w", s.Name, err)
-	}
-	md, err := softwaredeployments.Metadata(ctx, c, s.ID).Extract()
-	if err != nil {
-		return nil, fmt.Errorf("metadata of server %s: %w", s.Name, err)
-	}
-	configs := map[string]softwareconfigs.SoftwareConfig{}
-	for _, cfg := range md {
-		configs[cfg.ID] = cfg
-	}
-	var out []heatDeployment
-	for _, d := range deps {
-		cfg := configs[d.ConfigID]
-		if !all && cfg.Group != deploy.Group {
-			continue
-		}
-		out = append(out, heatDeployment{Server: s.Name, ServerID: s.ID, DeploymentID: d.ID, ConfigID: d.ConfigID,
-			ConfigName: cfg.Name, Group: cfg.Group, Action: d.Action, Status: d.Status, StatusReason: d.StatusReason,
-			Created: d.CreationTime, Outputs: d.OutputValues})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return slices.Clip(out), nil
 }
 
 // heatHostFlags registers --os-cloud, --signal-listen, --signal-url and
