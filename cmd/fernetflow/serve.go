@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,29 +37,7 @@ running executions are cancelled and serve exits.`,
 				return err
 			}
 			fmt.Fprintf(a.stderr, "fernetflow serve: firing cron triggers of %s every %s\n", st.Path(), tick)
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			ctx := cmd.Context()
-			t := time.NewTicker(tick)
-			defer t.Stop()
-			for {
-				claims, err := st.ClaimDue(time.Now().UTC())
-				if err != nil {
-					a.log.Error("claim cron triggers", "err", err)
-				}
-				for _, c := range claims {
-					wg.Add(1)
-					go func(c store.Claim) {
-						defer wg.Done()
-						a.fire(ctx, st, c)
-					}(c)
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-				}
-			}
+			return a.firer(st, tick).Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db (executions and cron triggers)")
@@ -71,47 +46,35 @@ running executions are cancelled and serve exits.`,
 	return cmd
 }
 
-// fire runs one claimed trigger slot and records the execution.
-func (a *app) fire(ctx context.Context, st *store.Store, c store.Claim) {
-	tr := c.Trigger
-	log := a.log.With("trigger", tr.Name, "workflow", tr.WorkflowName, "slot", mistralTime(c.Slot))
+// firer fires st's cron triggers, saying on stderr (and in the log) when
+// each fires and how it ended: for fernetflow's own workflows, with the
+// outcome rotate would give.
+func (a *app) firer(st *store.Store, tick time.Duration) *store.Firer {
 	reg := a.cronRegistry
 	if reg == nil {
 		reg = engineRegistry()
 	}
-	f, err := workflow.Load(tr.SourceFile, []byte(tr.Definition), reg)
-	if err != nil {
-		log.Error("cron trigger's workflow no longer loads", "err", err)
-		fmt.Fprintf(a.stderr, "cron trigger %s: %v\n", tr.Name, err)
-		return
+	stamp := func() string { return time.Now().UTC().Format("15:04:05") }
+	return &store.Firer{Store: st, Registry: reg, Tick: tick,
+		OnStart: func(c store.Claim, ex *workflow.Execution) {
+			fmt.Fprintf(a.stderr, "%s cron trigger %s fired: execution %s of %s\n", stamp(), c.Trigger.Name, ex.ID, ex.WorkflowName)
+		},
+		OnEnd: func(c store.Claim, ex *workflow.Execution) {
+			outcome := ""
+			if slices.Contains([]rotation.Workflow{rotation.Rotate, rotation.Distribute, rotation.Check, rotation.Enroll}, rotation.Workflow(ex.WorkflowName)) {
+				// One of fernetflow's own: say what it did, as rotate would.
+				o, err := rotation.Judge(ex)
+				outcome = " (" + string(o) + ")"
+				if err != nil {
+					outcome = " (" + string(o) + ": " + err.Error() + ")"
+				}
+			}
+			fmt.Fprintf(a.stderr, "%s execution %s (cron trigger %s) ended %s%s\n", stamp(), ex.ID, c.Trigger.Name, ex.State, outcome)
+			a.log.Info("cron trigger fired", "trigger", c.Trigger.Name, "workflow", ex.WorkflowName, "slot", mistralTime(c.Slot), "execution", ex.ID, "state", ex.State)
+		},
+		OnError: func(c store.Claim, err error) {
+			a.log.Error("cron trigger", "trigger", c.Trigger.Name, "err", err)
+			fmt.Fprintln(a.stderr, err)
+		},
 	}
-	w := f.Workflow(tr.WorkflowName)
-	if w == nil {
-		fmt.Fprintf(a.stderr, "cron trigger %s: workflow %s is not in its definition\n", tr.Name, tr.WorkflowName)
-		return
-	}
-	e := &workflow.Engine{Registry: reg, File: f, Recorder: st}
-	ex, err := e.Start(w, tr.WorkflowInput)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "cron trigger %s: %v\n", tr.Name, err)
-		return
-	}
-	desc, _ := json.Marshal(map[string]any{
-		"description":  fmt.Sprintf("Workflow execution created by cron trigger '(%s)'.", tr.ID),
-		"triggered_by": map[string]any{"type": "cron_trigger", "id": tr.ID, "name": tr.Name, "slot": mistralTime(c.Slot)},
-	})
-	ex.Description = string(desc)
-	fmt.Fprintf(a.stderr, "%s cron trigger %s fired: execution %s of %s\n", time.Now().UTC().Format("15:04:05"), tr.Name, ex.ID, w.Name)
-	ex = e.Continue(ctx, w, ex)
-	outcome := ""
-	if slices.Contains([]rotation.Workflow{rotation.Rotate, rotation.Distribute, rotation.Check, rotation.Enroll}, rotation.Workflow(w.Name)) {
-		// One of fernetflow's own: say what it did, as rotate would.
-		o, err := rotation.Judge(ex)
-		outcome = " (" + string(o) + ")"
-		if err != nil {
-			outcome = " (" + string(o) + ": " + err.Error() + ")"
-		}
-	}
-	fmt.Fprintf(a.stderr, "%s execution %s (cron trigger %s) ended %s%s\n", time.Now().UTC().Format("15:04:05"), ex.ID, tr.Name, ex.State, outcome)
-	log.Info("cron trigger fired", "execution", ex.ID, "state", ex.State)
 }
