@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/rotation"
 	"github.com/fernetflow/fernetflow/workflow"
@@ -77,7 +78,7 @@ func (a *app) fire(ctx context.Context, st *store.Store, c store.Claim) {
 	log := a.log.With("trigger", tr.Name, "workflow", tr.WorkflowName, "slot", mistralTime(c.Slot))
 	reg := a.cronRegistry
 	if reg == nil {
-		reg = engineRegistry()
+		reg = actions.Engine(actions.Host{})
 	}
 	f, err := workflow.Load(tr.SourceFile, []byte(tr.Definition), reg)
 	if err != nil {
