@@ -104,7 +104,7 @@ func bind(h Host) []entry {
 	if hh == nil {
 		hh = &HeatHost{}
 	}
-	var ko KeysOptions
+	var ko keysOptions
 	if fh.Undercloud != nil {
 		ko.DefaultRepository = fh.Undercloud.MasterRepository()
 	}
@@ -112,11 +112,11 @@ func bind(h Host) []entry {
 	for _, a := range workflow.StdActions() {
 		out = append(out, entry{NeedsNothing, a})
 	}
-	out = append(out, entry{NeedsMaster, KeysStatus(ko)}, entry{NeedsMaster, KeysRotate(ko)})
-	for _, a := range FleetActions(fh) {
+	out = append(out, entry{NeedsMaster, keysStatus(ko)}, entry{NeedsMaster, keysRotate(ko)})
+	for _, a := range fleetActions(fh) {
 		out = append(out, entry{NeedsFleet, a})
 	}
-	for _, a := range HeatActions(hh) {
+	for _, a := range heatActions(hh) {
 		out = append(out, entry{NeedsCloud, a})
 	}
 	return out
@@ -136,7 +136,7 @@ func registry(h Host, keep func(entry) bool, wrap func(entry) workflow.Action) w
 		}
 		acts = append(acts, wrap(e))
 	}
-	reg, err := NewRegistry(acts...)
+	reg, err := newRegistry(acts...)
 	if err != nil {
 		panic(err) // two actions of the catalog have one name: caught by the tests
 	}
