@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -195,11 +196,26 @@ func (m masterOnly) Run(ctx context.Context, in map[string]any) (any, error) {
 // Descriptor describes one action of the catalog: its name, description,
 // input and output JSON Schemas, whether its output is secret, and what it
 // needs to run. It is a workflow.Action whose Run refuses (*UnboundError):
-// a Catalog checks and describes workflows, Engine and Served run them.
+// a Catalog describes actions; Engine and Served bind them to run.
 type Descriptor struct {
-	workflow.Action
+	act   workflow.Action // bound to an empty host: never run
 	needs Need
 }
+
+// Name implements workflow.Action.
+func (d Descriptor) Name() string { return d.act.Name() }
+
+// Description implements workflow.Action.
+func (d Descriptor) Description() string { return d.act.Description() }
+
+// InputSchema implements workflow.Action.
+func (d Descriptor) InputSchema() json.RawMessage { return d.act.InputSchema() }
+
+// OutputSchema implements workflow.Action.
+func (d Descriptor) OutputSchema() json.RawMessage { return d.act.OutputSchema() }
+
+// Secret implements workflow.Action.
+func (d Descriptor) Secret() bool { return d.act.Secret() }
 
 // Needs says what the action needs from its Host to run.
 func (d Descriptor) Needs() Need { return d.needs }
