@@ -54,7 +54,7 @@ func TestEverySchemaCompilesAndBelongsToAnAction(t *testing.T) {
 			return err
 		}
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
-		compile(t, name, Schema(name))
+		compile(t, name, schema(name))
 		names[strings.TrimSuffix(strings.TrimSuffix(name, ".input"), ".output")] = true
 		return nil
 	})
@@ -64,7 +64,7 @@ func TestEverySchemaCompilesAndBelongsToAnAction(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	r, err := NewRegistry(KeysStatus(KeysOptions{}), KeysRotate(KeysOptions{}))
+	r, err := newRegistry(keysStatus(keysOptions{}), keysRotate(keysOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +75,15 @@ func TestRegistry(t *testing.T) {
 	if _, ok := r.Lookup("keys.nope"); ok {
 		t.Fatal("found an unknown action")
 	}
-	if _, err := NewRegistry(KeysStatus(KeysOptions{}), KeysStatus(KeysOptions{})); err == nil {
+	if _, err := newRegistry(keysStatus(keysOptions{}), keysStatus(keysOptions{})); err == nil {
 		t.Fatal("two actions with one name were accepted")
 	}
 }
 
 func TestKeysActions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fernet-keys")
-	rotate := KeysRotate(KeysOptions{})
-	status := KeysStatus(KeysOptions{})
+	rotate := keysRotate(keysOptions{})
+	status := keysStatus(keysOptions{})
 	ctx := context.Background()
 
 	if _, err := status.Run(ctx, map[string]any{"key_repository": dir}); err == nil || !strings.Contains(err.Error(), "keys setup") {

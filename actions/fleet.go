@@ -66,18 +66,18 @@ func (h *FleetHost) Seen(servers []fleet.Server) []fleet.Report {
 	return out
 }
 
-// FleetActions returns the actions of the rotation protocol.
-func FleetActions(h *FleetHost) []*Func {
-	return []*Func{FleetServers(h), NodeEnroll(h), FleetCheck(h), KeysPackage(h), FleetDeploy(h), KeysProbe(h)}
+// fleetActions returns the actions of the rotation protocol.
+func fleetActions(h *FleetHost) []*funcAction {
+	return []*funcAction{fleetServers(h), nodeEnroll(h), fleetCheck(h), keysPackage(h), fleetDeploy(h), keysProbe(h)}
 }
 
 type serversOut struct {
 	Servers []fleet.Server `json:"servers"`
 }
 
-// FleetServers lists the target's nodes.
-func FleetServers(h *FleetHost) *Func {
-	return Typed("fleet.servers", "List the Keystone nodes the target reaches (name and server_id): the servers of role in stack on Heat, every node directory on the local target.", false,
+// fleetServers lists the target's nodes.
+func fleetServers(h *FleetHost) *funcAction {
+	return typed("fleet.servers", "List the Keystone nodes the target reaches (name and server_id): the servers of role in stack on Heat, every node directory on the local target.", false,
 		func(ctx context.Context, sel fleet.Selection) (serversOut, error) {
 			s, err := h.Target.Servers(ctx, sel)
 			return serversOut{s}, err
@@ -95,9 +95,9 @@ type enrolled struct {
 	Pinned    bool   `json:"pinned"`
 }
 
-// NodeEnroll enrolls nodes and pins their recipients (trust on first use).
-func NodeEnroll(h *FleetHost) *Func {
-	return Typed("node.enroll", "Enroll nodes: make each node's identity if absent and pin its age recipient, trusting it on first use; a changed recipient is refused unless the server is listed in reenroll.", false,
+// nodeEnroll enrolls nodes and pins their recipients (trust on first use).
+func nodeEnroll(h *FleetHost) *funcAction {
+	return typed("node.enroll", "Enroll nodes: make each node's identity if absent and pin its age recipient, trusting it on first use; a changed recipient is refused unless the server is listed in reenroll.", false,
 		func(ctx context.Context, in enrollIn) (map[string][]enrolled, error) {
 			reports, errs := fleet.Observe(ctx, h.Target, in.Servers, fleet.ObserveRequest{})
 			for _, s := range in.Servers {
@@ -167,12 +167,12 @@ type checkOut struct {
 	Summary   string         `json:"summary"`
 }
 
-// FleetCheck asks every node what its key repository holds (one report
+// fleetCheck asks every node what its key repository holds (one report
 // round, which also enrolls new nodes), adopts the nodes' keys on the first
 // run, compares every node with the master and decides: agree, repair, or
 // refuse. When all agree it confirms the generation (keys.Confirm).
-func FleetCheck(h *FleetHost) *Func {
-	return Typed("fleet.check", "Ask every node what its key repository holds now (enrolling new nodes), adopt the keys the nodes share when the master is empty, and compare every node with the master: ok, repair (stragglers a delivery fixes without losing a token) or refuse (drifted, unreachable, split brain), naming each node and why; when all agree, record the confirmation on the master.", false,
+func fleetCheck(h *FleetHost) *funcAction {
+	return typed("fleet.check", "Ask every node what its key repository holds now (enrolling new nodes), adopt the keys the nodes share when the master is empty, and compare every node with the master: ok, repair (stragglers a delivery fixes without losing a token) or refuse (drifted, unreachable, split brain), naming each node and why; when all agree, record the confirmation on the master.", false,
 		func(ctx context.Context, in checkIn) (*checkOut, error) {
 			return check(ctx, h, in)
 		})
@@ -544,9 +544,9 @@ type packageOut struct {
 	Envelopes   []fleet.Sealed `json:"envelopes"`
 }
 
-// KeysPackage seals the master set for every server.
-func KeysPackage(h *FleetHost) *Func {
-	return Typed("keys.package", "Seal the master key set to each server's pinned recipient and sign it: one armored envelope per server, safe to store and send.", false,
+// keysPackage seals the master set for every server.
+func keysPackage(h *FleetHost) *funcAction {
+	return typed("keys.package", "Seal the master key set to each server's pinned recipient and sign it: one armored envelope per server, safe to store and send.", false,
 		func(ctx context.Context, in packageIn) (*packageOut, error) {
 			m, err := h.Undercloud.Master()
 			if err != nil {
@@ -566,10 +566,10 @@ type deployIn struct {
 	AllowFewer bool         `json:"allow_fewer"`
 }
 
-// FleetDeploy delivers one envelope through the target, with the fleet's
+// fleetDeploy delivers one envelope through the target, with the fleet's
 // probe token for the node to check once it has installed.
-func FleetDeploy(h *FleetHost) *Func {
-	return Typed("fleet.deploy", "Deliver one server's sealed envelope through the target (a Heat software deployment, or node install on a local node) and return what the node's repository holds once installed.", false,
+func fleetDeploy(h *FleetHost) *funcAction {
+	return typed("fleet.deploy", "Deliver one server's sealed envelope through the target (a Heat software deployment, or node install on a local node) and return what the node's repository holds once installed.", false,
 		func(ctx context.Context, in deployIn) (fleet.Report, error) {
 			if in.Server.Name == "" {
 				in.Server.Name = in.Server.ID
@@ -605,9 +605,9 @@ type probeOut struct {
 	*fleet.ProbeResult
 }
 
-// KeysProbe checks that a token of every node validates on every other.
-func KeysProbe(h *FleetHost) *Func {
-	return Typed("keys.probe", "Check, from what each node reported in this run (fleet.check or fleet.deploy), that a token issued with each node's real primary key validates against the set every other node holds, and that each node's repository validates the fleet's token: every pair of nodes, on every target. A node not seen in this run fails the probe.", false,
+// keysProbe checks that a token of every node validates on every other.
+func keysProbe(h *FleetHost) *funcAction {
+	return typed("keys.probe", "Check, from what each node reported in this run (fleet.check or fleet.deploy), that a token issued with each node's real primary key validates against the set every other node holds, and that each node's repository validates the fleet's token: every pair of nodes, on every target. A node not seen in this run fails the probe.", false,
 		func(ctx context.Context, in packageIn) (*probeOut, error) {
 			m, err := h.Undercloud.Master()
 			if err != nil {

@@ -133,9 +133,9 @@ func (h *HeatHost) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// HeatActions are heat.servers, heat.deploy, heat.wait and heat.cleanup.
-func HeatActions(h *HeatHost) []workflow.Action {
-	return []workflow.Action{HeatServers(h), HeatDeploy(h), HeatWait(h), HeatCleanup(h)}
+// heatActions are heat.servers, heat.deploy, heat.wait and heat.cleanup.
+func heatActions(h *HeatHost) []workflow.Action {
+	return []workflow.Action{heatServers(h), heatDeploy(h), heatWait(h), heatCleanup(h)}
 }
 
 type heatServersIn struct {
@@ -145,9 +145,9 @@ type heatServersIn struct {
 	Depth int      `json:"depth"`
 }
 
-// HeatServers lists the servers of a role in the overcloud stack.
-func HeatServers(h *HeatHost) *Func {
-	return Typed("heat.servers", "List the servers of a role in a Heat stack (nested resources by type and name pattern): name, server_id and the nested stack.", false,
+// heatServers lists the servers of a role in the overcloud stack.
+func heatServers(h *HeatHost) *funcAction {
+	return typed("heat.servers", "List the servers of a role in a Heat stack (nested resources by type and name pattern): name, server_id and the nested stack.", false,
 		func(ctx context.Context, in heatServersIn) ([]deploy.Server, error) {
 			c, err := h.Client(ctx)
 			if err != nil {
@@ -213,9 +213,9 @@ func HeatConfigFor(kind string) (softwareconfigs.CreateOpts, error) {
 	return softwareconfigs.CreateOpts{}, fmt.Errorf("heat.deploy: kind %q: want report, install or enroll", kind)
 }
 
-// HeatDeploy pushes one enroll or install deployment per target.
-func HeatDeploy(h *HeatHost) *Func {
-	return Typed("heat.deploy", "Push one fernetflow software deployment (enroll or install) per server, with a signal URL of this process's receiver.", false,
+// heatDeploy pushes one enroll or install deployment per target.
+func heatDeploy(h *HeatHost) *funcAction {
+	return typed("heat.deploy", "Push one fernetflow software deployment (enroll or install) per server, with a signal URL of this process's receiver.", false,
 		func(ctx context.Context, in heatDeployIn) ([]heatDeployOut, error) {
 			cfg, err := HeatConfigFor(in.Kind)
 			if err != nil {
@@ -253,9 +253,9 @@ type heatWaitIn struct {
 	Concurrency int             `json:"concurrency"`
 }
 
-// HeatWait waits for the deployments heat.deploy pushed.
-func HeatWait(h *HeatHost) *Func {
-	return Typed("heat.wait", "Wait until every deployment is COMPLETE or FAILED (bounded concurrency, backoff, total timeout); fails naming each failed or silent server.", false,
+// heatWait waits for the deployments heat.deploy pushed.
+func heatWait(h *HeatHost) *funcAction {
+	return typed("heat.wait", "Wait until every deployment is COMPLETE or FAILED (bounded concurrency, backoff, total timeout); fails naming each failed or silent server.", false,
 		func(ctx context.Context, in heatWaitIn) ([]deploy.Result, error) {
 			c, err := h.Client(ctx)
 			if err != nil {
@@ -287,9 +287,9 @@ type heatCleanupIn struct {
 	DryRun    bool     `json:"dry_run"`
 }
 
-// HeatCleanup deletes superseded fernetflow deployments of servers.
-func HeatCleanup(h *HeatHost) *Func {
-	return Typed("heat.cleanup", "Delete the superseded fernetflow deployments (and derived configs) of servers, keeping the newest per config name, so server metadata stays small.", false,
+// heatCleanup deletes superseded fernetflow deployments of servers.
+func heatCleanup(h *HeatHost) *funcAction {
+	return typed("heat.cleanup", "Delete the superseded fernetflow deployments (and derived configs) of servers, keeping the newest per config name, so server metadata stays small.", false,
 		func(ctx context.Context, in heatCleanupIn) ([]deploy.Removed, error) {
 			c, err := h.Client(ctx)
 			if err != nil {

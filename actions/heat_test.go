@@ -46,7 +46,7 @@ func TestHeatActions(t *testing.T) {
 	h.AddServer("compute-0", "srv-c")
 	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
 	defer host.Close()
-	r, err := NewRegistry(HeatActions(host)...)
+	r, err := newRegistry(heatActions(host)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestHeatActions(t *testing.T) {
 func TestHeatHostNoCloud(t *testing.T) {
 	t.Setenv("OS_CLIENT_CONFIG_FILE", t.TempDir()+"/none.yaml")
 	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: "missing"}}
-	a := HeatServers(host)
+	a := heatServers(host)
 	if _, err := a.Run(context.Background(), map[string]any{"stack": "overcloud"}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("err = %v", err)
 	}
@@ -157,7 +157,7 @@ func TestHeatHostCleanupStale(t *testing.T) {
 	srv := []deploy.Server{{Name: "ctrl-0", ID: "srv-0"}}
 	push := func(host *HeatHost) string {
 		t.Helper()
-		out, err := HeatDeploy(host).Run(context.Background(), map[string]any{"kind": "enroll", "targets": []any{map[string]any{"name": "ctrl-0", "server_id": "srv-0"}}})
+		out, err := heatDeploy(host).Run(context.Background(), map[string]any{"kind": "enroll", "targets": []any{map[string]any{"name": "ctrl-0", "server_id": "srv-0"}}})
 		if err != nil {
 			t.Fatal(err)
 		}

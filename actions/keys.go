@@ -9,8 +9,8 @@ import (
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
 
-// KeysOptions are what the keys.* actions need from their host.
-type KeysOptions struct {
+// keysOptions are what the keys.* actions need from their host.
+type keysOptions struct {
 	// DefaultRepository is rotated when the input names no repository:
 	// the undercloud's master repository.
 	DefaultRepository string
@@ -21,7 +21,7 @@ type KeysOptions struct {
 	CredentialRepositories []string
 }
 
-func (o KeysOptions) options() []keys.Option {
+func (o keysOptions) options() []keys.Option {
 	opts := []keys.Option{keys.WithCredentialRepositories(o.CredentialRepositories...), keys.WithWait()}
 	if o.Owner != nil {
 		opts = append(opts, keys.WithOwner(o.Owner.UID, o.Owner.GID))
@@ -33,9 +33,9 @@ type keysStatusIn struct {
 	KeyRepository string `json:"key_repository"`
 }
 
-// KeysStatus reports a repository's generation, fingerprint and keys.
-func KeysStatus(o KeysOptions) *Func {
-	return Typed("keys.status", "Report a key repository's generation, fingerprint, key roles and history (never key material).", false,
+// keysStatus reports a repository's generation, fingerprint and keys.
+func keysStatus(o keysOptions) *funcAction {
+	return typed("keys.status", "Report a key repository's generation, fingerprint, key roles and history (never key material).", false,
 		func(_ context.Context, in keysStatusIn) (*keys.Status, error) {
 			return keys.Inspect(in.KeyRepository, o.options()...)
 		})
@@ -50,11 +50,11 @@ type keysRotateIn struct {
 	DryRun             bool   `json:"dry_run"`
 }
 
-// KeysRotate rotates the master key repository once (setting it up first
+// keysRotate rotates the master key repository once (setting it up first
 // when it is empty), under its lock, waiting for another writer until the
 // task's context ends.
-func KeysRotate(o KeysOptions) *Func {
-	return Typed("keys.rotate", "Rotate the master key repository once, as keystone-manage fernet_rotate, with the safe-prune guard; dry_run only plans.", false,
+func keysRotate(o keysOptions) *funcAction {
+	return typed("keys.rotate", "Rotate the master key repository once, as keystone-manage fernet_rotate, with the safe-prune guard; dry_run only plans.", false,
 		func(ctx context.Context, in keysRotateIn) (*keys.Plan, error) {
 			ro := keys.RotateOptions{
 				MaxActiveKeys:      keys.DefaultMaxActiveKeys,

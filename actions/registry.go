@@ -1,13 +1,3 @@
-// Package actions holds every Go action fernetflow's workflows call
-// (keys.*, fleet.*, node.*, heat.*) and the registry the workflow engine
-// receives. Each action has a name, a description, JSON Schemas for its
-// input and output (schemas/NAME.input.json and NAME.output.json, embedded),
-// a Secret flag for its output, and Run; see workflow.Action for the
-// contract every action here keeps.
-//
-// The engine never imports this package: cmd/fernetflow builds a Registry
-// with New and hands it to the engine, and `fernetflow serve` exposes the
-// same actions over HTTP for real Mistral.
 package actions
 
 import (
@@ -23,9 +13,9 @@ import (
 //go:embed schemas
 var schemaFS embed.FS
 
-// Schema returns an embedded schema, such as Schema("keys.rotate.input").
+// schema returns an embedded schema, such as schema("keys.rotate.input").
 // A missing schema is a programming error caught by the package's tests.
-func Schema(name string) json.RawMessage {
+func schema(name string) json.RawMessage {
 	b, err := schemaFS.ReadFile("schemas/" + name + ".json")
 	if err != nil {
 		panic(fmt.Sprintf("actions: no embedded schema %s: %v", name, err))
@@ -33,9 +23,9 @@ func Schema(name string) json.RawMessage {
 	return b
 }
 
-// NewRegistry builds a registry of acts; two actions with one name are an
+// newRegistry builds a registry of acts; two actions with one name are an
 // error (workflow.MapRegistry would keep the last silently).
-func NewRegistry(acts ...workflow.Action) (*workflow.MapRegistry, error) {
+func newRegistry(acts ...workflow.Action) (*workflow.MapRegistry, error) {
 	seen := make(map[string]bool, len(acts))
 	for _, a := range acts {
 		if seen[a.Name()] {
@@ -46,16 +36,16 @@ func NewRegistry(acts ...workflow.Action) (*workflow.MapRegistry, error) {
 	return workflow.NewRegistry(acts...), nil
 }
 
-// Func is an action made of a function and its schemas.
-type Func = workflow.FuncAction
+// funcAction is an action made of a function and its schemas.
+type funcAction = workflow.FuncAction
 
-// Typed makes an action whose input and output are Go structs: the input
+// typed makes an action whose input and output are Go structs: the input
 // map is decoded into In through its JSON form (json tags name the fields),
 // and the output is returned in the JSON-like model through its JSON form.
-func Typed[In, Out any](name, desc string, secret bool, run func(ctx context.Context, in In) (Out, error)) *Func {
-	return &Func{
+func typed[In, Out any](name, desc string, secret bool, run func(ctx context.Context, in In) (Out, error)) *funcAction {
+	return &funcAction{
 		ActionName: name, Desc: desc, IsSecret: secret,
-		In: string(Schema(name + ".input")), Out: string(Schema(name + ".output")),
+		In: string(schema(name + ".input")), Out: string(schema(name + ".output")),
 		Fn: func(ctx context.Context, input map[string]any) (any, error) {
 			var in In
 			if err := convert(input, &in); err != nil {

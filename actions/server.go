@@ -50,8 +50,9 @@ type ServerOptions struct {
 //	200 {"result": OUTPUT}
 //	4xx/5xx {"error": MESSAGE, "status": CODE[, "result": VALUE]}
 //
-// A failed action answers 500 (504 when it ran out of time), so that
-// Mistral's std.http fails the task; "result" is the value an action
+// A failed action answers 500 (504 when it ran out of time, 501 when it
+// refused because the server's Host lacks what it needs: ErrUnbound), so
+// that Mistral's std.http fails the task; "result" is the value an action
 // attached to its error (workflow.ResultError). A secret output
 // (Action.Secret) is returned to the authenticated caller, who asked for it,
 // but never logged.
@@ -302,7 +303,10 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	out, err := runAction(ctx, a, input)
 	if err != nil {
 		status := http.StatusInternalServerError
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		switch {
+		case errors.Is(err, ErrUnbound):
+			status = http.StatusNotImplemented
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 			status = http.StatusGatewayTimeout
 		}
 		var re *workflow.ResultError

@@ -23,7 +23,7 @@ const secretValue = "s3cr3t-VALUE-never-logged"
 
 func testRegistry(t *testing.T, ran *atomic.Int32) workflow.Registry {
 	t.Helper()
-	reg, err := NewRegistry(
+	reg, err := newRegistry(
 		workflow.FuncAction{ActionName: "t.add", Desc: "adds",
 			In:  `{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"],"additionalProperties":false}`,
 			Out: `{"type":"object","properties":{"sum":{"type":"integer"}},"required":["sum"]}`,

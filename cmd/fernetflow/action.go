@@ -8,21 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/actions"
-	"github.com/fernetflow/fernetflow/workflow"
 )
-
-// allActions is every action fernetflow's engine and action server know:
-// Mistral's std.* and fernetflow's own. Built only to describe them, so
-// the hosts are empty: nothing here runs.
-func allActions() (workflow.Registry, error) {
-	acts := workflow.StdActions()
-	acts = append(acts, actions.KeysStatus(actions.KeysOptions{}), actions.KeysRotate(actions.KeysOptions{}))
-	for _, x := range actions.FleetActions(&actions.FleetHost{}) {
-		acts = append(acts, x)
-	}
-	acts = append(acts, actions.HeatActions(&actions.HeatHost{})...)
-	return actions.NewRegistry(acts...)
-}
 
 type actionSummary struct {
 	Name        string `json:"name"`
@@ -62,13 +48,8 @@ func (a *app) actionCmd() *cobra.Command {
   fernetflow action list -f json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := allActions()
-			if err != nil {
-				return err
-			}
 			out := actionList{}
-			for _, n := range reg.Names() {
-				x, _ := reg.Lookup(n)
+			for _, x := range actions.All() {
 				out = append(out, actionSummary{x.Name(), x.Description(), x.Secret()})
 			}
 			return a.print(out)
@@ -81,11 +62,7 @@ func (a *app) actionCmd() *cobra.Command {
   fernetflow action show fleet.check -f json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := allActions()
-			if err != nil {
-				return err
-			}
-			x, ok := reg.Lookup(args[0])
+			x, ok := actions.All().Describe(args[0])
 			if !ok {
 				return usagef("no action %q: fernetflow action list shows them", args[0])
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/expr"
@@ -125,7 +126,7 @@ fires the triggers of its --state-dir, each slot once.`,
 			if err != nil {
 				return err
 			}
-			f, err := workflow.Load(file, src, engineRegistry())
+			f, err := workflow.Load(file, src, actions.Engine(actions.Host{}))
 			if err != nil {
 				return err
 			}
@@ -150,7 +151,7 @@ fires the triggers of its --state-dir, each slot once.`,
 				}
 			}
 			// The input must suit the workflow now, not at 3 a.m.
-			if _, err := (&workflow.Engine{Registry: engineRegistry(), File: f}).Start(w, in); err != nil {
+			if _, err := (&workflow.Engine{Registry: actions.Engine(actions.Host{}), File: f}).Start(w, in); err != nil {
 				return usageError{err}
 			}
 			var firstTime *time.Time

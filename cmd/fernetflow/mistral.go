@@ -21,7 +21,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/actions"
-	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
@@ -172,7 +171,7 @@ type adhocOptions struct {
 
 // mistralActions are the actions registered: the action server's.
 func mistralActions() (workflow.Registry, error) {
-	return servedRegistry(&actions.FleetHost{Undercloud: &fleet.Undercloud{Dir: os.TempDir()}})
+	return actions.All().Mistral(), nil
 }
 
 func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerFlags) error {

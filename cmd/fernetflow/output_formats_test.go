@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 )
 
@@ -38,10 +39,7 @@ func TestEveryOutputFormat(t *testing.T) {
 		{"signer", "public", "--state-dir", state},
 		{"check", "--target", "local", "--nodes", strings.Join(r.nodes, ","), "--state-dir", state},
 	}
-	reg, err := allActions()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := actions.All()
 	for _, n := range reg.Names() {
 		commands = append(commands, []string{"action", "show", n})
 	}
@@ -54,6 +52,7 @@ func TestEveryOutputFormat(t *testing.T) {
 				continue
 			}
 			var v any
+			var err error
 			switch f {
 			case "json":
 				err = json.Unmarshal([]byte(out), &v)

@@ -29,7 +29,7 @@ type app struct {
 
 	// cronRegistry, when serve was given a fleet, is the registry its cron
 	// triggers run with (fernetflow's own actions on that fleet); nil means
-	// engineRegistry, whose fleet actions refuse to run.
+	// actions.Engine(actions.Host{}), whose fleet actions refuse to run.
 	cronRegistry workflow.Registry
 
 	// wrapTarget, when set (by tests only), wraps the fleet target of

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/rotation"
 	"github.com/fernetflow/fernetflow/workflow"
@@ -52,7 +53,7 @@ running executions are cancelled and serve exits.`,
 func (a *app) firer(st *store.Store, tick time.Duration) *store.Firer {
 	reg := a.cronRegistry
 	if reg == nil {
-		reg = engineRegistry()
+		reg = actions.Engine(actions.Host{})
 	}
 	stamp := func() string { return time.Now().UTC().Format("15:04:05") }
 	return &store.Firer{Store: st, Registry: reg, Tick: tick,

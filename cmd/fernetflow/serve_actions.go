@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fernetflow/fernetflow/actions"
-	"github.com/fernetflow/fernetflow/workflow"
 )
 
 // actionServerFlags are serve's action server options.
@@ -186,13 +184,14 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if err != nil {
 		return nil, err
 	}
-	if ht, ok := h.Target.(*actions.HeatTarget); ok && sameListenAddress(f.listen, ht.Host.SignalListen) {
-		return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
+	served := actions.Host{Fleet: h}
+	if ht, ok := h.Target.(*actions.HeatTarget); ok {
+		if sameListenAddress(f.listen, ht.Host.SignalListen) {
+			return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
+		}
+		served.Heat = ht.Host // heat.* share the target's cloud and signal receiver
 	}
-	reg, err := servedRegistry(h)
-	if err != nil {
-		return nil, err
-	}
+	reg := actions.Served(served)
 	if a.cronRegistry, err = fleetRegistry(h); err != nil { // cron triggers use the same fleet
 		return nil, err
 	}
@@ -243,44 +242,6 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	fmt.Fprintf(a.stderr, "fernetflow serve: %d actions on %s://%s/v1/actions (auth %s, projects %s)\n",
 		len(reg.Names()), scheme, ln.Addr(), f.auth, strings.Join(f.projects, ","))
 	return rs, nil
-}
-
-// servedRegistry is what the action server exposes: fernetflow's own
-// actions. Mistral has its own std.* actions; serving std.http here would
-// only turn the server into a proxy.
-func servedRegistry(h *actions.FleetHost) (workflow.Registry, error) {
-	full, err := fleetRegistry(h)
-	if err != nil {
-		return nil, err
-	}
-	var acts []workflow.Action
-	for _, n := range full.Names() {
-		if strings.HasPrefix(n, "std.") {
-			continue
-		}
-		x, _ := full.Lookup(n)
-		if n == "keys.rotate" || n == "keys.status" {
-			x = masterOnly{x, h.Undercloud.MasterRepository()}
-		}
-		acts = append(acts, x)
-	}
-	return actions.NewRegistry(acts...)
-}
-
-// masterOnly keeps a keys.* action served over HTTP on the undercloud's
-// master repository: a caller, however authenticated, may not name another
-// directory of the server's host to inspect or rotate. The workflows never
-// name one (keys.rotate defaults to the master).
-type masterOnly struct {
-	workflow.Action
-	master string
-}
-
-func (m masterOnly) Run(ctx context.Context, in map[string]any) (any, error) {
-	if r, ok := in["key_repository"].(string); ok && filepath.Clean(r) != filepath.Clean(m.master) {
-		return nil, fmt.Errorf("%s: the action server works on the master repository %s only, not %s", m.Name(), m.master, r)
-	}
-	return m.Action.Run(ctx, in)
 }
 
 func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/workflow"
@@ -21,33 +21,20 @@ import (
 	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
-// engineRegistry is the set of actions workflow validate|run and cron
-// triggers know: every action fernetflow action list shows (allActions):
-// Mistral's std.* actions, which run, and fernetflow's own, known by name
-// and schema for the checks; those need a fleet target and run through
-// fernetflow rotate|distribute|check|enroll.
-func engineRegistry() workflow.Registry {
-	reg := workflow.StdRegistry()
-	full, err := allActions()
-	if err != nil {
-		return reg
+// unboundHint says which command gives an action that refused to run
+// (actions.ErrUnbound) what it needs.
+func unboundHint(err error) string {
+	var ue *actions.UnboundError
+	if !errors.As(err, &ue) {
+		return ""
 	}
-	for _, n := range full.Names() {
-		if _, std := reg.Lookup(n); std {
-			continue
-		}
-		a, _ := full.Lookup(n)
-		reg.Add(checkOnlyAction{a})
+	switch ue.Needs {
+	case actions.NeedsMaster, actions.NeedsFleet:
+		return ": run its workflow with fernetflow rotate, distribute or enroll, or from a cron trigger of fernetflow serve --target"
+	case actions.NeedsCloud:
+		return ": fernetflow serve --target heat --listen serves it with its Heat cloud"
 	}
-	return reg
-}
-
-// checkOnlyAction lends an action's name and schemas to the checks and
-// refuses to run without the host fernetflow rotate gives it.
-type checkOnlyAction struct{ workflow.Action }
-
-func (c checkOnlyAction) Run(context.Context, map[string]any) (any, error) {
-	return nil, fmt.Errorf("action %s needs a fleet target: run its workflow with fernetflow rotate, distribute or enroll", c.Name())
+	return ""
 }
 
 // openStore opens STATE_DIR/executions.db, keeping --keep-executions
@@ -110,7 +97,7 @@ The exit code is 1 when any file has an error.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg := engineRegistry()
+			reg := actions.Engine(actions.Host{}) // std.* run; fernetflow's own actions refuse (no fleet)
 			var results validateResults
 			bad := 0
 			for _, name := range args {
@@ -324,7 +311,7 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg := engineRegistry()
+			reg := actions.Engine(actions.Host{}) // std.* run; fernetflow's own actions refuse (no fleet)
 			f, err := loadWorkflowArg(args[0], reg)
 			if err != nil {
 				return err
@@ -358,7 +345,7 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 				defer mu.Unlock()
 				line := fmt.Sprintf("%s  %-24s %s", time.Now().Format("15:04:05"), te.Name, te.State)
 				if te.StateInfo != "" && te.State != workflow.Running {
-					line += "  " + firstLineOf(te.StateInfo)
+					line += "  " + firstLineOf(te.StateInfo) + unboundHint(te.Err)
 				}
 				fmt.Fprintln(a.stderr, line)
 			}

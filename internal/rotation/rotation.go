@@ -124,14 +124,10 @@ type Result struct {
 }
 
 // Registry is every action fernetflow's workflows call, bound to h.
+// (actions.Engine: the heat.* actions, which the workflows do not call,
+// refuse).
 func Registry(h *actions.FleetHost) (workflow.Registry, error) {
-	ko := actions.KeysOptions{DefaultRepository: h.Undercloud.MasterRepository()}
-	acts := workflow.StdActions()
-	acts = append(acts, actions.KeysStatus(ko), actions.KeysRotate(ko))
-	for _, x := range actions.FleetActions(h) {
-		acts = append(acts, x)
-	}
-	return actions.NewRegistry(acts...)
+	return actions.Engine(actions.Host{Fleet: h}), nil
 }
 
 // Run runs one of fernetflow's workflows on the embedded engine. Its error
