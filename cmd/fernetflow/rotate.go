@@ -81,9 +81,6 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 	return nil, usagef("--target %q: use local or heat", f.target)
 }
 
-// fleetRegistry is every action the embedded definitions use.
-func fleetRegistry(h *actions.FleetHost) (workflow.Registry, error) { return rotation.Registry(h) }
-
 // runDefinition runs one of fernetflow's workflows (rotation.Run) with
 // live per-task and per-server progress on stderr.
 func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Input) (*rotation.Result, error) {

@@ -114,9 +114,7 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 					return err
 				}
 				defer h.Target.Close()
-				if a.cronRegistry, err = fleetRegistry(h); err != nil {
-					return err
-				}
+				a.cronRegistry = actions.Engine(actions.Host{Fleet: h, Heat: heatHostOf(h)})
 			}
 			return run(cmd, args)
 		}
@@ -184,17 +182,12 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if err != nil {
 		return nil, err
 	}
-	served := actions.Host{Fleet: h}
-	if ht, ok := h.Target.(*actions.HeatTarget); ok {
-		if sameListenAddress(f.listen, ht.Host.SignalListen) {
-			return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
-		}
-		served.Heat = ht.Host // heat.* share the target's cloud and signal receiver
+	served := actions.Host{Fleet: h, Heat: heatHostOf(h)} // heat.* share the target's cloud and signal receiver
+	if served.Heat != nil && sameListenAddress(f.listen, served.Heat.SignalListen) {
+		return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
 	}
 	reg := actions.Served(served)
-	if a.cronRegistry, err = fleetRegistry(h); err != nil { // cron triggers use the same fleet
-		return nil, err
-	}
+	a.cronRegistry = actions.Engine(served) // cron triggers use the same fleet and cloud
 	reqLog := slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "action-server")
 	handler, err := actions.NewServer(reg, actions.ServerOptions{Auth: auth, Timeout: f.actionTimeout, Log: reqLog})
 	if err != nil {
@@ -318,4 +311,13 @@ func sameListenAddress(a, b string) bool {
 	}
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return ah == bh || wild(ah) || wild(bh)
+}
+
+// heatHostOf is the Heat target's host (its cloud and signal receiver), nil
+// for another target.
+func heatHostOf(h *actions.FleetHost) *actions.HeatHost {
+	if ht, ok := h.Target.(*actions.HeatTarget); ok {
+		return ht.Host
+	}
+	return nil
 }
