@@ -22,7 +22,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {
 	root.SetArgs(args)
 	err := root.ExecuteContext(t.Context())
 	if err != nil {
-		errb.WriteString("fernetflow: " + err.Error() + "\n")
+		errb.WriteString(errorText(err))
 	}
 	return out.String(), errb.String(), exitCode(err)
 }
