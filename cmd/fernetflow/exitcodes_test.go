@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,6 +269,16 @@ func TestErrorHints(t *testing.T) {
 			if !strings.Contains(errs, w) {
 				t.Errorf("fernetflow %s: stderr %q lacks %q", strings.Join(tc.args, " "), errs, w)
 			}
+		}
+	}
+}
+
+// TestHintsTable: every hint of the table is printed for an error that
+// wraps its library error.
+func TestHintsTable(t *testing.T) {
+	for _, h := range hints {
+		if got := errorText(fmt.Errorf("lib: %w", h.err)); !strings.Contains(got, "\nhint: ") {
+			t.Errorf("%v: no hint in %q", h.err, got)
 		}
 	}
 }
