@@ -212,7 +212,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 		}
 	}
 	if m != nil && (in.AdoptFrom != "" || in.DiscardExistingKeys) {
-		return nil, fmt.Errorf("fleet.check: --adopt-from and --discard-existing-keys are for the first run, and the master holds generation %d already: to start over, move %s away", m.Generation, filepath.Dir(u.MasterRepository()))
+		return nil, fmt.Errorf("fleet.check: adopt_from and discard_existing_keys are for the first run, and the master holds generation %d already: to start over, move %s away", m.Generation, filepath.Dir(u.MasterRepository()))
 	}
 
 	var req fleet.ObserveRequest
@@ -348,7 +348,7 @@ func checkSigners(u *fleet.Undercloud, res *fleet.CheckResult) error {
 		case o == nil || o.Signer == pub:
 			return fleet.Straggler{}, false
 		case o.Signer == "":
-			return fleet.Straggler{Report: r, Status: fleet.StatusSigner, Reason: "it pins no undercloud signer, so it would refuse every envelope: deploy heat/templates/fernet-node.yaml to it (its pin-signer deployment), or give its fernetflow node collect --signer-public-key (fernetflow signer public prints this undercloud's)"}, true
+			return fleet.Straggler{Report: r, Status: fleet.StatusSigner, Reason: "it pins no undercloud signer, so it would refuse every envelope: deploy heat/templates/fernet-node.yaml to it (its pin-signer deployment), or give it this undercloud's signer public key"}, true
 		}
 		return fleet.Straggler{Report: r, Status: fleet.StatusSigner, Reason: fmt.Sprintf("it pins signer %s, not this undercloud's %s: it would refuse every envelope; if the undercloud's signer really changed, remove the node's signer.pub and pin the new one", o.Signer, pub)}, true
 	}
@@ -441,7 +441,7 @@ func pin(ctx context.Context, h *FleetHost, reports []fleet.Report, reenroll []s
 		old, known := pins[r.ID]
 		if known && old.Recipient != rc && !slices.Contains(reenroll, r.ID) {
 			extra = append(extra, fleet.Straggler{Report: r, Status: fleet.StatusRecipientChanged,
-				Reason: fmt.Sprintf("its identity changed: it was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (fernetflow enroll --reenroll %s); otherwise investigate before it receives keys", old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), rc, r.ID)})
+				Reason: fmt.Sprintf("its identity changed: it was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (reenroll %s); otherwise investigate before it receives keys", old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), rc, r.ID)})
 			continue
 		}
 		keep = append(keep, r)
@@ -504,7 +504,7 @@ func advice(refuse []fleet.Straggler) string {
 	}
 	var parts []string
 	if len(drifted) > 0 {
-		parts = append(parts, "to put the master's keys on "+strings.Join(drifted, ", ")+" anyway, rejecting the tokens signed with the keys named, run fernetflow rotate (or distribute) with --overwrite-drifted "+strings.Join(drifted, ","))
+		parts = append(parts, "to put the master's keys on "+strings.Join(drifted, ", ")+" anyway, rejecting the tokens signed with the keys named, run again with them in overwrite_drifted: "+strings.Join(drifted, ","))
 	}
 	parts = append(parts, other...)
 	if len(parts) == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -129,7 +130,7 @@ func TestHeatHostRefusesLoopbackSignal(t *testing.T) {
 	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, SignalListen: "127.0.0.1:0", Route: remote}
 	defer host.Close()
 	_, err := host.Receiver(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "--signal-listen 127.0.0.1:0 is a loopback address") {
+	if err == nil || !errors.Is(err, deploy.ErrSignalAddress) || !strings.Contains(err.Error(), "signal listen address 127.0.0.1:0 is a loopback address") {
 		t.Fatalf("err = %v", err)
 	}
 	if c, d := h.Counts(); c != 0 || d != 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -79,19 +78,6 @@ func (f *rotateFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.ro.Force, "force", false, "prune keys even when they may have signed tokens that are still valid")
 }
 
-// lockedError makes ErrLocked exit with EX_TEMPFAIL.
-type lockedError struct{ error }
-
-func (lockedError) TempFail() bool  { return true }
-func (e lockedError) Unwrap() error { return e.error }
-
-func wrapKeysErr(err error) error {
-	if errors.Is(err, keys.ErrLocked) {
-		return lockedError{err}
-	}
-	return err
-}
-
 func (a *app) keysCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
@@ -118,7 +104,7 @@ func (a *app) runPlan(f planFunc, rf *repoFlags, kf *rotateFlags) func(*cobra.Co
 		}
 		p, err := f(cmd.Context(), rf.dir, kf.ro, opts...)
 		if err != nil {
-			return wrapKeysErr(err)
+			return err
 		}
 		return a.print(p)
 	}

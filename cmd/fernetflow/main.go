@@ -12,7 +12,10 @@ import (
 	"syscall"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/lockfile"
+	"github.com/fernetflow/fernetflow/internal/node"
 	"github.com/fernetflow/fernetflow/internal/rotation"
+	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
 func main() {
@@ -21,7 +24,7 @@ func main() {
 	a := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := a.root().ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "fernetflow:", err)
+		fmt.Fprint(os.Stderr, errorText(err))
 	}
 	os.Exit(exitCode(err))
 }
@@ -45,9 +48,6 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// tempFailer is implemented by errors that mean "try again later".
-type tempFailer interface{ TempFail() bool }
-
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
@@ -56,16 +56,17 @@ func exitCode(err error) int {
 	if errors.As(err, &c) {
 		return c.ExitCode()
 	}
+	// A held lock is never how the command was called.
+	if errors.Is(err, keys.ErrLocked) || errors.Is(err, node.ErrBusy) || errors.Is(err, lockfile.ErrHeld) ||
+		errors.Is(err, rotation.ErrBusy) || errors.Is(err, store.ErrBusy) {
+		return exitTempFail
+	}
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage
 	}
 	if errors.Is(err, rotation.ErrRefused) || errors.Is(err, rotation.ErrNeedsAttention) || errors.Is(err, keys.ErrUnsafePrune) {
 		return exitRefused
-	}
-	var t tempFailer
-	if errors.As(err, &t) && t.TempFail() {
-		return exitTempFail
 	}
 	return exitFailure
 }

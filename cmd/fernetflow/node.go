@@ -145,11 +145,8 @@ Output (JSON by default, a stable contract the Heat transport parses);
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			res, err := node.Install(ctx, b, o)
-			if errors.Is(err, node.ErrBusy) {
-				return lockedError{err}
-			}
 			if err != nil {
-				return wrapKeysErr(err)
+				return err
 			}
 			return a.printJSONByDefault(cmd, res)
 		},

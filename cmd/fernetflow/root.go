@@ -91,7 +91,35 @@ and signed by the undercloud.`,
 		a.heatCmd(),
 		a.mistralCmd(),
 	)
+	argsAreUsage(cmd)
 	return cmd
+}
+
+// argsAreUsage makes wrong arguments a usage error (exit code 2) on every
+// command of the tree: an argument a command does not take, and an
+// unknown subcommand (which cobra would otherwise answer with the group's
+// help and exit code 0, or with a plain error).
+func argsAreUsage(cmd *cobra.Command) {
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	if cmd.HasSubCommands() && !cmd.Runnable() {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(c *cobra.Command, a []string) error {
+			if len(a) == 0 {
+				return c.Help()
+			}
+			return usagef("unknown command %q for %q", a[0], c.CommandPath())
+		}
+	}
+	for _, c := range cmd.Commands() {
+		argsAreUsage(c)
+	}
 }
 
 // print writes a command's result in the format chosen with -f.

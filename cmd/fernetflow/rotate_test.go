@@ -63,7 +63,7 @@ func (r *fleetRig) run(args ...string) (string, string, int) {
 	root.SetArgs(args)
 	err := root.ExecuteContext(r.t.Context())
 	if err != nil {
-		errb.WriteString("fernetflow: " + err.Error() + "\n")
+		errb.WriteString(errorText(err))
 	}
 	return out.String(), errb.String(), exitCode(err)
 }

@@ -44,7 +44,7 @@ func NewOrchestrationClient(ctx context.Context, opts CloudOptions) (*gopherclou
 		if name := cloudName(opts.Cloud); name != "" {
 			return nil, fmt.Errorf("deploy: cloud %q: read its credentials from clouds.yaml (OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/, /etc/openstack/): %w", name, err)
 		}
-		return nil, fmt.Errorf("deploy: read cloud credentials (--os-cloud, OS_CLOUD, or the OS_* variables): %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrNoCredentials, err)
 	}
 	ao.AllowReauth = true
 	var cloud clientconfig.Cloud
@@ -195,3 +195,7 @@ func transient(method string, err error) bool {
 	var opErr *net.OpError
 	return errors.As(err, &opErr) && idempotent
 }
+
+// ErrNoCredentials means no cloud credentials were found: no cloud named
+// (CloudOptions.Cloud, OS_CLOUD) and no usable OS_* variables.
+var ErrNoCredentials = errors.New("deploy: no cloud credentials (a clouds.yaml cloud, OS_CLOUD, or the OS_* variables)")

@@ -129,7 +129,7 @@ func NewReceiver(c *gophercloud.ServiceClient, opts ReceiverOptions) (*Receiver,
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, fmt.Errorf("deploy: signal receiver: listen on %s: %w (choose another --signal-listen)", listen, err)
+		return nil, signalAddrErr(fmt.Errorf("deploy: signal receiver: listen on %s: %w", listen, err))
 	}
 	if opts.Key != nil && len(opts.Key) < 32 {
 		ln.Close()

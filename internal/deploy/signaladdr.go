@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -61,6 +62,11 @@ func RouteTo(ctx context.Context, hostport string) (local, remote net.IP, err er
 //   - a loopback listen address or signal URL while Heat is not on
 //     loopback is refused: the nodes would be handed a URL they cannot
 //     reach, and every delivery would wait out its timeout.
+func (e signalAddrError) Unwrap() error      { return e.error }
+func (signalAddrError) Is(target error) bool { return target == ErrSignalAddress }
+
+func signalAddrErr(err error) error { return signalAddrError{err} }
+
 func ResolveSignalAddress(ctx context.Context, listen, baseURL, heatEndpoint string, route Route) (SignalAddress, error) {
 	if route == nil {
 		route = RouteTo
@@ -71,17 +77,17 @@ func ResolveSignalAddress(ctx context.Context, listen, baseURL, heatEndpoint str
 	}
 	local, remote, err := route(ctx, hostport)
 	if err != nil {
-		return SignalAddress{}, fmt.Errorf("deploy: signal receiver: find this host's address towards Heat at %s: %w (set --signal-listen HOST:PORT to an address the servers reach)", hostport, err)
+		return SignalAddress{}, signalAddrErr(fmt.Errorf("deploy: signal receiver: find this host's address towards Heat at %s: %w (give the address the servers reach)", hostport, err))
 	}
 	heatLocal := remote.IsLoopback()
 	out := SignalAddress{Listen: listen, BaseURL: strings.TrimSuffix(baseURL, "/")}
 	if baseURL != "" {
 		u, err := url.Parse(baseURL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return SignalAddress{}, fmt.Errorf("deploy: --signal-url %q is not an http(s)://HOST[:PORT] URL", baseURL)
+			return SignalAddress{}, signalAddrErr(fmt.Errorf("deploy: signal URL %q is not an http(s)://HOST[:PORT] URL", baseURL))
 		}
 		if isLoopbackHost(u.Hostname()) && !heatLocal {
-			return SignalAddress{}, fmt.Errorf("deploy: --signal-url %s is a loopback address, but Heat is at %s: the servers cannot reach it; give --signal-url the address the servers reach this host by (this host reaches Heat from %s)", baseURL, hostport, local)
+			return SignalAddress{}, signalAddrErr(fmt.Errorf("deploy: signal URL %s is a loopback address, but Heat is at %s: the servers cannot reach it; give the URL the servers reach this host by (this host reaches Heat from %s)", baseURL, hostport, local))
 		}
 		if out.Listen == "" {
 			out.Listen = DefaultSignalListen
@@ -98,13 +104,13 @@ func ResolveSignalAddress(ctx context.Context, listen, baseURL, heatEndpoint str
 	}
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return SignalAddress{}, fmt.Errorf("deploy: --signal-listen %q is not HOST:PORT: %w", listen, err)
+		return SignalAddress{}, signalAddrErr(fmt.Errorf("deploy: signal listen address %q is not HOST:PORT: %w", listen, err))
 	}
 	switch {
 	case host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified():
 		out.AdvertiseHost, out.Derived = local.String(), true
 	case isLoopbackHost(host) && !heatLocal:
-		return SignalAddress{}, fmt.Errorf("deploy: --signal-listen %s is a loopback address, but Heat is at %s: the servers could not reach the signal URLs; listen on the address they reach (this host reaches Heat from %s: --signal-listen %s), or pass --signal-url", listen, hostport, local, net.JoinHostPort(local.String(), "8991"))
+		return SignalAddress{}, signalAddrErr(fmt.Errorf("deploy: signal listen address %s is a loopback address, but Heat is at %s: the servers could not reach the signal URLs; listen on the address they reach (this host reaches Heat from %s: listen on %s), or give the signal URL they reach this host by", listen, hostport, local, net.JoinHostPort(local.String(), "8991")))
 	}
 	return out, nil
 }
@@ -133,3 +139,10 @@ func isLoopbackHost(h string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
+
+// ErrSignalAddress marks an error in the signal receiver's address: a
+// listen address or signal URL the servers cannot reach, or one this host
+// cannot listen on. Its text says which address and why.
+var ErrSignalAddress = errors.New("deploy: the signal receiver's address")
+
+type signalAddrError struct{ error }

@@ -54,21 +54,21 @@ func TestResolveSignalAddress(t *testing.T) {
 		{name: "0.0.0.0 listen advertises the route", listen: "0.0.0.0:8991", endpoint: "http://192.168.24.2:8004/v1/p",
 			want: SignalAddress{Listen: "0.0.0.0:8991", AdvertiseHost: "192.168.24.1", Derived: true}},
 		{name: "loopback listen refused for remote heat", listen: "127.0.0.1:8991", endpoint: "http://192.168.24.2:8004/v1/p",
-			wantErr: "--signal-listen 127.0.0.1:8991 is a loopback address, but Heat is at 192.168.24.2:8004"},
+			wantErr: "signal listen address 127.0.0.1:8991 is a loopback address, but Heat is at 192.168.24.2:8004"},
 		{name: "localhost listen refused for remote heat", listen: "localhost:8991", endpoint: "http://192.168.24.2:8004/v1/p",
-			wantErr: "--signal-listen 192.168.24.1:8991"},
+			wantErr: "listen on 192.168.24.1:8991"},
 		{name: "loopback url refused for remote heat", url: "http://127.0.0.1:8991", endpoint: "http://192.168.24.2:8004/v1/p",
-			wantErr: "--signal-url http://127.0.0.1:8991 is a loopback address"},
+			wantErr: "signal URL http://127.0.0.1:8991 is a loopback address"},
 		{name: "proxy url with default listen", url: "https://undercloud.example:13991/", endpoint: "http://192.168.24.2:8004/v1/p",
 			want: SignalAddress{Listen: "127.0.0.1:0", BaseURL: "https://undercloud.example:13991"}},
 		{name: "url with explicit listen", listen: "127.0.0.1:8991", url: "http://192.168.24.1:8991", endpoint: "http://192.168.24.2:8004/v1/p",
 			want: SignalAddress{Listen: "127.0.0.1:8991", BaseURL: "http://192.168.24.1:8991"}},
 		{name: "url that is not a URL", url: "undercloud:8991", endpoint: "http://192.168.24.2:8004/v1/p",
-			wantErr: `--signal-url "undercloud:8991" is not an http(s)://HOST[:PORT] URL`},
+			wantErr: `signal URL "undercloud:8991" is not an http(s)://HOST[:PORT] URL`},
 		{name: "listen that is not host:port", listen: "192.168.24.1", endpoint: "http://192.168.24.2:8004/v1/p",
-			wantErr: `--signal-listen "192.168.24.1" is not HOST:PORT`},
+			wantErr: `signal listen address "192.168.24.1" is not HOST:PORT`},
 		{name: "no route to heat", endpoint: "http://unroutable.example:8004/v1/p",
-			wantErr: "set --signal-listen HOST:PORT"},
+			wantErr: "give the address the servers reach"},
 		{name: "no endpoint", endpoint: "",
 			wantErr: "the Heat endpoint"},
 	} {
@@ -77,6 +77,10 @@ func TestResolveSignalAddress(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				// The CLI adds --signal-listen/--signal-url to these.
+				if tc.endpoint != "" && !errors.Is(err, ErrSignalAddress) {
+					t.Fatalf("err = %v, want ErrSignalAddress", err)
 				}
 				return
 			}

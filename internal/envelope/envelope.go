@@ -54,6 +54,18 @@ var (
 	// or failed age's authentication: it was truncated, altered or
 	// mangled in transit.
 	ErrDamaged = errors.New("envelope: damaged")
+
+	// ErrNoIdentity means the node has no identity: it was not enrolled.
+	ErrNoIdentity = errors.New("envelope: no node identity")
+	// ErrBadRecipient means a recipient is not a node's age recipient.
+	ErrBadRecipient = errors.New("envelope: not a node recipient")
+	// ErrBadPublicKey means a signer public key is not one.
+	ErrBadPublicKey = errors.New("envelope: not a signer public key")
+	// ErrNoSigner means the state directory holds no signer.
+	ErrNoSigner = errors.New("envelope: no signer")
+	// ErrSignerMismatch means a signer's public key file does not match
+	// its private key.
+	ErrSignerMismatch = errors.New("envelope: the signer's files do not match")
 )
 
 // Envelope is the content of an opened envelope. Its keys print redacted.
@@ -214,7 +226,7 @@ func Open(armored []byte, identity *age.X25519Identity, pinned PublicKey, server
 		return nil, err
 	}
 	if doc.Signer != pinned.String() {
-		return nil, fmt.Errorf("%w: the envelope says it was signed by %s, but this node pins %s: seal with the pinned signer, or pin this undercloud's key (fernetflow signer public)", ErrBadSignature, abbreviate(doc.Signer), pinned)
+		return nil, fmt.Errorf("%w: the envelope says it was signed by %s, but this node pins %s: seal with the pinned signer, or pin this undercloud's key", ErrBadSignature, abbreviate(doc.Signer), pinned)
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(doc.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize ||
@@ -234,7 +246,7 @@ func decrypt(armored []byte, identity *age.X25519Identity) ([]byte, error) {
 	// other white space, which would let a changed byte pass unnoticed.
 	in := bytes.Trim(armored, "\n")
 	if !bytes.HasPrefix(in, []byte(armor.Header+"\n")) {
-		return nil, fmt.Errorf("%w: the input does not start with %q: pass the armored envelope as fernetflow envelope seal wrote it", ErrDamaged, armor.Header)
+		return nil, fmt.Errorf("%w: the input does not start with %q, as an armored envelope does", ErrDamaged, armor.Header)
 	}
 	if !bytes.HasSuffix(in, []byte("\n"+armor.Footer)) {
 		return nil, fmt.Errorf("%w: the input does not end with %q: the envelope was truncated, or has data after its end", ErrDamaged, armor.Footer)

@@ -62,7 +62,7 @@ func ParseIdentity(b []byte) (*age.X25519Identity, error) {
 func LoadIdentity(path string) (*age.X25519Identity, error) {
 	b, err := readPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("envelope: no node identity at %s: enroll the node first (fernetflow node enroll)", path)
+		return nil, fmt.Errorf("%w at %s: enroll the node first", ErrNoIdentity, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("envelope: node identity: %w", err)
@@ -108,7 +108,7 @@ func ParseRecipient(s string) (*age.X25519Recipient, error) {
 	t := strings.TrimSpace(s)
 	r, err := age.ParseX25519Recipient(t)
 	if err != nil {
-		return nil, fmt.Errorf("envelope: recipient %q is not an age X25519 recipient (age1...): pass the recipient fernetflow node enroll printed", abbreviate(t))
+		return nil, fmt.Errorf("%w: %q is not an age X25519 recipient (age1...)", ErrBadRecipient, abbreviate(t))
 	}
 	return r, nil
 }

@@ -41,11 +41,11 @@ func ParsePublicKey(s string) (PublicKey, error) {
 	t := strings.TrimSpace(s)
 	rest, ok := strings.CutPrefix(t, publicKeyPrefix)
 	if !ok {
-		return p, fmt.Errorf("envelope: signer public key %q does not start with %q: pass the line fernetflow signer public prints", abbreviate(t), publicKeyPrefix)
+		return p, fmt.Errorf("%w: %q does not start with %q", ErrBadPublicKey, abbreviate(t), publicKeyPrefix)
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(rest)
 	if err != nil || len(b) != len(p) {
-		return p, fmt.Errorf("envelope: signer public key %q is not ed25519: and the base64 of 32 bytes: pass the line fernetflow signer public prints", abbreviate(t))
+		return p, fmt.Errorf("%w: %q is not ed25519: and the base64 of 32 bytes", ErrBadPublicKey, abbreviate(t))
 	}
 	copy(p[:], b)
 	return p, nil
@@ -155,7 +155,7 @@ func writePublic(dir string, pub PublicKey) error {
 		return fmt.Errorf("envelope: %w", err)
 	}
 	if !bytes.Equal(bytes.TrimSpace(b), bytes.TrimSpace(line)) {
-		return fmt.Errorf("envelope: %s does not match %s: it is not this signer's public key; remove %s and run fernetflow signer init again to rewrite it", path, filepath.Join(dir, SignerKeyFile), path)
+		return fmt.Errorf("%w: %s does not match %s: it is not this signer's public key; remove %s, and initializing the signer again rewrites it", ErrSignerMismatch, path, filepath.Join(dir, SignerKeyFile), path)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func LoadSigner(dir string) (*Signer, error) {
 	path := filepath.Join(dir, SignerKeyFile)
 	b, err := readPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("envelope: no signer in %s: create one with fernetflow signer init --state-dir %s", dir, dir)
+		return nil, fmt.Errorf("%w in %s", ErrNoSigner, dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("envelope: signer key: %w", err)
@@ -196,7 +196,7 @@ func LoadPublicKey(dir string) (PublicKey, error) {
 	path := filepath.Join(dir, SignerPublicFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return PublicKey{}, fmt.Errorf("envelope: no signer in %s: create one with fernetflow signer init --state-dir %s", dir, dir)
+		return PublicKey{}, fmt.Errorf("%w in %s", ErrNoSigner, dir)
 	}
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("envelope: %w", err)

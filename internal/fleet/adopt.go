@@ -123,7 +123,7 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 	}
 	switch {
 	case discard:
-		a.Action, a.Reason = "setup", "--discard-existing-keys: a new key set replaces the keys the nodes hold; every token they issued stops validating"
+		a.Action, a.Reason = "setup", "discarding the existing keys, as asked: a new key set replaces the keys the nodes hold; every token they issued stops validating"
 		if len(a.Sets) == 0 {
 			a.Reason = "no node holds keys: the first rotation sets up a new key set"
 		}
@@ -137,18 +137,18 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 				continue
 			}
 			if r.Observation == nil || sets[r.Observation.Repository.Fingerprint] == nil {
-				return nil, nil, fmt.Errorf("fleet: --adopt-from %s: that node holds no keys to adopt", adoptFrom)
+				return nil, nil, fmt.Errorf("fleet: adopt from %s: that node holds no keys to adopt", adoptFrom)
 			}
 			fp := r.Observation.Repository.Fingerprint
 			h := a.Sets[slices.IndexFunc(a.Sets, func(h Held) bool { return h.Fingerprint == fp })]
 			a.Action, a.From, a.Fingerprint, a.Generation = "adopt", h.Servers, fp, max(h.Generation, 1)
-			a.Reason = fmt.Sprintf("--adopt-from %s: adopting the set %s holds (%s); the other nodes are overwritten, and tokens signed with keys only they hold stop validating", adoptFrom, strings.Join(h.Servers, ", "), short(fp))
+			a.Reason = fmt.Sprintf("adopting the set %s holds, as asked: %s hold it (%s); the other nodes are overwritten, and tokens signed with keys only they hold stop validating", adoptFrom, strings.Join(h.Servers, ", "), short(fp))
 			if plan {
 				return a, nil, nil
 			}
 			return a, sets[fp], nil
 		}
-		return nil, nil, fmt.Errorf("fleet: --adopt-from %s: no such server among the nodes (name or server id)", adoptFrom)
+		return nil, nil, fmt.Errorf("fleet: adopt from %s: no such server among the nodes (name or server id)", adoptFrom)
 	case len(a.Sets) == 1:
 		h := a.Sets[0]
 		a.Action, a.From, a.Fingerprint, a.Generation = "adopt", h.Servers, h.Fingerprint, max(h.Generation, 1)
@@ -166,7 +166,7 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 		parts = append(parts, fmt.Sprintf("%s hold %s (key files %s)", strings.Join(h.Servers, ", "), short(h.Fingerprint), joinInts(slices.Clone(h.Keys))))
 	}
 	a.Action = "refuse"
-	a.Reason = fmt.Sprintf("the master is empty and the nodes hold %d different key sets: %s; adopting one set rejects the tokens signed with a primary key only the other nodes hold: choose one with --adopt-from SERVER (or make every node hold the same set first)", len(a.Sets), strings.Join(parts, "; "))
+	a.Reason = fmt.Sprintf("the master is empty and the nodes hold %d different key sets: %s; adopting one set rejects the tokens signed with a primary key only the other nodes hold: choose the server whose set to adopt (adopt_from), or make every node hold the same set first", len(a.Sets), strings.Join(parts, "; "))
 	return a, nil, nil
 }
 

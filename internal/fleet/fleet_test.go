@@ -266,7 +266,7 @@ func TestRecipientPinning(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := r.Observation.Recipient
-	if _, err := u.Pin(ctx, Enrollment{servers[0], rc, false}); !errors.Is(err, ErrRecipientChanged) || !strings.Contains(err.Error(), "--reenroll") {
+	if _, err := u.Pin(ctx, Enrollment{servers[0], rc, false}); !errors.Is(err, ErrRecipientChanged) || !strings.Contains(err.Error(), "re-enroll it") { // the CLI adds fernetflow enroll --reenroll
 		t.Fatalf("a changed recipient: %v", err)
 	}
 	if changed, err := u.Pin(ctx, Enrollment{servers[0], rc, true}); err != nil || !changed[0] {
@@ -366,10 +366,10 @@ func TestPlanAdoption(t *testing.T) {
 		{"different sets, one chosen", func(t *testing.T, l *Local) {
 			setup(KeyRepository(l.Nodes[0]))
 			setup(KeyRepository(l.Nodes[2]))
-		}, "ctl2", false, "adopt", "--adopt-from ctl2"},
+		}, "ctl2", false, "adopt", "adopting the set ctl2 holds, as asked"},
 		{"discarded", func(t *testing.T, l *Local) {
 			setup(KeyRepository(l.Nodes[0]))
-		}, "", true, "setup", "--discard-existing-keys"},
+		}, "", true, "setup", "discarding the existing keys, as asked"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

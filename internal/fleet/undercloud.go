@@ -94,7 +94,7 @@ type Master struct {
 func (u *Undercloud) Master() (*Master, error) {
 	r, err := keys.Open(u.MasterRepository())
 	if errors.Is(err, keys.ErrNotInitialized) {
-		return nil, fmt.Errorf("%w: %s holds no keys yet: the first fernetflow rotate adopts the keys the nodes share", ErrMasterNotReady, u.MasterRepository())
+		return nil, fmt.Errorf("%w: %s holds no keys yet: the first rotation adopts the keys the nodes share", ErrMasterNotReady, u.MasterRepository())
 	}
 	if err != nil {
 		return nil, err
@@ -104,10 +104,10 @@ func (u *Undercloud) Master() (*Master, error) {
 		return nil, err
 	}
 	if m == nil {
-		return nil, fmt.Errorf("%w: %s holds keys fernetflow has not recorded (seeded by hand?): the next fernetflow rotate records them as generation 1 and compares every node with them", ErrMasterNotReady, r.Dir)
+		return nil, fmt.Errorf("%w: %s holds keys fernetflow has not recorded (seeded by hand?): the next rotation records them as generation 1 and compares every node with them", ErrMasterNotReady, r.Dir)
 	}
 	if m.Stale(r.Keys) {
-		return nil, fmt.Errorf("%w: %s changed outside fernetflow since generation %d was recorded, so the nodes cannot be compared with it: restore its keys from a backup of generation %d, or move the directory and %s away and run fernetflow rotate, which adopts the keys the nodes hold", ErrMasterNotReady, r.Dir, m.Generation, m.Generation, keys.MetadataPath(r.Dir))
+		return nil, fmt.Errorf("%w: %s changed outside fernetflow since generation %d was recorded, so the nodes cannot be compared with it: restore its keys from a backup of generation %d, or move the directory and %s away, and the next rotation adopts the keys the nodes hold", ErrMasterNotReady, r.Dir, m.Generation, m.Generation, keys.MetadataPath(r.Dir))
 	}
 	return &Master{Keys: r.Keys, Generation: m.Generation, Fingerprint: r.Keys.Fingerprint(), Confirmed: m.Confirmed}, nil
 }
@@ -185,8 +185,8 @@ func (u *Undercloud) Pin(ctx context.Context, es ...Enrollment) ([]bool, error) 
 		case known && old.Recipient == e.Recipient:
 			continue
 		case known && !e.Reenroll:
-			return nil, fmt.Errorf("%w: %s (%s) was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it (fernetflow enroll --reenroll %s); otherwise investigate before it receives keys",
-				ErrRecipientChanged, e.Server.Name, e.Server.ID, old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), e.Recipient, e.Server.ID)
+			return nil, fmt.Errorf("%w: %s (%s) was pinned to %s on %s and now reports %s: if the node was rebuilt, re-enroll it; otherwise investigate before it receives keys",
+				ErrRecipientChanged, e.Server.Name, e.Server.ID, old.Recipient, old.PinnedAt.UTC().Format(time.RFC3339), e.Recipient)
 		}
 		p.Nodes[e.Server.ID] = PinnedKey{Name: e.Server.Name, Recipient: e.Recipient, PinnedAt: u.now().UTC()}
 		changed[i], dirty = true, true
@@ -244,7 +244,7 @@ func (u *Undercloud) Package(servers []Server, overwrite ...string) ([]Sealed, e
 	for _, s := range servers {
 		pin, ok := pins[s.ID]
 		if !ok {
-			return nil, fmt.Errorf("fleet: %s (%s) is not enrolled: enroll it first (fernetflow enroll)", s.Name, s.ID)
+			return nil, fmt.Errorf("%w: %s (%s): enroll it first", ErrNotEnrolled, s.Name, s.ID)
 		}
 		rcpt, err := envelope.ParseRecipient(pin.Recipient)
 		if err != nil {

@@ -79,13 +79,13 @@ func ParseKey(b []byte) (Key, error) {
 		}
 	}
 	if isHex(b) && len(b) == 2*KeySize {
-		return Key{}, fmt.Errorf("key is hex-encoded: Keystone needs URL-safe base64 (A-Z a-z 0-9 - _ with = padding); generate a new key with fernetflow keys setup or rotate")
+		return Key{}, notAKey("key is hex-encoded: Keystone needs URL-safe base64 (A-Z a-z 0-9 - _ with = padding); replace the file with a new key")
 	}
 	if bytes.ContainsAny(b, "+/") {
 		if k, err := base64.StdEncoding.Strict().DecodeString(string(b)); err == nil && len(k) == KeySize {
 			return Key{}, fmt.Errorf("key is in standard base64 (+ and /): Keystone writes URL-safe base64; replace + with - and / with _")
 		}
-		return Key{}, fmt.Errorf("key is not URL-safe base64: it holds + or /; replace the file with a key made by fernetflow keys setup or keystone-manage")
+		return Key{}, notAKey("key is not URL-safe base64: it holds + or /; replace the file with a new key")
 	}
 	if len(b) != EncodedKeySize {
 		if n, err := base64.URLEncoding.Strict().DecodeString(string(b)); err == nil {
@@ -95,7 +95,7 @@ func ParseKey(b []byte) (Key, error) {
 	}
 	raw, err := base64.URLEncoding.Strict().DecodeString(string(b))
 	if err != nil {
-		return Key{}, fmt.Errorf("key is not URL-safe base64 (%s): replace the file with a key made by fernetflow keys setup or keystone-manage", describeBase64Error(b))
+		return Key{}, notAKey(fmt.Sprintf("key is not URL-safe base64 (%s): replace the file with a new key", describeBase64Error(b)))
 	}
 	if len(raw) != KeySize {
 		return Key{}, fmt.Errorf("key is %d bytes, want %d: a Fernet key is %d random bytes in URL-safe base64 with one = of padding", len(raw), KeySize, KeySize)

@@ -28,7 +28,17 @@ var (
 	ErrNotInitialized = errors.New("keys: the key repository is not initialized")
 	// ErrNoStagedKey means the repository has keys but no staged key 0.
 	ErrNoStagedKey = errors.New("keys: no staged key")
+	// ErrNotAKey means a key file's content cannot be repaired into a key
+	// (hex, not base64): it must be replaced by a new key. Its text is
+	// the defect alone.
+	ErrNotAKey = errors.New("keys: not a Fernet key")
 )
+
+// notAKey is an error that is ErrNotAKey, with its own text.
+type notAKey string
+
+func (e notAKey) Error() string      { return string(e) }
+func (notAKey) Is(target error) bool { return target == ErrNotAKey }
 
 // Repository is a key repository as loaded from disk.
 type Repository struct {
@@ -62,10 +72,10 @@ func open(dir string, c *config) (*Repository, error) {
 		return nil, err
 	}
 	if len(r.Keys) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no keys: create them with fernetflow keys setup --key-repository %s", ErrNotInitialized, r.Dir, r.Dir)
+		return nil, fmt.Errorf("%w: %s holds no keys", ErrNotInitialized, r.Dir)
 	}
 	if _, ok := r.Keys[0]; !ok {
-		return nil, fmt.Errorf("%w: %s has no staged key 0, so the next rotation has nothing to promote: copy 0 from another Keystone node, or add a new one with fernetflow keys setup (other nodes must receive it before it becomes primary)", ErrNoStagedKey, r.Dir)
+		return nil, fmt.Errorf("%w: %s has no staged key 0, so the next rotation has nothing to promote: copy 0 from another Keystone node, or add a new one (other nodes must receive it before it becomes primary)", ErrNoStagedKey, r.Dir)
 	}
 	return r, nil
 }
@@ -80,11 +90,11 @@ func load(dir string, c *config) (*Repository, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s does not exist: create it with fernetflow keys setup --key-repository %s", ErrNotInitialized, dir, dir)
+		return nil, fmt.Errorf("%w: %s does not exist", ErrNotInitialized, dir)
 	case err != nil:
 		return nil, fmt.Errorf("keys: %w", err)
 	case !fi.IsDir():
-		return nil, fmt.Errorf("keys: %s is not a directory: --key-repository names the directory that holds the key files", dir)
+		return nil, fmt.Errorf("keys: %s is not a directory: a key repository is the directory that holds the key files", dir)
 	case fi.Mode().Perm()&0o007 != 0:
 		return nil, fmt.Errorf("keys: %s is world-accessible (mode %04o): Keystone's keys must be readable by Keystone only; chmod 0700 %s", dir, fi.Mode().Perm(), dir)
 	}

@@ -465,7 +465,7 @@ func guard(m *Metadata, next Set, prune []int, oldPrimary, newPrimary int, ro Ro
 	if len(problems) == 0 {
 		return out, nil
 	}
-	return out, fmt.Errorf("%w: %s; rotate after that time, raise max_active_keys (see fernetflow keys max-active), or pass --force if you know those tokens are gone", ErrUnsafePrune, strings.Join(problems, "; "))
+	return out, fmt.Errorf("%w: %s; rotate after that time, or raise max_active_keys", ErrUnsafePrune, strings.Join(problems, "; "))
 }
 
 // checkRotationRule warns when the rotation interval seen in the metadata

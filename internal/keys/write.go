@@ -39,7 +39,7 @@ func lock(ctx context.Context, dir string, c *config) (unlock func(), err error)
 	case errors.Is(err, lockfile.ErrHeld) && ctx.Err() != nil:
 		return nil, fmt.Errorf("%w (%s): gave up waiting: %w", ErrLocked, path, ctx.Err())
 	case errors.Is(err, lockfile.ErrHeld):
-		return nil, fmt.Errorf("%w (%s): wait for it to finish, or pass --wait", ErrLocked, path)
+		return nil, fmt.Errorf("%w (%s)", ErrLocked, path)
 	case err != nil:
 		return nil, fmt.Errorf("keys: %w", err)
 	}

@@ -144,7 +144,7 @@ func applyHeatConfig(ctx context.Context, c HeatConfig, o TransportOptions) (any
 	opts := o.Install
 	switch {
 	case opts.ServerID == "" && server == "":
-		return nil, fmt.Errorf("node: deployment %s has no deploy_server_id and no --server-id was given", c.ID)
+		return nil, fmt.Errorf("%w: deployment %s has no deploy_server_id and none was given", ErrNoServerID, c.ID)
 	case opts.ServerID == "":
 		opts.ServerID = server
 	case server != "" && server != opts.ServerID:
@@ -299,10 +299,10 @@ var errSignalUnusable = fmt.Errorf("this deployment cannot be signalled: %w", Er
 // INFO, and never sent again.
 func Collect(ctx context.Context, o CollectOptions) (*CollectReport, error) {
 	if o.Install.StateDir == "" {
-		return nil, errors.New("node: collect: no state directory: pass --state-dir")
+		return nil, ErrNoStateDir
 	}
 	if len(o.ConfigFiles) == 0 {
-		return nil, errors.New("node: collect: no metadata: OS_CONFIG_FILES is empty (run me as os-collect-config's command, or pass --config-file)")
+		return nil, fmt.Errorf("%w: OS_CONFIG_FILES is empty (run me as os-collect-config's command)", ErrNoMetadata)
 	}
 	rep := &CollectReport{Applied: []CollectedDeployment{}}
 	var errs []error

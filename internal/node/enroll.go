@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -38,14 +39,17 @@ func Enroll(stateDir, serverID string, now time.Time) (*EnrollResult, error) {
 
 func checkArgs(stateDir, serverID string) error {
 	if stateDir == "" {
-		return fmt.Errorf("node: no state directory: pass --state-dir (%s by default)", DefaultStateDir)
+		return fmt.Errorf("%w (%s by default)", ErrNoStateDir, DefaultStateDir)
 	}
 	if serverID == "" {
-		return fmt.Errorf("node: no server id: pass --server-id, the Nova server id Heat knows this node by")
+		return fmt.Errorf("%w (the Nova server id Heat knows this node by)", ErrNoServerID)
 	}
 	return nil
 }
 
+// ErrOtherServer means the state directory belongs to another server.
+var ErrOtherServer = errors.New("node: the state directory is another server's")
+
 func wrongServer(stateDir, recorded, given string) error {
-	return fmt.Errorf("node: %s belongs to server %q, not %q: pass this node's own server id, or another --state-dir", stateDir, recorded, given)
+	return fmt.Errorf("%w: %s belongs to server %q, not %q: give this node's own server id, or another state directory", ErrOtherServer, stateDir, recorded, given)
 }

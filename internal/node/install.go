@@ -87,7 +87,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 		return nil, err
 	}
 	if o.KeyRepository == "" {
-		return nil, errors.New("node: no key repository: pass --key-repository, Keystone's [fernet_tokens] key_repository")
+		return nil, fmt.Errorf("%w (Keystone's [fernet_tokens] key_repository)", ErrNoKeyRepository)
 	}
 	o, err := resolveSigner(o)
 	if err != nil {

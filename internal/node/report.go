@@ -98,7 +98,7 @@ func Report(ctx context.Context, o ReportOptions) (*Observation, error) {
 		now = o.Now
 	}
 	if o.KeyRepository == "" {
-		return nil, errors.New("node: no key repository: pass --key-repository, Keystone's [fernet_tokens] key_repository")
+		return nil, fmt.Errorf("%w (Keystone's [fernet_tokens] key_repository)", ErrNoKeyRepository)
 	}
 	en, err := Enroll(o.StateDir, o.ServerID, now())
 	if err != nil {

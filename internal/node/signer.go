@@ -22,9 +22,18 @@ const SignerFile = "signer.pub"
 // signer_public_key carries the public key.
 const PinSignerConfig = "pin-signer"
 
-// ErrNoSigner means the node has no pinned signer: neither
-// --signer-public-key nor STATE_DIR/signer.pub.
+// ErrNoSigner means the node has no pinned signer: neither a signer given
+// (InstallOptions.Signer) nor STATE_DIR/signer.pub.
 var ErrNoSigner = errors.New("node: no pinned signer")
+
+// Errors for an option a call needs and was not given.
+var (
+	ErrNoStateDir      = errors.New("node: no state directory")
+	ErrNoServerID      = errors.New("node: no server id")
+	ErrNoKeyRepository = errors.New("node: no key repository")
+	// ErrNoMetadata: collect was given no os-collect-config metadata.
+	ErrNoMetadata = errors.New("node: no metadata")
+)
 
 // PinResult is what pinning reports: the outputs of the pin-signer
 // deployment.
@@ -43,7 +52,7 @@ type PinResult struct {
 // let whoever can update a deployment sign the node's keys.
 func PinSigner(stateDir, key string) (*PinResult, error) {
 	if stateDir == "" {
-		return nil, fmt.Errorf("node: no state directory: pass --state-dir (%s by default)", DefaultStateDir)
+		return nil, fmt.Errorf("%w (%s by default)", ErrNoStateDir, DefaultStateDir)
 	}
 	want, err := envelope.ParsePublicKey(key)
 	if err != nil {

@@ -32,14 +32,18 @@ package rotation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/lockfile"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
@@ -95,7 +99,18 @@ var (
 	ErrNeedsAttention = errors.New("the fleet needs attention")
 	// ErrFailed is the cause of a Failed outcome.
 	ErrFailed = errors.New("failed")
+	// ErrIncomplete: the master moved to a generation that did not reach
+	// every node; the next distribute or rotate completes it.
+	ErrIncomplete = errors.New("rotation: the generation did not reach every node")
+	// ErrBusy: another run holds the undercloud state's run lock
+	// (STATE_DIR/run.lock); Run returned without starting.
+	ErrBusy = errors.New("rotation: another run is using the undercloud state")
 )
+
+// RunLockFile is the lock file, in the undercloud's state directory, that
+// one run holds from start to end: two runs on one state would interleave
+// their checks, rotations and deliveries.
+const RunLockFile = "run.lock"
 
 // Options say what a run works on.
 type Options struct {
@@ -131,9 +146,24 @@ func Registry(h *actions.FleetHost) (workflow.Registry, error) {
 }
 
 // Run runs one of fernetflow's workflows on the embedded engine. Its error
-// is for a run that could not start (the input does not fit the workflow);
-// how a started run ended is the Result's Outcome and Err.
+// is for a run that could not start (the input does not fit the workflow,
+// or another run holds the state: ErrBusy); how a started run ended is the
+// Result's Outcome and Err.
 func Run(ctx context.Context, wf Workflow, input map[string]any, o Options) (*Result, error) {
+	if o.Undercloud != nil {
+		if err := os.MkdirAll(o.Undercloud.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("rotation: state directory: %w", err)
+		}
+		path := filepath.Join(o.Undercloud.Dir, RunLockFile)
+		unlock, err := lockfile.Lock(ctx, path, lockfile.Options{})
+		if errors.Is(err, lockfile.ErrHeld) {
+			return nil, fmt.Errorf("%w (it holds %s)", ErrBusy, path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	h := &actions.FleetHost{Undercloud: o.Undercloud, Target: o.Target, OnDeliver: o.OnDeliver}
 	reg, err := Registry(h)
 	if err != nil {
@@ -192,7 +222,10 @@ func Judge(ex *workflow.Execution) (Outcome, error) {
 		if done["rotate"] && !done["verify"] && te != nil && te.Name != "incomplete" {
 			// Interrupted between the master's rotation and the check of
 			// the nodes: say what the next run does.
-			re.Hint = "the master moved to a new generation that not every node may hold yet: the next fernetflow rotate completes it (and does not rotate again)"
+			re.Hint = "the master moved to a new generation that not every node may hold yet: the next rotation completes it (and does not rotate again)"
+		}
+		if te != nil {
+			re.causes = causes(ex, te, re.Hint != "")
 		}
 		return out, re
 	}
@@ -245,6 +278,10 @@ type RunError struct {
 	// Hint says what to do next, when the run's state calls for it.
 	Hint  string
 	cause error
+	// causes are what the operator decides on, for errors.Is: a
+	// fleet.Refusal naming the nodes, fleet.ErrMasterNotReady,
+	// ErrIncomplete.
+	causes []error
 }
 
 func (e *RunError) Error() string {
@@ -269,6 +306,54 @@ func (e *RunError) Unwrap() []error {
 	out := []error{e.cause}
 	if e.Task != nil && e.Task.Err != nil {
 		out = append(out, e.Task.Err)
+	}
+	return append(out, e.causes...)
+}
+
+// causes are the errors.Is causes of the failed task te beyond its own
+// error: the nodes the run's last fleet.check named (a fleet.Refusal),
+// an empty master (check_fernet_keys's no_master), a generation that did
+// not reach every node (incomplete, or interrupted when pending).
+func causes(ex *workflow.Execution, te *workflow.TaskExecution, pending bool) []error {
+	var out []error
+	switch {
+	case te.Name == "no_master":
+		out = append(out, fleet.ErrMasterNotReady)
+	case te.Name == "incomplete" || pending:
+		out = append(out, ErrIncomplete)
+	}
+	var last *workflow.TaskExecution
+	for _, t := range ex.Tasks {
+		if t.Action == "fleet.check" && t.State == workflow.Success {
+			last = t
+		}
+	}
+	if last == nil {
+		return out
+	}
+	b, err := json.Marshal(last.Result)
+	if err != nil {
+		return out
+	}
+	var c struct {
+		Stragglers []struct {
+			fleet.Server
+			Status fleet.Status `json:"status"`
+		} `json:"stragglers"`
+		Overwrite []string `json:"overwrite"`
+		Adoption  *struct {
+			Action string `json:"action"`
+		} `json:"adoption"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return out
+	}
+	var ss []fleet.Straggler
+	for _, s := range c.Stragglers {
+		ss = append(ss, fleet.Straggler{Report: fleet.Report{Server: s.Server}, Status: s.Status})
+	}
+	if r := fleet.NewRefusal(ss, c.Overwrite, c.Adoption != nil && c.Adoption.Action == "refuse"); r != nil {
+		out = append(out, r)
 	}
 	return out
 }

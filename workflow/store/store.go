@@ -44,6 +44,9 @@ var (
 	bucketTriggers   = []byte("cron_triggers")
 )
 
+// ErrBusy means another process held the store's file for all of Timeout.
+var ErrBusy = errors.New("store: another process holds the store")
+
 // Timeout is how long Open waits for another process to release the file.
 var Timeout = 10 * time.Second
 
@@ -93,7 +96,7 @@ func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: Timeout, ReadOnly: readOnly})
 	if err != nil {
 		if errors.Is(err, boltErrors.ErrTimeout) {
-			return nil, fmt.Errorf("store: open %s: another process holds it (waited %s)", s.path, Timeout)
+			return nil, fmt.Errorf("%w: %s (waited %s)", ErrBusy, s.path, Timeout)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
 	}
