@@ -99,6 +99,9 @@ var (
 
 // Options say what a run works on.
 type Options struct {
+	// Undercloud is the undercloud's state. Its Now is the run's clock
+	// (time.Now when nil): the prune guard and the master's metadata
+	// (keys.rotate), the confirmations of fleet.check, the pins.
 	Undercloud *fleet.Undercloud
 	Target     fleet.Target
 	// Recorder, when set, records the execution (workflow/store).
@@ -108,6 +111,17 @@ type Options struct {
 	OnTask func(te *workflow.TaskExecution)
 	// OnDeliver is called after every delivery; it must not block.
 	OnDeliver func(r fleet.Report, err error)
+
+	// Test hooks, for a property test that runs a deliberately broken
+	// protocol to show its invariants catch it; nil in every other use.
+	//
+	// Definitions loads the workflows over the run's registry
+	// (definitions.Load when nil): a test passes a changed definition, or
+	// the shipped one parsed once for many runs.
+	Definitions func(reg workflow.Registry) (map[string]*workflow.File, error)
+	// WrapRegistry, when set, returns the registry the run uses instead
+	// of the one Registry binds (a test wraps an action in it).
+	WrapRegistry func(reg workflow.Registry) workflow.Registry
 }
 
 // Result is a finished run.
@@ -125,7 +139,7 @@ type Result struct {
 
 // Registry is every action fernetflow's workflows call, bound to h.
 func Registry(h *actions.FleetHost) (workflow.Registry, error) {
-	ko := actions.KeysOptions{DefaultRepository: h.Undercloud.MasterRepository()}
+	ko := actions.KeysOptions{DefaultRepository: h.Undercloud.MasterRepository(), Now: h.Now}
 	acts := workflow.StdActions()
 	acts = append(acts, actions.KeysStatus(ko), actions.KeysRotate(ko))
 	for _, x := range actions.FleetActions(h) {
@@ -138,12 +152,19 @@ func Registry(h *actions.FleetHost) (workflow.Registry, error) {
 // is for a run that could not start (the input does not fit the workflow);
 // how a started run ended is the Result's Outcome and Err.
 func Run(ctx context.Context, wf Workflow, input map[string]any, o Options) (*Result, error) {
-	h := &actions.FleetHost{Undercloud: o.Undercloud, Target: o.Target, OnDeliver: o.OnDeliver}
+	h := &actions.FleetHost{Undercloud: o.Undercloud, Target: o.Target, Now: o.Undercloud.Now, OnDeliver: o.OnDeliver}
 	reg, err := Registry(h)
 	if err != nil {
 		return nil, err
 	}
-	files, err := definitions.Load(reg)
+	if o.WrapRegistry != nil {
+		reg = o.WrapRegistry(reg)
+	}
+	load := definitions.Load
+	if o.Definitions != nil {
+		load = o.Definitions
+	}
+	files, err := load(reg)
 	if err != nil {
 		return nil, err
 	}
