@@ -105,7 +105,7 @@ func bind(h Host) []entry {
 	if hh == nil {
 		hh = &HeatHost{}
 	}
-	var ko keysOptions
+	ko := keysOptions{Now: fh.Now}
 	if fh.Undercloud != nil {
 		ko.DefaultRepository = fh.Undercloud.MasterRepository()
 	}

@@ -19,12 +19,18 @@ type keysOptions struct {
 	Owner *keys.Owner
 	// CredentialRepositories are refused for token key operations.
 	CredentialRepositories []string
+	// Now is the clock of the master's metadata and its prune guard
+	// (time.Now when nil); simulations run it on virtual time.
+	Now func() time.Time
 }
 
 func (o keysOptions) options() []keys.Option {
 	opts := []keys.Option{keys.WithCredentialRepositories(o.CredentialRepositories...), keys.WithWait()}
 	if o.Owner != nil {
 		opts = append(opts, keys.WithOwner(o.Owner.UID, o.Owner.GID))
+	}
+	if o.Now != nil {
+		opts = append(opts, keys.WithClock(o.Now))
 	}
 	return opts
 }

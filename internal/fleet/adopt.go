@@ -175,7 +175,7 @@ func (u *Undercloud) Adopt(ctx context.Context, set keys.Set, generation uint64)
 	if err := u.ensure(); err != nil {
 		return err
 	}
-	_, err := keys.Adopt(ctx, u.MasterRepository(), set, generation, keys.WithWait())
+	_, err := keys.Adopt(ctx, u.MasterRepository(), set, generation, keys.WithWait(), keys.WithClock(u.now))
 	return err
 }
 
@@ -212,6 +212,6 @@ func (u *Undercloud) State() (MasterState, error) {
 // ObserveMaster records a master seeded by hand (keys without metadata)
 // as adopted, generation 1.
 func (u *Undercloud) ObserveMaster(ctx context.Context) error {
-	_, err := keys.Observe(ctx, u.MasterRepository(), keys.WithWait())
+	_, err := keys.Observe(ctx, u.MasterRepository(), keys.WithWait(), keys.WithClock(u.now))
 	return err
 }

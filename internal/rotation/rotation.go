@@ -114,6 +114,9 @@ const RunLockFile = "run.lock"
 
 // Options say what a run works on.
 type Options struct {
+	// Undercloud is the undercloud's state. Its Now is the run's clock
+	// (time.Now when nil): the prune guard and the master's metadata
+	// (keys.rotate), the confirmations of fleet.check, the pins.
 	Undercloud *fleet.Undercloud
 	Target     fleet.Target
 	// Recorder, when set, records the execution (workflow/store).
@@ -123,6 +126,17 @@ type Options struct {
 	OnTask func(te *workflow.TaskExecution)
 	// OnDeliver is called after every delivery; it must not block.
 	OnDeliver func(r fleet.Report, err error)
+
+	// Test hooks, for a property test that runs a deliberately broken
+	// protocol to show its invariants catch it; nil in every other use.
+	//
+	// Definitions loads the workflows over the run's registry
+	// (definitions.Load when nil): a test passes a changed definition, or
+	// the shipped one parsed once for many runs.
+	Definitions func(reg workflow.Registry) (map[string]*workflow.File, error)
+	// WrapRegistry, when set, returns the registry the run uses instead
+	// of the one Registry binds (a test wraps an action in it).
+	WrapRegistry func(reg workflow.Registry) workflow.Registry
 }
 
 // Result is a finished run.
@@ -165,11 +179,21 @@ func Run(ctx context.Context, wf Workflow, input map[string]any, o Options) (*Re
 		defer unlock()
 	}
 	h := &actions.FleetHost{Undercloud: o.Undercloud, Target: o.Target, OnDeliver: o.OnDeliver}
+	if o.Undercloud != nil {
+		h.Now = o.Undercloud.Now // the run's clock (a simulation's virtual one)
+	}
 	reg, err := Registry(h)
 	if err != nil {
 		return nil, err
 	}
-	files, err := definitions.Load(reg)
+	if o.WrapRegistry != nil {
+		reg = o.WrapRegistry(reg)
+	}
+	load := definitions.Load
+	if o.Definitions != nil {
+		load = o.Definitions
+	}
+	files, err := load(reg)
 	if err != nil {
 		return nil, err
 	}
