@@ -104,9 +104,10 @@ type decoder struct {
 }
 
 // escapeKey makes a mapping key safe inside a path (JSON pointer style).
-func escapeKey(k string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
-}
+// pointerEscaper escapes a key as a JSON Pointer (RFC 6901) token.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+func escapeKey(k string) string { return pointerEscaper.Replace(k) }
 
 func (d *decoder) errf(n ast.Node, format string, args ...any) error {
 	return &Error{File: d.file, Pos: nodePos(n), Msg: fmt.Sprintf(format, args...)}

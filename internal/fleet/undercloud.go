@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -31,6 +32,9 @@ type Undercloud struct {
 	Dir string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+
+	mu     sync.Mutex
+	signer *envelope.Signer // once made or loaded: it never changes in place
 }
 
 // DefaultStateDir is /var/lib/fernetflow for root and
@@ -67,13 +71,23 @@ func (u *Undercloud) ensure() error {
 	return nil
 }
 
-// Signer returns the undercloud's signer, making it on first use.
+// Signer returns the undercloud's signer, making it on first use. The
+// signer is read once per Undercloud (every envelope of a run needs it).
 func (u *Undercloud) Signer() (*envelope.Signer, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.signer != nil {
+		return u.signer, nil
+	}
 	if err := u.ensure(); err != nil {
 		return nil, err
 	}
 	s, _, err := envelope.InitSigner(u.Dir)
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	u.signer = s
+	return s, nil
 }
 
 // Master is the master repository's current set with its generation and
