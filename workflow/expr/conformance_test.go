@@ -25,6 +25,9 @@ type conformanceCase struct {
 	Workflow string          `json:"workflow"`
 	Want     json.RawMessage `json:"want"`
 	Error    *string         `json:"error"`
+	// GoDiffers names why the Go evaluator does not match Mistral on this
+	// case; the case is still checked against Mistral in CI.
+	GoDiffers string `json:"go_differs"`
 }
 
 type workflowFixture struct {
@@ -32,6 +35,7 @@ type workflowFixture struct {
 	Env       json.RawMessage            `json:"env"`
 	Execution json.RawMessage            `json:"execution"`
 	Tasks     map[string]json.RawMessage `json:"tasks"`
+	Context   map[string]json.RawMessage `json:"context"`
 }
 
 func loadConformance(t testing.TB) conformanceTable {
@@ -78,6 +82,25 @@ func fixtureFuncs(t testing.TB, wf *workflowFixture) Funcs {
 		},
 		Execution: func(context.Context) (any, error) { return mustJSON(t, wf.Execution), nil },
 		Env:       func(context.Context) (any, error) { return mustJSON(t, wf.Env), nil },
+		Global: func(_ context.Context, name string) (any, error) {
+			return mustJSON(t, wf.Context[name]), nil
+		},
+		// The fixture's tasks by name, as mistral_eval.py lists them (the
+		// table keeps them in name order).
+		Tasks: func(_ context.Context, q TasksQuery) ([]any, error) {
+			out := []any{}
+			for _, name := range sortedKeys(anyKeys(wf.Tasks)) {
+				te := mustJSON(t, wf.Tasks[name]).(map[string]any)
+				if q.State != "" && te["state"] != q.State {
+					continue
+				}
+				if q.WorkflowExecutionID != "" && te["workflow_execution_id"] != q.WorkflowExecutionID {
+					continue
+				}
+				out = append(out, te)
+			}
+			return out, nil
+		},
 	}
 }
 
@@ -102,6 +125,9 @@ func TestConformance(t *testing.T) {
 		}
 		seen[c.Name] = true
 		t.Run(c.Name, func(t *testing.T) {
+			if c.GoDiffers != "" {
+				t.Skip("differs from Mistral: " + c.GoDiffers)
+			}
 			data := mustJSON(t, c.Data)
 			if c.Context != "" {
 				raw, ok := tab.Contexts[c.Context]
@@ -149,4 +175,12 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+func anyKeys[V any](m map[string]V) map[string]any {
+	out := make(map[string]any, len(m))
+	for k := range m {
+		out[k] = nil
+	}
+	return out
 }

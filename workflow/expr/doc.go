@@ -49,18 +49,19 @@
 //   - operators, loosest first: ->; or; and; not; = != < > <= >= in;
 //     plus and minus; * / mod; =~ !~ (regular expressions); unary + -;
 //     [ ]; . ?.
-//   - functions: len, str, int, float, list, dict, distinct, range, min,
-//     max, any, all, concat, format, let, switch, isString, isList, isDict,
-//     isInteger, isNumber, isBoolean, json_dump, json_parse, now, uuid
-//   - list methods (x.f()): select, where, selectMany, first, last, join,
-//     sum, min, max, any, all, count, len, distinct, orderBy,
-//     orderByDescending, skip, take, limit, flatten, contains, indexOf,
-//     lastIndexOf, concat, reverse, toList, toDict
-//   - dict methods: keys, values, get, containsKey, len
-//   - string methods: toUpper, toLower, startsWith, endsWith, replace, trim,
-//     format, split, substring, indexOf, lastIndexOf, join, len
+//   - yaql's standard library as Mistral 15 configures it: strings
+//     (format with Python's format specs, split, rightSplit, replace,
+//     trim, trimLeft, trimRight, norm, isEmpty, toCharArray, indexOf, ...),
+//     regex() and its methods, collections and queries (select, where,
+//     groupBy, orderBy/thenBy, aggregate, zip, slice, append, insert,
+//     delete, replace, distinct, ...), dicts (set, items, containsValue,
+//     delete, mergeWith, ...), sets (set, toSet, union, ...), math (abs,
+//     pow, round, sign, bitwise*, random), bool, coalesce, switch,
+//     selectCase, switchCase, let, with, unpack, def, assert; funcs.go
+//     lists every name and whether it is a function or a method
 //   - Mistral's functions: task(name) and task() (the current task),
-//     execution(), env(), uuid()
+//     tasks(), execution(), env(), global(name), uuid(), json_dump,
+//     json_parse, json_pp, yaml_dump, yaml_parse
 //
 // yaql decides which names are functions and which are methods:
 // $.list.first() works and first($.list) is an error, as in Mistral. In a
@@ -75,8 +76,10 @@
 // Task receives "" for task() (the current task) and returns the task
 // execution as Mistral shows it (id, name, state, state_info, result,
 // published, ...) or nil when there is no such task, which makes
-// task(name).result an error, as in Mistral. A nil Funcs field makes
-// task() and execution() fail with an error and env() return null.
+// task(name).result an error, as in Mistral. Global and Tasks serve
+// global(name) and tasks(...). A nil Funcs field makes
+// task(), tasks(), global() and execution() fail with an error and env()
+// return null.
 //
 // # Bounds
 //
@@ -103,9 +106,12 @@
 //
 // # Differences from YAQL and Mistral
 //
-// Left out: Jinja ({{ }}), user-defined functions (def), delegates,
-// slicing beyond [i], the date and time functions (now() returns an ISO
-// string, not a datetime), sets, and yaql functions outside the list above
-// (groupBy, zip, regex(), ... are unknown functions here). The
-// regular expressions of =~ and !~ are Go's RE2, not Python's re.
+// Left out: Jinja ({{ }}), delegates, slicing beyond [i], the date and
+// time functions (now() returns an ISO string, not a datetime) and
+// executions(). The regular expressions are Go's RE2 with Python's \d, \w,
+// \s and $ emulated: lookaround and backreferences are errors here. Sets
+// leave an evaluation as lists in sorted order; endless sequences
+// (sequence(), repeat(), cycle()) can only be read with take() or
+// first(). Cases of testdata/conformance.json marked go_differs name the
+// remaining differences.
 package expr

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 )
 
@@ -52,6 +51,22 @@ type Funcs struct {
 	Execution func(ctx context.Context) (any, error)
 	// Env returns the execution's environment (the env of its params).
 	Env func(ctx context.Context) (any, error)
+	// Global returns the workflow execution's variable name (what
+	// global(name) reads: Mistral's wf_ex.context), or nil.
+	Global func(ctx context.Context, name string) (any, error)
+	// Tasks returns the task executions that tasks(...) lists, in
+	// Mistral's view (as Task). An empty workflowExecutionID means all;
+	// an empty state, any state.
+	Tasks func(ctx context.Context, q TasksQuery) ([]any, error)
+}
+
+// TasksQuery is the filter of Mistral's tasks(workflow_execution_id,
+// recursive, state, flat).
+type TasksQuery struct {
+	WorkflowExecutionID string
+	Recursive           bool
+	State               string
+	Flat                bool
 }
 
 // Limits bound an evaluation. A zero field takes its default.
@@ -112,6 +127,12 @@ func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits 
 	if err := ev.checkSize(v, "the result"); err != nil {
 		return nil, err
 	}
+	if ev.sets {
+		v = exportValue(v)
+	}
+	if _, ok := v.(*regexValue); ok {
+		return nil, errors.New("expr: the result is a regex, which has no value outside an expression")
+	}
 	return v, nil
 }
 
@@ -129,7 +150,8 @@ type scope struct {
 	parent *scope
 	dollar any
 	vars   map[string]any
-	lambda bool // $1 is dollar, as in a lambda's scope
+	lambda bool                // $1 is dollar, as in a lambda's scope
+	defs   map[string]*userDef // functions def() declared
 }
 
 func (s *scope) lookup(name string) any {
@@ -145,7 +167,12 @@ func (s *scope) lookup(name string) any {
 }
 
 // letContext is what let() returns: variables for the right side of ->.
-type letContext struct{ vars map[string]any }
+type letContext struct {
+	vars      map[string]any
+	defs      map[string]*userDef
+	dollar    any // the new $ when setDollar (with(), unpack())
+	setDollar bool
+}
 
 type evaluator struct {
 	ctx   context.Context
@@ -154,6 +181,11 @@ type evaluator struct {
 	depth int
 	steps int64
 	alloc int64
+	sets  bool // a set was made: the result is exported (see exportValue)
+	defs  bool // def() was called: calls look for user functions first
+	// orders are the sort keys of lists that orderBy() returned, by their
+	// first element, for thenBy() (yaql's OrderingIterable).
+	orders map[*any]*ordering
 }
 
 // allocate charges the creation of n list elements or dict entries (or
@@ -490,7 +522,11 @@ func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("expr: the left side of -> must be let(...), not %s", article(l))
 		}
-		return ev.eval(n.r, &scope{parent: sc, dollar: sc.dollar, vars: lc.vars})
+		dollar := sc.dollar
+		if lc.setDollar {
+			dollar = lc.dollar
+		}
+		return ev.eval(n.r, &scope{parent: sc, dollar: dollar, vars: lc.vars, defs: lc.defs})
 	}
 	l, err := ev.value(n.l, sc)
 	if err != nil {
@@ -515,6 +551,11 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		eq, err := ev.equal(l, r)
 		return eq == (op == "="), err
 	case "<", ">", "<=", ">=":
+		if a, ok := l.(*setValue); ok {
+			if b, ok := r.(*setValue); ok {
+				return ev.setCompare(op, a, b)
+			}
+		}
 		c, ok := compare(l, r)
 		if !ok {
 			break
@@ -531,6 +572,8 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		}
 	case "in":
 		switch c := r.(type) {
+		case *setValue:
+			return ev.operator(op, l, c.elems)
 		case []any:
 			for _, e := range c {
 				eq, err := ev.equal(l, e)
@@ -545,6 +588,15 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 			}
 		}
 	case "=~", "!~":
+		if rx, ok := r.(*regexValue); ok {
+			if s, ok := l.(string); ok {
+				if err := ev.allocate((len(s)+1)*(len(rx.src)+1)/64, op); err != nil {
+					return nil, err
+				}
+				return rx.re.MatchString(s) == (op == "=~"), nil
+			}
+			break
+		}
 		s, ok1 := l.(string)
 		pat, ok2 := r.(string)
 		if !ok1 || !ok2 {
@@ -554,7 +606,7 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		if err := ev.allocate((len(s)+1)*(len(pat)+1)/64, op); err != nil {
 			return nil, err
 		}
-		re, err := regexp.Compile(pat)
+		re, err := compilePy(pat, "")
 		if err != nil {
 			return nil, fmt.Errorf("expr: %s: pattern %q: %v", op, pat, err)
 		}
@@ -679,6 +731,12 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 	}
 	switch op {
 	case "+":
+		if a, ok := l.(*setValue); ok {
+			l = a.elems
+		}
+		if b, ok := r.(*setValue); ok {
+			r = b.elems
+		}
 		switch a := l.(type) {
 		case string:
 			if b, ok := r.(string); ok {

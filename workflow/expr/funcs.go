@@ -122,7 +122,7 @@ func (c *callCtx) list(ev *evaluator, i int) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, ok := v.([]any)
+	l, ok := iterable(v)
 	if !ok {
 		return nil, c.argErr(i, v, "a list")
 	}
@@ -219,11 +219,105 @@ func init() {
 		"task":              {asFunction, fnTask},
 		"execution":         {asFunction, fnExecution},
 		"env":               {asFunction, fnEnv},
+		// yaql's standard library beyond the first version's subset
+		"filter":              {asMethod, fnWhere},
+		"map":                 {asMethod, fnSelect},
+		"thenBy":              {asMethod, fnOrderBy},
+		"thenByDescending":    {asMethod, fnOrderBy},
+		"trimLeft":            {asMethod, fnTrim},
+		"trimRight":           {asMethod, fnTrim},
+		"norm":                {asBoth, fnNorm},
+		"isEmpty":             {asBoth, fnIsEmpty},
+		"toCharArray":         {asMethod, fnToCharArray},
+		"rightSplit":          {asMethod, fnRightSplit},
+		"hex":                 {asFunction, fnHex},
+		"characters":          {asFunction, fnCharacters},
+		"set":                 {asBoth, fnSetFn},
+		"items":               {asMethod, fnItems},
+		"containsValue":       {asMethod, fnContainsValue},
+		"delete":              {asMethod, fnDelete},
+		"deleteAll":           {asMethod, fnDeleteAll},
+		"insert":              {asMethod, fnInsert},
+		"insertMany":          {asMethod, fnInsert},
+		"replaceMany":         {asMethod, replaceList},
+		"toSet":               {asMethod, fnToSet},
+		"union":               {asMethod, fnSetOp},
+		"intersect":           {asMethod, fnSetOp},
+		"difference":          {asMethod, fnSetOp},
+		"symmetricDifference": {asMethod, fnSetOp},
+		"add":                 {asMethod, fnSetAddRemove},
+		"remove":              {asMethod, fnSetAddRemove},
+		"isSet":               {asFunction, fnIsSetIter},
+		"isIterable":          {asFunction, fnIsSetIter},
+		"mergeWith":           {asMethod, fnMergeWith},
+		"append":              {asBoth, fnAppend},
+		"enumerate":           {asBoth, fnEnumerate},
+		"memorize":            {asMethod, fnMemorize},
+		"single":              {asMethod, fnSingle},
+		"groupBy":             {asMethod, fnGroupBy},
+		"zip":                 {asMethod, fnZip},
+		"zipLongest":          {asMethod, fnZip},
+		"repeat":              {asMethod, fnRepeat},
+		"cycle":               {asMethod, fnCycle},
+		"sequence":            {asFunction, fnSequence},
+		"takeWhile":           {asMethod, fnTakeSkipWhile},
+		"skipWhile":           {asMethod, fnTakeSkipWhile},
+		"indexWhere":          {asMethod, fnIndexWhere},
+		"lastIndexWhere":      {asMethod, fnIndexWhere},
+		"slice":               {asMethod, fnSlice},
+		"splitWhere":          {asMethod, fnSplitWhere},
+		"sliceWhere":          {asMethod, fnSplitWhere},
+		"splitAt":             {asMethod, fnSplitAt},
+		"aggregate":           {asMethod, fnAggregate},
+		"reduce":              {asMethod, fnAggregate},
+		"accumulate":          {asMethod, fnAggregate},
+		"defaultIfEmpty":      {asMethod, fnDefaultIfEmpty},
+		"generate":            {asFunction, fnGenerate},
+		"generateMany":        {asFunction, fnGenerateMany},
+		"abs":                 {asFunction, fnAbs},
+		"pow":                 {asFunction, fnPow},
+		"round":               {asFunction, fnRound},
+		"sign":                {asFunction, fnSign},
+		"bitwiseAnd":          {asFunction, fnBitwise},
+		"bitwiseOr":           {asFunction, fnBitwise},
+		"bitwiseXor":          {asFunction, fnBitwise},
+		"bitwiseNot":          {asFunction, fnBitwise},
+		"shiftBitsLeft":       {asFunction, fnBitwise},
+		"shiftBitsRight":      {asFunction, fnBitwise},
+		"random":              {asFunction, fnRandom},
+		"bool":                {asFunction, fnBool},
+		"coalesce":            {asFunction, fnCoalesce},
+		"selectCase":          {asFunction, fnCases},
+		"selectAllCases":      {asFunction, fnCases},
+		"examine":             {asFunction, fnCases},
+		"switchCase":          {asMethod, fnSwitchCase},
+		"unpack":              {asMethod, fnUnpack},
+		"with":                {asFunction, fnWith},
+		"def":                 {asFunction, fnDef},
+		"assert":              {asMethod, fnAssert},
+		"regex":               {asFunction, fnRegex},
+		"matches":             {asMethod, fnMatches},
+		"search":              {asMethod, fnSearch},
+		"searchAll":           {asMethod, fnSearch},
+		"replaceBy":           {asMethod, fnReplaceBy},
+		"escapeRegex":         {asFunction, fnEscapeRegex},
+		"isRegex":             {asFunction, fnIsRegex},
+		// Mistral's functions
+		"global":     {asFunction, fnGlobal},
+		"tasks":      {asFunction, fnTasks},
+		"json_pp":    {asFunction, fnJSONPP},
+		"yaml_dump":  {asFunction, fnYAMLDump},
+		"yaml_parse": {asFunction, fnYAMLParse},
 	}
 }
 
 // call evaluates f(args) or recv.f(args).
 func (ev *evaluator) call(n *callNode, recv any, isMethod bool, sc *scope) (any, error) {
+	if ev.defs && !isMethod {
+		if d := sc.userDef(n.name); d != nil {
+			return ev.callUser(d, n, sc)
+		}
+	}
 	b, ok := builtins[n.name]
 	switch {
 	case !ok && isMethod:
@@ -261,6 +355,8 @@ func fnLen(ev *evaluator, c *callCtx) (any, error) {
 		return int64(len(x)), nil
 	case map[string]any:
 		return int64(len(x)), nil
+	case *setValue:
+		return int64(len(x.elems)), nil
 	}
 	return nil, c.argErr(0, v, "a string, list or dict")
 }
@@ -313,6 +409,9 @@ func fnInt(ev *evaluator, c *callCtx) (any, error) {
 		return int64(x), nil
 	case string:
 		s := strings.TrimSpace(x)
+		if t := strings.ReplaceAll(s, "_", ""); t != s && !strings.Contains(s, "__") && !strings.HasPrefix(s, "_") && !strings.HasSuffix(s, "_") {
+			s = t // Python's int() accepts 1_000
+		}
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("expr: int(): argument 1 %s is not an integer", shortRepr(x))
@@ -331,6 +430,10 @@ func fnFloat(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	switch x := v.(type) {
+	case nil: // yaql's float(null) is 0.0
+		return 0.0, nil
+	case bool:
+		return float64(boolInt(x)), nil
 	case int64:
 		return float64(x), nil
 	case float64:
@@ -489,35 +592,15 @@ func fnWhere(ev *evaluator, c *callCtx) (any, error) {
 }
 
 func fnDistinct(ev *evaluator, c *callCtx) (any, error) {
-	if err := c.arity(1, 1); err != nil {
-		return nil, err
-	}
-	l, err := c.list(ev, 0)
+	b, err := c.bind(1, "collection", "keySelector")
 	if err != nil {
 		return nil, err
 	}
-	if err := ev.allocate(len(l), "distinct()"); err != nil {
+	l, err := b.seq(ev, 0)
+	if err != nil {
 		return nil, err
 	}
-	out := []any{}
-	seen := map[string]bool{} // by canonical JSON, for scalars and collections alike
-	for _, e := range l {
-		if err := ev.step(); err != nil {
-			return nil, err
-		}
-		if err := ev.checkSize(e, "distinct()"); err != nil {
-			return nil, err
-		}
-		k, err := distinctKey(e)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return ev.distinct(l, b.nodes[1], c.sc)
 }
 
 // distinctKey is a key under which values Python considers equal collide:
@@ -564,6 +647,9 @@ func fnFirstLast(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 2); err != nil {
 		return nil, err
 	}
+	if lz, ok := c.recv.(*lazySeq); ok && c.name == "first" {
+		return lz.at(0), nil
+	}
 	l, err := c.list(ev, 0)
 	if err != nil {
 		return nil, err
@@ -581,6 +667,9 @@ func fnFirstLast(ev *evaluator, c *callCtx) (any, error) {
 }
 
 func fnJoin(ev *evaluator, c *callCtx) (any, error) {
+	if c.nargs() == 4 {
+		return fnJoinQuery(ev, c)
+	}
 	if err := c.arity(2, 2); err != nil {
 		return nil, err
 	}
@@ -593,10 +682,10 @@ func fnJoin(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	sep, okS := b.(string)
-	l, okL := a.([]any)
+	l, okL := iterable(a)
 	if !okS || !okL {
 		sep, okS = a.(string)
-		l, okL = b.([]any)
+		l, okL = iterable(b)
 		if !okS || !okL {
 			return nil, fmt.Errorf("expr: join(): want list.join(separator) or separator.join(list), not %s.join(%s)", article(a), article(b))
 		}
@@ -618,52 +707,6 @@ func fnJoin(ev *evaluator, c *callCtx) (any, error) {
 	}
 	out := strings.Join(parts, sep)
 	return out, ev.allocString(out, "join()")
-}
-
-func fnSplit(ev *evaluator, c *callCtx) (any, error) {
-	if err := c.arity(1, 3); err != nil {
-		return nil, err
-	}
-	s, err := c.str(ev, 0)
-	if err != nil {
-		return nil, err
-	}
-	var sep any
-	if c.nargs() > 1 {
-		if sep, err = c.arg(ev, 1); err != nil {
-			return nil, err
-		}
-	}
-	max := int64(-1)
-	if c.nargs() > 2 {
-		if max, err = c.integer(ev, 2); err != nil {
-			return nil, err
-		}
-	}
-	var parts []string
-	switch x := sep.(type) {
-	case nil:
-		parts = splitSpace(s, max)
-	case string:
-		if x == "" {
-			return nil, errors.New("expr: split(): the separator is empty")
-		}
-		n := -1
-		if max >= 0 {
-			n = int(min(max, int64(len(s)))) + 1
-		}
-		parts = strings.SplitN(s, x, n)
-	default:
-		return nil, c.argErr(1, sep, "a string or null")
-	}
-	if err := ev.allocate(len(parts), "split()"); err != nil {
-		return nil, err
-	}
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		out[i] = p
-	}
-	return out, nil
 }
 
 // splitSpace is Python's str.split() without a separator.
@@ -717,7 +760,7 @@ func fnJSONParse(ev *evaluator, c *callCtx) (any, error) {
 	}
 	v, err := UnmarshalJSON([]byte(s))
 	if err != nil {
-		return nil, fmt.Errorf("expr: json_parse(): %w", errors.Unwrap(err))
+		return nil, fmt.Errorf("expr: json_parse(): %s", strings.TrimPrefix(err.Error(), "expr: decode JSON: "))
 	}
 	return v, nil
 }
@@ -730,6 +773,19 @@ func fnNow(ev *evaluator, c *callCtx) (any, error) {
 }
 
 func fnRange(ev *evaluator, c *callCtx) (any, error) {
+	if len(c.named) > 0 {
+		bd, err := c.bind(2, "start", "stop", "step")
+		if err != nil {
+			return nil, err
+		}
+		var a [3]int64
+		for i, d := range []int64{0, 0, 1} {
+			if a[i], err = bd.integer(ev, i, d); err != nil {
+				return nil, err
+			}
+		}
+		return ev.rangeList(a[0], a[1], a[2])
+	}
 	if err := c.arity(1, 3); err != nil {
 		return nil, err
 	}
@@ -748,6 +804,10 @@ func fnRange(ev *evaluator, c *callCtx) (any, error) {
 	if c.nargs() > 2 {
 		step = a[2]
 	}
+	return ev.rangeList(start, stop, step)
+}
+
+func (ev *evaluator) rangeList(start, stop, step int64) (any, error) {
 	if step == 0 {
 		return nil, errors.New("expr: range(): argument 3 (step) must not be zero")
 	}
@@ -776,18 +836,26 @@ func fnRange(ev *evaluator, c *callCtx) (any, error) {
 }
 
 func fnSum(ev *evaluator, c *callCtx) (any, error) {
-	if err := c.arity(1, 1); err != nil {
-		return nil, err
-	}
-	l, err := c.list(ev, 0)
+	b, err := c.bind(1, "collection", "initial")
 	if err != nil {
 		return nil, err
 	}
-	if len(l) == 0 {
-		return nil, errors.New("expr: sum(): the list is empty")
+	l, err := b.seq(ev, 0)
+	if err != nil {
+		return nil, err
 	}
-	acc := l[0]
-	for _, e := range l[1:] {
+	var acc any
+	if b.has(1) {
+		if acc, err = b.val(ev, 1, nil); err != nil {
+			return nil, err
+		}
+	} else {
+		if len(l) == 0 {
+			return nil, errors.New("expr: sum(): the list is empty")
+		}
+		acc, l = l[0], l[1:]
+	}
+	for _, e := range l {
 		if err := ev.step(); err != nil {
 			return nil, err
 		}
@@ -798,16 +866,26 @@ func fnSum(ev *evaluator, c *callCtx) (any, error) {
 	return acc, nil
 }
 
+// fnMinMax is min(a, b) and max(a, b) (null is less than everything), and
+// list.min(initial) and list.max(initial).
 func fnMinMax(ev *evaluator, c *callCtx) (any, error) {
 	var l []any
 	var err error
 	switch {
 	case c.isM:
-		if err := c.arity(1, 1); err != nil {
+		b, err := c.bind(1, "collection", "initial")
+		if err != nil {
 			return nil, err
 		}
-		if l, err = c.list(ev, 0); err != nil {
+		if l, err = b.seq(ev, 0); err != nil {
 			return nil, err
+		}
+		if b.has(1) {
+			init, err := b.val(ev, 1, nil)
+			if err != nil {
+				return nil, err
+			}
+			l = append([]any{init}, l...)
 		}
 		if len(l) == 0 {
 			return nil, fmt.Errorf("expr: %s(): the list is empty", c.name)
@@ -869,6 +947,7 @@ func fnLet(ev *evaluator, c *callCtx) (any, error) {
 	for i, v := range vals {
 		vars[strconv.Itoa(i+1)] = v
 	}
+
 	for _, m := range c.named {
 		id, ok := m.key.(*identNode)
 		if !ok {
@@ -880,7 +959,11 @@ func fnLet(ev *evaluator, c *callCtx) (any, error) {
 		}
 		vars[id.name] = v
 	}
-	return &letContext{vars: vars}, nil
+	lc := &letContext{vars: vars}
+	if len(vals) > 0 {
+		lc.dollar, lc.setDollar = vals[0], true
+	}
+	return lc, nil
 }
 
 func fnSwitch(ev *evaluator, c *callCtx) (any, error) {
@@ -934,7 +1017,28 @@ func fnAffix(ev *evaluator, c *callCtx) (any, error) {
 	return false, nil
 }
 
+// fnReplace is string.replace(old, new, count), string.replace(dict,
+// count), list.replace(position, value, count) and the regex forms.
 func fnReplace(ev *evaluator, c *callCtx) (any, error) {
+	switch x := c.recv.(type) {
+	case []any, *setValue:
+		return replaceList(ev, c)
+	case *regexValue:
+		return ev.regexReplace(c, false)
+	case string:
+		if c.nargs() > 1 {
+			v, err := c.arg(ev, 1)
+			if err != nil {
+				return nil, err
+			}
+			switch r := v.(type) {
+			case *regexValue:
+				return ev.regexReplace(c, false)
+			case map[string]any:
+				return ev.replaceDict(c, x, r)
+			}
+		}
+	}
 	if err := c.arity(3, 4); err != nil {
 		return nil, err
 	}
@@ -971,30 +1075,6 @@ func fnReplace(ev *evaluator, c *callCtx) (any, error) {
 	return out, ev.allocString(out, "replace()")
 }
 
-func fnTrim(ev *evaluator, c *callCtx) (any, error) {
-	if err := c.arity(1, 2); err != nil {
-		return nil, err
-	}
-	s, err := c.str(ev, 0)
-	if err != nil {
-		return nil, err
-	}
-	if c.nargs() == 2 {
-		v, err := c.arg(ev, 1)
-		if err != nil {
-			return nil, err
-		}
-		if v != nil {
-			chars, ok := v.(string)
-			if !ok {
-				return nil, c.argErr(1, v, "a string or null")
-			}
-			return strings.Trim(s, chars), nil
-		}
-	}
-	return strings.TrimFunc(s, unicode.IsSpace), nil
-}
-
 // fnFormat is Python's str.format with {}, {0} and {name} fields.
 func fnFormat(ev *evaluator, c *callCtx) (any, error) {
 	if c.nargs() < 1 {
@@ -1025,7 +1105,12 @@ func fnFormat(ev *evaluator, c *callCtx) (any, error) {
 		named[id.name] = v
 	}
 	var b strings.Builder
-	auto := 0
+	auto, manual := 0, false
+	for _, a := range args {
+		if err := ev.checkSize(a, "format()"); err != nil {
+			return nil, err
+		}
+	}
 	for i := 0; i < len(f); i++ {
 		ch := f[i]
 		switch {
@@ -1038,33 +1123,15 @@ func fnFormat(ev *evaluator, c *callCtx) (any, error) {
 		case ch == '{':
 			end := strings.IndexByte(f[i:], '}')
 			if end < 0 {
-				return nil, errors.New("expr: format(): single '{' in the format string")
+				return nil, errors.New("expr: format(): expected '}' before end of string")
 			}
 			field := f[i+1 : i+end]
 			i += end
-			var v any
-			switch n, err := strconv.Atoi(field); {
-			case field == "":
-				if auto >= len(args) {
-					return nil, fmt.Errorf("expr: format(): field {} number %d has no argument", auto)
-				}
-				v = args[auto]
-				auto++
-			case err == nil:
-				if n < 0 || n >= len(args) {
-					return nil, fmt.Errorf("expr: format(): field {%d} has no argument", n)
-				}
-				v = args[n]
-			default:
-				var ok bool
-				if v, ok = named[field]; !ok {
-					return nil, fmt.Errorf("expr: format(): field {%s} has no argument", field)
-				}
+			out, err := formatField(field, args, named, &auto, &manual)
+			if err != nil {
+				return nil, fmt.Errorf("expr: format(): %v", err)
 			}
-			if err := ev.checkSize(v, "format()"); err != nil {
-				return nil, err
-			}
-			b.WriteString(pyFormatValue(v))
+			b.WriteString(out)
 		case ch == '}':
 			return nil, errors.New("expr: format(): single '}' in the format string")
 		default:
@@ -1177,55 +1244,8 @@ func fnEnv(ev *evaluator, c *callCtx) (any, error) {
 	return Normalize(v)
 }
 
-func fnOrderBy(ev *evaluator, c *callCtx) (any, error) {
-	if err := c.arity(2, 2); err != nil {
-		return nil, err
-	}
-	l, err := c.list(ev, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := ev.allocate(2*len(l), c.name+"()"); err != nil {
-		return nil, err
-	}
-	type keyed struct{ key, v any }
-	ks := make([]keyed, len(l))
-	ls := lambdaScope(c.sc)
-	for i, e := range l {
-		k, err := ev.lambda(c.node(1), ls, e)
-		if err != nil {
-			return nil, err
-		}
-		ks[i] = keyed{k, e}
-	}
-	var cmpErr error
-	desc := c.name == "orderByDescending"
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		r, ok := compare(a.key, b.key)
-		if !ok && cmpErr == nil {
-			cmpErr = fmt.Errorf("expr: %s(): cannot compare %s with %s", c.name, article(a.key), article(b.key))
-		}
-		if desc {
-			return -r
-		}
-		return r
-	})
-	if cmpErr != nil {
-		return nil, cmpErr
-	}
-	out := make([]any, len(ks))
-	for i, k := range ks {
-		out[i] = k.v
-	}
-	return out, nil
-}
-
 func fnSkipTake(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(2, 2); err != nil {
-		return nil, err
-	}
-	l, err := c.list(ev, 0)
-	if err != nil {
 		return nil, err
 	}
 	n, err := c.integer(ev, 1)
@@ -1234,6 +1254,23 @@ func fnSkipTake(ev *evaluator, c *callCtx) (any, error) {
 	}
 	if n < 0 {
 		return nil, fmt.Errorf("expr: %s(): argument 1 is %d, want 0 or more", c.name, n)
+	}
+	if lz, ok := c.recv.(*lazySeq); ok && c.isM && c.name != "skip" {
+		if err := ev.checkItems(int(min(n, int64(ev.lim.MaxItems)+1)), c.name+"()"); err != nil {
+			return nil, err
+		}
+		if err := ev.allocate(int(n), c.name+"()"); err != nil {
+			return nil, err
+		}
+		out := make([]any, n)
+		for i := range out {
+			out[i] = lz.at(i)
+		}
+		return out, nil
+	}
+	l, err := c.list(ev, 0)
+	if err != nil {
+		return nil, err
 	}
 	n = min(n, int64(len(l)))
 	if c.name == "skip" {
@@ -1257,7 +1294,7 @@ func fnFlatten(ev *evaluator, c *callCtx) (any, error) {
 	var walk func(l []any)
 	walk = func(l []any) {
 		for _, e := range l {
-			if inner, ok := e.([]any); ok {
+			if inner, ok := iterable(e); ok {
 				walk(inner)
 			} else {
 				out = append(out, e)
@@ -1319,6 +1356,9 @@ func fnContains(ev *evaluator, c *callCtx) (any, error) {
 // fnIndexOf finds an element of a list or a substring (in characters),
 // from the start or, for lastIndexOf, from the end; -1 when absent.
 func fnIndexOf(ev *evaluator, c *callCtx) (any, error) {
+	if s, ok := c.recv.(string); ok && c.isM && c.nargs() > 2 {
+		return ev.strIndexOf(c, s)
+	}
 	if err := c.arity(2, 2); err != nil {
 		return nil, err
 	}
@@ -1391,7 +1431,7 @@ func fnConcat(ev *evaluator, c *callCtx) (any, error) {
 	}
 	out := []any{}
 	for i, v := range vals {
-		l, ok := v.([]any)
+		l, ok := iterable(v)
 		if !ok {
 			return nil, c.argErr(i, v, "a list")
 		}

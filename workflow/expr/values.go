@@ -31,6 +31,10 @@ func typeName(v any) string {
 		return "dict"
 	case *letContext:
 		return "context"
+	case *setValue:
+		return "set"
+	case *regexValue:
+		return "regex"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -53,6 +57,8 @@ func Truthy(v any) bool {
 		return len(x) > 0
 	case map[string]any:
 		return len(x) > 0
+	case *setValue:
+		return len(x.elems) > 0
 	}
 	return true
 }
@@ -135,6 +141,9 @@ func equalB(a, b any, budget *int) bool {
 			}
 		}
 		return true
+	case *setValue:
+		y, ok := b.(*setValue)
+		return ok && x.subset(y, budget) && y.subset(x, budget)
 	}
 	return false
 }
@@ -236,6 +245,24 @@ func writeRepr(b *strings.Builder, v any, tuples bool) {
 			writeRepr(b, x[k], tuples)
 		}
 		b.WriteString("}")
+	case *setValue:
+		// yaql's sets are frozensets: str(set(1)) is "frozenset({1})".
+		if len(x.elems) == 0 {
+			b.WriteString("frozenset()")
+			return
+		}
+		b.WriteString("frozenset({")
+		for i, e := range x.elems {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, e, tuples)
+		}
+		b.WriteString("})")
+	case *regexValue:
+		b.WriteString("re.compile(")
+		writeStrRepr(b, x.src)
+		b.WriteString(")")
 	default:
 		fmt.Fprintf(b, "%v", x)
 	}
@@ -343,6 +370,8 @@ func writeJSON(b *bytes.Buffer, v any, indent, prefix, itemSep, keySep string, a
 		}
 	case string:
 		writeJSONString(b, x, ascii)
+	case *setValue: // Mistral's JSON encoder writes a set as a list
+		return writeJSON(b, x.elems, indent, prefix, itemSep, keySep, ascii)
 	case []any:
 		if len(x) == 0 {
 			b.WriteString("[]")
@@ -556,6 +585,8 @@ func valueSize(v any, limit int) int {
 					return false
 				}
 			}
+		case *setValue:
+			return walk(x.elems)
 		case map[string]any:
 			for k, e := range x {
 				n += len(k)

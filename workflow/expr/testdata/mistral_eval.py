@@ -10,9 +10,10 @@ for <% %> expressions, on Debian's python3-yaql and python3-mistral.
   mistral_eval.py fill    print the table with "want"/"error" of every case
                           set from Mistral's answer (to write new cases)
 
-task(), execution() and env() read the case's "workflow" fixture: the
-database calls behind them are replaced by lookups in the fixture, so the
-functions themselves are Mistral's.
+task(), tasks(), execution(), env() and global() read the case's
+"workflow" fixture (global() its "context"): the database calls behind
+them are replaced by lookups in the fixture, so the functions themselves
+are Mistral's.
 """
 import datetime
 import json
@@ -41,18 +42,40 @@ def _exec(id):
     e.setdefault('id', id)
     ns = types.SimpleNamespace(**{k: e.get(k) for k in (
         'id', 'name', 'spec', 'input', 'params', 'root_execution_id')})
+    ns.context = CURRENT.get('context') or {}  # what global() reads
     ns.created_at = _Time(e.get('created_at', ''))
     ns.updated_at = _Time(e.get('updated_at', ''))
     return ns
 
 
+class _Row(dict):
+    """A task execution of the fixture, as a dict and as a DB row."""
+
+    def __getattr__(self, k):
+        try:
+            return self[k]
+        except KeyError:
+            raise AttributeError(k)
+
+
 def _task(id):
-    return (CURRENT.get('tasks') or {}).get(id)
+    t = (CURRENT.get('tasks') or {}).get(id)
+    return _Row(t) if t is not None else None
 
 
-def _tasks(workflow_execution_id=None, name=None, **kw):
-    t = (CURRENT.get('tasks') or {}).get(name)
-    return [t] if t is not None else []
+def _tasks(workflow_execution_id=None, name=None, state=None, **kw):
+    """The fixture's tasks (in its order) that match the query."""
+    out = []
+    for t in (CURRENT.get('tasks') or {}).values():
+        if name is not None and t.get('name') != name:
+            continue
+        if state is not None and t.get('state') != state:
+            continue
+        if (workflow_execution_id is not None and
+                t.get('workflow_execution_id') != workflow_execution_id):
+            continue
+        out.append(_Row(t))
+    return out
 
 
 db_api.get_workflow_execution = _exec

@@ -1,0 +1,88 @@
+package expr
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Mistral's own expression functions beyond task(), execution(), env()
+// and uuid(): global(), tasks(), json_pp(), yaml_dump(), yaml_parse().
+
+func fnGlobal(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	name, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if ev.funcs.Global == nil {
+		return nil, errors.New("expr: global(): no workflow execution here (outside a workflow)")
+	}
+	v, err := ev.funcs.Global(ev.ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("expr: global(%s): %w", pyRepr(name, false), err)
+	}
+	return Normalize(v)
+}
+
+// fnTasks is tasks(workflowExecutionId, recursive, state, flat).
+func fnTasks(ev *evaluator, c *callCtx) (any, error) {
+	b, err := c.bind(0, "workflow_execution_id", "recursive", "state", "flat")
+	if err != nil {
+		return nil, err
+	}
+	var q TasksQuery
+	if q.WorkflowExecutionID, _, err = b.optStr(ev, 0); err != nil {
+		return nil, err
+	}
+	r, err := b.val(ev, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	q.Recursive = Truthy(r)
+	if q.State, _, err = b.optStr(ev, 2); err != nil {
+		return nil, err
+	}
+	f, err := b.val(ev, 3, false)
+	if err != nil {
+		return nil, err
+	}
+	q.Flat = Truthy(f)
+	if ev.funcs.Tasks == nil {
+		return nil, errors.New("expr: tasks(): no task executions here (outside a workflow)")
+	}
+	l, err := ev.funcs.Tasks(ev.ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("expr: tasks(): %w", err)
+	}
+	return Normalize(l)
+}
+
+// fnJSONPP is Mistral's deprecated json_pp(data): json_dump with the
+// escaped newlines of strings turned back into newlines. A false data
+// (null, [], {}, 0, ”) makes Mistral dump its whole context, which fails
+// ("Circular reference detected"): so does json_pp(null) here.
+func fnJSONPP(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !Truthy(v) {
+		return nil, errors.New("expr: json_pp(): circular reference detected (a false argument dumps the whole context)")
+	}
+	if err := ev.checkSize(v, "json_pp()"); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, v, "    ", "", ", ", ": ", true); err != nil {
+		return nil, fmt.Errorf("expr: json_pp(): %w", err)
+	}
+	s := strings.ReplaceAll(strings.ReplaceAll(buf.String(), `\n`, "\n"), " \n", "\n")
+	return s, ev.allocString(s, "json_pp()")
+}

@@ -1,0 +1,136 @@
+package expr
+
+import (
+	"fmt"
+	"slices"
+)
+
+// setValue is a yaql set (set(), toSet(), union(), ...). Its elements are
+// distinct by Python's == (1, 1.0 and true are one element) and kept in
+// order: numbers, then strings, then the rest. A set leaves an evaluation
+// as a list in that order (Mistral's evaluator hands back the Python set;
+// the conformance harness lists it sorted).
+type setValue struct{ elems []any }
+
+// newSet builds a set, refusing what Python cannot hash (lists, dicts).
+func (ev *evaluator) newSet(fn string, items []any) (*setValue, error) {
+	ev.sets = true
+	if err := ev.allocate(len(items), fn); err != nil {
+		return nil, err
+	}
+	s := &setValue{elems: make([]any, 0, len(items))}
+	seen := make(map[string]bool, len(items))
+	for _, e := range items {
+		switch e.(type) {
+		case []any, map[string]any:
+			return nil, fmt.Errorf("expr: %s: unhashable type: %s", fn, typeName(e))
+		}
+		k, err := distinctKey(e)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[k] {
+			seen[k] = true
+			s.elems = append(s.elems, e)
+		}
+	}
+	slices.SortStableFunc(s.elems, setOrder)
+	return s, nil
+}
+
+func setOrder(a, b any) int {
+	ra, rb := setRank(a), setRank(b)
+	if ra != rb {
+		return ra - rb
+	}
+	if c, ok := compare(a, b); ok {
+		return c
+	}
+	return 0
+}
+
+func setRank(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case bool:
+		return 1
+	case int64, float64:
+		return 2
+	case string:
+		return 3
+	}
+	return 4
+}
+
+func (s *setValue) has(v any, budget *int) bool {
+	for _, e := range s.elems {
+		if equalB(v, e, budget) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *setValue) subset(o *setValue, budget *int) bool {
+	for _, e := range s.elems {
+		if !o.has(e, budget) {
+			return false
+		}
+	}
+	return true
+}
+
+// exportValue replaces the sets inside v by lists, for a result.
+func exportValue(v any) any {
+	switch x := v.(type) {
+	case *setValue:
+		return exportValue(x.elems)
+	case []any:
+		out := x
+		for i, e := range x {
+			if n := exportValue(e); !sameValue(n, e) {
+				if &out[0] == &x[0] {
+					out = slices.Clone(x)
+				}
+				out[i] = n
+			}
+		}
+		return out
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			if n := exportValue(e); !sameValue(n, e) {
+				if out == nil {
+					out = make(map[string]any, len(x))
+					for k2, v2 := range x {
+						out[k2] = v2
+					}
+				}
+				out[k] = n
+			}
+		}
+		if out != nil {
+			return out
+		}
+	}
+	return v
+}
+
+// sameValue reports whether exportValue left v as it was.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case []any:
+		y, ok := b.([]any)
+		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok {
+			return false
+		}
+		return fmt.Sprintf("%p", x) == fmt.Sprintf("%p", y)
+	case *setValue:
+		return false
+	}
+	return true
+}

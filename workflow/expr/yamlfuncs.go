@@ -1,0 +1,404 @@
+package expr
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+	yamlparser "github.com/goccy/go-yaml/parser"
+	yamltoken "github.com/goccy/go-yaml/token"
+)
+
+// yaml_dump and yaml_parse follow PyYAML's safe_dump (block style, sorted
+// keys, ASCII only) and safe_load (YAML 1.1: yes is true, 010 is 8, 1:30
+// is 90, 1e3 is a string), as Mistral calls them. Long plain strings are
+// not folded at 80 columns here, where PyYAML may fold them.
+
+func fnYAMLDump(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	v, err := c.arg(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.checkSize(v, "yaml_dump()"); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	switch x := v.(type) {
+	case []any, map[string]any:
+		if valueSize(x, 1) == 1 { // empty: PyYAML writes it in flow style
+			if _, ok := x.([]any); ok {
+				return "[]\n", nil
+			}
+			return "{}\n", nil
+		}
+		if err := yamlBlock(&b, v, 0, false); err != nil {
+			return nil, err
+		}
+	default:
+		s, plain, err := yamlScalar(v, 0)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(s + "\n")
+		if _, isStr := v.(string); (plain || !isStr) && !strings.Contains(s, "\n") {
+			b.WriteString("...\n") // PyYAML ends a bare plain scalar document so
+		}
+	}
+	return b.String(), ev.allocString(b.String(), "yaml_dump()")
+}
+
+// yamlBlock writes a collection at indent; inSeq means it follows "- ".
+func yamlBlock(b *strings.Builder, v any, indent int, inSeq bool) error {
+	pad := strings.Repeat(" ", indent)
+	first := true
+	line := func() {
+		if !(inSeq && first) {
+			b.WriteString(pad)
+		}
+		first = false
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			line()
+			ks, _, err := yamlScalar(k, indent)
+			if err != nil {
+				return err
+			}
+			b.WriteString(ks + ":")
+			if err := yamlValue(b, x[k], indent, false); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			line()
+			b.WriteString("-")
+			if err := yamlValue(b, e, indent, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// yamlValue writes what follows "key:" or "-".
+func yamlValue(b *strings.Builder, v any, indent int, inSeq bool) error {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 {
+			b.WriteString(" {}\n")
+			return nil
+		}
+		if inSeq {
+			b.WriteString(" ")
+			return yamlBlock(b, x, indent+2, true)
+		}
+		b.WriteString("\n")
+		return yamlBlock(b, x, indent+2, false)
+	case []any:
+		if len(x) == 0 {
+			b.WriteString(" []\n")
+			return nil
+		}
+		if inSeq {
+			b.WriteString(" ")
+			return yamlBlock(b, x, indent+2, true)
+		}
+		b.WriteString("\n")
+		return yamlBlock(b, x, indent, false) // PyYAML: sequences in a mapping are not indented
+	}
+	s, _, err := yamlScalar(v, indent+2)
+	if err != nil {
+		return err
+	}
+	b.WriteString(" " + s + "\n")
+	return nil
+}
+
+// yamlScalar is PyYAML's representation of a scalar; plain reports an
+// unquoted string.
+func yamlScalar(v any, indent int) (string, bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return "null", false, nil
+	case bool:
+		return strconv.FormatBool(x), false, nil
+	case int64:
+		return strconv.FormatInt(x, 10), false, nil
+	case float64:
+		switch {
+		case math.IsInf(x, 1):
+			return ".inf", false, nil
+		case math.IsInf(x, -1):
+			return "-.inf", false, nil
+		case math.IsNaN(x):
+			return ".nan", false, nil
+		}
+		s := strings.ToLower(pyFloat(x))
+		if !strings.Contains(s, ".") && strings.Contains(s, "e") {
+			s = strings.Replace(s, "e", ".0e", 1) // PyYAML's represent_float
+		}
+		return s, false, nil
+	case string:
+		return yamlString(x, indent)
+	}
+	return "", false, fmt.Errorf("expr: yaml_dump(): cannot represent %s", article(v))
+}
+
+func yamlString(s string, indent int) (string, bool, error) {
+	ascii := true
+	for _, r := range s {
+		if r > 0x7e || (r < 0x20 && r != '\n') {
+			ascii = false
+		}
+	}
+	if !ascii {
+		var b strings.Builder
+		b.WriteByte('"')
+		for _, r := range s {
+			switch {
+			case r == '"' || r == '\\':
+				b.WriteString("\\" + string(r))
+			case r == '\n':
+				b.WriteString(`\n`)
+			case r == '\t':
+				b.WriteString(`\t`)
+			case r < 0x20 || (r >= 0x7f && r <= 0xff):
+				fmt.Fprintf(&b, `\x%02X`, r)
+			case r > 0xffff:
+				fmt.Fprintf(&b, `\U%08X`, r)
+			case r > 0xff:
+				fmt.Fprintf(&b, `\u%04X`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteByte('"')
+		return b.String(), false, nil
+	}
+	if yamlPlainOK(s) {
+		return s, true, nil
+	}
+	q := strings.ReplaceAll(s, "'", "''")
+	q = strings.ReplaceAll(q, "\n", "\n\n"+strings.Repeat(" ", indent))
+	return "'" + q + "'", false, nil
+}
+
+func yamlPlainOK(s string) bool {
+	if s == "" || strings.ContainsAny(s, "\n") || s != strings.TrimSpace(s) {
+		return false
+	}
+	if _, isStr := yaml11Resolve(s).(string); !isStr || yaml11Date.MatchString(s) {
+		return false
+	}
+	if strings.ContainsAny(s[:1], ",[]{}#&*!|>'\"%@`") {
+		return false
+	}
+	if strings.ContainsAny(s[:1], "-?:") && (len(s) == 1 || s[1] == ' ') {
+		return false
+	}
+	return !strings.Contains(s, ": ") && !strings.Contains(s, " #") && !strings.HasSuffix(s, ":")
+}
+
+var (
+	yaml11Float = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	yaml11Date  = regexp.MustCompile(`^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?$`)
+)
+
+// yaml11Resolve is PyYAML's implicit resolution of a plain scalar.
+func yaml11Resolve(s string) any {
+	switch s {
+	case "", "~", "null", "Null", "NULL":
+		return nil
+	case "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON":
+		return true
+	case "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF":
+		return false
+	}
+	if yaml11Int.MatchString(s) {
+		t := strings.ReplaceAll(s, "_", "")
+		sign := int64(1)
+		if t[0] == '-' || t[0] == '+' {
+			if t[0] == '-' {
+				sign = -1
+			}
+			t = t[1:]
+		}
+		var n int64
+		var err error
+		switch {
+		case strings.Contains(t, ":"):
+			for _, part := range strings.Split(t, ":") {
+				d, _ := strconv.ParseInt(part, 10, 64)
+				n = n*60 + d
+			}
+		case strings.HasPrefix(t, "0b"):
+			n, err = strconv.ParseInt(t[2:], 2, 64)
+		case strings.HasPrefix(t, "0x"):
+			n, err = strconv.ParseInt(t[2:], 16, 64)
+		case len(t) > 1 && t[0] == '0':
+			n, err = strconv.ParseInt(t[1:], 8, 64)
+		default:
+			n, err = strconv.ParseInt(t, 10, 64)
+		}
+		if err == nil {
+			return sign * n
+		}
+	}
+	if yaml11Float.MatchString(s) {
+		t := strings.ToLower(strings.ReplaceAll(s, "_", ""))
+		sign := 1.0
+		if t[0] == '-' || t[0] == '+' {
+			if t[0] == '-' {
+				sign = -1
+			}
+			t = t[1:]
+		}
+		switch {
+		case t == ".inf":
+			return sign * math.Inf(1)
+		case t == ".nan":
+			return math.NaN()
+		case strings.Contains(t, ":"):
+			var f float64
+			for _, part := range strings.Split(t, ":") {
+				d, _ := strconv.ParseFloat(part, 64)
+				f = f*60 + d
+			}
+			return sign * f
+		}
+		f, _ := strconv.ParseFloat(t, 64)
+		return sign * f
+	}
+	return s
+}
+
+func fnYAMLParse(ev *evaluator, c *callCtx) (any, error) {
+	if err := c.arity(1, 1); err != nil {
+		return nil, err
+	}
+	s, err := c.str(ev, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ev.allocate(len(s), "yaml_parse()"); err != nil {
+		return nil, err
+	}
+	f, err := yamlparser.ParseBytes([]byte(s), 0)
+	if err != nil {
+		return nil, fmt.Errorf("expr: yaml_parse(): %v", err)
+	}
+	var docs []*ast.DocumentNode
+	for _, d := range f.Docs {
+		if d.Body != nil {
+			docs = append(docs, d)
+		}
+	}
+	switch len(docs) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, errors.New("expr: yaml_parse(): expected a single document in the stream")
+	}
+	y := &yamlReader{anchors: map[string]ast.Node{}}
+	return y.node(docs[0].Body, 0)
+}
+
+type yamlReader struct{ anchors map[string]ast.Node }
+
+func (y *yamlReader) node(n ast.Node, depth int) (any, error) {
+	if depth > 200 {
+		return nil, fmt.Errorf("expr: yaml_parse(): nested more than 200 levels deep: %w", ErrLimit)
+	}
+	switch x := n.(type) {
+	case nil:
+		return nil, nil
+	case *ast.MappingNode:
+		return y.mapping(x.Values, depth)
+	case *ast.MappingValueNode:
+		return y.mapping([]*ast.MappingValueNode{x}, depth)
+	case *ast.SequenceNode:
+		out := make([]any, 0, len(x.Values))
+		for _, e := range x.Values {
+			v, err := y.node(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case *ast.AnchorNode:
+		if x.Name != nil {
+			y.anchors[x.Name.GetToken().Value] = x.Value
+		}
+		return y.node(x.Value, depth+1)
+	case *ast.AliasNode:
+		target, ok := y.anchors[x.Value.GetToken().Value]
+		if !ok {
+			return nil, fmt.Errorf("expr: yaml_parse(): found undefined alias %s", x.Value.GetToken().Value)
+		}
+		return y.node(target, depth+1)
+	case *ast.LiteralNode:
+		return x.Value.Value, nil
+	case *ast.TagNode:
+		switch x.Start.Value {
+		case "!!str":
+			if s, ok := x.Value.(ast.ScalarNode); ok {
+				return fmt.Sprint(s.GetValue()), nil
+			}
+		case "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
+			return y.node(x.Value, depth+1)
+		}
+		return nil, fmt.Errorf("expr: yaml_parse(): could not determine a constructor for the tag %s", x.Start.Value)
+	case *ast.CommentNode, *ast.CommentGroupNode:
+		return nil, nil
+	case ast.ScalarNode:
+		tk := n.GetToken()
+		if tk != nil && (tk.Type == yamltoken.SingleQuoteType || tk.Type == yamltoken.DoubleQuoteType) {
+			return fmt.Sprint(x.GetValue()), nil
+		}
+		if tk == nil {
+			return nil, nil
+		}
+		return yaml11Resolve(tk.Value), nil
+	}
+	return nil, fmt.Errorf("expr: yaml_parse(): unsupported YAML node %s", n.Type())
+}
+
+func (y *yamlReader) mapping(values []*ast.MappingValueNode, depth int) (any, error) {
+	out := make(map[string]any, len(values))
+	for _, mv := range values {
+		if mv.Key == nil {
+			continue
+		}
+		kv, err := y.node(mv.Key, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		var k string
+		switch kk := kv.(type) {
+		case string:
+			k = kk
+		case []any, map[string]any:
+			return nil, errors.New("expr: yaml_parse(): found unhashable key")
+		default:
+			k = pyStr(kk)
+		}
+		v, err := y.node(mv.Value, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
