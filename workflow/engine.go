@@ -638,7 +638,41 @@ func (r *run) funcs(cur *TaskExecution) expr.Funcs {
 			return r.executionView(), nil
 		},
 		Env: func(context.Context) (any, error) { return map[string]any{}, nil },
+		Tasks: func(_ context.Context, q expr.TasksQuery) ([]any, error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.tasksView(q), nil
+		},
 	}
+}
+
+// tasksView is what tasks() lists. Mistral lists the task executions of
+// every workflow execution in its database when no id is given; the
+// engine's database is this run, so it lists this execution's tasks (a
+// sub-workflow's own tasks are in its own run).
+func (r *run) tasksView(q expr.TasksQuery) []any {
+	out := []any{}
+	if q.WorkflowExecutionID != "" && q.WorkflowExecutionID != r.ex.ID {
+		return out
+	}
+	for _, te := range r.ex.Tasks {
+		if q.State != "" && string(te.State) != q.State {
+			continue
+		}
+		v := taskView(te)
+		v["workflow_execution_id"] = r.ex.ID
+		v["type"] = "ACTION"
+		if strings.HasPrefix(te.Action, "workflow:") {
+			v["type"] = "WORKFLOW"
+		}
+		v["created_at"] = te.StartedAt.UTC().Format("2006-01-02 15:04:05")
+		v["updated_at"] = nil
+		if !te.FinishedAt.IsZero() {
+			v["updated_at"] = te.FinishedAt.UTC().Format("2006-01-02 15:04:05")
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
@@ -651,6 +685,7 @@ func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
 		return nil, nil
 	}
 	f.Execution = func(context.Context) (any, error) { return r.executionView(), nil }
+	f.Tasks = func(_ context.Context, q expr.TasksQuery) ([]any, error) { return r.tasksView(q), nil }
 	return f
 }
 
