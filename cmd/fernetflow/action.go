@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/workflow"
 )
 
@@ -20,7 +21,7 @@ func allActions() (workflow.Registry, error) {
 	for _, x := range actions.FleetActions(&actions.FleetHost{}) {
 		acts = append(acts, x)
 	}
-	acts = append(acts, actions.HeatActions(&actions.HeatHost{})...)
+	acts = append(acts, actions.HeatActions(&deploy.Host{})...)
 	return actions.NewRegistry(acts...)
 }
 

@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/internal/rotation"
@@ -29,7 +31,7 @@ type fleetFlags struct {
 	stack, role string
 	noStore     bool
 	// heat builds the Heat target's host (--os-cloud, --signal-listen).
-	heat func() *actions.HeatHost
+	heat func() *deploy.Host
 	// deliveryTimeout bounds each Heat deployment's wait.
 	deliveryTimeout time.Duration
 }
@@ -62,7 +64,7 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 		if len(f.nodes) == 0 {
 			return nil, usagef("--target local needs --nodes DIR,DIR (the node directories)")
 		}
-		var t fleet.Target = &fleet.Local{Nodes: f.nodes, Signer: signer.Public(), Owner: owner}
+		var t fleet.Target = &local.Target{Nodes: f.nodes, Signer: signer.Public(), Owner: owner}
 		if a.wrapTarget != nil {
 			t = a.wrapTarget(t)
 		}
@@ -71,7 +73,7 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 		if len(f.nodes) > 0 {
 			return nil, usagef("--nodes is for --target local; the heat target finds the servers of --role in --stack")
 		}
-		var t fleet.Target = &actions.HeatTarget{Host: f.heat(), Timeout: f.deliveryTimeout}
+		var t fleet.Target = &deploy.FleetTarget{Host: f.heat(), Timeout: f.deliveryTimeout}
 		if a.wrapTarget != nil {
 			t = a.wrapTarget(t)
 		}

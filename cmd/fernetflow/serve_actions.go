@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/workflow"
 )
 
@@ -186,7 +187,7 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if err != nil {
 		return nil, err
 	}
-	if ht, ok := h.Target.(*actions.HeatTarget); ok && sameListenAddress(f.listen, ht.Host.SignalListen) {
+	if ht, ok := h.Target.(*deploy.FleetTarget); ok && sameListenAddress(f.listen, ht.Host.SignalListen) {
 		return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
 	}
 	reg, err := servedRegistry(h)

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
-	"github.com/fernetflow/fernetflow/internal/node"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Status is how a node stands against the master.
@@ -179,7 +179,7 @@ func Classify(m *Master, r Report) (bool, Straggler) {
 		}
 		return st(StatusNew, fmt.Sprintf("its key repository is empty, though generation %d was installed (emptied by hand?): it issues no tokens, so the delivery loses none", rec.Generation))
 	}
-	master := refsOf(m.Keys)
+	master := wire.KeyRefs(m.Keys)
 	discards := func() []int {
 		var out []int
 		ids := map[string]bool{}
@@ -234,8 +234,8 @@ func splitBrain(gen uint64, fp string, m *Master) string {
 // interruptedInstall reports whether repo is a state an install of master
 // over rec passes through (see keys.Install's order): every key of repo is
 // in rec or in master, and every key both hold is still there.
-func interruptedInstall(rec, repo, master []node.KeyRef) bool {
-	in := func(list []node.KeyRef, k node.KeyRef) bool { return slices.Contains(list, k) }
+func interruptedInstall(rec, repo, master []wire.KeyRef) bool {
+	in := func(list []wire.KeyRef, k wire.KeyRef) bool { return slices.Contains(list, k) }
 	for _, k := range repo {
 		if !in(rec, k) && !in(master, k) {
 			return false
@@ -250,8 +250,8 @@ func interruptedInstall(rec, repo, master []node.KeyRef) bool {
 }
 
 // diff describes how keys differ from want, by key file.
-func diff(want, got []node.KeyRef, wantName string) string {
-	byIndex := func(l []node.KeyRef) map[int]string {
+func diff(want, got []wire.KeyRef, wantName string) string {
+	byIndex := func(l []wire.KeyRef) map[int]string {
 		m := map[int]string{}
 		for _, k := range l {
 			m[k.Index] = k.ID
@@ -303,14 +303,6 @@ func joinInts(l []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ", ")
-}
-
-func refsOf(s keys.Set) []node.KeyRef {
-	out := []node.KeyRef{}
-	for _, i := range s.Indexes() {
-		out = append(out, node.KeyRef{Index: i, ID: s[i].ID()})
-	}
-	return out
 }
 
 // Compare classifies reports against the master, and every server of

@@ -12,6 +12,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/lockfile"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Sentinel errors a caller may branch on.
@@ -60,7 +61,7 @@ type InstallOptions struct {
 	// Now is the clock for installed.json (time.Now when nil).
 	Now func() time.Time
 	// ProbeTokens are verified against the repository once installed
-	// (see Observation.Probe).
+	// (see wire.Observation.Probe).
 	ProbeTokens []string
 }
 
@@ -73,7 +74,7 @@ type InstallResult struct {
 	Changed bool `json:"changed"`
 	// Observation is what the node holds once the install is done, read
 	// back from its repository.
-	Observation *Observation `json:"observation"`
+	Observation *wire.Observation `json:"observation"`
 }
 
 // Install opens the armored envelope with the node's identity and installs
@@ -151,7 +152,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	if err != nil {
 		abs = o.KeyRepository
 	}
-	next := &State{Format: stateFormat, ServerID: o.ServerID, Generation: env.Generation, Fingerprint: env.Fingerprint.String(), KeyRepository: abs, Keys: keyRefs(env.Keys)}
+	next := &State{Format: stateFormat, ServerID: o.ServerID, Generation: env.Generation, Fingerprint: env.Fingerprint.String(), KeyRepository: abs, Keys: wire.KeyRefs(env.Keys)}
 	if st == nil || st.Generation != next.Generation || st.Fingerprint != next.Fingerprint || st.KeyRepository != next.KeyRepository {
 		next.InstalledAt = now().UTC().Truncate(time.Second)
 		if err := writeState(o.StateDir, next); err != nil {
@@ -208,7 +209,7 @@ func resuming(st *State, repo string, next keys.Set, opts []keys.Option) bool {
 	if err != nil || len(r.Keys) <= len(next) {
 		return false
 	}
-	recorded := map[KeyRef]bool{}
+	recorded := map[wire.KeyRef]bool{}
 	for _, k := range st.Keys {
 		recorded[k] = true
 	}
@@ -216,7 +217,7 @@ func resuming(st *State, repo string, next keys.Set, opts []keys.Option) bool {
 		if _, kept := next[i]; kept {
 			continue
 		}
-		if !recorded[KeyRef{Index: i, ID: k.ID()}] {
+		if !recorded[wire.KeyRef{Index: i, ID: k.ID()}] {
 			return false
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Files of the state directory.
@@ -39,21 +40,7 @@ type State struct {
 	// Keys names the installed keys by index and keys.Key.ID (never
 	// their content), so that an install interrupted by a crash can be
 	// resumed: see Install.
-	Keys []KeyRef `json:"keys"`
-}
-
-// KeyRef names one installed key without revealing it.
-type KeyRef struct {
-	Index int    `json:"index"`
-	ID    string `json:"id"`
-}
-
-func keyRefs(s keys.Set) []KeyRef {
-	out := []KeyRef{}
-	for _, i := range s.Indexes() {
-		out = append(out, KeyRef{Index: i, ID: s[i].ID()})
-	}
-	return out
+	Keys []wire.KeyRef `json:"keys"`
 }
 
 // ReadState reads STATE_DIR/installed.json; a node that never installed a

@@ -1,4 +1,16 @@
-package fleet
+// Package local is the fleet.Target whose nodes are directories on this
+// host: the embedded default, the test and demo fleet, and a real
+// deployment for an all-in-one or single-controller cloud.
+//
+// A node directory holds fernet-keys/ (its Keystone key repository,
+// KeyRepository) and state/ (its identity and installed.json, StateDir);
+// the server id and name are the directory's base name. Delivery runs
+// node.Install and observation node.Report, exactly what `fernetflow node
+// install` and `node collect` run on a real node: this package is where the
+// undercloud and the node agent meet in one process, which is why it is
+// not part of package fleet (the undercloud side of a Heat cloud never
+// compiles the node agent).
+package local
 
 import (
 	"context"
@@ -10,16 +22,13 @@ import (
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
+	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/node"
 )
 
-// Local is the target whose nodes are directories on this host. A node
-// directory holds fernet-keys/ (its Keystone key repository) and state/
-// (its identity and installed.json); the server id and name are the
-// directory's base name. Delivery runs node.Install, exactly what
-// `fernetflow node install` runs on a real node.
-type Local struct {
+// Target is the fleet.Target whose nodes are the directories Nodes.
+type Target struct {
 	// Nodes are the node directories, created on first use.
 	Nodes []string
 	// Signer is the undercloud's public key, pinned on every node.
@@ -30,7 +39,7 @@ type Local struct {
 	Now func() time.Time
 }
 
-var _ Target = (*Local)(nil)
+var _ fleet.Target = (*Target)(nil)
 
 // KeyRepository is a local node's Keystone key repository.
 func KeyRepository(nodeDir string) string { return filepath.Join(nodeDir, "fernet-keys") }
@@ -38,42 +47,43 @@ func KeyRepository(nodeDir string) string { return filepath.Join(nodeDir, "ferne
 // StateDir is a local node's state directory.
 func StateDir(nodeDir string) string { return filepath.Join(nodeDir, "state") }
 
-// Servers implements Target.
-func (l *Local) Servers(ctx context.Context, _ Selection) ([]Server, error) {
+// Servers implements fleet.Target; it ignores sel.
+func (l *Target) Servers(ctx context.Context, _ fleet.Selection) ([]fleet.Server, error) {
 	if len(l.Nodes) == 0 {
 		return nil, fmt.Errorf("fleet: the local target has no nodes: pass --nodes DIR,DIR")
 	}
 	seen := map[string]string{}
-	out := make([]Server, 0, len(l.Nodes))
+	out := make([]fleet.Server, 0, len(l.Nodes))
 	for _, dir := range l.Nodes {
 		id := filepath.Base(filepath.Clean(dir))
 		if prev, dup := seen[id]; dup {
 			return nil, fmt.Errorf("fleet: local nodes %s and %s have one name %q: node directories need distinct base names", prev, dir, id)
 		}
 		seen[id] = dir
-		out = append(out, Server{Name: id, ID: id})
+		out = append(out, fleet.Server{Name: id, ID: id})
 	}
-	slices.SortFunc(out, func(a, b Server) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b fleet.Server) int { return strings.Compare(a.Name, b.Name) })
 	return out, ctx.Err()
 }
 
-func (l *Local) dir(id string) (string, error) {
+// Dir is the directory of the node whose server id is id.
+func (l *Target) Dir(id string) (string, error) {
 	for _, d := range l.Nodes {
 		if filepath.Base(filepath.Clean(d)) == id {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q: it is not one of --nodes", ErrUnknownServer, id)
+	return "", fmt.Errorf("%w %q: it is not one of --nodes", fleet.ErrUnknownServer, id)
 }
 
-// Observe implements Target: node.Report on the node directory.
-func (l *Local) Observe(ctx context.Context, s Server, req ObserveRequest) (Report, error) {
-	dir, err := l.dir(s.ID)
+// Observe implements fleet.Target: node.Report on the node directory.
+func (l *Target) Observe(ctx context.Context, s fleet.Server, req fleet.ObserveRequest) (fleet.Report, error) {
+	dir, err := l.Dir(s.ID)
 	if err != nil {
-		return Report{}, err
+		return fleet.Report{}, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
+		return fleet.Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
 	}
 	signer := l.Signer
 	obs, err := node.Report(ctx, node.ReportOptions{
@@ -81,28 +91,28 @@ func (l *Local) Observe(ctx context.Context, s Server, req ObserveRequest) (Repo
 		ProbeTokens: req.ProbeTokens, AdoptRequest: req.AdoptRequest[s.ID], Signer: &signer, Now: l.Now,
 	})
 	if err != nil {
-		return Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
+		return fleet.Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
 	}
-	return ReportFrom(s, obs), nil
+	return fleet.ReportFrom(s, obs), nil
 }
 
-// Close implements Target: a local target holds nothing.
-func (l *Local) Close() error { return nil }
+// Close implements fleet.Target: a local target holds nothing.
+func (l *Target) Close() error { return nil }
 
-// Deliver implements Target.
-func (l *Local) Deliver(ctx context.Context, s Server, d Delivery) (Report, error) {
-	dir, err := l.dir(s.ID)
+// Deliver implements fleet.Target.
+func (l *Target) Deliver(ctx context.Context, s fleet.Server, d fleet.Delivery) (fleet.Report, error) {
+	dir, err := l.Dir(s.ID)
 	if err != nil {
-		return Report{}, err
+		return fleet.Report{}, err
 	}
 	res, err := node.Install(ctx, d.Envelope, node.InstallOptions{
 		StateDir: StateDir(dir), KeyRepository: KeyRepository(dir), ServerID: s.ID,
 		Signer: l.Signer, Owner: l.Owner, Now: l.Now, ProbeTokens: d.ProbeTokens, AllowFewer: d.AllowFewer,
 	})
 	if err != nil {
-		return Report{}, fmt.Errorf("fleet: deliver to %s: %w", s.Name, err)
+		return fleet.Report{}, fmt.Errorf("fleet: deliver to %s: %w", s.Name, err)
 	}
-	r := ReportFrom(s, res.Observation)
+	r := fleet.ReportFrom(s, res.Observation)
 	r.Changed = res.Changed
 	return r, nil
 }
