@@ -104,7 +104,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 			progress(fmt.Sprintf("  %-22s FAILED  %s", r.Name, firstLineOf(err.Error())))
 			return
 		}
-		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, short(r.Fingerprint), r.Changed))
+		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, r.Fingerprint.Short(), r.Changed))
 	}
 	o.OnTask = func(te *workflow.TaskExecution) {
 		if te.State == workflow.Running {
@@ -146,13 +146,6 @@ func checkSummary(te *workflow.TaskExecution) string {
 	return firstLineOf(s)
 }
 
-func short(fp string) string {
-	if f, err := keys.ParseFingerprint(fp); err == nil {
-		return f.Short()
-	}
-	return fp
-}
-
 // fleetTable is the final per-server table of rotate and distribute.
 type fleetTable struct {
 	Execution string `json:"execution_id"`
@@ -180,17 +173,17 @@ type taskTiming struct {
 }
 
 type serverStatus struct {
-	Name        string `json:"name"`
-	ServerID    string `json:"server_id"`
-	Generation  uint64 `json:"generation"`
-	Fingerprint string `json:"fingerprint"`
-	State       string `json:"state"`
+	Name        string           `json:"name"`
+	ServerID    string           `json:"server_id"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	State       string           `json:"state"`
 }
 
 func (t *fleetTable) Table() ([]string, [][]string) {
 	var rows [][]string
 	for _, s := range t.Servers {
-		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), short(s.Fingerprint), s.State})
+		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), s.Fingerprint.Short(), s.State})
 	}
 	if t.Outcome != "" {
 		rows = append(rows, []string{"", "", "", "outcome: " + t.Outcome})

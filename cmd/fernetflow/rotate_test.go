@@ -129,7 +129,7 @@ func TestRotateLocalEndToEnd(t *testing.T) {
 		}
 		fps := r.fingerprints()
 		for name, fp := range fps {
-			if fp != fps["ctl0"] || fp != res.Servers[0].Fingerprint {
+			if fp != fps["ctl0"] || fp != res.Servers[0].Fingerprint.String() {
 				t.Fatalf("rotation %d: %s holds %s, others %s", rotation, name, fp, fps["ctl0"])
 			}
 		}

@@ -71,10 +71,10 @@ func (s Straggler) Repairable() bool { return s.Status == StatusBehind || s.Stat
 
 // CheckResult compares every node with the master.
 type CheckResult struct {
-	Generation  uint64      `json:"generation"`
-	Fingerprint string      `json:"fingerprint"`
-	Agree       []Report    `json:"agree"`
-	Stragglers  []Straggler `json:"stragglers"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	Agree       []Report         `json:"agree"`
+	Stragglers  []Straggler      `json:"stragglers"`
 }
 
 // OK reports whether every node holds the master's set.
@@ -146,14 +146,14 @@ func Classify(m *Master, r Report) (bool, Straggler) {
 	st := func(s Status, reason string) (bool, Straggler) {
 		return false, Straggler{Report: r, Status: s, Reason: reason}
 	}
-	gen, fp := m.Generation, m.Fingerprint.String()
+	gen, fp := m.Generation, m.Fingerprint
 	o := r.Observation
 	if o == nil {
 		// A target that knows only generations and fingerprints.
 		switch {
 		case r.Fingerprint == fp && r.Generation == gen:
 			return true, Straggler{}
-		case r.Generation == 0 && r.Fingerprint == "":
+		case r.Generation == 0 && r.Fingerprint.IsZero():
 			return st(StatusNew, "holds no keys yet")
 		case r.Generation == gen:
 			return st(StatusSplitBrain, splitBrain(gen, r.Fingerprint, m))
@@ -227,8 +227,8 @@ func ahead(g, gen uint64) string {
 	return fmt.Sprintf("at generation %d, ahead of the master's %d: the master was restored from an old backup? restore the newest backup of the master repository", g, gen)
 }
 
-func splitBrain(gen uint64, fp string, m *Master) string {
-	return fmt.Sprintf("holds another set at generation %d (%s, master %s): split brain: two undercloud states disagree", gen, short(fp), m.Fingerprint.Short())
+func splitBrain(gen uint64, fp keys.Fingerprint, m *Master) string {
+	return fmt.Sprintf("holds another set at generation %d (%s, master %s): split brain: two undercloud states disagree", gen, fp.Short(), m.Fingerprint.Short())
 }
 
 // interruptedInstall reports whether repo is a state an install of master
@@ -308,7 +308,7 @@ func joinInts(l []int) string {
 // Compare classifies reports against the master, and every server of
 // servers that has no report as unreachable, with its error from errs.
 func Compare(m *Master, servers []Server, reports []Report, errs map[string]error, timeout time.Duration) *CheckResult {
-	res := &CheckResult{Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Agree: []Report{}, Stragglers: []Straggler{}}
+	res := &CheckResult{Generation: m.Generation, Fingerprint: m.Fingerprint, Agree: []Report{}, Stragglers: []Straggler{}}
 	byID := map[string]Report{}
 	for _, r := range reports {
 		byID[r.ID] = r
@@ -353,11 +353,4 @@ func Check(ctx context.Context, t Target, servers []Server, m *Master, req Obser
 		return nil, err
 	}
 	return Compare(m, servers, reports, errs, 0), nil
-}
-
-func short(fp string) string {
-	if f, err := keys.ParseFingerprint(fp); err == nil {
-		return f.Short()
-	}
-	return fp
 }

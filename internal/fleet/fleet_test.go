@@ -400,7 +400,7 @@ func TestPlanAdoption(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Action != c.action || !strings.Contains(a.Reason, c.reason) {
+			if string(a.Action) != c.action || !strings.Contains(a.Reason, c.reason) {
 				t.Fatalf("got %s: %s", a.Action, a.Reason)
 			}
 			if (set != nil) != (c.action == "adopt") {
@@ -413,7 +413,7 @@ func TestPlanAdoption(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := mustMaster(t, u)
-			if m.Generation != 1 || m.Fingerprint.String() != a.Fingerprint {
+			if m.Generation != 1 || m.Fingerprint != a.Fingerprint {
 				t.Fatalf("master after adoption: %d %s", m.Generation, m.Fingerprint.Short())
 			}
 			if err := u.Adopt(ctx, set, 1); !errors.Is(err, keys.ErrInitialized) {

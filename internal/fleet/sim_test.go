@@ -194,7 +194,7 @@ type simEvent struct {
 	// A delivery: the generation, its set and fingerprint.
 	gen uint64
 	set keys.Set
-	fp  string
+	fp  keys.Fingerprint
 }
 
 type simEventKind int
@@ -301,7 +301,7 @@ type sim struct {
 	masterSet  keys.Set
 	masterMeta *keys.Metadata
 	masterGen  uint64
-	masterFP   string
+	masterFP   keys.Fingerprint
 
 	nodes   []*simNode
 	servers []fleet.Server
@@ -666,7 +666,7 @@ func (s *sim) land(e *simEvent) {
 // node.Install does: node.Decide's rules, then keys.Install's refusals.
 // In a real-install schedule the same envelope goes through node.Install
 // on disk and both must agree.
-func (s *sim) install(i int, gen uint64, set keys.Set, fp string) error {
+func (s *sim) install(i int, gen uint64, set keys.Set, fp keys.Fingerprint) error {
 	n := s.nodes[i]
 	do, err := node.Decide(n.state, gen, fp)
 	if err == nil && do {
@@ -817,8 +817,7 @@ func (t simTarget) Deliver(context.Context, fleet.Server, fleet.Delivery) (fleet
 // master is the model's master as Check sees it: a generation and a
 // fingerprint.
 func (s *sim) master() *fleet.Master {
-	fp, _ := keys.ParseFingerprint(s.masterFP)
-	return &fleet.Master{Generation: s.masterGen, Fingerprint: fp}
+	return &fleet.Master{Generation: s.masterGen, Fingerprint: s.masterFP}
 }
 
 func (t simTarget) Observe(_ context.Context, srv fleet.Server, _ fleet.ObserveRequest) (fleet.Report, error) {
@@ -875,7 +874,7 @@ func (r *simReal) disagree(format string, args ...any) {
 
 // install delivers the envelope for real and compares the outcome with
 // the model's (modelErr: nil, a node rule refusal, or a keys refusal).
-func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp string, modelErr error) {
+func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp keys.Fingerprint, modelErr error) {
 	srv := s.servers[i]
 	env, err := envelope.Seal(set, gen, srv.ID, r.rcpt[i], r.signer)
 	if err != nil {
@@ -926,7 +925,7 @@ func (r *simReal) compareNode(s *sim, i int) {
 		r.disagree("%s: %v", n.name, err)
 		return
 	}
-	if set.Fingerprint().String() != n.state.Fingerprint {
+	if set.Fingerprint() != n.state.Fingerprint {
 		r.disagree("%s holds %s on disk, the model %s", n.name, describe(set), describe(n.set))
 	}
 }

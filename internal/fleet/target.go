@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
@@ -22,7 +23,7 @@ type Report struct {
 	// Generation is the generation the node last installed (0: none).
 	Generation uint64 `json:"generation"`
 	// Fingerprint is the fingerprint of the keys in its repository now.
-	Fingerprint string `json:"fingerprint"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
 	// Changed is true when a delivery changed the repository.
 	Changed     bool              `json:"changed"`
 	Observation *wire.Observation `json:"observation,omitempty"`

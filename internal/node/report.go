@@ -107,7 +107,7 @@ func observeRepository(dir string, owner *keys.Owner, h *wire.Holding) (keys.Set
 		h.Error = err.Error()
 		return keys.Set{}, nil
 	}
-	h.Fingerprint = r.Keys.Fingerprint().String()
+	h.Fingerprint = r.Keys.Fingerprint()
 	h.Keys = wire.KeyRefs(r.Keys)
 	return r.Keys, nil
 }

@@ -40,17 +40,17 @@ type Observation struct {
 
 // Installed is the record of the node's last install.
 type Installed struct {
-	Generation  uint64   `json:"generation"`
-	Fingerprint string   `json:"fingerprint"`
-	Keys        []KeyRef `json:"keys"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	Keys        []KeyRef         `json:"keys"`
 }
 
 // Holding is a key repository's content, by key id.
 type Holding struct {
-	// Fingerprint is the set's fingerprint ("" when it holds no keys or
-	// cannot be read).
-	Fingerprint string   `json:"fingerprint,omitempty"`
-	Keys        []KeyRef `json:"keys"`
+	// Fingerprint is the set's fingerprint (zero, and omitted, when it
+	// holds no keys or cannot be read).
+	Fingerprint keys.Fingerprint `json:"fingerprint,omitzero"`
+	Keys        []KeyRef         `json:"keys"`
 	// Error says why the repository cannot be read as Keystone would
 	// (a malformed key file, a bad mode); Keys is then empty.
 	Error string `json:"error,omitempty"`
