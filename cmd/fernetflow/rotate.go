@@ -104,7 +104,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, wf rotation.Work
 			progress(fmt.Sprintf("  %-22s FAILED  %s", r.Name, firstLineOf(err.Error())))
 			return
 		}
-		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, r.Fingerprint.Short(), r.Changed))
+		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, shortFingerprint(r.Fingerprint), r.Changed))
 	}
 	o.OnTask = func(te *workflow.TaskExecution) {
 		if te.State == workflow.Running {
@@ -146,6 +146,15 @@ func checkSummary(te *workflow.TaskExecution) string {
 	return firstLineOf(s)
 }
 
+// shortFingerprint is f's short form for a table, nothing for a node that
+// holds no set.
+func shortFingerprint(f keys.Fingerprint) string {
+	if f.IsZero() {
+		return ""
+	}
+	return f.Short()
+}
+
 // fleetTable is the final per-server table of rotate and distribute.
 type fleetTable struct {
 	Execution string `json:"execution_id"`
@@ -183,7 +192,7 @@ type serverStatus struct {
 func (t *fleetTable) Table() ([]string, [][]string) {
 	var rows [][]string
 	for _, s := range t.Servers {
-		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), s.Fingerprint.Short(), s.State})
+		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), shortFingerprint(s.Fingerprint), s.State})
 	}
 	if t.Outcome != "" {
 		rows = append(rows, []string{"", "", "", "outcome: " + t.Outcome})

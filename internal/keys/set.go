@@ -92,11 +92,12 @@ func (s Set) Validate() error {
 // have the same fingerprint exactly when they hold the same keys under the
 // same names, so the same key is primary in both.
 //
-// The zero Fingerprint means "no set" (an empty or unreadable repository,
-// a node that never installed one): it prints and marshals as "", and ""
-// unmarshals to it. Any other Fingerprint marshals as its long form, so a
-// struct with a Fingerprint field has the JSON it had when the field was
-// that string; tag an optional one `omitzero`, not `omitempty`.
+// In JSON (and any text encoding) the zero Fingerprint stands for "no
+// set" (an empty or unreadable repository, a node that never installed
+// one): it marshals as "", and "" unmarshals to it; any other Fingerprint
+// marshals as its long form. So a struct with a Fingerprint field has the
+// JSON it had when the field was that string; tag an optional one
+// `omitzero`, not `omitempty`. String and Short always print the digest.
 type Fingerprint [sha256.Size]byte
 
 // Fingerprint computes the set's fingerprint.
@@ -110,28 +111,22 @@ func (s Set) Fingerprint() Fingerprint {
 	return f
 }
 
-// String is the long form, "sha256:" and 64 hex digits ("" when f is zero).
-func (f Fingerprint) String() string {
-	if f.IsZero() {
-		return ""
-	}
-	return "sha256:" + hex.EncodeToString(f[:])
-}
+// String is the long form, "sha256:" and 64 hex digits.
+func (f Fingerprint) String() string { return "sha256:" + hex.EncodeToString(f[:]) }
 
-// Short is the first 12 hex digits, for tables and logs ("" when f is
-// zero).
-func (f Fingerprint) Short() string {
-	if f.IsZero() {
-		return ""
-	}
-	return hex.EncodeToString(f[:6])
-}
+// Short is the first 12 hex digits, for tables and logs.
+func (f Fingerprint) Short() string { return hex.EncodeToString(f[:6]) }
 
-// IsZero reports whether f is the zero Fingerprint, "no set".
+// IsZero reports whether f is the zero Fingerprint, "no set" in JSON.
 func (f Fingerprint) IsZero() bool { return f == Fingerprint{} }
 
 // MarshalText is the long form, or nothing for the zero Fingerprint.
-func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+func (f Fingerprint) MarshalText() ([]byte, error) {
+	if f.IsZero() {
+		return []byte{}, nil
+	}
+	return []byte(f.String()), nil
+}
 
 // UnmarshalText reads the long form; an empty text is the zero
 // Fingerprint.
@@ -149,8 +144,8 @@ func (f *Fingerprint) UnmarshalText(b []byte) error {
 }
 
 // ParseFingerprint reads the long form printed by [Fingerprint.String].
-// Neither the empty string nor the all-zero digest is a set's fingerprint
-// (UnmarshalText reads "" as the zero one).
+// The empty string is not a fingerprint (UnmarshalText reads it as the
+// zero one).
 func ParseFingerprint(s string) (Fingerprint, error) {
 	var f Fingerprint
 	const prefix = "sha256:"
@@ -159,9 +154,6 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 	}
 	if _, err := hex.Decode(f[:], []byte(s[len(prefix):])); err != nil {
 		return f, fmt.Errorf("keys: fingerprint %q is not sha256:<64 hex digits>", s)
-	}
-	if f.IsZero() {
-		return f, fmt.Errorf("keys: fingerprint %q is all zeros, which no key set has", s)
 	}
 	return f, nil
 }
