@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/workflow"
 )
 
@@ -53,7 +54,7 @@ type Host struct {
 	// Target, fleet.*, node.enroll, keys.package and keys.probe.
 	Fleet *FleetHost
 	// Heat runs heat.*.
-	Heat *HeatHost
+	Heat *deploy.Host
 }
 
 func (h Host) meets(n Need) bool {
@@ -103,7 +104,7 @@ func bind(h Host) []entry {
 		fh = &FleetHost{}
 	}
 	if hh == nil {
-		hh = &HeatHost{}
+		hh = &deploy.Host{}
 	}
 	ko := keysOptions{Now: fh.Now}
 	if fh.Undercloud != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/deploy/deploytest"
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/workflow"
 )
@@ -81,12 +82,12 @@ func testHost(t *testing.T, withFleet, withCloud bool) Host {
 		if _, err := keys.Setup(context.Background(), u.MasterRepository(), keys.RotateOptions{MaxActiveKeys: 3}); err != nil {
 			t.Fatal(err)
 		}
-		target := &fleet.Local{Nodes: []string{filepath.Join(dir, "ctl0"), filepath.Join(dir, "ctl1")}, Signer: signer.Public()}
+		target := &local.Target{Nodes: []string{filepath.Join(dir, "ctl0"), filepath.Join(dir, "ctl1")}, Signer: signer.Public()}
 		h.Fleet = &FleetHost{Undercloud: u, Target: target}
 	}
 	if withCloud {
 		deploytest.NewCloud(t)
-		h.Heat = &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+		h.Heat = &deploy.Host{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
 		t.Cleanup(func() { _ = h.Heat.Close() })
 	}
 	return h

@@ -251,7 +251,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 		out.Adoption = a
 		silent := unreachable(in.Servers, errs, timeout, extra)
 		switch {
-		case a.Action == "refuse":
+		case a.Action == fleet.AdoptionRefuse:
 			out.CheckResult = &fleet.CheckResult{Agree: []fleet.Report{}, Stragglers: silent}
 			out.Refuse, out.Summary = true, "refused: "+a.Reason
 			return out, nil
@@ -260,7 +260,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 			out.Refuse = true
 			out.Summary = "refused: the master is empty and not every node reported, so what they hold is unknown and adopting or replacing keys could reject their tokens: " + (&fleet.CheckResult{Stragglers: silent}).Summary()
 			return out, nil
-		case a.Action == "setup":
+		case a.Action == fleet.AdoptionSetUp:
 			out.CheckResult = &fleet.CheckResult{Agree: strip(reports), Stragglers: []fleet.Straggler{}}
 			out.OK, out.Summary = true, a.Reason
 			for _, r := range reports {
@@ -272,11 +272,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 		}
 		// The master the adoption would make, in memory: it is written
 		// only if the fleet does not refuse it.
-		fp, err := keys.ParseFingerprint(a.Fingerprint)
-		if err != nil {
-			return nil, err
-		}
-		m, adopt = &fleet.Master{Keys: set, Generation: a.Generation, Fingerprint: fp}, set
+		m, adopt = &fleet.Master{Keys: set, Generation: a.Generation, Fingerprint: a.Fingerprint}, set
 		out.MasterReady = true
 		if in.AdoptFrom != "" {
 			for _, r := range reports {
@@ -539,9 +535,9 @@ type packageIn struct {
 }
 
 type packageOut struct {
-	Generation  uint64         `json:"generation"`
-	Fingerprint string         `json:"fingerprint"`
-	Envelopes   []fleet.Sealed `json:"envelopes"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	Envelopes   []fleet.Sealed   `json:"envelopes"`
 }
 
 // keysPackage seals the master set for every server.
@@ -556,7 +552,7 @@ func keysPackage(h *FleetHost) *funcAction {
 			if err != nil {
 				return nil, err
 			}
-			return &packageOut{Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Envelopes: env}, ctx.Err()
+			return &packageOut{Generation: m.Generation, Fingerprint: m.Fingerprint, Envelopes: env}, ctx.Err()
 		})
 }
 

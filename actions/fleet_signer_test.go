@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
-	"github.com/fernetflow/fernetflow/internal/node"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // A node that pins no signer, or another undercloud's, would refuse every
@@ -20,7 +20,7 @@ func TestCheckSigners(t *testing.T) {
 	}
 	pub := s.Public().String()
 	rep := func(name, signer string) fleet.Report {
-		return fleet.Report{Server: fleet.Server{Name: name, ID: name}, Observation: &node.Observation{ServerID: name, Signer: signer}}
+		return fleet.Report{Server: fleet.Server{Name: name, ID: name}, Observation: &wire.Observation{ServerID: name, Signer: signer}}
 	}
 	res := &fleet.CheckResult{
 		Agree: []fleet.Report{rep("ok", pub), rep("unpinned", ""), rep("other", "ed25519:AAAA")},

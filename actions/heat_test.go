@@ -45,7 +45,7 @@ func TestHeatActions(t *testing.T) {
 	h.AddServer("ctrl-0", "srv-0")
 	h.AddServer("ctrl-1", "srv-1")
 	h.AddServer("compute-0", "srv-c")
-	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	host := &deploy.Host{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
 	defer host.Close()
 	r, err := newRegistry(heatActions(host)...)
 	if err != nil {
@@ -109,7 +109,7 @@ func TestHeatActions(t *testing.T) {
 
 func TestHeatHostNoCloud(t *testing.T) {
 	t.Setenv("OS_CLIENT_CONFIG_FILE", t.TempDir()+"/none.yaml")
-	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: "missing"}}
+	host := &deploy.Host{Cloud: deploy.CloudOptions{Cloud: "missing"}}
 	a := heatServers(host)
 	if _, err := a.Run(context.Background(), map[string]any{"stack": "overcloud"}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("err = %v", err)
@@ -127,7 +127,7 @@ func TestHeatHostRefusesLoopbackSignal(t *testing.T) {
 	remote := func(context.Context, string) (net.IP, net.IP, error) {
 		return net.ParseIP("127.0.0.1"), net.ParseIP("192.168.24.2"), nil
 	}
-	host := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, SignalListen: "127.0.0.1:0", Route: remote}
+	host := &deploy.Host{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, SignalListen: "127.0.0.1:0", Route: remote}
 	defer host.Close()
 	_, err := host.Receiver(context.Background())
 	if err == nil || !errors.Is(err, deploy.ErrSignalAddress) || !strings.Contains(err.Error(), "signal listen address 127.0.0.1:0 is a loopback address") {
@@ -138,7 +138,7 @@ func TestHeatHostRefusesLoopbackSignal(t *testing.T) {
 	}
 	// Derived: the route's local address (loopback here, so that the test
 	// can listen on it), any port.
-	derived := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, Route: remote}
+	derived := &deploy.Host{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}, Route: remote}
 	defer derived.Close()
 	rcv, err := derived.Receiver(context.Background())
 	if err != nil {
@@ -156,7 +156,7 @@ func TestHeatHostCleanupStale(t *testing.T) {
 	h := deploytest.NewCloud(t)
 	h.AddServer("ctrl-0", "srv-0")
 	srv := []deploy.Server{{Name: "ctrl-0", ID: "srv-0"}}
-	push := func(host *HeatHost) string {
+	push := func(host *deploy.Host) string {
 		t.Helper()
 		out, err := heatDeploy(host).Run(context.Background(), map[string]any{"kind": "enroll", "targets": []any{map[string]any{"name": "ctrl-0", "server_id": "srv-0"}}})
 		if err != nil {
@@ -167,10 +167,10 @@ func TestHeatHostCleanupStale(t *testing.T) {
 		_ = json.Unmarshal(b, &deps)
 		return deps[0].DeploymentID
 	}
-	earlier := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	earlier := &deploy.Host{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
 	left := push(earlier)
 	earlier.Close()
-	next := &HeatHost{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
+	next := &deploy.Host{Cloud: deploy.CloudOptions{Cloud: deploytest.CloudName}}
 	defer next.Close()
 	own := push(next)
 	got, err := next.CleanupStale(context.Background(), srv)

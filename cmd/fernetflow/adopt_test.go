@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
 
@@ -30,10 +31,10 @@ func (r *fleetRig) shareKeys(nodes ...string) {
 		r.t.Fatal(err)
 	}
 	for _, n := range nodes {
-		if _, err := keys.Install(ctx, fleet.KeyRepository(n), set.Keys, keys.InstallOptions{Create: true}); err != nil {
+		if _, err := keys.Install(ctx, local.KeyRepository(n), set.Keys, keys.InstallOptions{Create: true}); err != nil {
 			r.t.Fatal(err)
 		}
-		os.Remove(keys.MetadataPath(fleet.KeyRepository(n)))
+		os.Remove(keys.MetadataPath(local.KeyRepository(n)))
 	}
 }
 
@@ -77,7 +78,7 @@ func TestRotateAdoptsExistingKeysThenRefusesDrift(t *testing.T) {
 	r.issue()
 
 	// Someone runs keystone-manage fernet_rotate on ctl2.
-	ctl2 := fleet.KeyRepository(r.nodes[2])
+	ctl2 := local.KeyRepository(r.nodes[2])
 	if _, err := keys.Rotate(context.Background(), ctl2, keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestRotateDiscardExistingKeys(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"action": "setup"`) {
 		t.Fatalf("discard: exit %d\n%s\n%s", code, out, errs)
 	}
-	repo, _ := keys.Open(fleet.KeyRepository(r.nodes[0]))
+	repo, _ := keys.Open(local.KeyRepository(r.nodes[0]))
 	if _, _, err := keys.VerifyToken(repo.Keys, r.tokens[0], 0); err == nil {
 		t.Fatal("the old keys are still there")
 	}
@@ -168,10 +169,10 @@ func TestCheckFindsATamperedNode(t *testing.T) {
 		t.Fatalf("check of a sound fleet: exit %d\n%s\n%s", code, out, errs)
 	}
 	// ctl1's primary key file is overwritten with another key.
-	repo, _ := keys.Open(fleet.KeyRepository(r.nodes[1]))
+	repo, _ := keys.Open(local.KeyRepository(r.nodes[1]))
 	p, _ := repo.Keys.Primary()
 	other, _ := keys.GenerateKey(nil)
-	path := filepath.Join(fleet.KeyRepository(r.nodes[1]), fmt.Sprint(p))
+	path := filepath.Join(local.KeyRepository(r.nodes[1]), fmt.Sprint(p))
 	if err := os.WriteFile(path, other.Encode(), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestRotateRebuildsALostMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Nodes that hold two sets: a refusal, and nothing written.
-	ctl2 := fleet.KeyRepository(r.nodes[2])
+	ctl2 := local.KeyRepository(r.nodes[2])
 	before, _ := keys.Open(ctl2)
 	if _, err := keys.Rotate(context.Background(), ctl2, keys.RotateOptions{MaxActiveKeys: 6, Force: true}); err != nil {
 		t.Fatal(err)

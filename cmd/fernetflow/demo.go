@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/internal/rotation"
@@ -107,7 +108,7 @@ func (d *demo) run(ctx context.Context) error {
 		}
 	}
 	// ctl2's disk fails: its key repository is gone and a file sits in its place.
-	ctl2 := fleet.KeyRepository(d.f.nodes[2])
+	ctl2 := local.KeyRepository(d.f.nodes[2])
 	if err := os.Rename(ctl2, ctl2+".failed-disk"); err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (d *demo) checkTokens() (int, bool) {
 		if i == d.down {
 			continue
 		}
-		r, err := keys.Open(fleet.KeyRepository(n))
+		r, err := keys.Open(local.KeyRepository(n))
 		if err != nil {
 			return 0, false
 		}

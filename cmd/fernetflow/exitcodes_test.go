@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/lockfile"
 	"github.com/fernetflow/fernetflow/internal/node"
@@ -69,7 +69,7 @@ func (e *exitEnv) hold(path string) func() {
 // fernet_rotate would.
 func (e *exitEnv) drift() {
 	e.t.Helper()
-	if _, err := keys.Rotate(context.Background(), fleet.KeyRepository(e.nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
+	if _, err := keys.Rotate(context.Background(), local.KeyRepository(e.nodes[2]), keys.RotateOptions{MaxActiveKeys: 5, Force: true}); err != nil {
 		e.t.Fatal(err)
 	}
 }

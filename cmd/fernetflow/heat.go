@@ -7,7 +7,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/deploy"
 )
 
@@ -222,13 +221,13 @@ and nodes still apply the marked ones (harmless).`,
 // run, rotate, serve) and returns the function that builds their host in
 // RunE; the caller closes the host when the command ends, which stops the
 // signal receiver.
-func (a *app) heatHostFlags(cmd *cobra.Command) func() *actions.HeatHost {
-	h := &actions.HeatHost{}
+func (a *app) heatHostFlags(cmd *cobra.Command) func() *deploy.Host {
+	h := &deploy.Host{}
 	cmd.Flags().StringVar(&h.Cloud.Cloud, "os-cloud", "", "the clouds.yaml entry to use (default: OS_CLOUD, or the OS_* variables), as the openstack CLI")
 	cmd.Flags().StringVar(&h.SignalListen, "signal-listen", "", "heat target: where the servers' deployment signals are received, HOST:PORT on an address they reach (default: the address this host reaches Heat from, any free port; 127.0.0.1:0 when Heat is on loopback); not the address of serve --listen")
 	cmd.Flags().StringVar(&h.SignalBaseURL, "signal-url", "", "heat target: the URL the servers reach --signal-listen by, behind a proxy or NAT (default http://<listen address>)")
 	cmd.Flags().StringVar(&h.SignalKeyFile, "signal-key-file", "", "keep the signal receiver's key here (made 0600 on first use) so that signal URLs outlive a restart on the same --signal-listen")
-	return func() *actions.HeatHost {
+	return func() *deploy.Host {
 		h.Log = a.log
 		return h
 	}

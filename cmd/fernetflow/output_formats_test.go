@@ -9,7 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/fernetflow/fernetflow/actions"
-	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 )
 
 // TestEveryOutputFormat runs the read-only output path of every command
@@ -27,7 +27,7 @@ func TestEveryOutputFormat(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &execs) != nil || len(execs) == 0 {
 		t.Fatalf("execution list: %d %s %s", code, out, errs)
 	}
-	repo := fleet.KeyRepository(r.nodes[0])
+	repo := local.KeyRepository(r.nodes[0])
 	commands := [][]string{
 		{"action", "list"},
 		{"execution", "list", "--state-dir", state},

@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/internal/rotation"
@@ -27,7 +29,7 @@ type fleetFlags struct {
 	stack, role string
 	noStore     bool
 	// heat builds the Heat target's host (--os-cloud, --signal-listen).
-	heat func() *actions.HeatHost
+	heat func() *deploy.Host
 	// deliveryTimeout bounds each Heat deployment's wait.
 	deliveryTimeout time.Duration
 }
@@ -63,7 +65,7 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 		if len(f.nodes) == 0 {
 			return nil, usagef("--target local needs --nodes DIR,DIR (the node directories)")
 		}
-		var t fleet.Target = &fleet.Local{Nodes: f.nodes, Signer: signer.Public(), Owner: owner}
+		var t fleet.Target = &local.Target{Nodes: f.nodes, Signer: signer.Public(), Owner: owner}
 		if a.wrapTarget != nil {
 			t = a.wrapTarget(t)
 		}
@@ -72,7 +74,7 @@ func (f *fleetFlags) host(a *app) (*actions.FleetHost, error) {
 		if len(f.nodes) > 0 {
 			return nil, usagef("--nodes is for --target local; the heat target finds the servers of --role in --stack")
 		}
-		var t fleet.Target = &actions.HeatTarget{Host: f.heat(), Timeout: f.deliveryTimeout}
+		var t fleet.Target = &deploy.FleetTarget{Host: f.heat(), Timeout: f.deliveryTimeout}
 		if a.wrapTarget != nil {
 			t = a.wrapTarget(t)
 		}
@@ -100,7 +102,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Inpu
 			progress(fmt.Sprintf("  %-22s FAILED  %s", r.Name, firstLineOf(err.Error())))
 			return
 		}
-		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, short(r.Fingerprint), r.Changed))
+		progress(fmt.Sprintf("  %-22s generation %d  %s  changed=%v", r.Name, r.Generation, shortFingerprint(r.Fingerprint), r.Changed))
 	}
 	o.OnTask = func(te *workflow.TaskExecution) {
 		if te.State == workflow.Running {
@@ -131,11 +133,13 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Inpu
 	return res, nil
 }
 
-func short(fp string) string {
-	if f, err := keys.ParseFingerprint(fp); err == nil {
-		return f.Short()
+// shortFingerprint is f's short form for a table, nothing for a node that
+// holds no set.
+func shortFingerprint(f keys.Fingerprint) string {
+	if f.IsZero() {
+		return ""
 	}
-	return fp
+	return f.Short()
 }
 
 // fleetTable prints a run's rotation.Status.
@@ -144,7 +148,7 @@ type fleetTable struct{ *rotation.Status }
 func (t fleetTable) Table() ([]string, [][]string) {
 	var rows [][]string
 	for _, s := range t.Servers {
-		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), short(s.Fingerprint), s.State})
+		rows = append(rows, []string{s.Name, strconv.FormatUint(s.Generation, 10), shortFingerprint(s.Fingerprint), s.State})
 	}
 	if t.Outcome != "" {
 		rows = append(rows, []string{"", "", "", "outcome: " + string(t.Outcome)})

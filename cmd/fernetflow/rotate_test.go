@@ -15,13 +15,14 @@ import (
 	"testing"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
 
 // downTarget is a fault-injecting wrapper (a fake for fault injection
 // only): deliveries to the node named down fail while it is set.
 type downTarget struct {
-	*fleet.Local
+	*local.Target
 	down *atomic.Value // string
 }
 
@@ -29,7 +30,7 @@ func (d downTarget) Deliver(ctx context.Context, s fleet.Server, del fleet.Deliv
 	if v, _ := d.down.Load().(string); v == s.ID {
 		return fleet.Report{}, fmt.Errorf("fleet: deliver to %s: node unreachable (injected fault)", s.Name)
 	}
-	return d.Local.Deliver(ctx, s, del)
+	return d.Target.Deliver(ctx, s, del)
 }
 
 type fleetRig struct {
@@ -53,7 +54,7 @@ func (r *fleetRig) run(args ...string) (string, string, int) {
 	r.t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(strings.NewReader(""), &out, &errb)
-	a.wrapTarget = func(t fleet.Target) fleet.Target { return downTarget{t.(*fleet.Local), &r.down} }
+	a.wrapTarget = func(t fleet.Target) fleet.Target { return downTarget{t.(*local.Target), &r.down} }
 	root := a.root()
 	args = append(args, "--target", "local", "--nodes", strings.Join(r.nodes, ","), "--state-dir", filepath.Join(r.base, "undercloud"),
 		"--max-active-keys", "5", "--token-expiration", "1h", "--allow-expired-window", "0")
@@ -71,7 +72,7 @@ func (r *fleetRig) run(args ...string) (string, string, int) {
 // issue signs a token on every node and remembers it.
 func (r *fleetRig) issue() {
 	for _, n := range r.nodes {
-		repo, err := keys.Open(fleet.KeyRepository(n))
+		repo, err := keys.Open(local.KeyRepository(n))
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -88,7 +89,7 @@ func (r *fleetRig) issue() {
 func (r *fleetRig) verifyAll(when string) {
 	r.t.Helper()
 	for _, n := range r.nodes {
-		repo, err := keys.Open(fleet.KeyRepository(n))
+		repo, err := keys.Open(local.KeyRepository(n))
 		if err != nil {
 			r.t.Fatalf("%s: %s: %v", when, n, err)
 		}
@@ -103,7 +104,7 @@ func (r *fleetRig) verifyAll(when string) {
 func (r *fleetRig) fingerprints() map[string]string {
 	out := map[string]string{}
 	for _, n := range r.nodes {
-		repo, err := keys.Open(fleet.KeyRepository(n))
+		repo, err := keys.Open(local.KeyRepository(n))
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func TestRotateLocalEndToEnd(t *testing.T) {
 		}
 		fps := r.fingerprints()
 		for name, fp := range fps {
-			if fp != fps["ctl0"] || fp != res.Servers[0].Fingerprint {
+			if fp != fps["ctl0"] || fp != res.Servers[0].Fingerprint.String() {
 				t.Fatalf("rotation %d: %s holds %s, others %s", rotation, name, fp, fps["ctl0"])
 			}
 		}

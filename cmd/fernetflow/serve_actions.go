@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/deploy"
 )
 
 // actionServerFlags are serve's action server options.
@@ -315,8 +316,8 @@ func sameListenAddress(a, b string) bool {
 
 // heatHostOf is the Heat target's host (its cloud and signal receiver), nil
 // for another target.
-func heatHostOf(h *actions.FleetHost) *actions.HeatHost {
-	if ht, ok := h.Target.(*actions.HeatTarget); ok {
+func heatHostOf(h *actions.FleetHost) *deploy.Host {
+	if ht, ok := h.Target.(*deploy.FleetTarget); ok {
 		return ht.Host
 	}
 	return nil

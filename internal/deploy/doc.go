@@ -38,6 +38,19 @@ answer. Cleanup deletes the superseded fernetflow deployments of a server
 (and their derived configs), so that its metadata does not grow without
 bound.
 
+# The Heat target
+
+Host is what one process shares to talk to Heat: the cloud, one client and
+one signal receiver, made on first use; Close stops the receiver.
+FleetTarget is the fleet.Target over a Host: each Observe or Deliver is one
+report or install deployment (ConfigFor) that the node applies with
+`fernetflow node collect` or `node hook` and answers with its
+wire.Observation in the signal. Whoever makes a FleetTarget closes it
+through fleet.Target's Close, which stops the receiver; no caller needs its
+type. This package imports fleet for that contract, never the reverse, and
+never imports the node agent (package node): the undercloud compiles none
+of it.
+
 Errors name the server or stack they are about; nothing here logs secrets
 (signal URLs carry a secret and are logged without it).
 */

@@ -41,23 +41,34 @@ func (u *Undercloud) AdoptRequests(servers []Server) (map[string]string, error) 
 
 // Held is one distinct key set found on the nodes.
 type Held struct {
-	Fingerprint string   `json:"fingerprint"`
-	Keys        []int    `json:"keys"`
-	Servers     []string `json:"servers"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	Keys        []int            `json:"keys"`
+	Servers     []string         `json:"servers"`
 	// Generation is the generation fernetflow installed this set at on
 	// these nodes (0: it did not: keystone-manage or a hand made it).
 	Generation uint64 `json:"generation,omitempty"`
 }
 
+// AdoptionAction is what the first run does with the keys the nodes hold.
+type AdoptionAction string
+
+// The adoption actions.
+const (
+	// AdoptionAdopt: the nodes' keys become the master.
+	AdoptionAdopt AdoptionAction = "adopt"
+	// AdoptionSetUp: a new set (no node holds keys, or the operator discards them).
+	AdoptionSetUp AdoptionAction = "setup"
+	// AdoptionRefuse: the nodes hold different sets and none was chosen.
+	AdoptionRefuse AdoptionAction = "refuse"
+)
+
 // Adoption is what the first run does with a fleet whose master is empty.
 type Adoption struct {
-	// Action is "adopt" (the nodes' keys become the master), "setup" (a
-	// new set: no node holds keys, or the operator discards them) or
-	// "refuse" (the nodes hold different sets and none was chosen).
-	Action string `json:"action"`
+	// Action is AdoptionAdopt, AdoptionSetUp or AdoptionRefuse.
+	Action AdoptionAction `json:"action"`
 	// From names the servers whose set is adopted.
-	From        []string `json:"from,omitempty"`
-	Fingerprint string   `json:"fingerprint,omitempty"`
+	From        []string         `json:"from,omitempty"`
+	Fingerprint keys.Fingerprint `json:"fingerprint,omitzero"`
 	// Generation is the master's generation once adopted: 1, or the
 	// generation fernetflow had installed the set at (a master rebuilt
 	// from its nodes).
@@ -75,7 +86,7 @@ type Adoption struct {
 // reported (a dry run asks for no keys), and returns no set.
 func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, plan bool) (*Adoption, keys.Set, error) {
 	a := &Adoption{Sets: []Held{}}
-	sets := map[string]keys.Set{}
+	sets := map[keys.Fingerprint]keys.Set{}
 	var id *age.X25519Identity
 	for _, r := range reports {
 		o := r.Observation
@@ -102,7 +113,7 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 			if err != nil {
 				return nil, nil, fmt.Errorf("fleet: the keys %s sent: %w", r.Name, err)
 			}
-			if set.Fingerprint().String() != fp {
+			if set.Fingerprint() != fp {
 				return nil, nil, fmt.Errorf("fleet: the keys %s sent do not match the fingerprint it reported: report again", r.Name)
 			}
 			sets[fp] = set
@@ -123,13 +134,13 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 	}
 	switch {
 	case discard:
-		a.Action, a.Reason = "setup", "discarding the existing keys, as asked: a new key set replaces the keys the nodes hold; every token they issued stops validating"
+		a.Action, a.Reason = AdoptionSetUp, "discarding the existing keys, as asked: a new key set replaces the keys the nodes hold; every token they issued stops validating"
 		if len(a.Sets) == 0 {
 			a.Reason = "no node holds keys: the first rotation sets up a new key set"
 		}
 		return a, nil, nil
 	case len(a.Sets) == 0:
-		a.Action, a.Reason = "setup", "no node holds keys: the first rotation sets up a new key set"
+		a.Action, a.Reason = AdoptionSetUp, "no node holds keys: the first rotation sets up a new key set"
 		return a, nil, nil
 	case adoptFrom != "":
 		for _, r := range reports {
@@ -141,8 +152,8 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 			}
 			fp := r.Observation.Repository.Fingerprint
 			h := a.Sets[slices.IndexFunc(a.Sets, func(h Held) bool { return h.Fingerprint == fp })]
-			a.Action, a.From, a.Fingerprint, a.Generation = "adopt", h.Servers, fp, max(h.Generation, 1)
-			a.Reason = fmt.Sprintf("adopting the set %s holds, as asked: %s hold it (%s); the other nodes are overwritten, and tokens signed with keys only they hold stop validating", adoptFrom, strings.Join(h.Servers, ", "), short(fp))
+			a.Action, a.From, a.Fingerprint, a.Generation = AdoptionAdopt, h.Servers, fp, max(h.Generation, 1)
+			a.Reason = fmt.Sprintf("adopting the set %s holds, as asked: %s hold it (%s); the other nodes are overwritten, and tokens signed with keys only they hold stop validating", adoptFrom, strings.Join(h.Servers, ", "), fp.Short())
 			if plan {
 				return a, nil, nil
 			}
@@ -151,10 +162,10 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 		return nil, nil, fmt.Errorf("fleet: adopt from %s: no such server among the nodes (name or server id)", adoptFrom)
 	case len(a.Sets) == 1:
 		h := a.Sets[0]
-		a.Action, a.From, a.Fingerprint, a.Generation = "adopt", h.Servers, h.Fingerprint, max(h.Generation, 1)
-		a.Reason = fmt.Sprintf("the master is empty and %s share one key set (%s): it becomes the master, so every token they issued stays valid", strings.Join(h.Servers, ", "), short(h.Fingerprint))
+		a.Action, a.From, a.Fingerprint, a.Generation = AdoptionAdopt, h.Servers, h.Fingerprint, max(h.Generation, 1)
+		a.Reason = fmt.Sprintf("the master is empty and %s share one key set (%s): it becomes the master, so every token they issued stays valid", strings.Join(h.Servers, ", "), h.Fingerprint.Short())
 		if h.Generation > 0 {
-			a.Reason = fmt.Sprintf("the master is empty, but %s hold generation %d installed by fernetflow (%s): the master was lost or moved? it is rebuilt from them at generation %d, so every token they issued stays valid", strings.Join(h.Servers, ", "), h.Generation, short(h.Fingerprint), h.Generation)
+			a.Reason = fmt.Sprintf("the master is empty, but %s hold generation %d installed by fernetflow (%s): the master was lost or moved? it is rebuilt from them at generation %d, so every token they issued stays valid", strings.Join(h.Servers, ", "), h.Generation, h.Fingerprint.Short(), h.Generation)
 		}
 		if plan {
 			return a, nil, nil
@@ -163,9 +174,9 @@ func (u *Undercloud) PlanAdoption(reports []Report, adoptFrom string, discard, p
 	}
 	var parts []string
 	for _, h := range a.Sets {
-		parts = append(parts, fmt.Sprintf("%s hold %s (key files %s)", strings.Join(h.Servers, ", "), short(h.Fingerprint), joinInts(slices.Clone(h.Keys))))
+		parts = append(parts, fmt.Sprintf("%s hold %s (key files %s)", strings.Join(h.Servers, ", "), h.Fingerprint.Short(), joinInts(slices.Clone(h.Keys))))
 	}
-	a.Action = "refuse"
+	a.Action = AdoptionRefuse
 	a.Reason = fmt.Sprintf("the master is empty and the nodes hold %d different key sets: %s; adopting one set rejects the tokens signed with a primary key only the other nodes hold: choose the server whose set to adopt (adopt_from), or make every node hold the same set first", len(a.Sets), strings.Join(parts, "; "))
 	return a, nil, nil
 }

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
-	"github.com/fernetflow/fernetflow/internal/node"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Status is how a node stands against the master.
@@ -71,10 +71,10 @@ func (s Straggler) Repairable() bool { return s.Status == StatusBehind || s.Stat
 
 // CheckResult compares every node with the master.
 type CheckResult struct {
-	Generation  uint64      `json:"generation"`
-	Fingerprint string      `json:"fingerprint"`
-	Agree       []Report    `json:"agree"`
-	Stragglers  []Straggler `json:"stragglers"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	Agree       []Report         `json:"agree"`
+	Stragglers  []Straggler      `json:"stragglers"`
 }
 
 // OK reports whether every node holds the master's set.
@@ -146,14 +146,14 @@ func Classify(m *Master, r Report) (bool, Straggler) {
 	st := func(s Status, reason string) (bool, Straggler) {
 		return false, Straggler{Report: r, Status: s, Reason: reason}
 	}
-	gen, fp := m.Generation, m.Fingerprint.String()
+	gen, fp := m.Generation, m.Fingerprint
 	o := r.Observation
 	if o == nil {
 		// A target that knows only generations and fingerprints.
 		switch {
 		case r.Fingerprint == fp && r.Generation == gen:
 			return true, Straggler{}
-		case r.Generation == 0 && r.Fingerprint == "":
+		case r.Generation == 0 && r.Fingerprint.IsZero():
 			return st(StatusNew, "holds no keys yet")
 		case r.Generation == gen:
 			return st(StatusSplitBrain, splitBrain(gen, r.Fingerprint, m))
@@ -179,7 +179,7 @@ func Classify(m *Master, r Report) (bool, Straggler) {
 		}
 		return st(StatusNew, fmt.Sprintf("its key repository is empty, though generation %d was installed (emptied by hand?): it issues no tokens, so the delivery loses none", rec.Generation))
 	}
-	master := refsOf(m.Keys)
+	master := wire.KeyRefs(m.Keys)
 	discards := func() []int {
 		var out []int
 		ids := map[string]bool{}
@@ -227,15 +227,15 @@ func ahead(g, gen uint64) string {
 	return fmt.Sprintf("at generation %d, ahead of the master's %d: the master was restored from an old backup? restore the newest backup of the master repository", g, gen)
 }
 
-func splitBrain(gen uint64, fp string, m *Master) string {
-	return fmt.Sprintf("holds another set at generation %d (%s, master %s): split brain: two undercloud states disagree", gen, short(fp), m.Fingerprint.Short())
+func splitBrain(gen uint64, fp keys.Fingerprint, m *Master) string {
+	return fmt.Sprintf("holds another set at generation %d (%s, master %s): split brain: two undercloud states disagree", gen, fp.Short(), m.Fingerprint.Short())
 }
 
 // interruptedInstall reports whether repo is a state an install of master
 // over rec passes through (see keys.Install's order): every key of repo is
 // in rec or in master, and every key both hold is still there.
-func interruptedInstall(rec, repo, master []node.KeyRef) bool {
-	in := func(list []node.KeyRef, k node.KeyRef) bool { return slices.Contains(list, k) }
+func interruptedInstall(rec, repo, master []wire.KeyRef) bool {
+	in := func(list []wire.KeyRef, k wire.KeyRef) bool { return slices.Contains(list, k) }
 	for _, k := range repo {
 		if !in(rec, k) && !in(master, k) {
 			return false
@@ -250,8 +250,8 @@ func interruptedInstall(rec, repo, master []node.KeyRef) bool {
 }
 
 // diff describes how keys differ from want, by key file.
-func diff(want, got []node.KeyRef, wantName string) string {
-	byIndex := func(l []node.KeyRef) map[int]string {
+func diff(want, got []wire.KeyRef, wantName string) string {
+	byIndex := func(l []wire.KeyRef) map[int]string {
 		m := map[int]string{}
 		for _, k := range l {
 			m[k.Index] = k.ID
@@ -305,18 +305,10 @@ func joinInts(l []int) string {
 	return strings.Join(s, ", ")
 }
 
-func refsOf(s keys.Set) []node.KeyRef {
-	out := []node.KeyRef{}
-	for _, i := range s.Indexes() {
-		out = append(out, node.KeyRef{Index: i, ID: s[i].ID()})
-	}
-	return out
-}
-
 // Compare classifies reports against the master, and every server of
 // servers that has no report as unreachable, with its error from errs.
 func Compare(m *Master, servers []Server, reports []Report, errs map[string]error, timeout time.Duration) *CheckResult {
-	res := &CheckResult{Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Agree: []Report{}, Stragglers: []Straggler{}}
+	res := &CheckResult{Generation: m.Generation, Fingerprint: m.Fingerprint, Agree: []Report{}, Stragglers: []Straggler{}}
 	byID := map[string]Report{}
 	for _, r := range reports {
 		byID[r.ID] = r
@@ -361,11 +353,4 @@ func Check(ctx context.Context, t Target, servers []Server, m *Master, req Obser
 		return nil, err
 	}
 	return Compare(m, servers, reports, errs, 0), nil
-}
-
-func short(fp string) string {
-	if f, err := keys.ParseFingerprint(fp); err == nil {
-		return f.Short()
-	}
-	return fp
 }

@@ -7,11 +7,17 @@
 //
 // # Targets
 //
-// A Target reaches the nodes. Two exist: Local (each node a directory on
-// this host, delivered to by the same node.Install a real node runs; the
-// embedded default, and a real deployment for an all-in-one or
-// single-controller cloud) and the Heat target of package deploy. A Target
-// never sees key material: it carries envelopes sealed to each node.
+// A Target reaches the nodes. Two exist: local.Target (package
+// internal/fleet/local: each node a directory on this host, delivered to by
+// the same node.Install a real node runs; the embedded default, and a real
+// deployment for an all-in-one or single-controller cloud) and
+// deploy.FleetTarget (package internal/deploy: one Heat software deployment
+// per node and step). A Target never sees key material: it carries
+// envelopes sealed to each node.
+//
+// This package does not import the node agent (package node): what a node
+// reports is a wire.Observation, which both sides share, so that the
+// undercloud side compiles no code that only runs on a node.
 //
 // # Undercloud state
 //
@@ -37,7 +43,7 @@
 // delivers it.
 //
 // What a node holds is what it reports from its key repository at that
-// moment (a node.Observation, by Target.Observe or with a delivery), never
+// moment (a wire.Observation, by Target.Observe or with a delivery), never
 // the record of its last install: Classify turns it into a Status. Behind
 // and new nodes are repaired; a drifted node (keys changed outside
 // fernetflow) is refused until the operator names it for an overwrite; an

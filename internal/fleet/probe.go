@@ -47,7 +47,7 @@ func Probe(m *Master, servers []Server, reports []Report) *ProbeResult {
 	res := &ProbeResult{Failures: []string{}}
 	byID := map[string]Report{}
 	var holders []Server
-	fp := m.Fingerprint.String()
+	fp := m.Fingerprint
 	for _, r := range reports {
 		byID[r.ID] = r
 		if r.Observation != nil && r.Observation.Repository.Fingerprint == fp {

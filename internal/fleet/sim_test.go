@@ -1,4 +1,4 @@
-package fleet
+package fleet_test
 
 // The zero-downtime invariant as a property test (issue 7): a simulation
 // of a fleet of Keystone nodes on a virtual clock, driven by the real
@@ -14,7 +14,7 @@ package fleet
 //     node refuses no delivery but a replayed older one (ErrRollback).
 //
 // A few schedules also run every delivery through the real path
-// (envelope.Seal, node.Install on directories of a Local target) and
+// (envelope.Seal, node.Install on directories of a local.Target) and
 // check that the disk agrees with the in-memory model, and that every
 // intermediate on-disk state of every install validates every live token.
 //
@@ -47,6 +47,8 @@ import (
 	"filippo.io/age"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
+	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/node"
 )
@@ -192,7 +194,7 @@ type simEvent struct {
 	// A delivery: the generation, its set and fingerprint.
 	gen uint64
 	set keys.Set
-	fp  string
+	fp  keys.Fingerprint
 }
 
 type simEventKind int
@@ -299,10 +301,10 @@ type sim struct {
 	masterSet  keys.Set
 	masterMeta *keys.Metadata
 	masterGen  uint64
-	masterFP   string
+	masterFP   keys.Fingerprint
 
 	nodes   []*simNode
-	servers []Server
+	servers []fleet.Server
 	byID    map[string]int
 	tokens  []*simToken // live ones
 	// verdicts caches keys.VerifyToken by token and generation.
@@ -343,7 +345,7 @@ func newSim(ctx context.Context, seed uint64, index int, real bool, mut simMutat
 	for i := range s.p.Nodes {
 		name := "ctl" + strconv.Itoa(i)
 		s.nodes = append(s.nodes, &simNode{name: name})
-		s.servers = append(s.servers, Server{Name: name, ID: name})
+		s.servers = append(s.servers, fleet.Server{Name: name, ID: name})
 		s.byID[name] = i
 	}
 	return s
@@ -394,7 +396,7 @@ type keyID struct{ k keys.Key }
 func (k keyID) String() string { return k.k.ID()[:6] }
 
 // checkDesc is a check's summary, computed only when written.
-type checkDesc struct{ *CheckResult }
+type checkDesc struct{ *fleet.CheckResult }
 
 func (c checkDesc) String() string { return c.Summary() }
 
@@ -472,8 +474,8 @@ func (s *sim) runAll() error {
 }
 
 // check is fleet.Check against the nodes as they are now.
-func (s *sim) check() *CheckResult {
-	res, err := Check(s.ctx, simTarget{s}, s.servers, s.master(), ObserveRequest{})
+func (s *sim) check() *fleet.CheckResult {
+	res, err := fleet.Check(s.ctx, simTarget{s}, s.servers, s.master(), fleet.ObserveRequest{})
 	if err != nil {
 		panic(err) // only when ctx ends
 	}
@@ -664,7 +666,7 @@ func (s *sim) land(e *simEvent) {
 // node.Install does: node.Decide's rules, then keys.Install's refusals.
 // In a real-install schedule the same envelope goes through node.Install
 // on disk and both must agree.
-func (s *sim) install(i int, gen uint64, set keys.Set, fp string) error {
+func (s *sim) install(i int, gen uint64, set keys.Set, fp keys.Fingerprint) error {
 	n := s.nodes[i]
 	do, err := node.Decide(n.state, gen, fp)
 	if err == nil && do {
@@ -803,26 +805,27 @@ type verdictKey struct {
 // simTarget shows the in-memory nodes to Check.
 type simTarget struct{ s *sim }
 
-func (t simTarget) Servers(context.Context, Selection) ([]Server, error) { return t.s.servers, nil }
-func (t simTarget) Close() error                                         { return nil }
+func (t simTarget) Servers(context.Context, fleet.Selection) ([]fleet.Server, error) {
+	return t.s.servers, nil
+}
+func (t simTarget) Close() error { return nil }
 
-func (t simTarget) Deliver(context.Context, Server, Delivery) (Report, error) {
-	return Report{}, errors.New("sim: deliveries are events of the simulation")
+func (t simTarget) Deliver(context.Context, fleet.Server, fleet.Delivery) (fleet.Report, error) {
+	return fleet.Report{}, errors.New("sim: deliveries are events of the simulation")
 }
 
 // master is the model's master as Check sees it: a generation and a
 // fingerprint.
-func (s *sim) master() *Master {
-	fp, _ := keys.ParseFingerprint(s.masterFP)
-	return &Master{Generation: s.masterGen, Fingerprint: fp}
+func (s *sim) master() *fleet.Master {
+	return &fleet.Master{Generation: s.masterGen, Fingerprint: s.masterFP}
 }
 
-func (t simTarget) Observe(_ context.Context, srv Server, _ ObserveRequest) (Report, error) {
+func (t simTarget) Observe(_ context.Context, srv fleet.Server, _ fleet.ObserveRequest) (fleet.Report, error) {
 	i, ok := t.s.byID[srv.ID]
 	if !ok {
-		return Report{}, ErrUnknownServer
+		return fleet.Report{}, fleet.ErrUnknownServer
 	}
-	r := Report{Server: srv}
+	r := fleet.Report{Server: srv}
 	if st := t.s.nodes[i].state; st != nil {
 		r.Generation, r.Fingerprint = st.Generation, st.Fingerprint
 	}
@@ -831,10 +834,10 @@ func (t simTarget) Observe(_ context.Context, srv Server, _ ObserveRequest) (Rep
 
 // simReal runs every delivery of a schedule through the real path too:
 // envelope.Seal to the node's enrolled recipient, node.Install into a
-// Local target's node directory, checking every intermediate on-disk
+// local target's node directory, checking every intermediate on-disk
 // state of the key repository against the live tokens.
 type simReal struct {
-	local  *Local
+	local  *local.Target
 	signer *envelope.Signer
 	rcpt   []*age.X25519Recipient
 	err    error // the first disagreement with the model
@@ -845,12 +848,12 @@ func newSimReal(s *sim, dir string) (*simReal, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &simReal{signer: signer, local: &Local{Signer: signer.Public(), Now: func() time.Time { return s.now }}}
+	r := &simReal{signer: signer, local: &local.Target{Signer: signer.Public(), Now: func() time.Time { return s.now }}}
 	for _, n := range s.nodes {
 		r.local.Nodes = append(r.local.Nodes, filepath.Join(dir, n.name))
 	}
 	for _, srv := range s.servers {
-		rep, err := r.local.Observe(s.ctx, srv, ObserveRequest{})
+		rep, err := r.local.Observe(s.ctx, srv, fleet.ObserveRequest{})
 		if err != nil {
 			return nil, err
 		}
@@ -871,7 +874,7 @@ func (r *simReal) disagree(format string, args ...any) {
 
 // install delivers the envelope for real and compares the outcome with
 // the model's (modelErr: nil, a node rule refusal, or a keys refusal).
-func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp string, modelErr error) {
+func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp keys.Fingerprint, modelErr error) {
 	srv := s.servers[i]
 	env, err := envelope.Seal(set, gen, srv.ID, r.rcpt[i], r.signer)
 	if err != nil {
@@ -882,7 +885,7 @@ func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp string, mo
 	fresh := s.nodes[i].state == nil // Keystone has nothing to serve yet
 	s.stats.RealInstalls++
 	res, err := node.Install(s.ctx, env, node.InstallOptions{
-		StateDir: StateDir(dir), KeyRepository: KeyRepository(dir), ServerID: srv.ID,
+		StateDir: local.StateDir(dir), KeyRepository: local.KeyRepository(dir), ServerID: srv.ID,
 		Signer: r.local.Signer, Now: r.local.Now,
 		StepHook: func(step string) {
 			// Keystone re-reads the repository on every request: every
@@ -891,7 +894,7 @@ func (r *simReal) install(s *sim, i int, gen uint64, set keys.Set, fp string, mo
 				return
 			}
 			s.stats.RealSteps++
-			repo, err := keys.Open(KeyRepository(dir))
+			repo, err := keys.Open(local.KeyRepository(dir))
 			if err != nil {
 				s.fail(1, "%s after install step %q of generation %d: Keystone cannot load the repository: %v", srv.Name, step, gen, err)
 				return
@@ -922,15 +925,15 @@ func (r *simReal) compareNode(s *sim, i int) {
 		r.disagree("%s: %v", n.name, err)
 		return
 	}
-	if set.Fingerprint().String() != n.state.Fingerprint {
+	if set.Fingerprint() != n.state.Fingerprint {
 		r.disagree("%s holds %s on disk, the model %s", n.name, describe(set), describe(n.set))
 	}
 }
 
-// compareCheck runs Check against the Local target and compares it with
+// compareCheck runs Check against the local target and compares it with
 // the model's.
-func (r *simReal) compareCheck(s *sim, model *CheckResult) {
-	res, err := Check(s.ctx, r.local, s.servers, s.master(), ObserveRequest{})
+func (r *simReal) compareCheck(s *sim, model *fleet.CheckResult) {
+	res, err := fleet.Check(s.ctx, r.local, s.servers, s.master(), fleet.ObserveRequest{})
 	if err != nil {
 		r.disagree("check: %v", err)
 		return
@@ -957,12 +960,12 @@ func (r *simReal) probeDisk(s *sim) {
 }
 
 // keySet reads a local node's repository.
-func keySet(l *Local, s Server) (keys.Set, error) {
-	dir, err := l.dir(s.ID)
+func keySet(l *local.Target, s fleet.Server) (keys.Set, error) {
+	dir, err := l.Dir(s.ID)
 	if err != nil {
 		return nil, err
 	}
-	r, err := keys.Open(KeyRepository(dir))
+	r, err := keys.Open(local.KeyRepository(dir))
 	if err != nil {
 		return nil, err
 	}

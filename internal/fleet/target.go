@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/fernetflow/fernetflow/internal/node"
+	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Server is one Keystone node.
@@ -22,14 +23,14 @@ type Report struct {
 	// Generation is the generation the node last installed (0: none).
 	Generation uint64 `json:"generation"`
 	// Fingerprint is the fingerprint of the keys in its repository now.
-	Fingerprint string `json:"fingerprint"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
 	// Changed is true when a delivery changed the repository.
 	Changed     bool              `json:"changed"`
-	Observation *node.Observation `json:"observation,omitempty"`
+	Observation *wire.Observation `json:"observation,omitempty"`
 }
 
 // ReportFrom fills a Report's summary fields from an observation.
-func ReportFrom(s Server, o *node.Observation) Report {
+func ReportFrom(s Server, o *wire.Observation) Report {
 	r := Report{Server: s, Observation: o}
 	if o == nil {
 		return r
@@ -44,7 +45,7 @@ func ReportFrom(s Server, o *node.Observation) Report {
 // ObserveRequest is what the undercloud sends with a report request.
 type ObserveRequest struct {
 	// ProbeTokens are tokens the node verifies against its repository
-	// (see node.Probe).
+	// (see wire.Probe).
 	ProbeTokens []string
 	// AdoptRequest, per server id, asks a node for its keys sealed to the
 	// undercloud (adoption, see envelope.SignAdoptRequest).
@@ -65,13 +66,13 @@ type Delivery struct {
 //
 // Contract: every method honours ctx. An error names the server it is
 // about and why; it never holds key material. Observe and Deliver return
-// what the node's repository holds when they return (node.Observation);
+// what the node's repository holds when they return (wire.Observation);
 // Deliver waits until the node has installed (or refused) the envelope,
 // and a refusal by the node (rollback, split brain, a bad signature) is an
 // error, not a Report.
 type Target interface {
 	// Servers lists the nodes selected by sel, sorted by name. A target
-	// that has no stacks or roles (Local) ignores sel.
+	// that has no stacks or roles (package local) ignores sel.
 	Servers(ctx context.Context, sel Selection) ([]Server, error)
 	// Observe asks the node what it holds now, making its identity first
 	// if it has none (so observing enrolls).

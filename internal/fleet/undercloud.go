@@ -231,9 +231,9 @@ func (u *Undercloud) Recipients() (map[string]PinnedKey, error) {
 // signed: it is safe to log, persist and send through Heat.
 type Sealed struct {
 	Server
-	Generation  uint64 `json:"generation"`
-	Fingerprint string `json:"fingerprint"`
-	Envelope    string `json:"envelope"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
+	Envelope    string           `json:"envelope"`
 	// AllowFewer lets the node replace more keys than the envelope holds:
 	// set for nodes the operator chose to overwrite.
 	AllowFewer bool `json:"allow_fewer"`
@@ -268,7 +268,7 @@ func (u *Undercloud) Package(servers []Server, overwrite ...string) ([]Sealed, e
 		if err != nil {
 			return nil, fmt.Errorf("fleet: seal for %s: %w", s.Name, err)
 		}
-		out = append(out, Sealed{Server: s, Generation: m.Generation, Fingerprint: m.Fingerprint.String(), Envelope: string(env), AllowFewer: slices.Contains(overwrite, s.ID)})
+		out = append(out, Sealed{Server: s, Generation: m.Generation, Fingerprint: m.Fingerprint, Envelope: string(env), AllowFewer: slices.Contains(overwrite, s.ID)})
 	}
 	return out, nil
 }

@@ -79,20 +79,20 @@ func (o *RotateOptions) defaults() error {
 // Plan says what a setup or rotation does (or, with DryRun, would do).
 // It names keys by index and ID, never by content.
 type Plan struct {
-	Action        string     `json:"action"`
-	Repository    string     `json:"key_repository"`
-	DryRun        bool       `json:"dry_run"`
-	Generation    uint64     `json:"generation"`
-	PreviousGen   uint64     `json:"previous_generation,omitempty"`
-	Promoted      *Promotion `json:"promoted,omitempty"`
-	Staged        string     `json:"staged_key_id"`
-	Primary       int        `json:"primary"`
-	Pruned        []Pruned   `json:"pruned"`
-	Keys          []int      `json:"keys"`
-	Fingerprint   string     `json:"fingerprint"`
-	PreviousPrint string     `json:"previous_fingerprint,omitempty"`
-	Warnings      []string   `json:"warnings,omitempty"`
-	Changed       bool       `json:"changed"`
+	Action        string      `json:"action"`
+	Repository    string      `json:"key_repository"`
+	DryRun        bool        `json:"dry_run"`
+	Generation    uint64      `json:"generation"`
+	PreviousGen   uint64      `json:"previous_generation,omitempty"`
+	Promoted      *Promotion  `json:"promoted,omitempty"`
+	Staged        string      `json:"staged_key_id"`
+	Primary       int         `json:"primary"`
+	Pruned        []Pruned    `json:"pruned"`
+	Keys          []int       `json:"keys"`
+	Fingerprint   Fingerprint `json:"fingerprint"`
+	PreviousPrint Fingerprint `json:"previous_fingerprint,omitzero"`
+	Warnings      []string    `json:"warnings,omitempty"`
+	Changed       bool        `json:"changed"`
 
 	// Next is the new key set. It is never printed.
 	Next Set `json:"-"`
@@ -131,7 +131,7 @@ func (p *Plan) Table() ([]string, [][]string) {
 	rows = append(rows,
 		[]string{"pruned", strings.Join(pr, ", ")},
 		[]string{"keys", strings.Trim(fmt.Sprint(p.Keys), "[]")},
-		[]string{"fingerprint", p.Fingerprint},
+		[]string{"fingerprint", p.Fingerprint.String()},
 	)
 	for _, w := range p.Warnings {
 		rows = append(rows, []string{"warning", w})
@@ -171,7 +171,7 @@ func Setup(ctx context.Context, dir string, ro RotateOptions, opts ...Option) (*
 		}
 		m = reconcile(m, r.Keys, c.now())
 		p := &Plan{Action: "setup", Repository: r.Dir, DryRun: ro.DryRun, Generation: m.Generation, PreviousGen: m.Generation,
-			Staged: r.Keys[0].ID(), Keys: r.Keys.Indexes(), Fingerprint: r.Keys.Fingerprint().String(), Pruned: []Pruned{}}
+			Staged: r.Keys[0].ID(), Keys: r.Keys.Indexes(), Fingerprint: r.Keys.Fingerprint(), Pruned: []Pruned{}}
 		p.Primary, _ = r.Keys.Primary()
 		p.Warnings = append(p.Warnings, "the repository is initialized already: nothing changed")
 		return p, nil
@@ -301,9 +301,9 @@ func PlanRotation(old Set, m *Metadata, ro RotateOptions, now time.Time, rand io
 		meta.Generation++
 		meta.Confirmed = nil
 	}
-	prevGen, prevPrint := meta.Generation, ""
+	prevGen, prevPrint := meta.Generation, Fingerprint{}
 	if len(old) > 0 {
-		prevPrint = old.Fingerprint().String()
+		prevPrint = old.Fingerprint()
 	}
 
 	work := old.Clone()
@@ -355,7 +355,7 @@ func PlanRotation(old Set, m *Metadata, ro RotateOptions, now time.Time, rand io
 		PreviousGen: prevGen, Generation: prevGen + 1,
 		Promoted: &Promotion{From: 0, To: newPrimary, KeyID: work[0].ID()},
 		Staged:   staged.ID(), Pruned: pruned, Keys: next.Indexes(),
-		Fingerprint: next.Fingerprint().String(), PreviousPrint: prevPrint,
+		Fingerprint: next.Fingerprint(), PreviousPrint: prevPrint,
 		Changed: !ro.DryRun, Next: next,
 	}
 	if len(old) == 0 {

@@ -59,7 +59,7 @@ func TestRotateMatchesKeystoneSequence(t *testing.T) {
 				t.Errorf("rotation %d: secondary %d changed", step, i)
 			}
 		}
-		if p.Generation != uint64(step+1) || p.Fingerprint != after.Fingerprint().String() {
+		if p.Generation != uint64(step+1) || p.Fingerprint != after.Fingerprint() {
 			t.Errorf("rotation %d: plan says generation %d fingerprint %s", step, p.Generation, p.Fingerprint)
 		}
 		for _, e := range mustEntries(t, dir) {

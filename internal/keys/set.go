@@ -91,6 +91,13 @@ func (s Set) Validate() error {
 // ascending index order, "<role> <index> <encoded key>\n". Two repositories
 // have the same fingerprint exactly when they hold the same keys under the
 // same names, so the same key is primary in both.
+//
+// In JSON (and any text encoding) the zero Fingerprint stands for "no
+// set" (an empty or unreadable repository, a node that never installed
+// one): it marshals as "", and "" unmarshals to it; any other Fingerprint
+// marshals as its long form. So a struct with a Fingerprint field has the
+// JSON it had when the field was that string; tag an optional one
+// `omitzero`, not `omitempty`. String and Short always print the digest.
 type Fingerprint [sha256.Size]byte
 
 // Fingerprint computes the set's fingerprint.
@@ -110,7 +117,35 @@ func (f Fingerprint) String() string { return "sha256:" + hex.EncodeToString(f[:
 // Short is the first 12 hex digits, for tables and logs.
 func (f Fingerprint) Short() string { return hex.EncodeToString(f[:6]) }
 
+// IsZero reports whether f is the zero Fingerprint, "no set" in JSON.
+func (f Fingerprint) IsZero() bool { return f == Fingerprint{} }
+
+// MarshalText is the long form, or nothing for the zero Fingerprint.
+func (f Fingerprint) MarshalText() ([]byte, error) {
+	if f.IsZero() {
+		return []byte{}, nil
+	}
+	return []byte(f.String()), nil
+}
+
+// UnmarshalText reads the long form; an empty text is the zero
+// Fingerprint.
+func (f *Fingerprint) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*f = Fingerprint{}
+		return nil
+	}
+	p, err := ParseFingerprint(string(b))
+	if err != nil {
+		return err
+	}
+	*f = p
+	return nil
+}
+
 // ParseFingerprint reads the long form printed by [Fingerprint.String].
+// The empty string is not a fingerprint (UnmarshalText reads it as the
+// zero one).
 func ParseFingerprint(s string) (Fingerprint, error) {
 	var f Fingerprint
 	const prefix = "sha256:"

@@ -12,7 +12,7 @@ import (
 type Status struct {
 	Repository  string      `json:"key_repository"`
 	Generation  uint64      `json:"generation"`
-	Fingerprint string      `json:"fingerprint"`
+	Fingerprint Fingerprint `json:"fingerprint"`
 	Primary     int         `json:"primary"`
 	Keys        []KeyStatus `json:"keys"`
 	// MetadataStale is true when the keys differ from what fernetflow
@@ -57,7 +57,7 @@ func Inspect(dir string, opts ...Option) (*Status, error) {
 		return nil, err
 	}
 	s := &Status{
-		Repository: r.Dir, Fingerprint: r.Keys.Fingerprint().String(),
+		Repository: r.Dir, Fingerprint: r.Keys.Fingerprint(),
 		MetadataStale: m.Stale(r.Keys), Skipped: r.Skipped, Ignored: r.Ignored,
 	}
 	s.Primary, _ = r.Keys.Primary()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fernetflow/fernetflow/internal/envelope"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // The transport between Heat and this package: what os-collect-config's
@@ -206,7 +207,7 @@ func probeTokens(c HeatConfig) ([]string, error) {
 // print: the observation, and a one-line summary for a person reading
 // os-collect-config's log.
 type ReportResult struct {
-	Observation *Observation `json:"observation"`
+	Observation *wire.Observation `json:"observation"`
 }
 
 func reportResult(ctx context.Context, o ReportOptions) (*ReportResult, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/envelope"
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/lockfile"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Sentinel errors a caller may branch on.
@@ -60,20 +61,20 @@ type InstallOptions struct {
 	// Now is the clock for installed.json (time.Now when nil).
 	Now func() time.Time
 	// ProbeTokens are verified against the repository once installed
-	// (see Observation.Probe).
+	// (see wire.Observation.Probe).
 	ProbeTokens []string
 }
 
 // InstallResult is what an install reports: the JSON printed by
 // `fernetflow node install`.
 type InstallResult struct {
-	Generation  uint64 `json:"generation"`
-	Fingerprint string `json:"fingerprint"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
 	// Changed is true when the key repository on disk was modified.
 	Changed bool `json:"changed"`
 	// Observation is what the node holds once the install is done, read
 	// back from its repository.
-	Observation *Observation `json:"observation"`
+	Observation *wire.Observation `json:"observation"`
 }
 
 // Install opens the armored envelope with the node's identity and installs
@@ -127,7 +128,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	// keys.Install below: it is a no-op on an intact repository and
 	// repairs one edited by hand. The envelope is verified, so its set is
 	// authoritative: Repair replaces key files Keystone cannot load.
-	if _, err := Decide(st, env.Generation, env.Fingerprint.String()); err != nil {
+	if _, err := Decide(st, env.Generation, env.Fingerprint); err != nil {
 		return nil, err
 	}
 
@@ -151,7 +152,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	if err != nil {
 		abs = o.KeyRepository
 	}
-	next := &State{Format: stateFormat, ServerID: o.ServerID, Generation: env.Generation, Fingerprint: env.Fingerprint.String(), KeyRepository: abs, Keys: keyRefs(env.Keys)}
+	next := &State{Format: stateFormat, ServerID: o.ServerID, Generation: env.Generation, Fingerprint: env.Fingerprint, KeyRepository: abs, Keys: wire.KeyRefs(env.Keys)}
 	if st == nil || st.Generation != next.Generation || st.Fingerprint != next.Fingerprint || st.KeyRepository != next.KeyRepository {
 		next.InstalledAt = now().UTC().Truncate(time.Second)
 		if err := writeState(o.StateDir, next); err != nil {
@@ -165,7 +166,7 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 	if err != nil {
 		return nil, err
 	}
-	return &InstallResult{Generation: env.Generation, Fingerprint: env.Fingerprint.String(), Changed: res.Changed, Observation: obs}, nil
+	return &InstallResult{Generation: env.Generation, Fingerprint: env.Fingerprint, Changed: res.Changed, Observation: obs}, nil
 }
 
 // Decide applies the generation rules of the package documentation to an
@@ -180,14 +181,14 @@ func Install(ctx context.Context, armored []byte, o InstallOptions) (*InstallRes
 //     repository was edited by hand);
 //   - an older generation: [ErrRollback];
 //   - the same generation with another fingerprint: [ErrSplitBrain].
-func Decide(installed *State, generation uint64, fingerprint string) (install bool, err error) {
+func Decide(installed *State, generation uint64, fingerprint keys.Fingerprint) (install bool, err error) {
 	switch {
 	case installed == nil || generation > installed.Generation:
 		return true, nil
 	case generation < installed.Generation:
-		return false, fmt.Errorf("%w: the envelope holds generation %d, but generation %d (%s) is installed: an old envelope was replayed (a repeated deployment or a stack update); seal the current generation for this node", ErrRollback, generation, installed.Generation, short(installed.Fingerprint))
+		return false, fmt.Errorf("%w: the envelope holds generation %d, but generation %d (%s) is installed: an old envelope was replayed (a repeated deployment or a stack update); seal the current generation for this node", ErrRollback, generation, installed.Generation, installed.Fingerprint.Short())
 	case fingerprint != installed.Fingerprint:
-		return false, fmt.Errorf("%w: generation %d is installed with fingerprint %s, the envelope holds fingerprint %s: two key sets claim one generation; check which undercloud repository is right, then rotate it so that every node receives a newer generation", ErrSplitBrain, installed.Generation, short(installed.Fingerprint), short(fingerprint))
+		return false, fmt.Errorf("%w: generation %d is installed with fingerprint %s, the envelope holds fingerprint %s: two key sets claim one generation; check which undercloud repository is right, then rotate it so that every node receives a newer generation", ErrSplitBrain, installed.Generation, installed.Fingerprint.Short(), fingerprint.Short())
 	}
 	return false, nil
 }
@@ -208,7 +209,7 @@ func resuming(st *State, repo string, next keys.Set, opts []keys.Option) bool {
 	if err != nil || len(r.Keys) <= len(next) {
 		return false
 	}
-	recorded := map[KeyRef]bool{}
+	recorded := map[wire.KeyRef]bool{}
 	for _, k := range st.Keys {
 		recorded[k] = true
 	}
@@ -216,18 +217,11 @@ func resuming(st *State, repo string, next keys.Set, opts []keys.Option) bool {
 		if _, kept := next[i]; kept {
 			continue
 		}
-		if !recorded[KeyRef{Index: i, ID: k.ID()}] {
+		if !recorded[wire.KeyRef{Index: i, ID: k.ID()}] {
 			return false
 		}
 	}
 	return true
-}
-
-func short(fp string) string {
-	if f, err := keys.ParseFingerprint(fp); err == nil {
-		return f.Short()
-	}
-	return fp
 }
 
 // lockState takes STATE_DIR/lock, waiting until ctx ends.

@@ -140,7 +140,7 @@ func TestInstallRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Changed || res.Generation != 1 || res.Fingerprint != f.masterSet().Fingerprint().String() {
+	if !res.Changed || res.Generation != 1 || res.Fingerprint != f.masterSet().Fingerprint() {
 		t.Fatalf("first install: %+v", res)
 	}
 	if f.nodeSet().Fingerprint() != f.masterSet().Fingerprint() {
@@ -396,7 +396,7 @@ func FuzzReadState(f *testing.F) {
 		if st.Generation == 0 || st.Format != stateFormat {
 			t.Fatalf("accepted %+v", st)
 		}
-		if _, err := keys.ParseFingerprint(st.Fingerprint); err != nil {
+		if _, err := keys.ParseFingerprint(st.Fingerprint.String()); err != nil {
 			t.Fatalf("accepted fingerprint %q", st.Fingerprint)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
 // Files of the state directory.
@@ -30,30 +31,16 @@ const stateFormat = 1
 
 // State is installed.json: what this node installed last. It holds no keys.
 type State struct {
-	Format        int       `json:"format"`
-	ServerID      string    `json:"server_id"`
-	Generation    uint64    `json:"generation"`
-	Fingerprint   string    `json:"fingerprint"`
-	KeyRepository string    `json:"key_repository"`
-	InstalledAt   time.Time `json:"installed_at"`
+	Format        int              `json:"format"`
+	ServerID      string           `json:"server_id"`
+	Generation    uint64           `json:"generation"`
+	Fingerprint   keys.Fingerprint `json:"fingerprint"`
+	KeyRepository string           `json:"key_repository"`
+	InstalledAt   time.Time        `json:"installed_at"`
 	// Keys names the installed keys by index and keys.Key.ID (never
 	// their content), so that an install interrupted by a crash can be
 	// resumed: see Install.
-	Keys []KeyRef `json:"keys"`
-}
-
-// KeyRef names one installed key without revealing it.
-type KeyRef struct {
-	Index int    `json:"index"`
-	ID    string `json:"id"`
-}
-
-func keyRefs(s keys.Set) []KeyRef {
-	out := []KeyRef{}
-	for _, i := range s.Indexes() {
-		out = append(out, KeyRef{Index: i, ID: s[i].ID()})
-	}
-	return out
+	Keys []wire.KeyRef `json:"keys"`
 }
 
 // ReadState reads STATE_DIR/installed.json; a node that never installed a
@@ -72,16 +59,24 @@ func ReadState(stateDir string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: read %s: %w", path, err)
 	}
-	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
+	// The fingerprint is read as text first, so that a bad one is named
+	// as such rather than as bad JSON.
+	var raw struct {
+		State
+		Fingerprint string `json:"fingerprint"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("node: %s is not valid JSON (%v): restore it, or remove it to accept the next envelope of any generation", path, err)
 	}
+	s := raw.State
 	if s.Format != stateFormat {
 		return nil, fmt.Errorf("node: %s has format %d, this fernetflow reads format %d: upgrade fernetflow", path, s.Format, stateFormat)
 	}
-	if _, err := keys.ParseFingerprint(s.Fingerprint); err != nil || s.Generation == 0 {
+	fp, err := keys.ParseFingerprint(raw.Fingerprint)
+	if err != nil || s.Generation == 0 {
 		return nil, fmt.Errorf("node: %s records no valid generation and fingerprint: restore it, or remove it to accept the next envelope of any generation", path)
 	}
+	s.Fingerprint = fp
 	return &s, nil
 }
 

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
 )
 
 type rig struct {
 	t *testing.T
 	o Options
-	l *fleet.Local
+	l *local.Target
 }
 
 func newRig(t *testing.T) *rig {
@@ -24,7 +25,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &fleet.Local{Signer: s.Public()}
+	l := &local.Target{Signer: s.Public()}
 	for _, n := range []string{"ctl0", "ctl1", "ctl2"} {
 		l.Nodes = append(l.Nodes, filepath.Join(base, n))
 	}
@@ -76,13 +77,13 @@ func TestOutcomes(t *testing.T) {
 	}
 
 	// Drift: a key file deleted by hand on ctl1.
-	os.Remove(filepath.Join(fleet.KeyRepository(r.l.Nodes[1]), "1"))
+	os.Remove(filepath.Join(local.KeyRepository(r.l.Nodes[1]), "1"))
 	want(r.run(Rotate, nil), Refused, ErrRefused)
 	want(r.run(Check, nil), NeedsAttention, ErrNeedsAttention)
 	want(r.run(Rotate, map[string]any{"overwrite_drifted": []any{"ctl1"}, "max_active_keys": int64(6)}), Rotated, nil)
 
 	// A rebuilt node: its identity changed.
-	os.RemoveAll(fleet.StateDir(r.l.Nodes[2]))
+	os.RemoveAll(local.StateDir(r.l.Nodes[2]))
 	res = r.run(Enroll, nil)
 	want(res, Refused, ErrRefused)
 	if !errors.Is(res.Err, fleet.ErrRecipientChanged) {

@@ -56,6 +56,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/internal/node"
 	"github.com/fernetflow/fernetflow/internal/rotation"
+	"github.com/fernetflow/fernetflow/internal/wire"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
@@ -245,7 +246,7 @@ type simNode struct {
 	id    *age.X25519Identity // nil until its first report (reporting enrolls)
 	state *node.State
 	set   keys.Set
-	fp    string // set's fingerprint, "" when empty
+	fp    keys.Fingerprint // set's fingerprint, zero when empty
 }
 
 // token is a token some node issued.
@@ -299,7 +300,7 @@ type sim struct {
 	// masterGen and masterFP are the master's, as its metadata said
 	// after the latest task.
 	masterGen uint64
-	masterFP  string
+	masterFP  keys.Fingerprint
 	tokens    []*token // live ones
 	verdicts  map[verdictKey]bool
 	nTokens   int
@@ -316,7 +317,7 @@ type sim struct {
 
 type verdictKey struct {
 	token int
-	fp    string
+	fp    keys.Fingerprint
 }
 
 func newSim(ctx context.Context, seed uint64, index int, d *defs, tracing bool) *sim {
@@ -615,7 +616,8 @@ func (s *sim) readMaster() {
 		return
 	}
 	if m.Generation != s.masterGen {
-		s.masterGen, s.masterFP = m.Generation, m.Fingerprint
+		s.masterGen = m.Generation
+		s.masterFP, _ = keys.ParseFingerprint(m.Fingerprint)
 		s.stats["master generations"]++
 		s.tracef("the master is at generation %d", s.masterGen)
 		s.checkGenerations()
@@ -633,7 +635,7 @@ func (s *sim) checkRotate() {
 		if !s.joined(i, s.now) {
 			continue
 		}
-		if n.fp != m.Fingerprint { // an adopted node holds it with no generation
+		if n.fp.String() != m.Fingerprint { // an adopted node holds it with no generation
 			s.fail(2, "run %d rotates the master past generation %d while %s holds %s %s", s.run, m.Generation, n.srv.Name, genString(n.state), setDesc(n.set))
 		}
 	}
@@ -715,7 +717,7 @@ func (s *sim) issue(i int) error {
 // land applies an envelope on node i by the node's rules and returns what
 // the node holds then; s.mu is held. A refusal other than a replayed older
 // generation breaks invariant 3. probe are the fleet's probe tokens.
-func (s *sim) land(i int, armored []byte, allowFewer bool, probe []string) (*node.Observation, error) {
+func (s *sim) land(i int, armored []byte, allowFewer bool, probe []string) (*wire.Observation, error) {
 	n := s.nodes[i]
 	err := s.apply(n, armored, allowFewer)
 	if errors.Is(err, node.ErrRollback) {
@@ -742,11 +744,11 @@ func (s *sim) apply(n *simNode, armored []byte, allowFewer bool) error {
 	if err != nil {
 		return err
 	}
-	do, err := node.Decide(n.state, env.Generation, env.Fingerprint.String())
+	do, err := node.Decide(n.state, env.Generation, env.Fingerprint)
 	if err != nil {
 		return err
 	}
-	fp := env.Fingerprint.String()
+	fp := env.Fingerprint
 	if fp != n.fp {
 		if err := env.Keys.Validate(); err != nil {
 			return fmt.Errorf("keys: refuse to install: %w", err)
@@ -764,10 +766,10 @@ func (s *sim) apply(n *simNode, armored []byte, allowFewer bool) error {
 	return nil
 }
 
-func refs(set keys.Set) []node.KeyRef {
-	out := []node.KeyRef{}
+func refs(set keys.Set) []wire.KeyRef {
+	out := []wire.KeyRef{}
 	for _, i := range set.Indexes() {
-		out = append(out, node.KeyRef{Index: i, ID: set[i].ID()})
+		out = append(out, wire.KeyRef{Index: i, ID: set[i].ID()})
 	}
 	return out
 }
@@ -775,7 +777,7 @@ func refs(set keys.Set) []node.KeyRef {
 // observe is node.Report in memory: the node's identity (made on its first
 // report), what installed.json records, its repository, its side of the
 // probe, and its keys sealed to the undercloud when an adopt request asks.
-func (s *sim) observe(n *simNode, probe []string, adopt string) (*node.Observation, error) {
+func (s *sim) observe(n *simNode, probe []string, adopt string) (*wire.Observation, error) {
 	if n.id == nil {
 		id, err := age.GenerateX25519Identity()
 		if err != nil {
@@ -783,15 +785,15 @@ func (s *sim) observe(n *simNode, probe []string, adopt string) (*node.Observati
 		}
 		n.id = id
 	}
-	o := &node.Observation{ServerID: n.srv.ID, Recipient: n.id.Recipient().String(), Signer: s.signerPub.String(),
-		Repository: node.Holding{Keys: []node.KeyRef{}}, Probe: node.Probe{Rejected: []int{}}}
+	o := &wire.Observation{ServerID: n.srv.ID, Recipient: n.id.Recipient().String(), Signer: s.signerPub.String(),
+		Repository: wire.Holding{Keys: []wire.KeyRef{}}, Probe: wire.Probe{Rejected: []int{}}}
 	if st := n.state; st != nil {
-		o.Installed = &node.Installed{Generation: st.Generation, Fingerprint: st.Fingerprint, Keys: st.Keys}
+		o.Installed = &wire.Installed{Generation: st.Generation, Fingerprint: st.Fingerprint, Keys: st.Keys}
 	}
 	if len(n.set) == 0 {
 		return o, nil
 	}
-	o.Repository = node.Holding{Fingerprint: n.fp, Keys: refs(n.set)}
+	o.Repository = wire.Holding{Fingerprint: n.fp, Keys: refs(n.set)}
 	tok, err := keys.IssueToken(n.set, []byte("fernetflow probe "+n.srv.ID))
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/keys"
 	"github.com/fernetflow/fernetflow/workflow"
 )
 
@@ -37,10 +38,10 @@ type TaskTiming struct {
 
 // ServerStatus is one node as the run last heard from it.
 type ServerStatus struct {
-	Name        string `json:"name"`
-	ServerID    string `json:"server_id"`
-	Generation  uint64 `json:"generation"`
-	Fingerprint string `json:"fingerprint"`
+	Name        string           `json:"name"`
+	ServerID    string           `json:"server_id"`
+	Generation  uint64           `json:"generation"`
+	Fingerprint keys.Fingerprint `json:"fingerprint"`
 	// State is ok, a straggler's status and reason, "not seen in this
 	// run", or "no master key set yet".
 	State string `json:"state"`

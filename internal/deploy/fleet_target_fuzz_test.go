@@ -1,4 +1,4 @@
-package actions
+package deploy
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package actions
+package deploy
 
 import (
 	"context"
@@ -8,20 +8,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fernetflow/fernetflow/internal/deploy"
 	"github.com/fernetflow/fernetflow/internal/deploy/softwaredeployments"
 	"github.com/fernetflow/fernetflow/internal/fleet"
-	"github.com/fernetflow/fernetflow/internal/node"
+	"github.com/fernetflow/fernetflow/internal/wire"
 )
 
-// HeatTarget is the fleet.Target that reaches the controllers through
-// Heat: one software deployment per server and step (enroll or install),
+// FleetTarget is the fleet.Target that reaches the controllers through
+// Heat: one software deployment per server and step (report or install),
 // which os-collect-config on the node applies with `fernetflow node
 // collect` (or heat-config with `fernetflow node hook`), signalling its
 // outputs back to the host's receiver. It never carries key material: an
 // install deployment's only input is the node's sealed envelope.
-type HeatTarget struct {
-	Host *HeatHost
+type FleetTarget struct {
+	Host *Host
 	// Timeout bounds each deployment's wait (default 10 minutes): a node
 	// whose os-collect-config never runs fails with its name in the error.
 	Timeout time.Duration
@@ -30,14 +29,14 @@ type HeatTarget struct {
 	prepared bool
 }
 
-var _ fleet.Target = (*HeatTarget)(nil)
+var _ fleet.Target = (*FleetTarget)(nil)
 
 // Servers implements fleet.Target: the servers of sel.Role in sel.Stack,
 // found among the stack's nested resources by type (DeployedServer,
 // Nova servers, TripleO's role servers) and by name: resources inside a
 // group named after the role ("Controller/0"), or named after it
 // ("Controller-0"); every server when the role is empty.
-func (h *HeatTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.Server, error) {
+func (h *FleetTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.Server, error) {
 	c, err := h.Host.Client(ctx)
 	if err != nil {
 		return nil, err
@@ -51,7 +50,7 @@ func (h *HeatTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.
 		patterns = []string{sel.Role + "/*", sel.Role + "*"}
 	}
 	for _, p := range patterns {
-		found, err := deploy.DiscoverServers(ctx, c, stack, deploy.ServerFilter{Name: p})
+		found, err := DiscoverServers(ctx, c, stack, ServerFilter{Name: p})
 		if err != nil {
 			return nil, err
 		}
@@ -75,8 +74,8 @@ func (h *HeatTarget) Servers(ctx context.Context, sel fleet.Selection) ([]fleet.
 // starts the signal receiver (so that a signal URL the controllers cannot
 // reach is refused before anything is pushed) and marks FAILED the
 // deployments an earlier, interrupted run left waiting for a receiver that
-// is gone (deploy.CleanupStale), so that nothing stale is left unexplained.
-func (h *HeatTarget) prepare(ctx context.Context, servers []deploy.Server) error {
+// is gone (CleanupStale), so that nothing stale is left unexplained.
+func (h *FleetTarget) prepare(ctx context.Context, servers []Server) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.prepared {
@@ -86,15 +85,15 @@ func (h *HeatTarget) prepare(ctx context.Context, servers []deploy.Server) error
 		return err
 	}
 	if _, err := h.Host.CleanupStale(ctx, servers); err != nil {
-		h.Host.log().Warn("leftover deployments of an earlier run not cleaned", "err", err)
+		h.Host.Logger().Warn("leftover deployments of an earlier run not cleaned", "err", err)
 	}
 	h.prepared = true
 	return nil
 }
 
 // run pushes one deployment of kind to s, waits for it and returns its outputs.
-func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, inputs map[string]any) (map[string]any, error) {
-	cfg, err := HeatConfigFor(kind)
+func (h *FleetTarget) run(ctx context.Context, s fleet.Server, kind string, inputs map[string]any) (map[string]any, error) {
+	cfg, err := ConfigFor(kind)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +105,8 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 	if err != nil {
 		return nil, err
 	}
-	srv := deploy.Server{Name: s.Name, ID: s.ID}
-	deps, err := deploy.Push(ctx, c, []deploy.Target{{Server: srv, InputValues: inputs}}, deploy.PushOptions{Config: cfg, Receiver: rcv, Concurrency: 1, Log: h.Host.log()})
+	srv := Server{Name: s.Name, ID: s.ID}
+	deps, err := Push(ctx, c, []Target{{Server: srv, InputValues: inputs}}, PushOptions{Config: cfg, Receiver: rcv, Concurrency: 1, Log: h.Host.Logger()})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +114,7 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 	if timeout == 0 {
 		timeout = 10 * time.Minute
 	}
-	res, err := deploy.Wait(ctx, c, deps, deploy.WaitOptions{Timeout: timeout, Receiver: rcv, Log: h.Host.log()})
+	res, err := Wait(ctx, c, deps, WaitOptions{Timeout: timeout, Receiver: rcv, Log: h.Host.Logger()})
 	if err != nil {
 		if kind == "report" {
 			// A report nobody waits for is worth nothing: the node must
@@ -124,7 +123,7 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			for _, d := range deps {
 				if derr := softwaredeployments.Delete(dctx, c, d.DeploymentID).ExtractErr(); derr != nil {
-					h.Host.log().Warn("could not delete an unanswered report deployment", "server", s.Name, "deployment", d.DeploymentID, "error", derr)
+					h.Host.Logger().Warn("could not delete an unanswered report deployment", "server", s.Name, "deployment", d.DeploymentID, "error", derr)
 				}
 			}
 			cancel()
@@ -139,8 +138,8 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 		return nil, fmt.Errorf("%s on %s failed: %s", kind, s.Name, reason)
 	}
 	// Superseded fernetflow deployments only grow the server's metadata.
-	if _, err := deploy.Cleanup(ctx, c, s.ID, deploy.CleanupOptions{Keep: 1}); err != nil {
-		h.Host.log().Warn("could not clean up superseded deployments", "server", s.Name, "error", err)
+	if _, err := Cleanup(ctx, c, s.ID, CleanupOptions{Keep: 1}); err != nil {
+		h.Host.Logger().Warn("could not clean up superseded deployments", "server", s.Name, "error", err)
 	}
 	return res[0].Outputs, nil
 }
@@ -148,7 +147,7 @@ func (h *HeatTarget) run(ctx context.Context, s fleet.Server, kind string, input
 // Observe implements fleet.Target: one report deployment, applied by
 // the node on its next poll. A report that does not come back before ctx
 // ends is deleted, so that the node does not apply it later.
-func (h *HeatTarget) Observe(ctx context.Context, s fleet.Server, req fleet.ObserveRequest) (fleet.Report, error) {
+func (h *FleetTarget) Observe(ctx context.Context, s fleet.Server, req fleet.ObserveRequest) (fleet.Report, error) {
 	inputs := map[string]any{"probe_tokens": orEmpty(req.ProbeTokens)}
 	if a := req.AdoptRequest[s.ID]; a != "" {
 		inputs["adopt_request"] = a
@@ -161,10 +160,10 @@ func (h *HeatTarget) Observe(ctx context.Context, s fleet.Server, req fleet.Obse
 }
 
 // Close implements fleet.Target: it stops the host's signal receiver.
-func (h *HeatTarget) Close() error { return h.Host.Close() }
+func (h *FleetTarget) Close() error { return h.Host.Close() }
 
 // Deliver implements fleet.Target.
-func (h *HeatTarget) Deliver(ctx context.Context, s fleet.Server, d fleet.Delivery) (fleet.Report, error) {
+func (h *FleetTarget) Deliver(ctx context.Context, s fleet.Server, d fleet.Delivery) (fleet.Report, error) {
 	out, err := h.run(ctx, s, "install", map[string]any{"envelope": string(d.Envelope), "probe_tokens": orEmpty(d.ProbeTokens), "allow_fewer": d.AllowFewer})
 	if err != nil {
 		return fleet.Report{}, err
@@ -201,7 +200,7 @@ func reportFrom(s fleet.Server, out map[string]any) (fleet.Report, error) {
 	default:
 		b, _ = json.Marshal(v)
 	}
-	var o node.Observation
+	var o wire.Observation
 	if err := json.Unmarshal(b, &o); err != nil {
 		return fleet.Report{}, fmt.Errorf("%s reported an observation that is not valid: %v", s.Name, err)
 	}
