@@ -261,7 +261,7 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 			out.Summary = "refused: the master is empty and not every node reported, so what they hold is unknown and adopting or replacing keys could reject their tokens: " + (&fleet.CheckResult{Stragglers: silent}).Summary()
 			return out, nil
 		case a.Action == fleet.AdoptionSetUp:
-			out.CheckResult = &fleet.CheckResult{Agree: strip(reports), Stragglers: []fleet.Straggler{}}
+			out.CheckResult = (&fleet.CheckResult{Agree: slices.Clone(reports), Stragglers: []fleet.Straggler{}}).WithoutSealed()
 			out.OK, out.Summary = true, a.Reason
 			for _, r := range reports {
 				if len(r.Observation.Repository.Keys) > 0 {
@@ -283,8 +283,8 @@ func check(ctx context.Context, h *FleetHost, in checkIn) (*checkOut, error) {
 		}
 	}
 	res := fleet.Compare(m, in.Servers, reports, errs, timeout)
-	res.Agree = strip(res.Agree)
-	res.Stragglers = append(stripStragglers(res.Stragglers), extra...)
+	res.Stragglers = append(res.Stragglers, extra...)
+	res.WithoutSealed()
 	if err := checkSigners(u, res); err != nil {
 		return nil, err
 	}
@@ -461,28 +461,6 @@ func unreachable(servers []fleet.Server, errs map[string]error, timeout time.Dur
 	return out
 }
 
-// strip drops what only the check itself needs (sealed holdings) from
-// reports before they go into an execution's history.
-func strip(rs []fleet.Report) []fleet.Report {
-	out := make([]fleet.Report, len(rs))
-	for i, r := range rs {
-		if r.Observation != nil && r.Observation.Sealed != "" {
-			o := *r.Observation
-			o.Sealed = ""
-			r.Observation = &o
-		}
-		out[i] = r
-	}
-	return out
-}
-
-func stripStragglers(ss []fleet.Straggler) []fleet.Straggler {
-	for i := range ss {
-		ss[i].Report = strip([]fleet.Report{ss[i].Report})[0]
-	}
-	return ss
-}
-
 // advice says what the operator runs for each refused node.
 func advice(refuse []fleet.Straggler) string {
 	var drifted, other []string
@@ -592,7 +570,7 @@ func fleetDeploy(h *FleetHost) *funcAction {
 				}
 				h.OnDeliver(r, err)
 			}
-			return strip([]fleet.Report{r})[0], err
+			return r.WithoutSealed(), err
 		})
 }
 

@@ -77,6 +77,18 @@ type CheckResult struct {
 	Stragglers  []Straggler      `json:"stragglers"`
 }
 
+// WithoutSealed drops the sealed holdings of every report in c (see
+// Report.WithoutSealed), in place, and returns c.
+func (c *CheckResult) WithoutSealed() *CheckResult {
+	for i := range c.Agree {
+		c.Agree[i] = c.Agree[i].WithoutSealed()
+	}
+	for i := range c.Stragglers {
+		c.Stragglers[i].Report = c.Stragglers[i].Report.WithoutSealed()
+	}
+	return c
+}
+
 // OK reports whether every node holds the master's set.
 func (c *CheckResult) OK() bool { return len(c.Stragglers) == 0 }
 

@@ -29,6 +29,18 @@ type Report struct {
 	Observation *wire.Observation `json:"observation,omitempty"`
 }
 
+// WithoutSealed is r without the keys its node sealed to the undercloud
+// for adoption (Observation.Sealed): what only the check itself needs,
+// never recorded in an execution's history.
+func (r Report) WithoutSealed() Report {
+	if r.Observation != nil && r.Observation.Sealed != "" {
+		o := *r.Observation
+		o.Sealed = ""
+		r.Observation = &o
+	}
+	return r
+}
+
 // ReportFrom fills a Report's summary fields from an observation.
 func ReportFrom(s Server, o *wire.Observation) Report {
 	r := Report{Server: s, Observation: o}

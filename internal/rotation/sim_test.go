@@ -306,6 +306,9 @@ type sim struct {
 	nTokens   int
 	run       int // the current run (0: none)
 	nRuns     int
+	// runStart is when the current run started: a node that joins later
+	// is not in the servers it listed.
+	runStart  time.Time
 	stats     stats
 	violation *violation
 	// err is an error of the simulation itself, met in a hook.
@@ -531,7 +534,7 @@ func (s *sim) handle(e *event) error {
 func (s *sim) attempt() error {
 	s.mu.Lock()
 	s.nRuns++
-	s.run = s.nRuns
+	s.run, s.runStart = s.nRuns, s.now
 	wf := rotation.Rotate
 	in := map[string]any{
 		"max_active_keys":      int64(s.p.MaxActive),
@@ -632,7 +635,10 @@ func (s *sim) checkRotate() {
 		return // the first run sets keys up: nothing to hold yet
 	}
 	for i, n := range s.nodes {
-		if !s.joined(i, s.now) {
+		// A node that joined after the run listed the servers is not one
+		// it could know about: it holds no keys and serves no token
+		// until a later run brings it in (invariant 1 still covers it).
+		if !s.joined(i, s.runStart) {
 			continue
 		}
 		if n.fp.String() != m.Fingerprint { // an adopted node holds it with no generation
