@@ -34,11 +34,16 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// The embedded definitions are registered as they were before the YAML
-// AST: testdata/*.yaml.golden were made by the regex rewrite it replaced.
+// TestTagWorkflowsGolden: testdata/tag/NAME.yaml (copies of the embedded
+// definitions) tag into NAME.yaml.golden, which the regex rewrite
+// TagWorkflows replaced made byte for byte.
 func TestTagWorkflowsGolden(t *testing.T) {
-	for _, f := range definitions.Names() {
-		src, err := definitions.Source(f)
+	files, err := filepath.Glob(filepath.Join("testdata", "tag", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/tag/*.yaml: %v", err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,10 +51,27 @@ func TestTagWorkflowsGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		if want := strings.TrimSuffix(f, ".yaml"); len(names) != 1 || names[0] != want {
+		if want := strings.TrimSuffix(filepath.Base(f), ".yaml"); len(names) != 1 || names[0] != want {
 			t.Errorf("%s: names %v, want [%s]", f, names, want)
 		}
-		golden(t, f+".golden", out)
+		golden(t, filepath.Join("tag", filepath.Base(f)+".golden"), out)
+	}
+}
+
+// Every embedded definition tags (its golden twin is above).
+func TestTagEmbedded(t *testing.T) {
+	for _, f := range definitions.Names() {
+		src, err := definitions.Source(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, names, err := TagWorkflows(src)
+		if err != nil || len(names) == 0 {
+			t.Fatalf("%s: %v %v", f, names, err)
+		}
+		if got := strings.ReplaceAll(string(out), "\n  tags: [fernetflow]", ""); got != string(src) {
+			t.Errorf("%s: changed more than the tags", f)
+		}
 	}
 }
 
