@@ -7,12 +7,13 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/fernetflow/fernetflow/internal/cloud"
 	"github.com/fernetflow/fernetflow/internal/deploy"
 )
 
 // heatFlags are the flags of every command that talks to Heat.
 type heatFlags struct {
-	cloud   deploy.CloudOptions
+	cloud   cloud.Options
 	timeout time.Duration
 }
 
@@ -24,7 +25,7 @@ func (f *heatFlags) register(cmd *cobra.Command) {
 
 func (f *heatFlags) client(cmd *cobra.Command) (context.Context, context.CancelFunc, *gophercloud.ServiceClient, error) {
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-	c, err := deploy.NewOrchestrationClient(ctx, f.cloud)
+	c, err := cloud.NewOrchestrationClient(ctx, f.cloud)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, err

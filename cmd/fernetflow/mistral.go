@@ -1,35 +1,60 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"maps"
-	"net/http"
 	"net/url"
 	"os"
-	"regexp"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2/openstack/workflow/v2/crontriggers"
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/workflow/v2/executions"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/cloud"
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/mistral/register"
+	"github.com/fernetflow/fernetflow/internal/mistral/tasks"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
 
-// mistralTag marks what fernetflow mistral register puts into Mistral
-// (actions and workflows carry it as a tag; cron triggers' names start
-// with it), so that unregister removes that and nothing else.
-const mistralTag = "fernetflow"
+// mistralTag marks what fernetflow mistral register puts into Mistral.
+const mistralTag = register.Tag
+
+// mistralFlags reach Mistral: through clouds.yaml / OS_* (Keystone), or
+// straight at --mistral-url for a Mistral without authentication.
+type mistralFlags struct {
+	cloud   string
+	url     string
+	timeout time.Duration
+}
+
+func (m *mistralFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&m.cloud, "os-cloud", "", "the clouds.yaml entry to use (default: OS_CLOUD, or the OS_* variables), as the openstack CLI")
+	cmd.Flags().StringVar(&m.url, "mistral-url", "", "Mistral's v2 endpoint (such as http://127.0.0.1:8989/v2) instead of the service catalog's; without --os-cloud, no authentication (a Mistral with [pecan] auth_enable = False), as mistral --os-mistral-url")
+	cmd.Flags().DurationVar(&m.timeout, "request-timeout", time.Minute, "time allowed for each request to Mistral or Keystone")
+}
+
+// client returns a workflow v2 ServiceClient: authenticated through
+// clouds.yaml / OS_*, or unauthenticated at --mistral-url.
+func (m *mistralFlags) client(ctx context.Context) (*gophercloud.ServiceClient, error) {
+	opts := cloud.Options{Cloud: m.cloud, Endpoint: m.url, RequestTimeout: m.timeout, Retries: 3}
+	if m.url != "" {
+		if _, err := url.Parse(m.url); err != nil {
+			return nil, usagef("--mistral-url: %v", err)
+		}
+	}
+	if m.url != "" && m.cloud == "" {
+		return cloud.Unauthenticated("workflowv2", opts)
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	return cloud.NewWorkflowClient(ctx, opts)
+}
 
 func (a *app) mistralCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -145,11 +170,7 @@ var cronFlags = []string{"schedule", "cron-name", "cron-remaining-executions", "
 	"max-active-keys", "token-expiration", "allow-expired-window", "concurrency", "timeout"}
 
 // registered is one line of register's and unregister's report.
-type registered struct {
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Result string `json:"result"`
-}
+type registered = register.Item
 
 type registeredRows []registered
 
@@ -161,17 +182,22 @@ func (r registeredRows) Table() ([]string, [][]string) {
 	return []string{"KIND", "NAME", "RESULT"}, rows
 }
 
-// adhocOptions shape the ad-hoc actions.
-type adhocOptions struct {
-	Server  string // the action server's base URL
-	Token   string // the X-Auth-Token header's value (an expression or a literal)
-	Verify  string // std.http's verify: a CA bundle path, or "" for the default
-	Timeout time.Duration
-}
-
 // mistralActions are the actions registered: the action server's.
 func mistralActions() (workflow.Registry, error) {
 	return actions.All().Mistral(), nil
+}
+
+// embeddedDefinitions are the workflows register puts into Mistral.
+func embeddedDefinitions() ([]register.Definition, error) {
+	var defs []register.Definition
+	for _, f := range definitions.Names() {
+		src, err := definitions.Source(f)
+		if err != nil {
+			return nil, err
+		}
+		defs = append(defs, register.Definition{Name: f, Source: src})
+	}
+	return defs, nil
 }
 
 func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerFlags) error {
@@ -187,10 +213,14 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 	if err := keys.CheckTokenDurations(r.exp, r.window); err != nil {
 		return usageError{err}
 	}
-	o := adhocOptions{Server: strings.TrimSuffix(r.server, "/"), Verify: r.verify, Timeout: r.actionTimeout}
+	opts := register.Options{
+		Action:      register.ActionOptions{Server: r.server, Verify: r.verify, Timeout: r.actionTimeout},
+		ActionsOnly: r.actionsOnly,
+		Timeout:     m.timeout,
+	}
 	switch r.auth {
 	case "keystone":
-		o.Token = "<% $.openstack.auth_token %>"
+		opts.Action.Token = register.KeystoneToken
 	case sharedSecretAuthName:
 		if r.sharedSecretFile == "" {
 			return usagef("--auth %s needs --shared-secret-file", sharedSecretAuthName)
@@ -199,95 +229,30 @@ func (a *app) mistralRegister(ctx context.Context, m *mistralFlags, r *registerF
 		if err != nil {
 			return err
 		}
-		o.Token = s
+		opts.Action.Token = s
 	default:
 		return usagef("--auth %q: use keystone, or %s in tests", r.auth, sharedSecretAuthName)
 	}
-	reg, err := mistralActions()
-	if err != nil {
+	if r.schedule != "" {
+		opts.Cron = &register.Cron{Name: r.cronName, Pattern: r.schedule, Workflow: "rotate_fernet_keys",
+			Input: r.cronInput(), RemainingExecutions: r.cronRemaining}
+	}
+	var err error
+	if opts.Catalog, err = mistralActions(); err != nil {
 		return err
 	}
-	names := reg.Names()
-	if r.actionsOnly {
-		if names, err = workflowActions(reg); err != nil {
-			return err
-		}
+	if opts.Definitions, err = embeddedDefinitions(); err != nil {
+		return err
 	}
 	c, err := m.client(ctx)
 	if err != nil {
 		return err
 	}
-	api := &mistralAPI{c: c, timeout: m.timeout}
-	var report registeredRows
-	for _, n := range names {
-		act, _ := reg.Lookup(n)
-		def, err := adhocActionYAML(act, o)
-		if err != nil {
-			return err
-		}
-		res, err := api.put(ctx, "actions", n, def)
-		if err != nil {
-			return err
-		}
-		report = append(report, registered{"action", n, res})
+	report, err := register.Register(ctx, c, opts)
+	if err != nil {
+		return err
 	}
-	if r.actionsOnly {
-		return a.print(report)
-	}
-	for _, file := range definitions.Names() {
-		src, err := definitions.Source(file)
-		if err != nil {
-			return err
-		}
-		def, names := taggedWorkflows(src)
-		res := ""
-		for _, n := range names {
-			if res, err = api.put(ctx, "workflows", n, def); err != nil {
-				return err
-			}
-			break // one document: put creates or updates all its workflows
-		}
-		for _, n := range names {
-			report = append(report, registered{"workflow", n, res})
-		}
-	}
-	if r.schedule != "" {
-		res, err := a.putCronTrigger(ctx, api, r)
-		if err != nil {
-			return err
-		}
-		report = append(report, registered{"cron trigger", r.cronName, res})
-	}
-	return a.print(report)
-}
-
-// workflowActions lists, sorted, the actions the embedded workflows call
-// that Mistral does not have itself (std.* are Mistral's own). Each must
-// be one the action server serves (reg).
-func workflowActions(reg workflow.Registry) ([]string, error) {
-	seen := map[string]bool{}
-	for _, file := range definitions.Names() {
-		src, err := definitions.Source(file)
-		if err != nil {
-			return nil, err
-		}
-		f, err := workflow.Parse(file, src)
-		if err != nil {
-			return nil, fmt.Errorf("mistral: %w", err)
-		}
-		for _, w := range f.Workflows {
-			for _, t := range w.Tasks {
-				if t.Action == "" || strings.HasPrefix(t.Action, "std.") || seen[t.Action] {
-					continue
-				}
-				if _, ok := reg.Lookup(t.Action); !ok {
-					return nil, fmt.Errorf("mistral: workflow %s, task %s calls %s, which the action server does not serve", w.Name, t.Name, t.Action)
-				}
-				seen[t.Action] = true
-			}
-		}
-	}
-	return slices.Sorted(maps.Keys(seen)), nil
+	return a.print(registeredRows(report))
 }
 
 // firstSharedSecret reads the first secret of a "PROJECT SECRET" file.
@@ -305,102 +270,6 @@ func firstSharedSecret(path string) (string, error) {
 	return "", fmt.Errorf("shared secrets: %s holds no \"PROJECT SECRET\" line", path)
 }
 
-// yamlString quotes s for YAML (a JSON string is a YAML double-quoted one).
-func yamlString(s string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return strings.TrimSpace(b.String())
-}
-
-// adhocActionYAML is the ad-hoc action of a: base std.http, POST to the
-// action server with the action's input as the body. Every input property
-// becomes an input parameter: required ones bare, optional ones with their
-// schema default, or null when they have none; null parameters are left
-// out of the body, so that the Go action sees them absent, as on the
-// embedded engine.
-func adhocActionYAML(a workflow.Action, o adhocOptions) ([]byte, error) {
-	var sch struct {
-		Properties map[string]struct {
-			Default json.RawMessage `json:"default"`
-		} `json:"properties"`
-		Required []string `json:"required"`
-	}
-	if raw := a.InputSchema(); len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, &sch); err != nil {
-			return nil, fmt.Errorf("mistral: the input schema of %s: %w", a.Name(), err)
-		}
-	}
-	var names []string
-	for n := range sch.Properties {
-		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(n) {
-			return nil, fmt.Errorf("mistral: action %s: input %q cannot be a Mistral parameter", a.Name(), n)
-		}
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		ri, rj := slices.Contains(sch.Required, names[i]), slices.Contains(sch.Required, names[j])
-		if ri != rj {
-			return ri
-		}
-		return names[i] < names[j]
-	})
-	var body []string
-	for _, n := range names {
-		body = append(body, n+" => $."+n)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "---\nversion: '2.0'\n\n# Generated by fernetflow mistral register: the Go action %s, run by\n# fernetflow serve --listen. Do not edit; register again.\n", a.Name())
-	fmt.Fprintf(&b, "%s:\n", a.Name())
-	fmt.Fprintf(&b, "  description: %s\n", yamlString(a.Description()))
-	fmt.Fprintf(&b, "  tags: [%s]\n", mistralTag)
-	b.WriteString("  base: std.http\n  base-input:\n")
-	fmt.Fprintf(&b, "    url: %s\n", yamlString(o.Server+"/v1/actions/"+a.Name()))
-	b.WriteString("    method: POST\n    headers:\n      Content-Type: application/json\n")
-	fmt.Fprintf(&b, "      X-Auth-Token: %s\n", yamlString(o.Token))
-	fmt.Fprintf(&b, "    body: %s\n", yamlString("<% dict("+strings.Join(body, ", ")+").items().where($[1] != null).toDict($[0], $[1]) %>"))
-	fmt.Fprintf(&b, "    timeout: %d\n", int(o.Timeout/time.Second))
-	if o.Verify != "" {
-		fmt.Fprintf(&b, "    verify: %s\n", yamlString(o.Verify))
-	}
-	if len(names) > 0 {
-		b.WriteString("  input:\n")
-	}
-	for _, n := range names {
-		def := sch.Properties[n].Default
-		switch {
-		case slices.Contains(sch.Required, n):
-			fmt.Fprintf(&b, "    - %s\n", n)
-		case len(def) > 0:
-			fmt.Fprintf(&b, "    - %s: %s\n", n, bytes.TrimSpace(def))
-		default:
-			fmt.Fprintf(&b, "    - %s: null\n", n)
-		}
-	}
-	b.WriteString("  output: \"<% $.content.result %>\"\n")
-	return []byte(b.String()), nil
-}
-
-var topLevelKey = regexp.MustCompile(`(?m)^([A-Za-z_][A-Za-z0-9_.-]*):[ \t]*$`)
-
-// taggedWorkflows returns a definition with the tag "fernetflow" added to
-// each of its workflows, and their names. Nothing else changes: Mistral
-// resolves their actions (fleet.check, ...) to the ad-hoc actions of the
-// same names.
-func taggedWorkflows(src []byte) ([]byte, []string) {
-	var names []string
-	out := topLevelKey.ReplaceAllFunc(src, func(line []byte) []byte {
-		name := topLevelKey.FindSubmatch(line)[1]
-		if string(name) == "version" {
-			return line
-		}
-		names = append(names, string(name))
-		return append(append([]byte{}, line...), []byte("\n  tags: ["+mistralTag+"]")...)
-	})
-	return out, names
-}
-
 // cronInput is the rotation's input the cron trigger passes.
 func (r *registerFlags) cronInput() map[string]any {
 	return map[string]any{
@@ -408,46 +277,6 @@ func (r *registerFlags) cronInput() map[string]any {
 		"token_expiration": int64(r.exp / time.Second), "allow_expired_window": int64(r.window / time.Second),
 		"concurrency": r.conc, "timeout": int64(r.expire / time.Second), "dry_run": false,
 	}
-}
-
-// putCronTrigger creates the cron trigger, or replaces it when it differs
-// (Mistral cannot update one).
-func (a *app) putCronTrigger(ctx context.Context, api *mistralAPI, r *registerFlags) (string, error) {
-	var cur struct {
-		Pattern             string `json:"pattern"`
-		WorkflowName        string `json:"workflow_name"`
-		WorkflowInput       string `json:"workflow_input"`
-		RemainingExecutions *int   `json:"remaining_executions"`
-	}
-	err := api.do(ctx, http.MethodGet, "cron_triggers/"+url.PathEscape(r.cronName), "", nil, []int{200}, &cur)
-	result := "created"
-	switch {
-	case statusOf(err) == http.StatusNotFound:
-	case err != nil:
-		return "", err
-	default:
-		var in map[string]any
-		_ = json.Unmarshal([]byte(cur.WorkflowInput), &in)
-		want, _ := json.Marshal(r.cronInput())
-		got, _ := json.Marshal(in)
-		if cur.Pattern == r.schedule && cur.WorkflowName == "rotate_fernet_keys" && bytes.Equal(want, got) && r.cronRemaining == 0 {
-			return "unchanged", nil
-		}
-		if err := api.delete(ctx, "cron_triggers", r.cronName); err != nil {
-			return "", err
-		}
-		result = "replaced"
-	}
-	cctx, cancel := context.WithTimeout(ctx, api.timeout)
-	defer cancel()
-	_, err = crontriggers.Create(cctx, api.c, crontriggers.CreateOpts{
-		Name: r.cronName, Pattern: r.schedule, WorkflowName: "rotate_fernet_keys",
-		WorkflowInput: r.cronInput(), RemainingExecutions: r.cronRemaining,
-	}).Extract()
-	if err != nil {
-		return "", fmt.Errorf("mistral: create cron trigger %s: %w", r.cronName, err)
-	}
-	return result, nil
 }
 
 func (a *app) mistralUnregisterCmd() *cobra.Command {
@@ -467,28 +296,11 @@ Nothing else is touched. Executions stay in Mistral's history.`,
 			if err != nil {
 				return err
 			}
-			api := &mistralAPI{c: c, timeout: m.timeout}
-			var report registeredRows
-			for _, kind := range []struct{ path, label string }{{"cron_triggers", "cron trigger"}, {"workflows", "workflow"}, {"actions", "action"}} {
-				items, err := api.list(ctx, kind.path)
-				if err != nil {
-					return err
-				}
-				for _, it := range items {
-					ours := slices.Contains(it.Tags, mistralTag) && !it.IsSystem
-					if kind.path == "cron_triggers" {
-						ours = strings.HasPrefix(it.Name, mistralTag)
-					}
-					if !ours {
-						continue
-					}
-					if err := api.delete(ctx, kind.path, it.Name); err != nil {
-						return err
-					}
-					report = append(report, registered{kind.label, it.Name, "deleted"})
-				}
+			report, err := register.Unregister(ctx, c, m.timeout)
+			if err != nil {
+				return err
 			}
-			return a.print(report)
+			return a.print(registeredRows(report))
 		},
 	}
 	m.register(cmd)
@@ -569,7 +381,6 @@ and each task's state.`,
 			if err != nil {
 				return err
 			}
-			api := &mistralAPI{c: c, timeout: m.timeout}
 			cctx, cancel := context.WithTimeout(ctx, m.timeout)
 			defer cancel()
 			if len(args) == 1 {
@@ -579,17 +390,17 @@ and each task's state.`,
 				}
 				v := viewExecution(*ex)
 				v.Input, v.Output = ex.Input, ex.Output
-				var tasks struct {
-					Tasks []struct {
-						Name      string  `json:"name"`
-						State     string  `json:"state"`
-						StateInfo *string `json:"state_info"`
-					} `json:"tasks"`
+				tctx, tcancel := context.WithTimeout(ctx, m.timeout)
+				defer tcancel()
+				pages, err := tasks.List(c, ex.ID).AllPages(tctx)
+				if err != nil {
+					return fmt.Errorf("mistral: execution %s: tasks: %w", ex.ID, err)
 				}
-				if err := api.do(ctx, http.MethodGet, "executions/"+url.PathEscape(ex.ID)+"/tasks", "", nil, []int{200}, &tasks); err != nil {
-					return err
+				ts, err := tasks.ExtractTasks(pages)
+				if err != nil {
+					return fmt.Errorf("mistral: execution %s: tasks: %w", ex.ID, err)
 				}
-				for _, t := range tasks.Tasks {
+				for _, t := range ts {
 					mt := mistralTask{Name: t.Name, State: t.State}
 					if t.StateInfo != nil {
 						mt.StateInfo = *t.StateInfo
@@ -599,10 +410,12 @@ and each task's state.`,
 				return a.print(&v)
 			}
 			if len(wfs) == 0 {
-				for _, f := range definitions.Names() {
-					src, _ := definitions.Source(f)
-					_, names := taggedWorkflows(src)
-					wfs = append(wfs, names...)
+				defs, err := embeddedDefinitions()
+				if err != nil {
+					return err
+				}
+				if wfs, err = register.WorkflowNames(defs); err != nil {
+					return err
 				}
 			}
 			out := mistralExecs{}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"io"
 	"maps"
 	"net/http"
@@ -15,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fernetflow/fernetflow/internal/mistral/register"
 	"github.com/fernetflow/fernetflow/workflow/definitions"
 )
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestAdhocActionYAML(t *testing.T) {
 	reg, err := mistralActions()
@@ -27,7 +32,7 @@ func TestAdhocActionYAML(t *testing.T) {
 		t.Fatalf("registered actions: %s", names)
 	}
 	a, _ := reg.Lookup("keys.rotate")
-	b, err := adhocActionYAML(a, adhocOptions{Server: "https://uc.example:8990", Token: "<% $.openstack.auth_token %>", Verify: "/etc/pki/ca.pem", Timeout: time.Minute})
+	b, err := register.AdhocAction(a, register.ActionOptions{Server: "https://uc.example:8990", Token: "<% $.openstack.auth_token %>", Verify: "/etc/pki/ca.pem", Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,26 +49,47 @@ func TestAdhocActionYAML(t *testing.T) {
 		}
 	}
 	c, _ := reg.Lookup("fleet.check")
-	b, _ = adhocActionYAML(c, adhocOptions{Server: "http://127.0.0.1:8990", Token: "x", Timeout: time.Minute})
+	b, _ = register.AdhocAction(c, register.ActionOptions{Server: "http://127.0.0.1:8990", Token: "x", Timeout: time.Minute})
 	if !strings.Contains(string(b), "  input:\n    - servers\n    - adopt_from: \"\"\n") {
 		t.Errorf("fleet.check: required input first, then defaults:\n%s", b)
 	}
 }
 
-func TestTaggedWorkflows(t *testing.T) {
-	src, err := definitions.Source("rotate_fernet_keys.yaml")
+// TestAdhocActionsGolden: the ad-hoc actions of every action register
+// puts are those the string-building generator made before the YAML AST
+// (testdata/mistral/*.golden; go test -update rewrites them).
+func TestAdhocActionsGolden(t *testing.T) {
+	reg, err := mistralActions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, names := taggedWorkflows(src)
-	if len(names) != 1 || names[0] != "rotate_fernet_keys" {
-		t.Fatalf("names = %v", names)
-	}
-	if !strings.Contains(string(out), "\nrotate_fernet_keys:\n  tags: [fernetflow]\n  description:") {
-		t.Errorf("no tag after the workflow's key:\n%s", out[:400])
-	}
-	if strings.Replace(string(out), "\n  tags: [fernetflow]", "", 1) != string(src) {
-		t.Error("taggedWorkflows changed more than the tag")
+	for file, o := range map[string]register.ActionOptions{
+		"adhoc_keystone.golden": {Server: "https://uc.example:8990", Token: register.KeystoneToken, Verify: "/etc/pki/ca.pem", Timeout: time.Minute},
+		"adhoc_secret.golden":   {Server: "http://127.0.0.1:8990/", Token: "admin-secret-0123456789", Timeout: 15 * time.Minute},
+	} {
+		var all []byte
+		for _, n := range reg.Names() {
+			a, _ := reg.Lookup(n)
+			b, err := register.AdhocAction(a, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		path := filepath.Join("testdata", "mistral", file)
+		if *updateGolden {
+			if err := os.WriteFile(path, all, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(all, want) {
+			t.Errorf("%s differs:\n%s", path, all)
+		}
 	}
 }
 
@@ -216,7 +242,11 @@ func TestWorkflowActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := workflowActions(reg)
+	defs, err := embeddedDefinitions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := register.WorkflowActions(reg, defs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +287,8 @@ func TestMistralRegisterActionsOnly(t *testing.T) {
 	args := []string{"mistral", "register", "--actions-only", "--mistral-url", srv.URL + "/v2", "--action-server", "http://127.0.0.1:8990",
 		"--auth", "shared-secret-for-tests", "--shared-secret-file", secrets, "-f", "json"}
 	reg, _ := mistralActions()
-	want, _ := workflowActions(reg)
+	defs, _ := embeddedDefinitions()
+	want, _ := register.WorkflowActions(reg, defs)
 	for i, result := range []string{"created", "unchanged"} {
 		out, errs, code := runCLI(t, "", args...)
 		if code != 0 {

@@ -6,11 +6,12 @@ marks the deployment COMPLETE or FAILED, and waits for all of them.
 
 # Connecting
 
-NewOrchestrationClient reads clouds.yaml and the OS_* variables exactly as
-the openstack CLI does (CloudOptions.Cloud is --os-cloud). The client
-re-authenticates once on a 401 and retries transient failures (502, 503,
-504; 500 and connection errors only for idempotent methods) with
-exponential backoff; a POST is never sent twice after a 500.
+NewOrchestrationClient is package cloud's: it reads clouds.yaml and the
+OS_* variables exactly as the openstack CLI does (CloudOptions is
+cloud.Options). The client re-authenticates once on a 401 and retries
+transient failures (502, 503, 504; 500 and connection errors only for
+idempotent methods) with exponential backoff; a POST is never sent twice
+after a 500.
 
 # Finding servers
 
