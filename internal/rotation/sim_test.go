@@ -304,6 +304,9 @@ type sim struct {
 	seq   int
 	q     queue
 	nodes []*simNode
+	// listed are the nodes the run's list_servers saw (by index): a node
+	// that joins later in the run is the next run's.
+	listed []bool
 	// masterGen and masterFP are the master's, as its metadata said
 	// after the latest task.
 	masterGen uint64
@@ -663,14 +666,16 @@ func (s *sim) readMaster() {
 }
 
 // checkRotate is invariant 2, as the rotate task starts: every node of the
-// fleet holds the master's set; s.mu is held.
+// fleet the run listed holds the master's set; s.mu is held. A node that
+// joined since holds no keys and serves no token: the next run lists it
+// and repairs it before it rotates.
 func (s *sim) checkRotate() {
 	m, err := keys.ReadMetadata(s.u.MasterRepository())
 	if err != nil || m == nil {
 		return // the first run sets keys up: nothing to hold yet
 	}
 	for i, n := range s.nodes {
-		if !s.joined(i, s.now) {
+		if i >= len(s.listed) || !s.listed[i] {
 			continue
 		}
 		if n.fp.String() != m.Fingerprint { // an adopted node holds it with no generation
@@ -896,9 +901,11 @@ func (t simTarget) Servers(ctx context.Context, _ fleet.Selection) ([]fleet.Serv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []fleet.Server
+	s.listed = make([]bool, len(s.nodes))
 	for i, n := range s.nodes {
 		if s.joined(i, s.now) {
 			out = append(out, n.srv)
+			s.listed[i] = true
 		}
 	}
 	return out, ctx.Err()
