@@ -9,9 +9,11 @@ package rotation_test
 // node's real rules (envelope.Open, node.Decide, keys' install refusals)
 // on a virtual clock, with random delivery delays and failures, nodes that
 // are down for a while, deliveries that land after the run stopped
-// waiting for them, nodes that join later, and tokens issued by random
-// nodes at random times with Keystone's lifetimes. Every schedule checks,
-// at every state change:
+// waiting for them, nodes that join later, nodes that do not answer a
+// report before the run's check_timeout (on the virtual clock), and tokens
+// issued by random nodes at random times with Keystone's lifetimes. One
+// schedule in 250 runs its nodes on disk too (simdisk_test.go). Every
+// schedule checks, at every state change:
 //
 //  1. no unexpired token is rejected by any node (keys.VerifyToken);
 //  2. the master never rotates while a node does not hold its set;
@@ -26,7 +28,8 @@ package rotation_test
 //
 //	FERNETFLOW_SIM_SEED=<seed> FERNETFLOW_SIM_SCHEDULE=<i> go test -run 'TestRotationProperty$' -v ./internal/rotation/
 //
-// FERNETFLOW_SIM_SCHEDULES=<n> changes how many schedules run;
+// FERNETFLOW_SIM_SCHEDULES=<n> changes how many schedules run,
+// FERNETFLOW_SIM_REAL_EVERY=<n> how often one runs on disk (0: never);
 // FERNETFLOW_SIM_MUTATION=<name> replays a schedule of
 // TestRotationPropertyCatchesUnsafeProtocol.
 
