@@ -9,9 +9,11 @@ package rotation_test
 // node's real rules (envelope.Open, node.Decide, keys' install refusals)
 // on a virtual clock, with random delivery delays and failures, nodes that
 // are down for a while, deliveries that land after the run stopped
-// waiting for them, nodes that join later, and tokens issued by random
-// nodes at random times with Keystone's lifetimes. Every schedule checks,
-// at every state change:
+// waiting for them, nodes that join later, nodes that do not answer a
+// report before the run's check_timeout (on the virtual clock), and tokens
+// issued by random nodes at random times with Keystone's lifetimes. One
+// schedule in 250 runs its nodes on disk too (simdisk_test.go). Every
+// schedule checks, at every state change:
 //
 //  1. no unexpired token is rejected by any node (keys.VerifyToken);
 //  2. the master never rotates while a node does not hold its set;
@@ -26,7 +28,8 @@ package rotation_test
 //
 //	FERNETFLOW_SIM_SEED=<seed> FERNETFLOW_SIM_SCHEDULE=<i> go test -run 'TestRotationProperty$' -v ./internal/rotation/
 //
-// FERNETFLOW_SIM_SCHEDULES=<n> changes how many schedules run;
+// FERNETFLOW_SIM_SCHEDULES=<n> changes how many schedules run,
+// FERNETFLOW_SIM_REAL_EVERY=<n> how often one runs on disk (0: never);
 // FERNETFLOW_SIM_MUTATION=<name> replays a schedule of
 // TestRotationPropertyCatchesUnsafeProtocol.
 
@@ -106,7 +109,13 @@ type params struct {
 	// allow_expired_window, as a service validating with allow_expired
 	// needs, instead of token_expiration.
 	AllowExpired bool
-	Mutation     string
+	// CheckTimeout is the workflow's check_timeout: a node that is down
+	// or silent fails the report round when it ends, on the virtual
+	// clock.
+	CheckTimeout time.Duration
+	// OnDisk runs the nodes on disk too (see simdisk_test.go).
+	OnDisk   bool
+	Mutation string
 }
 
 func (p params) String() string {
@@ -120,8 +129,8 @@ func (p params) String() string {
 			join = append(join, fmt.Sprintf("ctl%d +%s", i, p.Joins[i]))
 		}
 	}
-	return fmt.Sprintf("schedule %d: %d nodes (joining later: [%s]), adopt %v, %d attempts every %s (distribute %.2f), token_expiration %s, allow_expired_window %s, max_active_keys %d (rule %d), wait %s, delivery delay ~%s, late %.2f, failure per node [%s], silent %.2f, outages [%s], tokens checked over allow_expired_window too %v, mutation %q; times are offsets from %s",
-		p.Index, p.Nodes, strings.Join(join, ", "), p.Adopt, p.Attempts, p.Interval, p.DistributeProb, p.TokenExpiration, p.AllowExpiredWindow, p.MaxActive, p.Rule, p.Wait, p.DelayScale, p.LateProb, strings.Join(fail, " "), p.SilentProb, strings.Join(out, ", "), p.AllowExpired, p.Mutation, epoch().Format(time.RFC3339))
+	return fmt.Sprintf("schedule %d: %d nodes (joining later: [%s]), adopt %v, %d attempts every %s (distribute %.2f), token_expiration %s, allow_expired_window %s, max_active_keys %d (rule %d), wait %s, delivery delay ~%s, late %.2f, failure per node [%s], silent %.2f, check_timeout %s, outages [%s], tokens checked over allow_expired_window too %v, on disk %v, mutation %q; times are offsets from %s",
+		p.Index, p.Nodes, strings.Join(join, ", "), p.Adopt, p.Attempts, p.Interval, p.DistributeProb, p.TokenExpiration, p.AllowExpiredWindow, p.MaxActive, p.Rule, p.Wait, p.DelayScale, p.LateProb, strings.Join(fail, " "), p.SilentProb, p.CheckTimeout, strings.Join(out, ", "), p.AllowExpired, p.OnDisk, p.Mutation, epoch().Format(time.RFC3339))
 }
 
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
@@ -143,8 +152,8 @@ func epoch() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 // max_active_keys by Keystone's rule, too small in some schedules. A
 // schedule is small (a few nodes, a few runs): the engine runs every
 // step, and the count of schedules finds the rare interleavings.
-func randomParams(r *rand.Rand, index int, mut string) params {
-	p := params{Index: index, Mutation: mut}
+func randomParams(r *rand.Rand, index int, onDisk bool, mut string) params {
+	p := params{Index: index, OnDisk: onDisk, Mutation: mut}
 	p.Nodes = 1 + r.IntN(4)
 	p.Attempts = 2 + r.IntN(5)
 	p.TokenExpiration = pick(r, time.Hour, time.Hour, time.Hour, 15*time.Minute, 6*time.Hour, 24*time.Hour)
@@ -186,6 +195,7 @@ func randomParams(r *rand.Rand, index int, mut string) params {
 	p.Tokens = 5 + r.IntN(20)
 	p.Probes = 1 + r.IntN(4)
 	p.AllowExpired = r.IntN(4) == 0
+	p.CheckTimeout = pick(r, 90*time.Second, 90*time.Second, 30*time.Second, 5*time.Minute)
 	return p
 }
 
@@ -297,6 +307,9 @@ type sim struct {
 	seq   int
 	q     queue
 	nodes []*simNode
+	// listed are the nodes the run's list_servers saw (by index): a node
+	// that joins later in the run is the next run's.
+	listed []bool
 	// masterGen and masterFP are the master's, as its metadata said
 	// after the latest task.
 	masterGen uint64
@@ -306,9 +319,6 @@ type sim struct {
 	nTokens   int
 	run       int // the current run (0: none)
 	nRuns     int
-	// runStart is when the current run started: a node that joins later
-	// is not in the servers it listed.
-	runStart  time.Time
 	stats     stats
 	violation *violation
 	// err is an error of the simulation itself, met in a hook.
@@ -316,6 +326,12 @@ type sim struct {
 	// ignore lists invariants a mutation breaks by construction: they
 	// are counted, and the schedule goes on.
 	ignore map[int]bool
+	// roundEnd is when the current report round ends on the virtual
+	// clock because a node did not answer (zero: none did): the check
+	// task ends then.
+	roundEnd time.Time
+	// disk runs the nodes on disk too (nil: in memory only).
+	disk *onDisk
 }
 
 type verdictKey struct {
@@ -323,10 +339,10 @@ type verdictKey struct {
 	fp    keys.Fingerprint
 }
 
-func newSim(ctx context.Context, seed uint64, index int, d *defs, tracing bool) *sim {
+func newSim(ctx context.Context, seed uint64, index int, d *defs, tracing, onDisk bool) *sim {
 	r := rand.New(rand.NewPCG(seed, uint64(index)))
 	s := &sim{
-		p: randomParams(r, index, d.mut.name), rng: r, ctx: ctx, tracing: tracing, defs: d,
+		p: randomParams(r, index, onDisk, d.mut.name), rng: r, ctx: ctx, tracing: tracing, defs: d,
 		t0: epoch(), now: epoch(), verdicts: map[verdictKey]bool{}, stats: stats{}, ignore: map[int]bool{},
 	}
 	for _, k := range d.mut.ignore {
@@ -417,6 +433,10 @@ func (s *sim) setup(dir string) error {
 		return err
 	}
 	s.signerPub = signer.Public()
+	if s.p.OnDisk {
+		s.disk = newOnDisk(s, filepath.Join(dir, "nodes"))
+		s.stats["on-disk schedule"]++
+	}
 	if s.p.Adopt {
 		// keystone-manage fernet_setup on one node, copied to the others
 		// (as deployment tools do).
@@ -427,6 +447,11 @@ func (s *sim) setup(dir string) error {
 		for i, n := range s.nodes {
 			if s.joined(i, s.now) {
 				n.set, n.fp = plan.Next, plan.Fingerprint
+				if s.disk != nil {
+					if err := s.disk.seed(s, n); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		s.tracef("the nodes hold keystone-manage's set %s", setDesc(plan.Next))
@@ -526,6 +551,9 @@ func (s *sim) handle(e *event) error {
 				s.verify(tok, i)
 			}
 		}
+		if s.disk != nil {
+			return s.disk.probe(s)
+		}
 	}
 	return nil
 }
@@ -534,7 +562,7 @@ func (s *sim) handle(e *event) error {
 func (s *sim) attempt() error {
 	s.mu.Lock()
 	s.nRuns++
-	s.run, s.runStart = s.nRuns, s.now
+	s.run = s.nRuns
 	wf := rotation.Rotate
 	in := map[string]any{
 		"max_active_keys":      int64(s.p.MaxActive),
@@ -542,10 +570,11 @@ func (s *sim) attempt() error {
 		"allow_expired_window": int64(s.p.AllowExpiredWindow / time.Second),
 		// One delivery at a time: the clock moves on each, in one
 		// order, so that a seed replays exactly.
-		"concurrency": int64(1),
+		"concurrency":   int64(1),
+		"check_timeout": int64(s.p.CheckTimeout / time.Second),
 	}
 	if s.rng.Float64() < s.p.DistributeProb {
-		wf, in = rotation.Distribute, map[string]any{"concurrency": int64(1)}
+		wf, in = rotation.Distribute, map[string]any{"concurrency": int64(1), "check_timeout": in["check_timeout"]}
 	}
 	s.tracef("run %d: %s", s.run, wf)
 	s.mu.Unlock()
@@ -597,14 +626,26 @@ func (s *sim) onTask(te *workflow.TaskExecution) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if te.State == workflow.Running {
-		if err := s.advance(s.now.Add(uniform(s.rng, 0, 20*time.Second))); err != nil && s.err == nil {
-			s.err = err
+		if err := s.advance(s.now.Add(uniform(s.rng, 0, 20*time.Second))); err != nil {
+			s.setErr(err)
 		}
 		s.tracef("run %d: task %s", s.run, te.Name)
-		if te.Name == "rotate" {
+		switch te.Name {
+		case "rotate":
 			s.checkRotate()
+		case "repair":
+			s.stats["repair"]++
 		}
 		return
+	}
+	if !s.roundEnd.IsZero() {
+		// A node did not answer the task's report round: the task ends
+		// when the round's deadline passes.
+		end := s.roundEnd
+		s.roundEnd = time.Time{}
+		if err := s.advance(end); err != nil {
+			s.setErr(err)
+		}
 	}
 	if te.Name == "rotate" || te.Name == "check" {
 		s.readMaster()
@@ -628,17 +669,16 @@ func (s *sim) readMaster() {
 }
 
 // checkRotate is invariant 2, as the rotate task starts: every node of the
-// fleet holds the master's set; s.mu is held.
+// fleet the run listed holds the master's set; s.mu is held. A node that
+// joined since holds no keys and serves no token: the next run lists it
+// and repairs it before it rotates.
 func (s *sim) checkRotate() {
 	m, err := keys.ReadMetadata(s.u.MasterRepository())
 	if err != nil || m == nil {
 		return // the first run sets keys up: nothing to hold yet
 	}
 	for i, n := range s.nodes {
-		// A node that joined after the run listed the servers is not one
-		// it could know about: it holds no keys and serves no token
-		// until a later run brings it in (invariant 1 still covers it).
-		if !s.joined(i, s.runStart) {
+		if i >= len(s.listed) || !s.listed[i] {
 			continue
 		}
 		if n.fp.String() != m.Fingerprint { // an adopted node holds it with no generation
@@ -725,7 +765,21 @@ func (s *sim) issue(i int) error {
 // generation breaks invariant 3. probe are the fleet's probe tokens.
 func (s *sim) land(i int, armored []byte, allowFewer bool, probe []string) (*wire.Observation, error) {
 	n := s.nodes[i]
+	var (
+		disk    *node.InstallResult
+		diskErr error
+		before  = n.fp
+	)
+	if s.disk != nil {
+		disk, diskErr = s.disk.install(s, n, armored, allowFewer, probe)
+	}
 	err := s.apply(n, armored, allowFewer)
+	if s.disk != nil {
+		if err := s.disk.agreeInstall(s, n, disk, diskErr, err, before != n.fp); err != nil {
+			s.setErr(err)
+			return nil, err
+		}
+	}
 	if errors.Is(err, node.ErrRollback) {
 		s.stats["rollback refused"]++
 	} else if err != nil {
@@ -738,7 +792,15 @@ func (s *sim) land(i int, armored []byte, allowFewer bool, probe []string) (*wir
 	for _, tok := range s.live() {
 		s.verify(tok, i)
 	}
-	return s.observe(n, probe, "")
+	o, err := s.observe(n, probe, "")
+	if err != nil || s.disk == nil {
+		return o, err
+	}
+	if err := agreeObservation(n, disk.Observation, o); err != nil {
+		s.setErr(err)
+		return nil, err
+	}
+	return disk.Observation, nil
 }
 
 // apply is node.Install in memory (see simNode).
@@ -842,9 +904,11 @@ func (t simTarget) Servers(ctx context.Context, _ fleet.Selection) ([]fleet.Serv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []fleet.Server
+	s.listed = make([]bool, len(s.nodes))
 	for i, n := range s.nodes {
 		if s.joined(i, s.now) {
 			out = append(out, n.srv)
+			s.listed[i] = true
 		}
 	}
 	return out, ctx.Err()
@@ -871,19 +935,72 @@ func (t simTarget) Observe(ctx context.Context, srv fleet.Server, req fleet.Obse
 	}
 	n := s.nodes[i]
 	silent := n.rng.Float64() < s.p.SilentProb
-	switch {
-	case s.down(i, s.now):
-		s.stats["report from a node that is down"]++
-		return fleet.Report{}, fmt.Errorf("sim: %s is down", srv.Name)
-	case silent:
-		s.stats["silent report"]++
-		return fleet.Report{}, fmt.Errorf("sim: %s did not report: %w", srv.Name, context.DeadlineExceeded)
+	if down := s.down(i, s.now); down || silent {
+		why := "is silent this once"
+		if down {
+			why = "is down"
+			s.stats["report from a node that is down"]++
+		} else {
+			s.stats["silent report"]++
+		}
+		return fleet.Report{}, s.noAnswer(ctx, srv, why)
+	}
+	if s.disk != nil {
+		r, err := s.disk.observe(s, n, req)
+		if err != nil {
+			s.setErr(err)
+			return r, err
+		}
+		o, err := s.observe(n, req.ProbeTokens, req.AdoptRequest[srv.ID])
+		if err != nil {
+			return fleet.Report{}, err
+		}
+		if err := agreeObservation(n, r.Observation, o); err != nil {
+			s.setErr(err)
+			return fleet.Report{}, err
+		}
+		return r, ctx.Err()
 	}
 	o, err := s.observe(n, req.ProbeTokens, req.AdoptRequest[srv.ID])
 	if err != nil {
 		return fleet.Report{}, err
 	}
 	return fleet.ReportFrom(srv, o), ctx.Err()
+}
+
+// noAnswer is a report request a node does not answer; s.mu is held. The
+// request waits until its deadline: the report round ends then on the
+// virtual clock (s.roundEnd, reached when the task ends, so that the
+// nodes of one round answer at one time whatever order the round's
+// goroutines run in), and the node is unreachable with
+// context.DeadlineExceeded, as on Heat. A request with no deadline (a
+// check after deliveries asks the nodes it did not deliver to again with
+// none) would wait until the task's context ends; it fails at once.
+func (s *sim) noAnswer(ctx context.Context, srv fleet.Server, why string) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		s.stats["report without a deadline unanswered"]++
+		s.tracef("run %d: %s %s: no report", s.run, srv.Name, why)
+		return fmt.Errorf("sim: %s %s: %w", srv.Name, why, context.DeadlineExceeded)
+	}
+	// The deadline is the check's timeout on the real clock: the
+	// workflow must have passed the schedule's check_timeout.
+	if left := time.Until(dl); left > s.p.CheckTimeout {
+		s.setErr(fmt.Errorf("sim: the report round of run %d waits %s, more than the check_timeout %s the run was given", s.run, left.Round(time.Second), s.p.CheckTimeout))
+	}
+	end := s.now.Add(s.p.CheckTimeout)
+	if end.After(s.roundEnd) {
+		s.roundEnd = end
+	}
+	s.tracef("run %d: %s %s: no report by %s", s.run, srv.Name, why, s.since(end))
+	return fmt.Errorf("sim: %s %s: no report within %s: %w", srv.Name, why, s.p.CheckTimeout, context.DeadlineExceeded)
+}
+
+// setErr records an error of the simulation; s.mu is held.
+func (s *sim) setErr(err error) {
+	if s.err == nil {
+		s.err = err
+	}
 }
 
 func (t simTarget) Deliver(ctx context.Context, srv fleet.Server, d fleet.Delivery) (fleet.Report, error) {
@@ -1088,9 +1205,9 @@ type result struct {
 }
 
 // runSchedule runs schedule index of seed; dir is its undercloud's state
-// directory.
-func runSchedule(ctx context.Context, seed uint64, index int, d *defs, tracing bool, dir string) result {
-	s := newSim(ctx, seed, index, d, tracing)
+// directory (and its nodes' directories when onDisk).
+func runSchedule(ctx context.Context, seed uint64, index int, d *defs, tracing, onDisk bool, dir string) result {
+	s := newSim(ctx, seed, index, d, tracing, onDisk)
 	res := result{params: s.p}
 	defer os.RemoveAll(dir)
 	res.err = s.setup(dir)
@@ -1128,9 +1245,10 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-// runSchedules runs schedules 0..count-1 on every CPU and returns the
-// totals and the first schedule stop picks (nil when none).
-func runSchedules(ctx context.Context, seed uint64, count int, d *defs, dir string, stop func(result) bool) (stats, *result) {
+// runSchedules runs schedules 0..count-1 on every CPU, every diskEvery-th
+// on disk too (0: none), and returns the totals and the first schedule
+// stop picks (nil when none).
+func runSchedules(ctx context.Context, seed uint64, count, diskEvery int, d *defs, dir string, stop func(result) bool) (stats, *result) {
 	var (
 		next  atomic.Int64
 		mu    sync.Mutex
@@ -1151,7 +1269,7 @@ func runSchedules(ctx context.Context, seed uint64, count int, d *defs, dir stri
 				if done {
 					return
 				}
-				res := runSchedule(ctx, seed, i, d, false, filepath.Join(dir, strconv.Itoa(i)))
+				res := runSchedule(ctx, seed, i, d, false, diskSchedule(i, diskEvery), filepath.Join(dir, strconv.Itoa(i)))
 				mu.Lock()
 				for k, v := range res.stats {
 					total[k] += v
@@ -1167,12 +1285,23 @@ func runSchedules(ctx context.Context, seed uint64, count int, d *defs, dir stri
 	return total, first
 }
 
-func replayHint(seed uint64, index int, mut string) string {
-	m := ""
-	if mut != "" {
-		m = " FERNETFLOW_SIM_MUTATION=" + mut
+// diskSchedule reports whether schedule index runs on disk too.
+func diskSchedule(index, every int) bool { return every > 0 && index%every == 0 }
+
+// diskEvery is FERNETFLOW_SIM_REAL_EVERY, simDiskEvery by default.
+func diskEvery(t *testing.T) int { return envInt(t, "FERNETFLOW_SIM_REAL_EVERY", simDiskEvery) }
+
+// replayHint is the one-line command that replays schedule index with its
+// trace (on disk or not, as it ran).
+func replayHint(seed uint64, p params) string {
+	env := ""
+	if p.Mutation != "" {
+		env += " FERNETFLOW_SIM_MUTATION=" + p.Mutation
 	}
-	return fmt.Sprintf("replay: FERNETFLOW_SIM_SEED=%d FERNETFLOW_SIM_SCHEDULE=%d%s go test -run 'TestRotationProperty$' -v ./internal/rotation/", seed, index, m)
+	if p.OnDisk != diskSchedule(p.Index, simDiskEvery) {
+		env += " FERNETFLOW_SIM_REAL_EVERY=" + map[bool]string{true: "1", false: "0"}[p.OnDisk]
+	}
+	return fmt.Sprintf("replay: FERNETFLOW_SIM_SEED=%d FERNETFLOW_SIM_SCHEDULE=%d%s go test -run 'TestRotationProperty$' -v ./internal/rotation/", seed, p.Index, env)
 }
 
 // defaultSchedules is how many schedules TestRotationProperty runs
@@ -1208,7 +1337,11 @@ func TestRotationProperty(t *testing.T) {
 			}
 			m = mutations[k]
 		}
-		res := runSchedule(t.Context(), seed, i, loadDefs(t, m), true, t.TempDir())
+		every := diskEvery(t)
+		if m.name != "" && os.Getenv("FERNETFLOW_SIM_REAL_EVERY") == "" {
+			every = 0 // as TestRotationPropertyCatchesUnsafeProtocol runs them
+		}
+		res := runSchedule(t.Context(), seed, i, loadDefs(t, m), true, diskSchedule(i, every), t.TempDir())
 		t.Logf("%s\n%s", res.params, strings.Join(res.trace, "\n"))
 		t.Logf("%s", res.stats)
 		if res.err != nil || res.violation != nil {
@@ -1219,13 +1352,14 @@ func TestRotationProperty(t *testing.T) {
 	count := envInt(t, "FERNETFLOW_SIM_SCHEDULES", defaultSchedules())
 	start := time.Now()
 	d := loadDefs(t, mutation{})
-	total, bad := runSchedules(t.Context(), seed, count, d, t.TempDir(), func(r result) bool {
+	every := diskEvery(t)
+	total, bad := runSchedules(t.Context(), seed, count, every, d, t.TempDir(), func(r result) bool {
 		return r.err != nil || r.violation != nil
 	})
 	t.Logf("%d schedules in %s: %s", total["schedule"], time.Since(start).Round(time.Millisecond), total)
 	if bad != nil {
-		replay := runSchedule(t.Context(), seed, bad.params.Index, d, true, t.TempDir())
-		t.Fatalf("seed %d, %s\nerror: %v\nviolation: %v\ntrace:\n%s\n%s", seed, bad.params, bad.err, bad.violation, strings.Join(replay.trace, "\n"), replayHint(seed, bad.params.Index, ""))
+		replay := runSchedule(t.Context(), seed, bad.params.Index, d, true, bad.params.OnDisk, t.TempDir())
+		t.Fatalf("seed %d, %s\nerror: %v\nviolation: %v\ntrace:\n%s\n%s", seed, bad.params, bad.err, bad.violation, strings.Join(replay.trace, "\n"), replayHint(seed, bad.params))
 	}
 	// The schedules must have exercised what the invariant is about.
 	if total["schedule"] != count {
@@ -1234,11 +1368,15 @@ func TestRotationProperty(t *testing.T) {
 	if count < 1000 {
 		return // too few for every rare event
 	}
-	for _, k := range []string{
+	want := []string{
 		"outcome rotated", "outcome resumed", "outcome refused", "outcome failed", "outcome distributed",
-		"delivery failed", "delivery late", "late landing", "rollback refused", "token from a straggler",
+		"repair", "delivery failed", "delivery late", "late landing", "rollback refused", "token from a straggler",
 		"guard refusal, max_active_keys too small", "silent report", "report from a node that is down",
-	} {
+	}
+	if every > 0 && count/every >= 4 {
+		want = append(want, "on-disk install", "on-disk step checked", "on-disk report", "on-disk verification")
+	}
+	for _, k := range want {
 		if total[k] == 0 {
 			t.Errorf("no %q in %d schedules: %s", k, count, total)
 		}
@@ -1254,16 +1392,16 @@ func TestRotationPropertyCatchesUnsafeProtocol(t *testing.T) {
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
 			count := envInt(t, "FERNETFLOW_SIM_MUTANT_SCHEDULES", 2000)
-			total, bad := runSchedules(t.Context(), seed, count, loadDefs(t, m), t.TempDir(), func(r result) bool {
+			total, bad := runSchedules(t.Context(), seed, count, 0, loadDefs(t, m), t.TempDir(), func(r result) bool {
 				return r.err != nil || (r.violation != nil && r.violation.kind == 1)
 			})
 			if bad == nil {
 				t.Fatalf("%d schedules with the protocol broken (%s) found no rejected token: %s", count, m.name, total)
 			}
 			if bad.err != nil {
-				t.Fatalf("seed %d, %s: %v\n%s", seed, bad.params, bad.err, replayHint(seed, bad.params.Index, m.name))
+				t.Fatalf("seed %d, %s: %v\n%s", seed, bad.params, bad.err, replayHint(seed, bad.params))
 			}
-			t.Logf("found after %d schedules: %s\n%s\n%s", total["schedule"], bad.params, bad.violation.msg, replayHint(seed, bad.params.Index, m.name))
+			t.Logf("found after %d schedules: %s\n%s\n%s", total["schedule"], bad.params, bad.violation.msg, replayHint(seed, bad.params))
 		})
 	}
 }
