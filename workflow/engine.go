@@ -291,9 +291,9 @@ type run struct {
 	paused  bool
 	// While paused: tasks that ended (their transitions wait for Resume),
 	// tasks transitions asked for after pause, tasks pause-before held.
-	deferred []taskDone
-	backlog  []spawnReq
-	idle     []spawnReq
+	deferred    []taskDone
+	backlog     []spawnReq
+	idle        []spawnReq
 	target      map[string]bool // a reverse run: the tasks the target needs
 	reverseDone map[string]taskDone
 }
