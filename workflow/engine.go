@@ -296,6 +296,10 @@ type run struct {
 	idle        []spawnReq
 	target      map[string]bool // a reverse run: the tasks the target needs
 	reverseDone map[string]taskDone
+
+	// env() and global(), made once per run: funcs runs for every task.
+	envFn    func(context.Context) (any, error)
+	globalFn func(context.Context, string) (any, error)
 }
 
 type spawnReq struct {
@@ -327,6 +331,12 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	defer cancel()
 	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets, inPub: map[*TaskExecution]map[string]any{},
 		done: make(chan taskDone, 64), joins: map[string]*joinState{}, globals: map[string]any{}}
+	r.envFn = func(context.Context) (any, error) { return r.ex.env(), nil }
+	r.globalFn = func(_ context.Context, name string) (any, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.globals[name], nil
+	}
 	r.record()
 	r.start = r.initialContext()
 	if r.w.Reverse {
@@ -793,12 +803,8 @@ func (r *run) funcs(cur *TaskExecution) expr.Funcs {
 			defer r.mu.Unlock()
 			return r.executionView(), nil
 		},
-		Env: func(context.Context) (any, error) { return r.ex.env(), nil },
-		Global: func(_ context.Context, name string) (any, error) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			return r.globals[name], nil
-		},
+		Env:    r.envFn,
+		Global: r.globalFn,
 		Tasks: func(_ context.Context, q expr.TasksQuery) ([]any, error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
