@@ -16,6 +16,7 @@ import (
 type Expected struct {
 	Workflow string // the workflow to run; the file's first by default
 	Input    map[string]any
+	Params   Params // params: {env: {...}, task_name: T}
 	State    State
 	Output   map[string]any
 	Tasks    map[string]State
@@ -36,6 +37,10 @@ func loadExpected(t testing.TB, path string) Expected {
 	e := Expected{State: State(m["state"].(string)), Tasks: map[string]State{}}
 	e.Input, _ = m["input"].(map[string]any)
 	e.Workflow, _ = m["workflow"].(string)
+	if p, ok := m["params"].(map[string]any); ok {
+		e.Params.Env, _ = p["env"].(map[string]any)
+		e.Params.TaskName, _ = p["task_name"].(string)
+	}
 	e.Output, _ = m["output"].(map[string]any)
 	for k, s := range m["tasks"].(map[string]any) {
 		e.Tasks[k] = State(s.(string))
@@ -69,10 +74,11 @@ func TestConformance(t *testing.T) {
 					t.Fatalf("no workflow %s", want.Workflow)
 				}
 			}
-			ex, err := e.Run(context.Background(), w, want.Input)
+			ex, err := e.StartWith(w, want.Input, want.Params)
 			if err != nil {
 				t.Fatal(err)
 			}
+			ex = e.Continue(context.Background(), w, ex)
 			if ex.State != want.State {
 				t.Fatalf("state %s, want %s (%s)", ex.State, want.State, ex.StateInfo)
 			}

@@ -1,6 +1,6 @@
 // Package workflow parses, checks and runs Mistral DSL v2 workflows
-// (direct workflows), with OpenStack Mistral 15 as the reference for what
-// a file means and how it runs.
+// (direct and reverse workflows), with OpenStack Mistral 15 as the
+// reference for what a file means and how it runs.
 //
 // # Check a file
 //
@@ -16,25 +16,39 @@
 // Every error names file:line:column, and the workflow, task and key.
 // A file holds version '2.0' and one or more workflows, or is a workbook
 // (name:, actions:, workflows:) whose ad-hoc actions (base, base-input,
-// input, output) tasks may call by short or qualified name. Reverse
-// workflows and Jinja ({{ }}) are refused with a "not supported" error at
-// their line rather than run wrongly.
+// input, output) tasks may call by short or qualified name. Jinja ({{ }})
+// is refused with a "not supported" error at its line rather than run
+// wrongly. As in Mistral, requires belongs to reverse workflows only, and
+// transitions and join to direct ones.
 //
 // # Run a workflow
 //
 //	e := &workflow.Engine{Registry: reg, File: f, Recorder: store}
 //	ex, err := e.Run(ctx, f.Workflows[0], map[string]any{"nodes": nodes})
 //	// err: the run could not start (missing or unexpected input)
-//	// ex.State: SUCCESS, ERROR or CANCELLED; ex.StateInfo says why
+//	// ex.State: SUCCESS, ERROR, CANCELLED or PAUSED; ex.StateInfo says why
+//
+// StartWith takes Mistral's execution params: Env (what env() and
+// execution().params.env give, passed on to sub-workflows) and TaskName,
+// the target a reverse workflow needs. A reverse run executes the target
+// and what it requires, each task once its requirements succeeded; its
+// output is the target's context. An execution paused by the pause
+// command or pause-before (the task waits IDLE) is returned PAUSED once
+// what still ran has ended; Resume continues it in the same process.
 //
 // The engine runs start tasks (the targets of no transition) at once, then
 // follows on-success, on-error and on-complete (with <% %> conditions),
-// join (all or N), and the engine commands fail, succeed and noop. publish
-// and publish-on-error add to the context the next tasks see; the
+// join (all or N), and the engine commands fail (fail msg="..."),
+// succeed, pause and noop. publish and publish-on-error add to the context
+// the next tasks see; publish: {branch:, global:} in a transition
+// publishes to the branch or to the execution (global(), and $. under what
+// branches published), combined with publish as Mistral's get_publish
+// does; the
 // workflow's output is evaluated over the merged context of the tasks that
 // ended a branch. Task policies: with-items (several lists are zipped) with
 // concurrency, retry (count, delay, break-on, continue-on), wait-before,
-// wait-after, timeout and keep-result. A task may run a sub-workflow of the
+// wait-after, timeout, keep-result, pause-before and fail-on (which fails
+// a task after it published, so that retry and on-error apply). A task may run a sub-workflow of the
 // same file. A workflow fails when a task fails and no on-error transition
 // of that task fired, as in Mistral. Cancelling ctx cancels the execution.
 //
@@ -44,7 +58,9 @@
 // the ending branches published, not the input; a task whose input or
 // with-items lists do not evaluate fails the whole workflow ("Failed to
 // run task"), with no retry and no on-error; an unsatisfiable join ends in
-// ERROR; plain yes/no/on/off are booleans, as in PyYAML.
+// ERROR; plain yes/no/on/off are booleans, as in PyYAML; a failed
+// execution's output is output-on-error, or when there is none what the
+// ending branches published, plus result.
 //
 // # Actions
 //

@@ -24,6 +24,11 @@ const (
 	Success   State = "SUCCESS"
 	Failed    State = "ERROR"
 	Cancelled State = "CANCELLED"
+	// Paused is an execution stopped by the pause command, pause-before
+	// or Engine.Pause; Engine.Resume continues it.
+	Paused State = "PAUSED"
+	// Idle is a task that pause-before held back: it runs on Resume.
+	Idle State = "IDLE"
 )
 
 // Done reports whether s is a final state: nothing changes an execution
@@ -37,6 +42,7 @@ type Execution struct {
 	State        State            `json:"state"`
 	StateInfo    string           `json:"state_info"`
 	Input        map[string]any   `json:"input"`
+	Params       map[string]any   `json:"params,omitempty"`
 	Output       map[string]any   `json:"output"`
 	Tasks        []*TaskExecution `json:"tasks"`
 	ParentTaskID string           `json:"task_execution_id,omitempty"`
@@ -45,6 +51,7 @@ type Execution struct {
 	UpdatedAt    time.Time        `json:"updated_at"`
 
 	secrets map[string]bool // string values of Secret outputs, for Redacted
+	paused  *run            // a paused execution's run, for Resume
 }
 
 // TaskExecution is one run of a task.
@@ -146,6 +153,22 @@ func (e *Engine) Run(ctx context.Context, w *Workflow, input map[string]any) (*E
 // Start builds a new execution of w with its input checked and defaulted,
 // without running it. Continue runs it.
 func (e *Engine) Start(w *Workflow, input map[string]any) (*Execution, error) {
+	return e.StartWith(w, input, Params{})
+}
+
+// Params are an execution's parameters besides its input, as Mistral's
+// POST /v2/executions takes them.
+type Params struct {
+	// Env is what env() and execution().params.env give; nil is {}.
+	Env map[string]any
+	// TaskName is a reverse workflow's target: the run executes it and
+	// what it requires. A reverse workflow needs one; a direct one
+	// ignores it.
+	TaskName string
+}
+
+// StartWith is Start with execution parameters.
+func (e *Engine) StartWith(w *Workflow, input map[string]any, p Params) (*Execution, error) {
 	if e.Registry == nil {
 		return nil, errors.New("workflow: engine without a Registry")
 	}
@@ -153,8 +176,33 @@ func (e *Engine) Start(w *Workflow, input map[string]any) (*Execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	env := map[string]any{}
+	if p.Env != nil {
+		v, err := expr.Normalize(p.Env)
+		if err != nil {
+			return nil, fmt.Errorf("workflow %s: env: %w", w.Name, err)
+		}
+		env = v.(map[string]any)
+	}
+	params := map[string]any{"env": env, "namespace": ""}
+	if w.Reverse {
+		if p.TaskName == "" {
+			return nil, fmt.Errorf("workflow %s is a reverse workflow: name the task to run (task_name)", w.Name)
+		}
+		if w.Task(p.TaskName) == nil {
+			return nil, fmt.Errorf("workflow %s: invalid task name %q: no such task", w.Name, p.TaskName)
+		}
+		params["task_name"] = p.TaskName
+	}
 	now := e.now()
-	return &Execution{ID: NewID(), WorkflowName: w.Name, State: Running, Input: in, CreatedAt: now, UpdatedAt: now}, nil
+	return &Execution{ID: NewID(), WorkflowName: w.Name, State: Running, Input: in, Params: params, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+func (ex *Execution) env() map[string]any {
+	if m, ok := ex.Params["env"].(map[string]any); ok {
+		return m
+	}
+	return map[string]any{}
 }
 
 func (e *Engine) prepareInput(w *Workflow, input map[string]any) (map[string]any, error) {
@@ -237,6 +285,27 @@ type run struct {
 	inPub   map[*TaskExecution]map[string]any
 	forced  State // state set by fail/succeed
 	forcedM string
+
+	start   map[string]any // input and vars: what the first tasks see
+	globals map[string]any // published with global: (Mistral's wf_ex.context); under mu
+	paused  bool
+	// While paused: tasks that ended (their transitions wait for Resume),
+	// tasks transitions asked for after pause, tasks pause-before held.
+	deferred    []taskDone
+	backlog     []spawnReq
+	idle        []spawnReq
+	target      map[string]bool // a reverse run: the tasks the target needs
+	reverseDone map[string]taskDone
+
+	// env() and global(), made once per run: funcs runs for every task.
+	envFn    func(context.Context) (any, error)
+	globalFn func(context.Context, string) (any, error)
+}
+
+type spawnReq struct {
+	t         *Task
+	in, inPub map[string]any
+	te        *TaskExecution // an IDLE task to run on Resume
 }
 
 type joinState struct {
@@ -261,8 +330,94 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets, inPub: map[*TaskExecution]map[string]any{},
-		done: make(chan taskDone, 64), joins: map[string]*joinState{}}
+		done: make(chan taskDone, 64), joins: map[string]*joinState{}, globals: map[string]any{}}
+	r.envFn = func(context.Context) (any, error) { return r.ex.env(), nil }
+	r.globalFn = func(_ context.Context, name string) (any, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.globals[name], nil
+	}
+	r.record()
+	r.start = r.initialContext()
+	if r.w.Reverse {
+		r.startReverse()
+	} else {
+		r.startDirect()
+	}
 	return r.loop()
+}
+
+// Resume continues an execution that paused in this process (the pause
+// command, pause-before or Pause) and runs it to its end or its next
+// pause. Tasks that ended while it was paused follow their transitions
+// now; a task pause-before held starts without its wait-before, as in
+// Mistral (an existing task is not re-run through its start policies).
+func (e *Engine) Resume(ctx context.Context, ex *Execution) (*Execution, error) {
+	r := ex.paused
+	if r == nil || ex.State != Paused {
+		return nil, fmt.Errorf("execution %s is %s, not paused by this engine", ex.ID, ex.State)
+	}
+	ex.paused = nil
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.ctx, r.parent, r.cancel = tctx, ctx, cancel
+	r.mu.Lock()
+	r.paused = false
+	ex.State, ex.StateInfo = Running, ""
+	r.mu.Unlock()
+	deferred, backlog, idle := r.deferred, r.backlog, r.idle
+	r.deferred, r.backlog, r.idle = nil, nil, nil
+	for _, d := range deferred {
+		if !r.paused && r.forced == "" {
+			r.next(d)
+		}
+	}
+	for _, s := range backlog {
+		r.dispatch(s.t, s.in, s.inPub)
+	}
+	for _, s := range idle {
+		if r.paused {
+			r.idle = append(r.idle, s)
+			continue
+		}
+		r.runIdle(s)
+	}
+	r.record()
+	return r.loop(), nil
+}
+
+func (r *run) startDirect() {
+	inbound := map[string]bool{}
+	for _, t := range r.w.Tasks {
+		for _, trs := range t.transitions() {
+			for _, tr := range trs {
+				inbound[tr.Target] = true
+			}
+		}
+	}
+	for _, t := range r.w.Tasks {
+		if !inbound[t.Name] {
+			r.dispatch(t, r.start, map[string]any{})
+		}
+	}
+}
+
+// pause stops starting tasks: the execution is PAUSED once what runs has
+// ended (Mistral's PauseWorkflow).
+func (r *run) pause() {
+	r.mu.Lock()
+	r.paused = true
+	r.mu.Unlock()
+}
+
+// dispatch starts t, or keeps it for Resume when the execution is paused
+// (Mistral's command backlog).
+func (r *run) dispatch(t *Task, in, inPub map[string]any) {
+	if r.paused {
+		r.backlog = append(r.backlog, spawnReq{t: t, in: in, inPub: inPub})
+		return
+	}
+	r.spawn(t, in, inPub)
 }
 
 func (r *run) record() {
@@ -296,21 +451,6 @@ func (r *run) initialContext() map[string]any {
 }
 
 func (r *run) loop() *Execution {
-	r.record()
-	start := r.initialContext()
-	inbound := map[string]bool{}
-	for _, t := range r.w.Tasks {
-		for _, trs := range t.transitions() {
-			for _, tr := range trs {
-				inbound[tr.Target] = true
-			}
-		}
-	}
-	for _, t := range r.w.Tasks {
-		if !inbound[t.Name] {
-			r.spawn(t, start, map[string]any{})
-		}
-	}
 	for r.running > 0 {
 		var d taskDone
 		select {
@@ -325,10 +465,26 @@ func (r *run) loop() *Execution {
 		r.mu.Unlock()
 		delete(r.inPub, d.te)
 		r.notify(d.te)
-		if r.forced == "" && r.ctx.Err() == nil {
+		switch {
+		case r.forced != "" || r.ctx.Err() != nil:
+		case r.paused:
+			r.deferred = append(r.deferred, d)
+		case r.w.Reverse:
+			r.nextReverse(d)
+		default:
 			r.next(d)
 		}
 		r.record()
+	}
+	if r.paused && r.forced == "" && r.parent.Err() == nil {
+		r.mu.Lock()
+		r.ex.State = Paused
+		r.ex.Output = map[string]any{}
+		r.ex.UpdatedAt = r.e.now()
+		r.ex.paused = r
+		r.mu.Unlock()
+		r.record()
+		return r.ex
 	}
 	ex := r.finish()
 	r.record()
@@ -398,6 +554,11 @@ func (r *run) next(d taskDone) {
 			switch tr.Target {
 			case "noop":
 				continue
+			case "pause":
+				// Mistral runs the commands before pause and keeps the
+				// ones after it for resume.
+				r.pause()
+				continue
 			case "fail", "succeed":
 				msg := ""
 				if m, ok := tr.Params["msg"]; ok {
@@ -442,11 +603,11 @@ func (r *run) next(d taskDone) {
 				js.pubs = append(js.pubs, d.pub)
 				if r.joinSatisfied(target, js) {
 					js.started = true
-					r.spawn(target, mergeContexts(js.ctxs), mergeContexts(js.pubs))
+					r.dispatch(target, mergeContexts(js.ctxs), mergeContexts(js.pubs))
 				}
 				continue
 			}
-			r.spawn(target, d.out, d.pub)
+			r.dispatch(target, d.out, d.pub)
 		}
 	}
 	if !ledSomewhere {
@@ -492,7 +653,9 @@ func (r *run) finish() *Execution {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ex := r.ex
-	final := mergeContexts(append([]map[string]any{r.initialContextLocked()}, r.ends...))
+	// Mistral evaluates output over the ending tasks' contexts, then
+	// wf_ex.context (vars, global publishes), then the input.
+	final := mergeContexts(append([]map[string]any{r.start, r.globals}, r.endPubs...))
 	funcs := r.funcsLocked(nil)
 	switch {
 	case r.parent.Err() != nil && r.forced == "":
@@ -555,15 +718,26 @@ func (r *run) finish() *Execution {
 			ex.Output = mergeContexts(r.endPubs)
 		}
 	case Failed:
-		ex.Output = map[string]any{}
+		// Mistral's _fail_workflow: output-on-error, or when it gives
+		// nothing the final context (what the ending branches published),
+		// plus result; when output-on-error fails, result alone.
+		ex.Output = nil
+		evalFailed := false
 		if len(r.w.OutputOnError) > 0 {
 			out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.OutputOnError, final, funcs)
 			if err == nil {
-				if m, ok := out.(map[string]any); ok {
+				if m, ok := out.(map[string]any); ok && len(m) > 0 {
 					ex.Output = m
 				}
 			} else {
+				evalFailed = true
 				ex.StateInfo = fmt.Sprintf("Failed to evaluate expression in output-on-error! (%v) Cause: %s", err, ex.StateInfo)
+			}
+		}
+		if ex.Output == nil {
+			ex.Output = map[string]any{}
+			if !evalFailed {
+				ex.Output = mergeContexts(r.endPubs)
 			}
 		}
 		ex.Output["result"] = ex.StateInfo
@@ -581,14 +755,6 @@ func sortedSet(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func (r *run) initialContextLocked() map[string]any {
-	c := make(map[string]any, len(r.ex.Input))
-	for k, v := range r.ex.Input {
-		c[k] = v
-	}
-	return c
 }
 
 // taskView is task() as Mistral shows it.
@@ -637,7 +803,8 @@ func (r *run) funcs(cur *TaskExecution) expr.Funcs {
 			defer r.mu.Unlock()
 			return r.executionView(), nil
 		},
-		Env: func(context.Context) (any, error) { return map[string]any{}, nil },
+		Env:    r.envFn,
+		Global: r.globalFn,
 		Tasks: func(_ context.Context, q expr.TasksQuery) ([]any, error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -685,6 +852,7 @@ func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
 		return nil, nil
 	}
 	f.Execution = func(context.Context) (any, error) { return r.executionView(), nil }
+	f.Global = func(_ context.Context, name string) (any, error) { return r.globals[name], nil }
 	f.Tasks = func(_ context.Context, q expr.TasksQuery) ([]any, error) { return r.tasksView(q), nil }
 	return f
 }
@@ -694,10 +862,18 @@ func (r *run) executionView() map[string]any {
 		"id":         r.ex.ID,
 		"name":       r.ex.WorkflowName,
 		"input":      r.ex.Input,
-		"params":     map[string]any{"namespace": "", "env": map[string]any{}},
+		"params":     r.params(),
 		"state":      r.ex.State,
 		"created_at": r.ex.CreatedAt.Format("2006-01-02 15:04:05"),
 	}
+}
+
+func (r *run) params() map[string]any {
+	p := r.ex.Params
+	if p == nil {
+		p = map[string]any{"namespace": "", "env": map[string]any{}}
+	}
+	return p
 }
 
 func (r *run) spawn(t *Task, in, inPub map[string]any) {
@@ -707,16 +883,68 @@ func (r *run) spawn(t *Task, in, inPub map[string]any) {
 		te.Action = "workflow:" + t.Workflow
 	}
 	r.mu.Lock()
+	if len(r.globals) > 0 {
+		// Global variables sit under what the branch published
+		// (Mistral's ContextView: task context, then wf_ex.context).
+		c := make(map[string]any, len(in)+len(r.globals))
+		for k, v := range in {
+			c[k] = v
+		}
+		for k, v := range r.globals {
+			if _, mine := inPub[k]; !mine {
+				c[k] = v
+			}
+		}
+		in = c
+	}
 	r.ex.Tasks = append(r.ex.Tasks, te)
 	r.latest[t.Name] = te
 	r.inPub[te] = inPub
 	r.mu.Unlock()
+	if t.PauseBefore != nil && t.PauseBefore != false {
+		hold, err := r.evalBool(t.PauseBefore, in, r.funcs(te))
+		if err == nil && hold {
+			// Mistral's PauseBeforePolicy: the task waits, IDLE, and the
+			// workflow pauses.
+			r.mu.Lock()
+			te.State, te.StateInfo = Idle, "Set by 'pause-before' policy"
+			r.mu.Unlock()
+			r.notify(te)
+			r.pause()
+			r.idle = append(r.idle, spawnReq{t: t, in: in, inPub: inPub, te: te})
+			return
+		}
+	}
 	r.running++
 	r.notify(te)
 	go func() {
-		out := r.runTask(t, te, in)
+		out := r.runTask(t, te, in, true)
 		r.done <- taskDone{te: te, t: t, out: out}
 	}()
+}
+
+// runIdle starts a task pause-before held, on Resume.
+func (r *run) runIdle(s spawnReq) {
+	r.mu.Lock()
+	s.te.State, s.te.StateInfo = Running, ""
+	r.mu.Unlock()
+	r.running++
+	r.notify(s.te)
+	go func() {
+		out := r.runTask(s.t, s.te, s.in, false)
+		r.done <- taskDone{te: s.te, t: s.t, out: out}
+	}()
+}
+
+func (r *run) evalBool(v any, data map[string]any, funcs expr.Funcs) (bool, error) {
+	if s, ok := v.(string); ok {
+		res, err := expr.EvalString(r.ctx, s, data, funcs)
+		if err != nil {
+			return false, err
+		}
+		return expr.Truthy(res), nil
+	}
+	return expr.Truthy(v), nil
 }
 
 // Redacted is the label that replaces secret values.
@@ -778,4 +1006,79 @@ func redactValue(v any, secrets map[string]bool) any {
 		return out
 	}
 	return v
+}
+
+// startReverse starts a reverse run: the target and what it requires,
+// each task once its requirements succeeded (Mistral's
+// ReverseWorkflowController).
+func (r *run) startReverse() {
+	target, _ := r.ex.Params["task_name"].(string)
+	r.target = map[string]bool{}
+	queue := []string{target}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if r.target[n] || r.w.Task(n) == nil {
+			continue
+		}
+		r.target[n] = true
+		queue = append(queue, r.w.Task(n).Requires...)
+	}
+	r.startSatisfied(nil)
+}
+
+// startSatisfied starts every needed task that has not run and whose
+// requirements all succeeded, with their merged contexts.
+func (r *run) startSatisfied(ctxs map[string]taskDone) {
+	for _, t := range r.w.Tasks {
+		if !r.target[t.Name] || r.latest[t.Name] != nil {
+			continue
+		}
+		var ins, pubs []map[string]any
+		ok := true
+		for _, req := range t.Requires {
+			d, done := ctxs[req]
+			if !done || d.te.State != Success {
+				ok = false
+				break
+			}
+			ins = append(ins, d.out)
+			pubs = append(pubs, d.pub)
+		}
+		if !ok {
+			continue
+		}
+		in := r.start
+		if len(ins) > 0 {
+			in = mergeContexts(append([]map[string]any{r.start}, ins...))
+		}
+		r.dispatch(t, in, mergeContexts(pubs))
+	}
+}
+
+// nextReverse records a finished task of a reverse run and starts what it
+// unblocked. The target's context is the run's final context.
+func (r *run) nextReverse(d taskDone) {
+	r.mu.Lock()
+	startFailed, info, fatal := d.te.startFailed, d.te.StateInfo, d.te.fatal
+	r.mu.Unlock()
+	if startFailed {
+		r.fail(fmt.Sprintf("Failed to run task [error=%s, wf=%s, task=%s]", info, r.w.Name, d.t.Name))
+		return
+	}
+	if fatal != "" {
+		r.fail(fatal)
+		return
+	}
+	if r.reverseDone == nil {
+		r.reverseDone = map[string]taskDone{}
+	}
+	r.reverseDone[d.t.Name] = d
+	if d.t.Name == r.ex.Params["task_name"] {
+		r.ends = append(r.ends, d.out)
+		r.endPubs = append(r.endPubs, d.pub)
+	}
+	if d.te.State == Success {
+		r.startSatisfied(r.reverseDone)
+	}
 }

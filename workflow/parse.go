@@ -219,9 +219,6 @@ func (p *fileParser) checkUnsupported(doc map[string]any) {
 		if !ok {
 			continue
 		}
-		if t, ok := wf["type"].(string); ok && t == "reverse" {
-			p.addf(prefix+"/"+escapeKey(name)+"/type", false, "reverse workflows are not supported by fernetflow's engine yet: write it as a direct workflow (on-success transitions)")
-		}
 		walkStrings(wf, prefix+"/"+escapeKey(name), func(path, s string) {
 			if jinjaRe.MatchString(s) {
 				p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
@@ -470,18 +467,34 @@ func (p *fileParser) workflow(prefix, name string, m map[string]any) *Workflow {
 		a, b := p.ix.key(base+"/tasks/"+escapeKey(tnames[i])), p.ix.key(base+"/tasks/"+escapeKey(tnames[j]))
 		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
 	})
+	w.Reverse = m["type"] == "reverse"
 	for _, tn := range tnames {
-		t := p.task(base+"/tasks/"+escapeKey(tn), tn, tasks[tn].(map[string]any), defaults)
+		t := p.task(base+"/tasks/"+escapeKey(tn), tn, tasks[tn].(map[string]any), defaults, w.Reverse)
 		w.Tasks = append(w.Tasks, t)
 		w.byName[tn] = t
 	}
 	return w
 }
 
-func (p *fileParser) task(path, name string, m map[string]any, defaults map[string]any) *Task {
+func (p *fileParser) task(path, name string, m map[string]any, defaults map[string]any, reverse bool) *Task {
 	t := &Task{Name: name, Pos: p.ix.key(path), keyPos: map[string]Pos{}, Input: map[string]any{}}
 	for k := range m {
 		t.keyPos[k] = p.ix.key(path + "/" + escapeKey(k))
+	}
+	// Mistral gives every task its workflow's type, whose task schema
+	// has no additional properties: requires only in a reverse workflow,
+	// transitions and join only in a direct one. (task-defaults may hold
+	// either: the other kind is ignored.)
+	for _, k := range sortedKeys(m) {
+		switch {
+		case !reverse && k == "requires":
+			p.addf(path+"/"+k, true, "unknown key %q: requires is for reverse workflows (type: reverse); a direct workflow's tasks use on-success", k)
+		case reverse && (k == "on-success" || k == "on-error" || k == "on-complete" || k == "join"):
+			p.addf(path+"/"+k, true, "unknown key %q: a reverse workflow's tasks have no transitions or join; use requires", k)
+		}
+	}
+	if reverse {
+		defaults = withoutKeys(defaults, "on-success", "on-error", "on-complete")
 	}
 	// task-defaults: policies apply when the task sets none; transitions
 	// when the task has none of that kind (Mistral's get_on_*_clause).
@@ -571,15 +584,17 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 			t.Join = int(x)
 		}
 	}
-	var ownPublish map[string]any
-	for _, k := range []string{"on-success", "on-error", "on-complete"} {
+	var clausePub [3]*publishSpec // on-success, on-error, on-complete
+	for i, k := range []string{"on-success", "on-error", "on-complete"} {
 		v, vpath, ok := get(k)
 		if !ok {
 			continue
 		}
 		trs, pub := p.transitions(vpath, v)
 		if strings.Contains(vpath, "/task-defaults/") {
-			// Mistral removes the task itself from a defaults clause.
+			// Mistral removes the task itself from a defaults clause, and
+			// ignores the clause's publish (TaskSpec.get_publish reads
+			// the task's own clauses only).
 			kept := trs[:0]
 			for _, tr := range trs {
 				if tr.Target != name {
@@ -587,13 +602,9 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 				}
 			}
 			trs = kept
+			pub = nil
 		}
-		for pk, pv := range pub {
-			if ownPublish == nil {
-				ownPublish = map[string]any{}
-			}
-			ownPublish[k+"\x00"+pk] = pv
-		}
+		clausePub[i] = pub
 		switch k {
 		case "on-success":
 			t.OnSuccess = trs
@@ -603,34 +614,22 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 			t.OnComplete = trs
 		}
 	}
-	// Advanced publishing (on-success: {publish: {branch: ...}}) merges
-	// into publish / publish-on-error.
-	for k, v := range ownPublish {
-		clause, key, _ := strings.Cut(k, "\x00")
-		switch clause {
-		case "on-success":
-			if t.Publish == nil {
-				t.Publish = map[string]any{}
+	// Advanced publishing (on-success: {publish: {branch: ..., global:
+	// ...}}) combines with publish / publish-on-error as Mistral's
+	// DirectWorkflowTaskSpec.get_publish does.
+	plain := [2]map[string]any{t.Publish, t.PublishOnError}
+	for i, state := range []State{Success, Failed} {
+		spec := effectivePublish(plain[i], clausePub[i], clausePub[2])
+		if i == 0 {
+			t.Publish = spec.branch
+		} else {
+			t.PublishOnError = spec.branch
+		}
+		if len(spec.global) > 0 {
+			if t.PublishGlobal == nil {
+				t.PublishGlobal = map[State]map[string]any{}
 			}
-			t.Publish[key] = v
-		case "on-error":
-			if t.PublishOnError == nil {
-				t.PublishOnError = map[string]any{}
-			}
-			t.PublishOnError[key] = v
-		case "on-complete":
-			if t.Publish == nil {
-				t.Publish = map[string]any{}
-			}
-			if t.PublishOnError == nil {
-				t.PublishOnError = map[string]any{}
-			}
-			if _, ok := t.Publish[key]; !ok {
-				t.Publish[key] = v
-			}
-			if _, ok := t.PublishOnError[key]; !ok {
-				t.PublishOnError[key] = v
-			}
+			t.PublishGlobal[state] = spec.global
 		}
 	}
 	if v, _, ok := get("retry"); ok {
@@ -653,31 +652,48 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 	t.Timeout, _, _ = get("timeout")
 	t.Concurrency, _, _ = get("concurrency")
 	t.KeepResult = m["keep-result"]
-	for _, k := range []string{"pause-before", "fail-on", "target", "safe-rerun"} {
-		if _, _, ok := get(k); ok && k != "safe-rerun" {
-			p.addf(path+"/"+k, true, "%s is not supported by fernetflow's engine yet: remove it", k)
+	t.FailOn, _, _ = get("fail-on")
+	t.PauseBefore, _, _ = get("pause-before")
+	if reverse {
+		// Mistral's get_task_requires: the task's and task-defaults'
+		// requires together, without the task itself.
+		seen := map[string]bool{name: true}
+		for _, v := range []any{m["requires"], defaults["requires"]} {
+			var l []any
+			switch x := v.(type) {
+			case string:
+				l = []any{x}
+			case []any:
+				l = x
+			}
+			for _, e := range l {
+				if s, ok := e.(string); ok && !seen[s] {
+					seen[s] = true
+					t.Requires = append(t.Requires, s)
+				}
+			}
 		}
+	}
+	if _, ok := m["target"]; ok {
+		p.addf(path+"/target", true, "target is not supported by fernetflow's engine yet: remove it")
 	}
 	return t
 }
 
 // transitions reads an on-* clause: a name, {name: condition}, a list of
 // those, or {publish: ..., next: ...}.
-func (p *fileParser) transitions(path string, v any) ([]Transition, map[string]any) {
-	var publish map[string]any
+func (p *fileParser) transitions(path string, v any) ([]Transition, *publishSpec) {
+	var publish *publishSpec
 	if m, ok := v.(map[string]any); ok {
 		_, hasNext := m["next"]
 		_, hasPub := m["publish"]
 		if hasNext || hasPub {
 			if pub, ok := m["publish"].(map[string]any); ok {
-				publish = map[string]any{}
-				for _, scope := range []string{"branch", "global", "atomic"} {
-					if sm, ok := pub[scope].(map[string]any); ok {
-						for k, e := range sm {
-							publish[k] = e
-						}
-					}
-				}
+				publish = &publishSpec{}
+				publish.branch, _ = pub["branch"].(map[string]any)
+				publish.global, _ = pub["global"].(map[string]any)
+				// atomic: is accepted and never published: Mistral 15's
+				// publish_variables leaves it as a TODO.
 			}
 			path += "/next"
 			v = m["next"]
@@ -708,15 +724,17 @@ func (p *fileParser) transitions(path string, v any) ([]Transition, map[string]a
 				ipath += "/" + escapeKey(k)
 			}
 		}
-		name, params, msg := parseCmd(target)
+		cmd := target
+		if i := strings.IndexByte(cmd, '('); i > 0 && strings.Contains(cmd, " ") && strings.HasSuffix(strings.TrimSpace(cmd), ")") {
+			// fail(msg="it broke"): Mistral reads the name up to "(" and
+			// the key=value pairs anywhere. Without a space it takes the
+			// whole text as a task name (fail(msg="x") is "Task not
+			// found"): validation reports it so.
+			cmd = cmd[:i] + " " + strings.TrimSuffix(strings.TrimSpace(cmd[i+1:]), ")")
+		}
+		name, params, msg := parseCmd(cmd)
 		if msg != "" {
 			p.addf(ipath, true, "%s", msg)
-		}
-		if i := strings.IndexByte(name, '('); i > 0 {
-			// fail(msg="...")
-			inner := strings.TrimSuffix(target[i+1:], ")")
-			_, params, _ = parseCmd("x " + inner)
-			name = name[:i]
 		}
 		out = append(out, Transition{Target: name, Params: params, Condition: cond, Pos: p.ix.key(ipath)})
 	}
@@ -798,6 +816,101 @@ func inputParams(v any) []Param {
 				out = append(out, Param{Name: k, Default: d, HasDefault: true})
 			}
 		}
+	}
+	return out
+}
+
+// publishSpec is Mistral's PublishSpec: branch variables go to the task's
+// published context, global ones to the execution's (global()).
+type publishSpec struct {
+	branch, global map[string]any
+}
+
+func (s *publishSpec) clone() *publishSpec {
+	if s == nil {
+		return nil
+	}
+	return &publishSpec{branch: cloneMap(s.branch), global: cloneMap(s.global)}
+}
+
+// merge is PublishSpec.merge: other's scopes merge into s's, overwriting,
+// but only into scopes s already has. Mistral's merge_dicts(None, x)
+// returns x without storing it, so a scope s lacks is dropped: a task
+// with publish: and on-success: {publish: {global: ...}} publishes no
+// branch variable at all.
+func (s *publishSpec) merge(other *publishSpec) {
+	if other == nil {
+		return
+	}
+	if s.branch != nil && other.branch != nil {
+		mergeDicts(s.branch, other.branch)
+	}
+	if s.global != nil && other.global != nil {
+		mergeDicts(s.global, other.global)
+	}
+}
+
+// effectivePublish is DirectWorkflowTaskSpec.get_publish for one state:
+// plain is publish (or publish-on-error), clause the on-success (or
+// on-error) publish, complete the on-complete publish.
+func effectivePublish(plain map[string]any, clause, complete *publishSpec) publishSpec {
+	var spec *publishSpec
+	if len(plain) > 0 {
+		spec = &publishSpec{branch: cloneMap(plain)}
+	}
+	if complete != nil {
+		if spec != nil {
+			spec.merge(complete)
+		} else {
+			spec = complete.clone()
+		}
+	}
+	if clause != nil {
+		res := clause.clone()
+		res.merge(spec)
+		return *res
+	}
+	if spec == nil {
+		return publishSpec{}
+	}
+	return *spec
+}
+
+// mergeDicts is mistral_lib's merge_dicts: right into left, recursively.
+func mergeDicts(left, right map[string]any) {
+	for k, v := range right {
+		lv, ok := left[k]
+		lm, lok := lv.(map[string]any)
+		rm, rok := v.(map[string]any)
+		if ok && lok && rok {
+			mergeDicts(lm, rm)
+			continue
+		}
+		left[k] = v
+	}
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			v = cloneMap(sub)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func withoutKeys(m map[string]any, keys ...string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	for _, k := range keys {
+		delete(out, k)
 	}
 	return out
 }

@@ -96,10 +96,13 @@ type Param struct {
 	HasDefault bool
 }
 
-// Workflow is one direct workflow.
+// Workflow is one workflow: direct (transitions) or reverse (requires).
 type Workflow struct {
-	Name          string
-	Description   string
+	Name        string
+	Description string
+	// Reverse is true for type: reverse: tasks declare what they require
+	// and a run names its target task (Engine.Target).
+	Reverse       bool
 	Input         []Param
 	Output        map[string]any
 	OutputOnError map[string]any
@@ -165,8 +168,15 @@ type Task struct {
 	WaitBefore     any
 	WaitAfter      any
 	Timeout        any
-	KeepResult     any // nil means true
-	Pos            Pos
+	KeepResult     any      // nil means true
+	FailOn         any      // bool or expression: fail a task that succeeded
+	PauseBefore    any      // bool or expression: pause the workflow before the task
+	Requires       []string // reverse workflows: the tasks this one needs
+	// PublishGlobal are the variables on-success/on-error/on-complete
+	// publish with global: (Mistral's wf_ex.context), by the state they
+	// publish on (Success or Failed).
+	PublishGlobal map[State]map[string]any
+	Pos           Pos
 
 	keyPos map[string]Pos
 }

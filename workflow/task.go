@@ -39,8 +39,15 @@ func (r *run) evalNumber(ctx context.Context, v any, data map[string]any, funcs 
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
-// runTask runs one task with its policies and returns its outbound context.
-func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]any {
+// errFailOn is the state_info of a task its fail-on policy failed.
+//
+//lint:ignore ST1005 Mistral's message, kept verbatim
+var errFailOn = errors.New("Failed by 'fail-on' policy")
+
+// runTask runs one task with its policies and returns its outbound
+// context. startPolicies is false for a task pause-before held: it
+// starts without wait-before.
+func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolicies bool) map[string]any {
 	ctx := r.ctx
 	funcs := r.funcs(te)
 	finish := func(state State, info string, result any, resultSet bool) {
@@ -65,9 +72,12 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 		return in
 	}
 
-	wb, err := r.evalNumber(ctx, t.WaitBefore, in, funcs)
-	if err != nil {
-		return policyErr("wait-before", err)
+	var wb float64
+	var err error
+	if startPolicies {
+		if wb, err = r.evalNumber(ctx, t.WaitBefore, in, funcs); err != nil {
+			return policyErr("wait-before", err)
+		}
 	}
 	if err := r.e.sleep(ctx, seconds(wb)); err != nil {
 		finish(Cancelled, "cancelled while waiting before the task", nil, false)
@@ -95,8 +105,21 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 
 	var result any
 	var runErr error
+	failedOn := false
 	for attempt := 0; ; attempt++ {
 		result, runErr = r.attempt(tctx, t, te, in, funcs)
+		failedOn = false
+		if runErr == nil && t.FailOn != nil && t.FailOn != false {
+			// Mistral's FailOnPolicy, after the task completed: the task
+			// published as a success, then turns ERROR (and may retry).
+			setResult(Success, "", result)
+			fail, err := r.evalBool(t.FailOn, in, funcs)
+			if err != nil {
+				runErr = fmt.Errorf("fail-on: %w", err)
+			} else if fail {
+				runErr, failedOn = errFailOn, true
+			}
+		}
 		state, info := Success, ""
 		if runErr != nil {
 			state, info = Failed, runErr.Error()
@@ -166,10 +189,12 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 	}
 
 	state, info := Success, ""
-	spec := t.Publish
+	spec, global := t.Publish, t.PublishGlobal[Success]
 	if runErr != nil {
 		state, info = Failed, runErr.Error()
-		spec = t.PublishOnError
+		if !failedOn {
+			spec, global = t.PublishOnError, t.PublishGlobal[Failed]
+		}
 	}
 	setResult(state, info, result)
 	r.mu.Lock()
@@ -196,6 +221,19 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 			}
 		}
 	}
+	if len(global) > 0 && te.fatal == "" {
+		gv, err := expr.EvalValue(ctx, global, in, funcs)
+		if err != nil {
+			state, info = Failed, fmt.Sprintf("task %s: publish global: %v", t.Name, err)
+			r.mu.Lock()
+			te.fatal = fmt.Sprintf("Failed to handle action completion [error=%s, wf=%s, task=%s, action=%s]", info, r.w.Name, t.Name, te.Action)
+			r.mu.Unlock()
+		} else if m, ok := gv.(map[string]any); ok {
+			r.mu.Lock()
+			mergeDicts(r.globals, m)
+			r.mu.Unlock()
+		}
+	}
 	// Only a literal false drops the result: Mistral 15 does not evaluate
 	// an expression here, and a non-empty string counts as true
 	// (conformance/keep_result_expression).
@@ -203,7 +241,13 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any) map[string]
 	r.mu.Lock()
 	te.Published = published
 	if !keep {
-		te.Result = nil
+		// Mistral empties each action execution's output: with-items
+		// gives one null per item (conformance/keep_result_items).
+		if l, ok := te.Result.([]any); ok && len(t.WithItems) > 0 {
+			te.Result = make([]any, len(l))
+		} else {
+			te.Result = nil
+		}
 	}
 	r.mu.Unlock()
 	finish(state, info, nil, false)
@@ -348,7 +392,8 @@ func (r *run) subWorkflow(ctx context.Context, t *Task, te *TaskExecution, input
 	w := r.e.File.Workflow(t.Workflow)
 	child := *r.e
 	child.OnTask = nil
-	ex, err := child.Start(w, input)
+	// A sub-workflow runs with its parent's env, as in Mistral.
+	ex, err := child.StartWith(w, input, Params{Env: r.ex.env()})
 	if err != nil {
 		return nil, err
 	}

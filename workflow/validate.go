@@ -54,6 +54,10 @@ func (v *validator) workflow(w *Workflow) {
 	for i, t := range w.Tasks {
 		names[i] = t.Name
 	}
+	if w.Reverse {
+		v.reverse(w, names)
+		return
+	}
 	inbound := map[string][]string{} // target -> distinct source tasks
 	for _, t := range w.Tasks {
 		seen := map[string]bool{}
@@ -61,8 +65,6 @@ func (v *validator) workflow(w *Workflow) {
 			key := []string{"on-success", "on-error", "on-complete"}[ci]
 			for _, tr := range trs {
 				switch {
-				case tr.Target == "pause":
-					v.add(w, t, key, tr.Pos, "the pause engine command is not supported by fernetflow's engine")
 				case tr.IsCommand():
 				case w.Task(tr.Target) == nil:
 					v.add(w, t, key, tr.Pos, "transition to unknown task %q (this workflow's tasks: %s)", tr.Target, strings.Join(names, ", "))
@@ -127,6 +129,23 @@ func (v *validator) workflow(w *Workflow) {
 			v.add(w, t, "join", t.KeyPos("join"), "%d, but only %d task(s) have a transition here (%s)", t.Join, n, strings.Join(inbound[t.Name], ", "))
 		}
 	}
+	v.common(w)
+}
+
+// reverse checks a reverse workflow: every task it requires exists
+// (Mistral's _check_workflow_integrity: "Task 'x' not found.").
+func (v *validator) reverse(w *Workflow, names []string) {
+	for _, t := range w.Tasks {
+		for _, req := range t.Requires {
+			if w.Task(req) == nil {
+				v.add(w, t, "requires", t.KeyPos("requires"), "requires unknown task %q (this workflow's tasks: %s)", req, strings.Join(names, ", "))
+			}
+		}
+	}
+	v.common(w)
+}
+
+func (v *validator) common(w *Workflow) {
 	v.exprs(w, nil, "output", w.Pos, w.Output)
 	v.exprs(w, nil, "output-on-error", w.Pos, w.OutputOnError)
 	v.exprs(w, nil, "vars", w.Pos, w.Vars)
@@ -145,7 +164,7 @@ func (v *validator) task(w *Workflow, t *Task) {
 	for _, k := range []struct {
 		key string
 		v   any
-	}{{"wait-before", t.WaitBefore}, {"wait-after", t.WaitAfter}, {"timeout", t.Timeout}, {"concurrency", t.Concurrency}, {"keep-result", t.KeepResult}} {
+	}{{"wait-before", t.WaitBefore}, {"wait-after", t.WaitAfter}, {"timeout", t.Timeout}, {"concurrency", t.Concurrency}, {"keep-result", t.KeepResult}, {"fail-on", t.FailOn}, {"pause-before", t.PauseBefore}} {
 		v.exprs(w, t, k.key, t.KeyPos(k.key), k.v)
 	}
 	if t.Retry != nil {

@@ -288,7 +288,7 @@ func (a *app) parseInputs(pairs []string, file string) (map[string]any, error) {
 
 func (a *app) workflowRunCmd() *cobra.Command {
 	var inputs []string
-	var inputFile, wfName, stateDir string
+	var inputFile, wfName, stateDir, envFile, taskName string
 	var noStore bool
 	cmd := &cobra.Command{
 		Use:   "run NAME|FILE",
@@ -303,7 +303,8 @@ execution is kept in STATE_DIR/executions.db (secret values redacted), for
 fernetflow execution list|show. The exit code is 1 when the execution does
 not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 		Example: `  fernetflow workflow run rotate.yaml --input nodes='["ctl1","ctl2"]' --input max_active_keys=3
-  fernetflow workflow run wfs.yaml --workflow rotate --input-file input.yaml -f json`,
+  fernetflow workflow run wfs.yaml --workflow rotate --input-file input.yaml -f json
+  fernetflow workflow run deploy.yaml --env env.yaml --task-name publish`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("workflow run takes one workflow name or file, got %d arguments", len(args))
@@ -330,6 +331,18 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 			if err != nil {
 				return err
 			}
+			params := workflow.Params{TaskName: taskName}
+			if envFile != "" {
+				doc, err := readDocument(a.stdin, envFile, "--env")
+				if err != nil {
+					return err
+				}
+				m, ok := doc.(map[string]any)
+				if !ok {
+					return usagef("--env %s: want a mapping (what env() gives)", envFile)
+				}
+				params.Env = m
+			}
 			e := &workflow.Engine{Registry: reg, File: f}
 			if !noStore {
 				st, err := a.openStore(stateDir)
@@ -349,10 +362,11 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 				}
 				fmt.Fprintln(a.stderr, line)
 			}
-			ex, err := e.Run(cmd.Context(), w, in)
+			ex, err := e.StartWith(w, in, params)
 			if err != nil {
 				return usageError{err}
 			}
+			ex = e.Continue(cmd.Context(), w, ex)
 			if err := a.print(newExecView(ex)); err != nil {
 				return err
 			}
@@ -365,6 +379,8 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "workflow input NAME=VALUE (VALUE as JSON when it parses, else a string); repeatable")
 	cmd.Flags().StringVar(&inputFile, "input-file", "", "JSON or YAML file of workflow input (- for stdin); --input values override it")
 	cmd.Flags().StringVar(&wfName, "workflow", "", "which workflow of the file to run (default: the first one)")
+	cmd.Flags().StringVar(&envFile, "env", "", "JSON or YAML file of the execution's env: what env() and execution().params.env give (- for stdin)")
+	cmd.Flags().StringVar(&taskName, "task-name", "", "a reverse workflow's target task: run it and what it requires (Mistral's task_name)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db")
 	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not record the execution")
 	return cmd

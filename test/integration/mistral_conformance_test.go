@@ -22,6 +22,7 @@ import (
 type expectation struct {
 	Workflow string            `json:"workflow"` // default: the case's name
 	Input    map[string]any    `json:"input"`
+	Params   map[string]any    `json:"params"` // env, task_name
 	State    string            `json:"state"`
 	Output   map[string]any    `json:"output"`
 	Tasks    map[string]string `json:"tasks"`
@@ -51,7 +52,7 @@ func jsonEqual(a, b any) bool {
 
 // fernetflowRun runs a workflow file with the embedded engine through the
 // CLI and returns its execution.
-func fernetflowRun(t *testing.T, file, workflow string, input map[string]any) mistralExecution {
+func fernetflowRun(t *testing.T, file, workflow string, input, params map[string]any) mistralExecution {
 	t.Helper()
 	in, _ := json.Marshal(input)
 	inFile := filepath.Join(t.TempDir(), "input.json")
@@ -61,6 +62,17 @@ func fernetflowRun(t *testing.T, file, workflow string, input map[string]any) mi
 	args := []string{"workflow", "run", file, "--input-file", inFile, "--no-store", "-f", "json"}
 	if workflow != "" {
 		args = append(args, "--workflow", workflow)
+	}
+	if env, ok := params["env"]; ok {
+		b, _ := json.Marshal(env)
+		envFile := filepath.Join(t.TempDir(), "env.json")
+		if err := os.WriteFile(envFile, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--env", envFile)
+	}
+	if tn, ok := params["task_name"].(string); ok {
+		args = append(args, "--task-name", tn)
 	}
 	t0 := time.Now()
 	cmd := exec.Command(fernetflowBin, args...)
@@ -131,8 +143,8 @@ func TestMistralConformance(t *testing.T) {
 			}
 			m.putWorkflows(t, def, want.Workflow != "")
 			got := map[string]mistralExecution{
-				"mistral":    m.execute(t, wf, want.Input, 60*time.Second),
-				"fernetflow": fernetflowRun(t, f, wf, want.Input),
+				"mistral":    m.executeWith(t, wf, want.Input, want.Params, 60*time.Second),
+				"fernetflow": fernetflowRun(t, f, wf, want.Input, want.Params),
 			}
 			for who, ex := range got {
 				if ex.State != want.State {
@@ -233,9 +245,9 @@ func mistralTimings(t *testing.T, m *mistralServer) {
 	in := map[string]any{"items": list}
 
 	mc := m.execute(t, "bench_chain", map[string]any{}, 5*time.Minute)
-	fc := fernetflowRun(t, chain, "", map[string]any{})
+	fc := fernetflowRun(t, chain, "", map[string]any{}, nil)
 	mi := m.execute(t, "bench_items", in, 30*time.Minute)
-	fi := fernetflowRun(t, items, "", in)
+	fi := fernetflowRun(t, items, "", in, nil)
 	for _, ex := range []mistralExecution{mc, fc, mi, fi} {
 		if ex.State != "SUCCESS" {
 			t.Fatalf("benchmark execution %s: %s %s", ex.ID, ex.State, ex.StateInfo)

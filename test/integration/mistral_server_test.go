@@ -211,8 +211,20 @@ type mistralExecution struct {
 // 100 ms) and reads its tasks.
 func (m *mistralServer) execute(t *testing.T, name string, input map[string]any, timeout time.Duration) mistralExecution {
 	t.Helper()
+	return m.executeWith(t, name, input, nil, timeout)
+}
+
+// executeWith runs an execution with params (env, task_name) and waits
+// for a final state, or PAUSED (nothing resumes it).
+func (m *mistralServer) executeWith(t *testing.T, name string, input, params map[string]any, timeout time.Duration) mistralExecution {
+	t.Helper()
 	in, _ := json.Marshal(input)
-	body, _ := json.Marshal(map[string]any{"workflow_name": name, "input": string(in)})
+	req := map[string]any{"workflow_name": name, "input": string(in)}
+	if len(params) > 0 {
+		p, _ := json.Marshal(params)
+		req["params"] = string(p)
+	}
+	body, _ := json.Marshal(req)
 	t0 := time.Now()
 	code, b := m.do(t, "POST", "/executions", "application/json", body)
 	if code != 201 {
@@ -228,7 +240,7 @@ func (m *mistralServer) execute(t *testing.T, name string, input map[string]any,
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(timeout)
-	for ex.State != "SUCCESS" && ex.State != "ERROR" && ex.State != "CANCELLED" {
+	for ex.State != "SUCCESS" && ex.State != "ERROR" && ex.State != "CANCELLED" && ex.State != "PAUSED" {
 		if time.Now().After(deadline) {
 			t.Fatalf("execution %s of %s still %s after %s", ex.ID, name, ex.State, timeout)
 		}
