@@ -170,6 +170,9 @@ var jinjaBaseEnv = func() *exec.Environment {
 		_ = filters.Replace(name, mistralFilter(name))
 		_ = filters.Register(name, mistralFilter(name))
 	}
+	for name, f := range jinjaFilters {
+		_ = filters.Replace(name, f)
+	}
 	return &exec.Environment{
 		Context:           g,
 		Filters:           filters,
@@ -382,12 +385,15 @@ func (r *jinjaRun) callMistral(name string, d any, a *exec.VarArgs) *exec.Value 
 		return exec.AsValue(fmt.Errorf("%s_() missing 1 required positional argument: '%s'", name, params[0]))
 	}
 	if name == "env" {
-		// env_(context) reads context['__env'].
+		// env_(context) reads context['__env'], which fernetflow's engine
+		// serves through Funcs.Env instead.
 		m, ok := d.(map[string]any)
 		if !ok {
 			return exec.AsValue(fmt.Errorf("'%s' object is not subscriptable", pyTypeName(d)))
 		}
-		return exec.AsValue(m["__env"])
+		if e, ok := m["__env"]; ok {
+			return exec.AsValue(e)
+		}
 	}
 	if name != "json_dump" && name != "json_parse" && name != "json_pp" && name != "yaml_dump" && name != "yaml_parse" && name != "uuid" {
 		if _, ok := d.(map[string]any); !ok {
@@ -696,6 +702,7 @@ func pyTypeName(v any) string {
 // replace gonja's looser ones (gonja's ** gives a float, % does no string
 // formatting, 1/0 is +Inf, 1 + 'a' is '1a').
 var jinjaOps = map[string]func(l, r any) (any, error){
+	"~": func(l, r any) (any, error) { return pyAdd(pyStr(l), pyStr(r)) },
 	"+": pyAdd, "-": pySub, "*": pyMul, "/": pyDiv, "//": pyFloorDiv, "%": pyMod, "**": pyPow,
 }
 
@@ -1119,4 +1126,35 @@ func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
 		tok.Line, tok.Col, tok.Pos = pos.Line, pos.Col, pos.Pos
 	}
 	return &nodes.Call{Location: tok, Func: &nodes.Name{Name: tok}, Args: args, Kwargs: map[string]nodes.Expression{}}
+}
+
+// jinjaFilters replace gonja's filters whose results differ from Jinja's.
+var jinjaFilters = map[string]exec.FilterFunction{
+	// string is Python's str(): None is "None".
+	"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(pyStr(v))
+	},
+	// tojson is Jinja's htmlsafe_json_dumps: sorted keys, Python's
+	// separators, and <, >, & and ' escaped.
+	"tojson": func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		indent := ""
+		if i, ok := a.KwArgs["indent"]; ok && i.IsInteger() {
+			indent = strings.Repeat(" ", i.Integer())
+		} else if len(a.Args) > 0 && a.Args[0].IsInteger() {
+			indent = strings.Repeat(" ", a.Args[0].Integer())
+		}
+		b, err := MarshalJSON(v, indent)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "'", `\u0027`).Replace(string(b)))
+	},
 }
