@@ -172,7 +172,6 @@ func (p *fileParser) sorted() ErrorList {
 	return p.errs
 }
 
-var jinjaRe = regexp.MustCompile(`\{\{.*?\}\}|\{%.*?%\}`)
 
 // checkUnsupported refuses, with their line, what the engine does not run
 // yet: reverse workflows, workbooks and Jinja expressions. Refusing is
@@ -202,13 +201,6 @@ func (p *fileParser) checkUnsupported(doc map[string]any) {
 	if p.workbook {
 		wfs, _ = doc["workflows"].(map[string]any)
 		prefix = "/workflows"
-		if acts, ok := doc["actions"].(map[string]any); ok {
-			walkStrings(acts, "/actions", func(path, s string) {
-				if jinjaRe.MatchString(s) {
-					p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
-				}
-			})
-		}
 	}
 	names := sortedKeys(wfs)
 	for _, name := range names {
@@ -222,11 +214,6 @@ func (p *fileParser) checkUnsupported(doc map[string]any) {
 		if t, ok := wf["type"].(string); ok && t == "reverse" {
 			p.addf(prefix+"/"+escapeKey(name)+"/type", false, "reverse workflows are not supported by fernetflow's engine yet: write it as a direct workflow (on-success transitions)")
 		}
-		walkStrings(wf, prefix+"/"+escapeKey(name), func(path, s string) {
-			if jinjaRe.MatchString(s) {
-				p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
-			}
-		})
 	}
 }
 
@@ -422,7 +409,7 @@ func parseCmd(s string) (string, map[string]any, string) {
 		var v any = raw
 		if raw[0] == '"' || raw[0] == '\'' {
 			v = raw[1 : len(raw)-1]
-		} else if !strings.HasPrefix(raw, "<%") {
+		} else if !strings.HasPrefix(raw, "<%") && !strings.HasPrefix(raw, "{{") {
 			if j, err := expr.UnmarshalJSON([]byte(raw)); err == nil {
 				v = j
 			}
