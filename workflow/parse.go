@@ -172,7 +172,6 @@ func (p *fileParser) sorted() ErrorList {
 	return p.errs
 }
 
-
 // checkUnsupported refuses, with their line, what the engine does not run
 // yet: reverse workflows, workbooks and Jinja expressions. Refusing is
 // better than running them wrong.

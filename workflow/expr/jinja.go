@@ -155,7 +155,7 @@ func (l *jinjaLoader) Read(path string) (io.Reader, error) {
 }
 func (l *jinjaLoader) Resolve(path string) (string, error) { return path, nil }
 func (l *jinjaLoader) Inherit(string) (loaders.Loader, error) {
-	return nil, errors.New("Mistral's Jinja has no template loader")
+	return nil, errors.New("no template loader (Mistral's Jinja has none)")
 }
 
 // jinjaBaseEnv holds gonja's filters, tests, statements and methods, less
@@ -267,7 +267,7 @@ func (r *jinjaRun) rangeFn(a *exec.VarArgs) *exec.Value {
 	var out []any
 	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
 		if len(out) >= maxJinjaRange {
-			return exec.AsValue(fmt.Errorf("Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).", maxJinjaRange))
+			return exec.AsValue(fmt.Errorf("range too big: the sandbox blocks ranges larger than MAX_RANGE (%d)", maxJinjaRange))
 		}
 		out = append(out, i)
 	}
@@ -1130,6 +1130,22 @@ func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
 
 // jinjaFilters replace gonja's filters whose results differ from Jinja's.
 var jinjaFilters = map[string]exec.FilterFunction{
+	// items walks a dict in key order (gonja's walks Go's map order).
+	"items": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return exec.AsValue(errors.New("can only get item pairs from a mapping"))
+		}
+		out := make([]any, 0, len(m))
+		for _, k := range sortedKeys(m) {
+			out = append(out, []any{k, m[k]})
+		}
+		return exec.AsValue(out)
+	},
 	// string is Python's str(): None is "None".
 	"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 		v, err := fromJinja(in)
