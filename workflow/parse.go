@@ -172,10 +172,8 @@ func (p *fileParser) sorted() ErrorList {
 	return p.errs
 }
 
-var jinjaRe = regexp.MustCompile(`\{\{.*?\}\}|\{%.*?%\}`)
-
-// checkUnsupported refuses, with their line, what the engine does not run
-// yet: reverse workflows, workbooks and Jinja expressions. Refusing is
+// checkUnsupported refuses, with their line, what the engine does not run:
+// a file of ad-hoc actions alone, and versions other than 2.0. Refusing is
 // better than running them wrong.
 func (p *fileParser) checkUnsupported(doc map[string]any) {
 	if !p.workbook && isActionFile(doc) {
@@ -197,33 +195,6 @@ func (p *fileParser) checkUnsupported(doc map[string]any) {
 				p.addf("/version", false, "version %d is not supported: use version: '2.0'", x)
 			}
 		}
-	}
-	wfs, prefix := doc, ""
-	if p.workbook {
-		wfs, _ = doc["workflows"].(map[string]any)
-		prefix = "/workflows"
-		if acts, ok := doc["actions"].(map[string]any); ok {
-			walkStrings(acts, "/actions", func(path, s string) {
-				if jinjaRe.MatchString(s) {
-					p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
-				}
-			})
-		}
-	}
-	names := sortedKeys(wfs)
-	for _, name := range names {
-		if name == "version" && !p.workbook {
-			continue
-		}
-		wf, ok := wfs[name].(map[string]any)
-		if !ok {
-			continue
-		}
-		walkStrings(wf, prefix+"/"+escapeKey(name), func(path, s string) {
-			if jinjaRe.MatchString(s) {
-				p.addf(path, false, "Jinja expressions ({{ }}) are not supported by fernetflow's engine yet: write %q as a YAQL <%% %%> expression", s)
-			}
-		})
 	}
 }
 
@@ -419,7 +390,7 @@ func parseCmd(s string) (string, map[string]any, string) {
 		var v any = raw
 		if raw[0] == '"' || raw[0] == '\'' {
 			v = raw[1 : len(raw)-1]
-		} else if !strings.HasPrefix(raw, "<%") {
+		} else if !strings.HasPrefix(raw, "<%") && !strings.HasPrefix(raw, "{{") {
 			if j, err := expr.UnmarshalJSON([]byte(raw)); err == nil {
 				v = j
 			}

@@ -252,7 +252,7 @@ func (v *validator) expression(w *Workflow, t *Task, key string, pos Pos, s stri
 		v.add(w, t, key, pos, "condition %q is not a <%% %%> expression", s)
 		return
 	}
-	if _, err := expr.ParseTemplate(s); err != nil {
+	if err := expr.Validate(s); err != nil {
 		v.add(w, t, key, pos, "expression %s does not parse: %v", s, err)
 	}
 }

@@ -64,3 +64,44 @@ func reportCPU(b *testing.B, start time.Duration) {
 		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// The same queries in YAQL and in Jinja, parsed once and evaluated over
+// serversData(1000): BenchmarkJinja/yaql/* against BenchmarkJinja/jinja/*.
+var jinjaVsYaql = []struct{ name, yaql, jinja string }{
+	{"where_select", "<% $.servers.where($.role = 'Controller').select($.name) %>", "{{ _.servers | selectattr('role', 'equalto', 'Controller') | map(attribute='name') | list }}"},
+	{"arith", "<% $.servers[0].name + '-' + str(len($.servers) * 2) %>", "{{ _.servers[0].name ~ '-' ~ (_.servers | length) * 2 }}"},
+	{"render", "n=<% len($.servers) %> first=<% $.servers[0].name %>", "n={{ _.servers | length }} first={{ _.servers[0].name }}"},
+}
+
+func BenchmarkJinja(b *testing.B) {
+	data := serversData(1000)
+	ctx := context.Background()
+	for _, c := range jinjaVsYaql {
+		for _, lang := range []string{"yaql", "jinja"} {
+			src := c.yaql
+			if lang == "jinja" {
+				src = c.jinja
+			}
+			b.Run(lang+"/"+c.name, func(b *testing.B) {
+				t, err := ParseTemplate(src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				want, err := EvalString(ctx, c.yaql, data, Funcs{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					v, err := t.Eval(ctx, data, Funcs{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if canonical(b, v) != canonical(b, want) {
+						b.Fatalf("%s = %v, want %v", src, v, want)
+					}
+				}
+			})
+		}
+	}
+}

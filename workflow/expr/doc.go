@@ -106,7 +106,28 @@
 //
 // # Differences from YAQL and Mistral
 //
-// Left out: Jinja ({{ }}), delegates, slicing beyond [i], the date and
+// # Jinja
+//
+// A string with {{ }} or {% %} (on one line) is Jinja, as in Mistral,
+// whose evaluators are tried in the order jinja, yaql: a <% %> inside a
+// Jinja string is plain text ([Validate], which workflow validation uses,
+// refuses such a mix as Mistral's loader does). A string that is exactly
+// one {{ }} gives the value with its type; anything else renders, each
+// {{ }} as Python's str() of its value; {% %} without any {{ }} fails
+// ("list index out of range"), as in Mistral. The context is Mistral's: _
+// is the data, and task(), tasks(), execution(), env(), global(), uuid(),
+// json_dump, json_parse, json_pp, yaml_dump and yaml_parse are globals
+// bound to it and filters that take the filtered value as the data
+// ({{ _ | env }} works, {{ x | json_dump }} lacks an argument, as in
+// Mistral). They share the YAQL functions' implementation. Undefined names
+// and keys are errors (StrictUndefined); a failing string gives a
+// *JinjaError naming it. The engine is github.com/nikolalohinski/gonja/v2
+// with Python's arithmetic, str(), ~, string and tojson put back; cases
+// marked go_differs list where gonja's filters and methods still differ.
+// Jinja evaluation is bounded by a step budget on range() and operators
+// and by the size of its output, not by Limits.
+//
+// Left out: delegates, slicing beyond [i], the date and
 // time functions (now() returns an ISO string, not a datetime) and
 // executions(). The regular expressions are Go's RE2 with Python's \d, \w,
 // \s and $ emulated: lookaround and backreferences are errors here. Sets

@@ -113,3 +113,37 @@ func FuzzEval(f *testing.F) {
 		_ = pyStr(v)
 	})
 }
+
+// FuzzJinja checks that a Jinja string never panics in ParseTemplate or
+// Eval, that a parse error names the string, and that evaluation stops.
+func FuzzJinja(f *testing.F) {
+	seedExpressions(f, func(src string) {
+		if IsJinja(src) {
+			f.Add(src)
+		}
+	})
+	f.Add("{{ range(100001) | list }}")
+	f.Add("{{ 'x' * 1000000000 }}")
+	f.Add("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
+	f.Add("{% include 'x' %}{{ 1 }}")
+	data := map[string]any{"l": []any{int64(3), int64(1), 2.5, "a", nil, true}, "a": map[string]any{"b": int64(1)}}
+	f.Fuzz(func(t *testing.T, src string) {
+		tm, err := ParseTemplate(src)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		v, err := tm.Eval(ctx, data, Funcs{})
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Eval(%q) took %v", src, d)
+		}
+		if err != nil {
+			return
+		}
+		if _, err := MarshalJSON(v, ""); err != nil {
+			t.Fatalf("Eval(%q) = %#v, not JSON: %v", src, v, err)
+		}
+	})
+}

@@ -11,9 +11,9 @@ import (
 // line ("." does not match a newline there either).
 var inlineRE = regexp.MustCompile(`<%.*?%>`)
 
-// IsExpression reports whether s holds a <% %> expression, so that
-// EvalString would evaluate rather than return it.
-func IsExpression(s string) bool { return inlineRE.MatchString(s) }
+// IsExpression reports whether s holds an expression, <% %> or Jinja
+// ({{ }}, {% %}), so that EvalString would evaluate rather than return it.
+func IsExpression(s string) bool { return inlineRE.MatchString(s) || IsJinja(s) }
 
 // Template is a string with embedded <% %> expressions, parsed once.
 type Template struct {
@@ -21,12 +21,23 @@ type Template struct {
 	whole bool       // s is exactly one <% %>: its value keeps its type
 	lits  []string   // len(progs)+1 literal pieces around the expressions
 	progs []*Program // the expressions, in order
+	jinja *jinjaTemplate
 }
 
 // ParseTemplate parses every <% %> expression in s. A string without one
-// is a template that evaluates to itself.
+// is a template that evaluates to itself. A string with Jinja ({{ }} or
+// {% %}) is a Jinja template, whatever <% %> it holds, as in Mistral,
+// whose evaluators are tried in the order jinja, yaql.
 func ParseTemplate(s string) (*Template, error) {
 	t := &Template{src: s}
+	if IsJinja(s) {
+		j, err := parseJinja(s)
+		if err != nil {
+			return nil, err
+		}
+		t.jinja = j
+		return t, nil
+	}
 	locs := inlineRE.FindAllStringIndex(s, -1)
 	prev := 0
 	for _, l := range locs {
@@ -49,6 +60,9 @@ func ParseTemplate(s string) (*Template, error) {
 // expression embedded in a longer string is replaced by Python's str() of
 // its value (so true shows as True, null as None, a list as ['a', 'b']).
 func (t *Template) Eval(ctx context.Context, data any, funcs Funcs) (any, error) {
+	if t.jinja != nil {
+		return t.jinja.eval(ctx, data, funcs)
+	}
 	if len(t.progs) == 0 {
 		return t.src, nil
 	}

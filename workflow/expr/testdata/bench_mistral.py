@@ -46,3 +46,19 @@ bench('plain yaql: parse + evaluate', lambda: list(engine(EXPR).evaluate(data=da
 parsed = engine(EXPR)
 bench('plain yaql: evaluate (parsed once)', lambda: list(parsed.evaluate(data=data)))
 bench('mistral.expressions.evaluate', lambda: expressions.evaluate('<% ' + EXPR + ' %>', data))
+
+# BenchmarkJinja's pairs: the same query in YAQL and in Jinja, each through
+# mistral.expressions.evaluate (which compiles a Jinja string on every call;
+# jinja2 caches templates by source, so this is what a workflow pays).
+PAIRS = [
+    ('where_select', "<% $.servers.where($.role = 'Controller').select($.name) %>",
+     "{{ _.servers | selectattr('role', 'equalto', 'Controller') | map(attribute='name') | list }}"),
+    ('arith', "<% $.servers[0].name + '-' + str(len($.servers) * 2) %>",
+     "{{ _.servers[0].name ~ '-' ~ (_.servers | length) * 2 }}"),
+    ('render', "n=<% len($.servers) %> first=<% $.servers[0].name %>",
+     "n={{ _.servers | length }} first={{ _.servers[0].name }}"),
+]
+for name, y, j in PAIRS:
+    assert expressions.evaluate(y, data) == expressions.evaluate(j, data), name
+    bench('mistral yaql  ' + name, lambda y=y: expressions.evaluate(y, data))
+    bench('mistral jinja ' + name, lambda j=j: expressions.evaluate(j, data))

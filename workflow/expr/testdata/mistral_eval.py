@@ -3,7 +3,10 @@
 
 Reads the table (JSON, see conformance.json) on stdin and runs every case
 through mistral.expressions.evaluate, the function Mistral's engine uses
-for <% %> expressions, on Debian's python3-yaql and python3-mistral.
+for <% %> and Jinja ({{ }}, {% %}) expressions, on Debian's python3-yaql,
+python3-jinja2 and python3-mistral. A "template" case is passed as it is
+(Mistral picks Jinja when it holds {{ }} or {% %}); an "expr" case is
+wrapped in <% %>.
 
   mistral_eval.py check   print {"checked": N, "failures": [...]} and exit 1
                           when Mistral disagrees with a case
@@ -20,6 +23,8 @@ import json
 import re
 import sys
 import types
+
+import jinja2
 
 from mistral import config
 
@@ -85,7 +90,13 @@ std_functions._convert_to_user_model = lambda t: t
 
 
 def plain(v):
-    """Mistral's result as JSON data; sets (keys()) become sorted lists."""
+    """Mistral's result as JSON data; sets (keys()) become sorted lists.
+
+    A Jinja Undefined ({{ 'x' if false }}) is what Mistral's evaluator
+    returns there, which Mistral then fails to store as JSON: an error.
+    """
+    if isinstance(v, jinja2.Undefined):
+        raise TypeError('Object of type Undefined is not JSON serializable')
     if isinstance(v, (set, frozenset)):
         return sorted(plain(x) for x in v)
     if isinstance(v, (list, tuple)):

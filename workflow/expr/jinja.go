@@ -1,0 +1,1176 @@
+package expr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/nikolalohinski/gonja/v2"
+	gbuiltins "github.com/nikolalohinski/gonja/v2/builtins"
+	"github.com/nikolalohinski/gonja/v2/config"
+	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/loaders"
+	"github.com/nikolalohinski/gonja/v2/nodes"
+	gparser "github.com/nikolalohinski/gonja/v2/parser"
+	"github.com/nikolalohinski/gonja/v2/tokens"
+)
+
+// Mistral's InlineJinjaEvaluator patterns (mistral/expressions/
+// jinja_expression.py): the shortest {{ }} or {% %} on one line.
+var (
+	jinjaVarRE   = regexp.MustCompile(`{{(.*?)}}`)
+	jinjaBlockRE = regexp.MustCompile(`{%(.*?)%}`)
+)
+
+// IsJinja reports whether s holds a Jinja expression ({{ }} or {% %}), so
+// that Mistral evaluates it with Jinja. A string holding both Jinja and
+// <% %> is a Jinja template in which the <% %> is plain text.
+func IsJinja(s string) bool {
+	return strings.Contains(s, "{") && (jinjaVarRE.MatchString(s) || jinjaBlockRE.MatchString(s))
+}
+
+// ErrMixed is what Validate returns for a string that holds both a YAQL
+// and a Jinja expression: Mistral refuses it when it loads a workflow.
+var ErrMixed = errors.New("expr: the string holds both a <% %> and a {{ }} expression: Mistral refuses mixing expression types in one string")
+
+// Validate checks a string of a workflow definition as Mistral's
+// expressions.validate does when it loads a workflow: a string with an
+// expression must parse, and must not mix <% %> and Jinja.
+func Validate(s string) error {
+	j, y := IsJinja(s), inlineRE.MatchString(s)
+	if j && y {
+		return ErrMixed
+	}
+	if !j && !y {
+		return nil
+	}
+	_, err := ParseTemplate(s)
+	return err
+}
+
+// jinjaConfig is Mistral's SandboxedEnvironment: StrictUndefined,
+// trim_blocks and lstrip_blocks.
+var jinjaConfig = func() *config.Config {
+	c := config.New()
+	c.StrictUndefined = true
+	c.TrimBlocks = true
+	c.LeftStripBlocks = true
+	return c
+}()
+
+func init() { gonja.SetLoggerOutput(io.Discard) }
+
+// jinjaTemplate is a parsed Jinja string, as Mistral's
+// InlineJinjaEvaluator treats it: when the first {{ }} is the whole string
+// it is one expression whose value keeps its type; otherwise the string
+// is rendered as a template.
+type jinjaTemplate struct {
+	src   string
+	whole *nodes.Output  // the expression of a whole-string {{ }}
+	tmpl  *exec.Template // any other template
+	noVar bool           // {% %} without {{ }}: Mistral fails (see eval)
+}
+
+// The names of the helpers that the parsed tree calls instead of gonja's
+// own operators and output, to get Python's semantics.
+const (
+	jinjaStr   = "__ff_str"
+	jinjaOpPfx = "__ff_op_"
+)
+
+func parseJinja(s string) (*jinjaTemplate, error) {
+	j := &jinjaTemplate{src: s}
+	m := jinjaVarRE.FindStringSubmatch(s)
+	if m == nil {
+		// Mistral's evaluator indexes the list of {{ }} and fails with
+		// "list index out of range" on a template of blocks alone; its
+		// validator parses it all the same.
+		j.noVar = true
+	}
+	if m != nil && m[0] == s {
+		root, err := parseJinjaSource("{{" + m[1] + "}}")
+		if err != nil {
+			return nil, jinjaSyntaxError(s, err)
+		}
+		out, ok := root.Nodes[0].(*nodes.Output)
+		if len(root.Nodes) != 1 || !ok {
+			return nil, fmt.Errorf("expr: Jinja expression %s does not parse: want one expression", s)
+		}
+		rewriteJinja(out, false)
+		j.whole = out
+		return j, nil
+	}
+	if _, err := parseJinjaSource(s); err != nil {
+		return nil, jinjaSyntaxError(s, err)
+	}
+	t, err := exec.NewTemplate("expression", jinjaConfig, &jinjaLoader{src: s}, jinjaBaseEnv)
+	if err != nil {
+		return nil, jinjaSyntaxError(s, err)
+	}
+	rewriteJinja(t.Root(), true)
+	j.tmpl = t
+	return j, nil
+}
+
+func jinjaSyntaxError(s string, err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "': "); strings.HasPrefix(msg, "failed to parse template '") && i > 0 {
+		msg = msg[i+3:]
+	}
+	return fmt.Errorf("expr: Jinja syntax error in %s: %s", s, msg)
+}
+
+// parseJinjaSource parses s with gonja's lexer and parser and the
+// control structures of the base environment. Errors come out as errors,
+// where gonja's parser reports some by panicking.
+func parseJinjaSource(s string) (root *nodes.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	p := gparser.NewParser("expression", tokens.LexAll(s, jinjaConfig), jinjaConfig, &jinjaLoader{src: s}, jinjaBaseEnv.ControlStructures)
+	return p.Parse()
+}
+
+// jinjaLoader serves the template itself and nothing else: Mistral's
+// environment has no loader, so include, import and extends fail.
+type jinjaLoader struct{ src string }
+
+func (l *jinjaLoader) Read(path string) (io.Reader, error) {
+	if path != "expression" {
+		return nil, fmt.Errorf("no template %q: Mistral's Jinja has no template loader", path)
+	}
+	return strings.NewReader(l.src), nil
+}
+func (l *jinjaLoader) Resolve(path string) (string, error) { return path, nil }
+func (l *jinjaLoader) Inherit(string) (loaders.Loader, error) {
+	return nil, errors.New("no template loader (Mistral's Jinja has none)")
+}
+
+// jinjaBaseEnv holds gonja's filters, tests, statements and methods, less
+// what Mistral's sandbox would not allow.
+var jinjaBaseEnv = func() *exec.Environment {
+	g := exec.EmptyContext().Update(gbuiltins.GlobalFunctions).Update(gbuiltins.GlobalVariables)
+	for _, n := range []string{"_", "gettext", "ngettext"} {
+		g.Set(n, nil) // i18n helpers; "_" is Mistral's data context
+	}
+	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(gbuiltins.Filters)
+	for _, name := range mistralFuncNames {
+		_ = filters.Replace(name, mistralFilter(name))
+		_ = filters.Register(name, mistralFilter(name))
+	}
+	for name, f := range jinjaFilters {
+		_ = filters.Replace(name, f)
+	}
+	return &exec.Environment{
+		Context:           g,
+		Filters:           filters,
+		Tests:             gbuiltins.Tests,
+		ControlStructures: gbuiltins.ControlStructures,
+		Methods:           gbuiltins.Methods,
+	}
+}()
+
+// mistralFuncNames are Mistral's expression functions
+// (mistral.expression.functions), which its Jinja environment has both as
+// globals, bound to the data context, and as filters, unbound.
+var mistralFuncNames = []string{"env", "execution", "executions", "global", "json_dump", "json_parse", "json_pp", "task", "tasks", "uuid", "yaml_dump", "yaml_parse"}
+
+// jinjaRun is the state of one evaluation.
+type jinjaRun struct {
+	ctx   context.Context
+	data  any
+	funcs Funcs
+	steps atomic.Int64
+}
+
+var errJinjaSteps = fmt.Errorf("expr: the Jinja template runs more than %d steps: %w", DefaultLimits().MaxSteps/1000, ErrLimit)
+
+func (r *jinjaRun) step(n int64) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	if r.steps.Add(n) > DefaultLimits().MaxSteps/1000 {
+		return errJinjaSteps
+	}
+	return nil
+}
+
+func (r *jinjaRun) environment() *exec.Environment {
+	c := jinjaBaseEnv.Context.Inherit()
+	c.Set("_", r.data)
+	c.Set("none", nil)
+	if d, ok := r.data.(map[string]any); ok {
+		c.Set("__env", d["__env"])
+		c.Set("__execution", d["__execution"])
+		c.Set("__task_execution", d["__task_execution"])
+	}
+	for _, name := range mistralFuncNames {
+		c.Set(name, r.global(name))
+	}
+	c.Set("range", r.rangeFn)
+	c.Set(jinjaStr, func(a *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(a.Args[0])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(pyStr(v))
+	})
+	for op, fn := range jinjaOps {
+		c.Set(jinjaOpPfx+op, r.op(fn))
+	}
+	return &exec.Environment{
+		Context:           c,
+		Filters:           jinjaBaseEnv.Filters,
+		Tests:             jinjaBaseEnv.Tests,
+		ControlStructures: jinjaBaseEnv.ControlStructures,
+		Methods:           jinjaBaseEnv.Methods,
+	}
+}
+
+// maxJinjaRange is Jinja's sandbox bound on range() (MAX_RANGE).
+const maxJinjaRange = 100000
+
+func (r *jinjaRun) rangeFn(a *exec.VarArgs) *exec.Value {
+	var n []int64
+	for _, v := range a.Args {
+		if !v.IsInteger() {
+			return exec.AsValue(fmt.Errorf("'%s' object cannot be interpreted as an integer", jinjaTypeName(v)))
+		}
+		n = append(n, int64(v.Integer()))
+	}
+	start, stop, step := int64(0), int64(0), int64(1)
+	switch len(n) {
+	case 1:
+		stop = n[0]
+	case 2:
+		start, stop = n[0], n[1]
+	case 3:
+		start, stop, step = n[0], n[1], n[2]
+	default:
+		return exec.AsValue(fmt.Errorf("range expected at most 3 arguments, got %d", len(n)))
+	}
+	if step == 0 {
+		return exec.AsValue(errors.New("range() arg 3 must not be zero"))
+	}
+	var out []any
+	for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
+		if len(out) >= maxJinjaRange {
+			return exec.AsValue(fmt.Errorf("range too big: the sandbox blocks ranges larger than MAX_RANGE (%d)", maxJinjaRange))
+		}
+		out = append(out, i)
+	}
+	if err := r.step(int64(len(out)) + 1); err != nil {
+		return exec.AsValue(err)
+	}
+	if out == nil {
+		out = []any{}
+	}
+	return exec.AsValue(out)
+}
+
+// global is Mistral's function name bound to the data context, as its
+// Jinja globals are: functools.partial(f, data_context).
+func (r *jinjaRun) global(name string) func(*exec.VarArgs) *exec.Value {
+	return func(a *exec.VarArgs) *exec.Value {
+		return r.callMistral(name, r.data, a)
+	}
+}
+
+// mistralFilter is Mistral's function name as a filter: Mistral registers
+// the unbound function, so the filtered value takes the place of the data
+// context ({{ _ | env }} works, {{ x | json_dump }} lacks an argument).
+func mistralFilter(name string) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		r, ok := jinjaRunOf(e)
+		if !ok {
+			return exec.AsValue(errors.New("no evaluation"))
+		}
+		d, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return r.callMistral(name, d, a)
+	}
+}
+
+// jinjaRunOf finds the evaluation behind an evaluator through the
+// context, where environment() left it.
+func jinjaRunOf(e *exec.Evaluator) (*jinjaRun, bool) {
+	v, ok := e.Environment.Context.Get(jinjaRunKey)
+	if !ok {
+		return nil, false
+	}
+	r, ok := v.(*jinjaRun)
+	return r, ok
+}
+
+const jinjaRunKey = "__ff_run"
+
+// mistralParams are the parameters of Mistral's functions after the data
+// context, for keyword arguments and the error of a missing one.
+var mistralParams = map[string][]string{
+	"env": {}, "execution": {}, "uuid": {}, "executions": {"id", "root_execution_id", "state", "from_time", "to_time"},
+	"global": {"var_name"}, "json_dump": {"data"}, "json_parse": {"data"}, "json_pp": {"data"},
+	"task": {"task_name"}, "tasks": {"workflow_execution_id", "recursive", "state", "flat"},
+	"yaml_dump": {"data"}, "yaml_parse": {"data"},
+}
+
+var yaqlCalls sync.Map // "name/n" -> *Program calling name with $.a0...
+
+// callMistral runs Mistral's function name with the data context d and
+// the arguments of a, through the YAQL implementation of the function,
+// so that both expression languages share one.
+func (r *jinjaRun) callMistral(name string, d any, a *exec.VarArgs) *exec.Value {
+	params := mistralParams[name]
+	args := make([]any, 0, len(params))
+	for _, v := range a.Args {
+		x, err := fromJinja(v)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		args = append(args, x)
+	}
+	if len(args) > len(params) {
+		return exec.AsValue(fmt.Errorf("%s_() takes from 1 to %d positional arguments but %d were given", name, len(params)+1, len(args)+1))
+	}
+	keys := make([]string, 0, len(a.KwArgs))
+	for k := range a.KwArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kw := map[string]any{}
+	for _, k := range keys {
+		i := indexOf(params, k)
+		if i < 0 {
+			return exec.AsValue(fmt.Errorf("%s_() got an unexpected keyword argument '%s'", name, k))
+		}
+		if i < len(args) {
+			return exec.AsValue(fmt.Errorf("%s_() got multiple values for argument '%s'", name, k))
+		}
+		x, err := fromJinja(a.KwArgs[k])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		kw[k] = x
+	}
+	// Fill the positions up to the last one given; a required one missing
+	// is Python's TypeError.
+	last := len(args)
+	for k := range kw {
+		last = max(last, indexOf(params, k)+1)
+	}
+	for i := len(args); i < last; i++ {
+		v, ok := kw[params[i]]
+		if !ok {
+			v = jinjaDefault(name, params[i])
+			if v == errMissing {
+				return exec.AsValue(fmt.Errorf("%s_() missing 1 required positional argument: '%s'", name, params[i]))
+			}
+		}
+		args = append(args, v)
+	}
+	if (name == "json_dump" || name == "json_parse" || name == "json_pp" || name == "yaml_dump" || name == "yaml_parse" || name == "global") && len(args) == 0 {
+		return exec.AsValue(fmt.Errorf("%s_() missing 1 required positional argument: '%s'", name, params[0]))
+	}
+	if name == "env" {
+		// env_(context) reads context['__env'], which fernetflow's engine
+		// serves through Funcs.Env instead.
+		m, ok := d.(map[string]any)
+		if !ok {
+			return exec.AsValue(fmt.Errorf("'%s' object is not subscriptable", pyTypeName(d)))
+		}
+		if e, ok := m["__env"]; ok {
+			return exec.AsValue(e)
+		}
+	}
+	if name != "json_dump" && name != "json_parse" && name != "json_pp" && name != "yaml_dump" && name != "yaml_parse" && name != "uuid" {
+		if _, ok := d.(map[string]any); !ok {
+			return exec.AsValue(fmt.Errorf("%s_(): the data context is a %s, not the workflow's context", name, pyTypeName(d)))
+		}
+	}
+	if err := r.step(1); err != nil {
+		return exec.AsValue(err)
+	}
+	key := name + "/" + strconv.Itoa(len(args))
+	p, ok := yaqlCalls.Load(key)
+	if !ok {
+		var b strings.Builder
+		b.WriteString(name + "(")
+		for i := range args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$.a%d", i)
+		}
+		b.WriteString(")")
+		prog, err := Parse(b.String())
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		p, _ = yaqlCalls.LoadOrStore(key, prog)
+	}
+	in := make(map[string]any, len(args))
+	for i, v := range args {
+		in["a"+strconv.Itoa(i)] = v
+	}
+	v, err := p.(*Program).Eval(r.ctx, in, r.funcs)
+	if err != nil {
+		return exec.AsValue(errors.New(strings.TrimPrefix(err.Error(), "expr: ")))
+	}
+	return exec.AsValue(v)
+}
+
+var errMissing = errors.New("missing")
+
+// jinjaDefault is the default of Mistral's parameter, or errMissing.
+func jinjaDefault(fn, param string) any {
+	switch fn + "." + param {
+	case "task.task_name", "tasks.workflow_execution_id", "tasks.state":
+		return nil
+	case "tasks.recursive", "tasks.flat":
+		return false
+	}
+	return errMissing
+}
+
+func indexOf(l []string, s string) int {
+	for i, x := range l {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func (j *jinjaTemplate) eval(ctx context.Context, data any, funcs Funcs) (any, error) {
+	r := &jinjaRun{ctx: ctx, data: data, funcs: funcs}
+	env := r.environment()
+	env.Context.Set(jinjaRunKey, r)
+	v, err := j.run(r, env)
+	if err != nil {
+		if errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("expr: can not evaluate Jinja expression %s: %w", j.src, err)
+		}
+		return nil, &JinjaError{Expr: j.src, Msg: jinjaMessage(err)}
+	}
+	return v, nil
+}
+
+func (j *jinjaTemplate) run(r *jinjaRun, env *exec.Environment) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	if j.noVar {
+		return nil, errors.New("list index out of range")
+	}
+	if j.whole != nil {
+		ev := &exec.Evaluator{Config: jinjaConfig, Environment: env, Loader: &jinjaLoader{}}
+		out := j.whole
+		expr := out.Expression
+		if out.Condition != nil {
+			c := ev.Eval(out.Condition)
+			if c.IsError() {
+				return nil, c.Interface().(error)
+			}
+			if !jinjaTruthy(c) {
+				if out.Alternative == nil {
+					// Jinja's "x if c" without else is undefined, which
+					// StrictUndefined refuses once Mistral prints it.
+					return nil, errors.New("the inline if expression evaluated to false and no else section was defined")
+				}
+				expr = out.Alternative
+			}
+		}
+		res := ev.Eval(expr)
+		if res.IsError() {
+			return nil, res.Interface().(error)
+		}
+		return fromJinja(res)
+	}
+	var b limitWriter
+	b.max = DefaultLimits().MaxBytes
+	if err := j.tmpl.Execute(&b, env.Context); err != nil {
+		return nil, err
+	}
+	return b.String(), nil
+}
+
+func jinjaTruthy(v *exec.Value) bool {
+	x, err := fromJinja(v)
+	if err != nil {
+		return v.IsTrue()
+	}
+	return Truthy(x)
+}
+
+// JinjaError is a Jinja expression that failed: Mistral's
+// JinjaEvaluationException ("Can not evaluate Jinja expression
+// [expression=..., error=..., data=...]") less the data.
+type JinjaError struct {
+	Expr string // the string as written in the workflow
+	Msg  string
+}
+
+func (e *JinjaError) Error() string {
+	return fmt.Sprintf("expr: can not evaluate Jinja expression [expression=%s, error=%s]", e.Expr, e.Msg)
+}
+
+// jinjaMessage keeps the innermost of gonja's wrapped messages, the one
+// that says what failed.
+func jinjaMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "unable to execute template: ")
+	return jinjaNoise.ReplaceAllString(msg, "")
+}
+
+// jinjaNoise are the parts of gonja's messages that name its own
+// internals (the helpers of rewriteJinja, a filter's Go value).
+var jinjaNoise = regexp.MustCompile(`invalid call to function '__ff_[^']*': |unable to evaluate filter &\{.*?\}: `)
+
+type limitWriter struct {
+	strings.Builder
+	max int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if w.Len()+len(p) > w.max {
+		return 0, fmt.Errorf("expr: the string would be more than %d bytes: %w", w.max, ErrLimit)
+	}
+	return w.Builder.Write(p)
+}
+
+// fromJinja converts a gonja value into the data model.
+func fromJinja(v *exec.Value) (any, error) {
+	if v == nil || v.IsNil() {
+		return nil, nil
+	}
+	if v.IsError() {
+		return nil, v.Interface().(error)
+	}
+	return fromJinjaAny(v.Interface(), 0)
+}
+
+func fromJinjaAny(x any, depth int) (any, error) {
+	if depth > DefaultLimits().MaxDepth {
+		return nil, fmt.Errorf("expr: value nests more than %d levels deep: %w", DefaultLimits().MaxDepth, ErrLimit)
+	}
+	switch y := x.(type) {
+	case nil, bool, int64, float64, string:
+		return y, nil
+	case *exec.Value:
+		if y == nil || y.IsNil() {
+			return nil, nil
+		}
+		if y.IsError() {
+			return nil, y.Interface().(error)
+		}
+		return fromJinjaAny(y.Interface(), depth+1)
+	case exec.ValuesList:
+		out := make([]any, len(y))
+		for i, e := range y {
+			v, err := fromJinjaAny(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case *exec.Dict:
+		out := make(map[string]any, len(y.Pairs))
+		for _, p := range y.Pairs {
+			k, err := fromJinjaAny(p.Key, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			v, err := fromJinjaAny(p.Value, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[jinjaKey(k)] = v
+		}
+		return out, nil
+	case *exec.Pair:
+		return fromJinjaAny(exec.ValuesList{y.Key, y.Value}, depth+1)
+	case error:
+		return nil, y
+	}
+	rv := reflect.ValueOf(x)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return int64(rv.Uint()), nil
+	case reflect.Float32, reflect.Float64:
+		return rv.Float(), nil
+	case reflect.String:
+		return rv.String(), nil
+	case reflect.Bool:
+		return rv.Bool(), nil
+	case reflect.Slice, reflect.Array:
+		out := make([]any, rv.Len())
+		for i := range out {
+			v, err := fromJinjaAny(rv.Index(i).Interface(), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case reflect.Map:
+		out := make(map[string]any, rv.Len())
+		it := rv.MapRange()
+		for it.Next() {
+			k, err := fromJinjaAny(it.Key().Interface(), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			v, err := fromJinjaAny(it.Value().Interface(), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[jinjaKey(k)] = v
+		}
+		return out, nil
+	case reflect.Chan:
+		var out []any
+		for {
+			e, ok := rv.Recv()
+			if !ok {
+				return out, nil
+			}
+			v, err := fromJinjaAny(e.Interface(), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	case reflect.Func:
+		return nil, errors.New("a function is not a value")
+	}
+	return Normalize(x)
+}
+
+func jinjaKey(k any) string {
+	if s, ok := k.(string); ok {
+		return s
+	}
+	return pyStr(k)
+}
+
+func jinjaTypeName(v *exec.Value) string {
+	x, err := fromJinja(v)
+	if err != nil {
+		return "error"
+	}
+	return pyTypeName(x)
+}
+
+func pyTypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "NoneType"
+	case bool:
+		return "bool"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "dict"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// jinjaOps are Python's arithmetic operators on the data model, which
+// replace gonja's looser ones (gonja's ** gives a float, % does no string
+// formatting, 1/0 is +Inf, 1 + 'a' is '1a').
+var jinjaOps = map[string]func(l, r any) (any, error){
+	"~": func(l, r any) (any, error) { return pyAdd(pyStr(l), pyStr(r)) },
+	"+": pyAdd, "-": pySub, "*": pyMul, "/": pyDiv, "//": pyFloorDiv, "%": pyMod, "**": pyPow,
+}
+
+func (r *jinjaRun) op(fn func(l, r any) (any, error)) func(*exec.VarArgs) *exec.Value {
+	return func(a *exec.VarArgs) *exec.Value {
+		if err := r.step(1); err != nil {
+			return exec.AsValue(err)
+		}
+		l, err := fromJinja(a.Args[0])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		rv, err := fromJinja(a.Args[1])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		v, err := fn(l, rv)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(v)
+	}
+}
+
+func opTypeError(op string, l, r any) error {
+	return fmt.Errorf("unsupported operand type(s) for %s: '%s' and '%s'", op, pyTypeName(l), pyTypeName(r))
+}
+
+// num returns v as a number: int64 (bools count as ints) or float64.
+func num(v any) (int64, float64, bool, bool) {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return 1, 1, false, true
+		}
+		return 0, 0, false, true
+	case int64:
+		return x, float64(x), false, true
+	case float64:
+		return 0, x, true, true
+	}
+	return 0, 0, false, false
+}
+
+func arith(op string, l, r any, ints func(a, b int64) (any, error), floats func(a, b float64) (any, error)) (any, error) {
+	li, lf, lflt, lok := num(l)
+	ri, rf, rflt, rok := num(r)
+	if !lok || !rok {
+		return nil, opTypeError(op, l, r)
+	}
+	if lflt || rflt {
+		return floats(lf, rf)
+	}
+	return ints(li, ri)
+}
+
+func pyAdd(l, r any) (any, error) {
+	switch x := l.(type) {
+	case string:
+		if y, ok := r.(string); ok {
+			if len(x)+len(y) > DefaultLimits().MaxBytes {
+				return nil, fmt.Errorf("expr: the string would be more than %d bytes: %w", DefaultLimits().MaxBytes, ErrLimit)
+			}
+			return x + y, nil
+		}
+		return nil, fmt.Errorf("can only concatenate str (not \"%s\") to str", pyTypeName(r))
+	case []any:
+		if y, ok := r.([]any); ok {
+			if len(x)+len(y) > DefaultLimits().MaxItems {
+				return nil, fmt.Errorf("expr: the list would have more than %d items: %w", DefaultLimits().MaxItems, ErrLimit)
+			}
+			return append(append(make([]any, 0, len(x)+len(y)), x...), y...), nil
+		}
+		return nil, fmt.Errorf("can only concatenate list (not \"%s\") to list", pyTypeName(r))
+	}
+	return arith("+", l, r, func(a, b int64) (any, error) {
+		s := a + b
+		if (s > a) != (b > 0) {
+			return nil, errOverflow
+		}
+		return s, nil
+	}, func(a, b float64) (any, error) { return a + b, nil })
+}
+
+var errOverflow = fmt.Errorf("expr: integer overflow (Python's integers grow; fernetflow's are 64-bit): %w", ErrLimit)
+
+func pySub(l, r any) (any, error) {
+	return arith("-", l, r, func(a, b int64) (any, error) {
+		s := a - b
+		if (s < a) != (b > 0) {
+			return nil, errOverflow
+		}
+		return s, nil
+	}, func(a, b float64) (any, error) { return a - b, nil })
+}
+
+func pyMul(l, r any) (any, error) {
+	rep := func(n int64, size int, f func(int) any) (any, error) {
+		if n <= 0 {
+			n = 0
+		}
+		if size > 0 && n > int64(DefaultLimits().MaxBytes/size) {
+			return nil, fmt.Errorf("expr: the repetition would be more than %d bytes: %w", DefaultLimits().MaxBytes, ErrLimit)
+		}
+		return f(int(n)), nil
+	}
+	seqInt := func(v any) (int64, bool) {
+		switch x := v.(type) {
+		case int64:
+			return x, true
+		case bool:
+			if x {
+				return 1, true
+			}
+			return 0, true
+		}
+		return 0, false
+	}
+	switch x := l.(type) {
+	case string:
+		if n, ok := seqInt(r); ok {
+			return rep(n, len(x), func(n int) any { return strings.Repeat(x, n) })
+		}
+	case []any:
+		if n, ok := seqInt(r); ok {
+			return rep(n, len(x)*8, func(n int) any {
+				out := make([]any, 0, len(x)*n)
+				for range n {
+					out = append(out, x...)
+				}
+				return out
+			})
+		}
+	}
+	if _, ok := r.(string); ok {
+		return pyMul(r, l)
+	}
+	if _, ok := r.([]any); ok {
+		return pyMul(r, l)
+	}
+	if _, isStr := l.(string); isStr {
+		return nil, fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(r))
+	}
+	if _, isList := l.([]any); isList {
+		return nil, fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(r))
+	}
+	return arith("*", l, r, func(a, b int64) (any, error) {
+		if a != 0 && b != 0 {
+			p := a * b
+			if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+				return nil, errOverflow
+			}
+			return p, nil
+		}
+		return int64(0), nil
+	}, func(a, b float64) (any, error) { return a * b, nil })
+}
+
+func pyDiv(l, r any) (any, error) {
+	return arith("/", l, r, func(a, b int64) (any, error) {
+		if b == 0 {
+			return nil, errors.New("division by zero")
+		}
+		return float64(a) / float64(b), nil
+	}, func(a, b float64) (any, error) {
+		if b == 0 {
+			return nil, errors.New("float division by zero")
+		}
+		return a / b, nil
+	})
+}
+
+func pyFloorDiv(l, r any) (any, error) {
+	return arith("//", l, r, func(a, b int64) (any, error) {
+		if b == 0 {
+			return nil, errors.New("integer division or modulo by zero")
+		}
+		if a == math.MinInt64 && b == -1 {
+			return nil, errOverflow
+		}
+		q := a / b
+		if (a%b != 0) && ((a < 0) != (b < 0)) {
+			q--
+		}
+		return q, nil
+	}, func(a, b float64) (any, error) {
+		if b == 0 {
+			return nil, errors.New("float floor division by zero")
+		}
+		return math.Floor(a / b), nil
+	})
+}
+
+func pyMod(l, r any) (any, error) {
+	if s, ok := l.(string); ok {
+		return pyPercent(s, r)
+	}
+	return arith("%", l, r, func(a, b int64) (any, error) {
+		if b == 0 {
+			return nil, errors.New("integer division or modulo by zero")
+		}
+		m := a % b
+		if m != 0 && (m < 0) != (b < 0) {
+			m += b
+		}
+		return m, nil
+	}, func(a, b float64) (any, error) {
+		if b == 0 {
+			return nil, errors.New("float modulo")
+		}
+		m := math.Mod(a, b)
+		if m != 0 && (m < 0) != (b < 0) {
+			m += b
+		}
+		return m, nil
+	})
+}
+
+// pyPercent is Python's printf-style str % args for %s, %r, %d, %i, %f
+// and %%.
+func pyPercent(f string, arg any) (any, error) {
+	args := []any{arg}
+	if l, ok := arg.([]any); ok {
+		args = l
+	}
+	var b strings.Builder
+	n := 0
+	next := func() (any, error) {
+		if n >= len(args) {
+			return nil, errors.New("not enough arguments for format string")
+		}
+		n++
+		return args[n-1], nil
+	}
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			b.WriteByte(f[i])
+			continue
+		}
+		i++
+		if i >= len(f) {
+			return nil, errors.New("incomplete format")
+		}
+		switch f[i] {
+		case '%':
+			b.WriteByte('%')
+		case 's', 'r', 'd', 'i', 'f':
+			v, err := next()
+			if err != nil {
+				return nil, err
+			}
+			switch f[i] {
+			case 's':
+				b.WriteString(pyStr(v))
+			case 'r':
+				b.WriteString(pyRepr(v, false))
+			case 'd', 'i':
+				ni, nf, isF, ok := num(v)
+				if !ok {
+					return nil, fmt.Errorf("%%%c format: a real number is required, not %s", f[i], pyTypeName(v))
+				}
+				if isF {
+					ni = int64(nf)
+				}
+				b.WriteString(strconv.FormatInt(ni, 10))
+			case 'f':
+				_, nf, _, ok := num(v)
+				if !ok {
+					return nil, fmt.Errorf("must be real number, not %s", pyTypeName(v))
+				}
+				b.WriteString(strconv.FormatFloat(nf, 'f', 6, 64))
+			}
+		default:
+			return nil, fmt.Errorf("unsupported format character '%c' (0x%x) at index %d", f[i], f[i], i)
+		}
+	}
+	if n < len(args) {
+		return nil, errors.New("not all arguments converted during string formatting")
+	}
+	return b.String(), nil
+}
+
+func pyPow(l, r any) (any, error) {
+	return arith("**", l, r, func(a, b int64) (any, error) {
+		if b < 0 {
+			if a == 0 {
+				return nil, errors.New("0.0 cannot be raised to a negative power")
+			}
+			return math.Pow(float64(a), float64(b)), nil
+		}
+		p := int64(1)
+		for range b {
+			q := p * a
+			if a != 0 && q/a != p {
+				return nil, errOverflow
+			}
+			p = q
+			if p == 0 || p == 1 && a == 1 {
+				break
+			}
+		}
+		return p, nil
+	}, func(a, b float64) (any, error) {
+		if a == 0 && b < 0 {
+			return nil, errors.New("0.0 cannot be raised to a negative power")
+		}
+		return math.Pow(a, b), nil
+	})
+}
+
+// rewriteJinja walks a parsed tree and replaces gonja's arithmetic with
+// calls of jinjaOps and, in a template, wraps every {{ }} in Python's
+// str() (gonja prints None as "" and a float 1e20 as 1e+20). gonja keeps
+// some statement fields unexported, so the walk sets those through
+// reflect and unsafe; the tree is the one parse made and nothing else
+// holds it.
+func rewriteJinja(root any, render bool) {
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			if o, ok := v.Interface().(*nodes.Output); ok && render {
+				if o.Expression != nil {
+					o.Expression = jinjaCall(jinjaStr, rewriteExpr(o.Expression, walk))
+				}
+				if o.Condition != nil {
+					o.Condition = rewriteExpr(o.Condition, walk)
+				}
+				if o.Alternative != nil {
+					o.Alternative = jinjaCall(jinjaStr, rewriteExpr(o.Alternative, walk))
+				}
+				return
+			}
+			walk(v.Elem())
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				f := v.Field(i)
+				if !f.CanSet() && f.CanAddr() {
+					f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+				}
+				if f.Type() == reflect.TypeFor[nodes.Expression]() && !f.IsNil() && f.CanSet() {
+					f.Set(reflect.ValueOf(rewriteExpr(f.Interface().(nodes.Expression), walk)))
+					continue
+				}
+				if f.Type() == reflect.TypeFor[nodes.Node]() && !f.IsNil() && f.CanSet() {
+					if e, ok := f.Interface().(nodes.Expression); ok {
+						f.Set(reflect.ValueOf(rewriteExpr(e, walk)))
+						continue
+					}
+				}
+				walk(f)
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				e := v.Index(i)
+				if e.Type() == reflect.TypeFor[nodes.Expression]() && !e.IsNil() && e.CanSet() {
+					e.Set(reflect.ValueOf(rewriteExpr(e.Interface().(nodes.Expression), walk)))
+					continue
+				}
+				walk(e)
+			}
+		case reflect.Map:
+			if v.Type().Elem() == reflect.TypeFor[nodes.Expression]() {
+				it := v.MapRange()
+				for it.Next() {
+					if !it.Value().IsNil() {
+						v.SetMapIndex(it.Key(), reflect.ValueOf(rewriteExpr(it.Value().Interface().(nodes.Expression), walk)))
+					}
+				}
+				return
+			}
+			it := v.MapRange()
+			for it.Next() {
+				walk(it.Value())
+			}
+		}
+	}
+	if o, ok := root.(*nodes.Output); ok && !render {
+		if o.Expression != nil {
+			o.Expression = rewriteExpr(o.Expression, walk)
+		}
+		if o.Condition != nil {
+			o.Condition = rewriteExpr(o.Condition, walk)
+		}
+		if o.Alternative != nil {
+			o.Alternative = rewriteExpr(o.Alternative, walk)
+		}
+		return
+	}
+	walk(reflect.ValueOf(root))
+}
+
+// rewriteExpr rewrites e's subtrees, then e itself when it is an
+// arithmetic operator.
+func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression {
+	walk(reflect.ValueOf(e))
+	if b, ok := e.(*nodes.BinaryExpression); ok && b.Operator != nil && b.Operator.Token != nil {
+		if _, ok := jinjaOps[b.Operator.Token.Val]; ok {
+			return jinjaCall(jinjaOpPfx+b.Operator.Token.Val, b.Left, b.Right)
+		}
+	}
+	return e
+}
+
+func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
+	var pos *tokens.Token
+	if len(args) > 0 && args[0] != nil {
+		pos = args[0].Position()
+	}
+	tok := &tokens.Token{Type: tokens.Name, Val: name}
+	if pos != nil {
+		tok.Line, tok.Col, tok.Pos = pos.Line, pos.Col, pos.Pos
+	}
+	return &nodes.Call{Location: tok, Func: &nodes.Name{Name: tok}, Args: args, Kwargs: map[string]nodes.Expression{}}
+}
+
+// jinjaFilters replace gonja's filters whose results differ from Jinja's.
+var jinjaFilters = map[string]exec.FilterFunction{
+	// items walks a dict in key order (gonja's walks Go's map order).
+	"items": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return exec.AsValue(errors.New("can only get item pairs from a mapping"))
+		}
+		out := make([]any, 0, len(m))
+		for _, k := range sortedKeys(m) {
+			out = append(out, []any{k, m[k]})
+		}
+		return exec.AsValue(out)
+	},
+	// string is Python's str(): None is "None".
+	"string": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(pyStr(v))
+	},
+	// tojson is Jinja's htmlsafe_json_dumps: sorted keys, Python's
+	// separators, and <, >, & and ' escaped.
+	"tojson": func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		indent := ""
+		if i, ok := a.KwArgs["indent"]; ok && i.IsInteger() {
+			indent = strings.Repeat(" ", i.Integer())
+		} else if len(a.Args) > 0 && a.Args[0].IsInteger() {
+			indent = strings.Repeat(" ", a.Args[0].Integer())
+		}
+		b, err := MarshalJSON(v, indent)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "'", `\u0027`).Replace(string(b)))
+	},
+}
