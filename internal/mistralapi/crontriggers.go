@@ -115,13 +115,13 @@ func renderCronTrigger(t cronTrigger) resource {
 	if t.rec.Pattern != "" {
 		pattern = t.rec.Pattern
 	}
-	return resource{
+	return withSortTimes(resource{
 		"id": t.rec.ID, "name": t.rec.Name, "workflow_name": t.rec.WorkflowName, "workflow_id": t.rec.WorkflowID,
 		"workflow_input": jsonString(orEmpty(t.rec.WorkflowInput)), "workflow_params": jsonString(orEmpty(t.rec.WorkflowParams)),
 		"project_id": t.rec.ProjectID, "scope": "private", "pattern": pattern, "remaining_executions": remaining,
 		"first_execution_time": first, "next_execution_time": timestamp(t.sched.NextExecutionTime),
 		"created_at": timestamp(t.rec.CreatedAt), "updated_at": timestamp(updated),
-	}
+	}, map[string]time.Time{"created_at": t.rec.CreatedAt, "updated_at": updated, "next_execution_time": t.sched.NextExecutionTime})
 }
 
 // parseFirstTime reads Mistral's first_execution_time: "YYYY-MM-DD HH:MM"

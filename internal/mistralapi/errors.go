@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // apiError is an error with the HTTP status Mistral answers it with and
@@ -53,7 +54,7 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(stripSort(v))
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"faultcode": "Server", "faultstring": "encode the response", "debuginfo": null}`)
@@ -61,4 +62,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// stripSort drops the hidden sort values (sortPrefix) of a resource, or of
+// the resources of a body, before they are written.
+func stripSort(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	for k, x := range m {
+		if strings.HasPrefix(k, sortPrefix) {
+			delete(m, k)
+		}
+		if list, ok := x.([]resource); ok {
+			for _, r := range list {
+				stripSort(r)
+			}
+		}
+	}
+	return v
 }

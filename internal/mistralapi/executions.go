@@ -135,7 +135,7 @@ func (s *Server) renderExecution(rec *executionRecord, ex *workflow.Execution, w
 	if withOutput {
 		r["output"] = jsonString(orEmpty(ex.Output))
 	}
-	return r
+	return withSortTimes(r, map[string]time.Time{"created_at": ex.CreatedAt, "updated_at": ex.UpdatedAt})
 }
 
 func nilIfEmpty(s string) any {

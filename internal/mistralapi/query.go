@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A resource is one item of a list as its JSON shows it: JSON-valued
@@ -263,7 +264,7 @@ func (p *listParams) page(items []resource, k listKind, base string) ([]resource
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		for n, key := range p.sortKeys {
-			c := compare(out[i][key], out[j][key])
+			c := compare(sortValue(out[i], key), sortValue(out[j], key))
 			if p.sortDirs[n] == "desc" {
 				c = -c
 			}
@@ -292,19 +293,40 @@ func (p *listParams) page(items []resource, k listKind, base string) ([]resource
 	if p.limit > 0 && len(out) == p.limit {
 		next = p.nextLink(base, k.name, out[len(out)-1]["id"])
 	}
-	if len(p.fields) > 0 {
-		for i, it := range out {
-			r := resource{}
-			for _, f := range p.fields {
-				r[f] = it[f]
+	for i, it := range out {
+		r := resource{}
+		for k, v := range it {
+			if !strings.HasPrefix(k, sortPrefix) && (len(p.fields) == 0 || slices.Contains(p.fields, k)) {
+				r[k] = v
 			}
-			out[i] = r
 		}
+		out[i] = r
 	}
 	if out == nil {
 		out = []resource{}
 	}
 	return out, next, nil
+}
+
+// sortPrefix marks a resource's hidden sort values: a timestamp shows
+// seconds, but items sort by the full time, as Mistral's database does.
+const sortPrefix = "sort:"
+
+func sortValue(r resource, key string) any {
+	if v, ok := r[sortPrefix+key]; ok {
+		return v
+	}
+	return r[key]
+}
+
+// withSortTimes adds the hidden sort values of r's timestamps.
+func withSortTimes(r resource, times map[string]time.Time) resource {
+	for k, t := range times {
+		if !t.IsZero() {
+			r[sortPrefix+k] = t.UTC().Format("2006-01-02 15:04:05.000000000")
+		}
+	}
+	return r
 }
 
 // nextLink is Mistral's link to the page after marker: sort keys and

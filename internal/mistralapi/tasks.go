@@ -3,6 +3,7 @@ package mistralapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
 )
@@ -41,7 +42,7 @@ func renderTask(rec *executionRecord, ex *workflow.Execution, te *workflow.TaskE
 	if withResult {
 		r["result"] = jsonString(te.Result)
 	}
-	return r
+	return withSortTimes(r, map[string]time.Time{"created_at": te.StartedAt, "updated_at": updated, "started_at": te.StartedAt, "finished_at": te.FinishedAt})
 }
 
 // listTasks is GET /v2/tasks and GET /v2/executions/{id}/tasks.

@@ -136,6 +136,7 @@ func (s *Server) renderWorkflow(w *workflowRecord, interfaceAsObject bool) resou
 		"definition": w.Definition, "tags": tags, "project_id": w.ProjectID, "scope": w.Scope,
 		"created_at": timestamp(w.CreatedAt), "updated_at": timestamp(w.UpdatedAt),
 	}
+	withSortTimes(r, map[string]time.Time{"created_at": w.CreatedAt, "updated_at": w.UpdatedAt})
 	if interfaceAsObject {
 		r["interface"] = iface
 	} else {
@@ -202,7 +203,7 @@ func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *call
 	now := s.now()
 	var created []resource
 	var recs []*workflowRecord
-	for _, wf := range f.Workflows {
+	for i, wf := range f.Workflows {
 		name := qualifiedName(f, wf)
 		for _, o := range all {
 			if o.Name == name && o.Namespace == namespace && o.ProjectID == c.ProjectID {
@@ -210,7 +211,7 @@ func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *call
 			}
 		}
 		rec := &workflowRecord{ID: workflow.NewID(), Name: name, Namespace: namespace, ProjectID: c.ProjectID,
-			Scope: scope, Definition: string(body), CreatedAt: now}
+			Scope: scope, Definition: string(body), CreatedAt: now.Add(time.Duration(i) * time.Microsecond)}
 		rec.Input, rec.Interface = signature(wf)
 		recs = append(recs, rec)
 	}
