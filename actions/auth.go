@@ -97,6 +97,20 @@ type cachedCaller struct {
 
 // Authenticate implements Authenticator.
 func (k *KeystoneAuth) Authenticate(ctx context.Context, r *http.Request) (*Caller, error) {
+	c, err := k.Identify(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return c, k.authorize(c)
+}
+
+// Identify validates the caller's X-Auth-Token as Authenticate does (and
+// with the same cache) but allows every valid token, whatever its project
+// and roles: it is keystonemiddleware's part only, for a service where
+// every project is a tenant (the Mistral API) and the caller decides what
+// the project and roles allow. Its errors are Authenticate's, without
+// ErrForbidden.
+func (k *KeystoneAuth) Identify(ctx context.Context, r *http.Request) (*Caller, error) {
 	tok := r.Header.Get(TokenHeader)
 	if tok == "" {
 		return nil, fmt.Errorf("%w: no %s header", ErrUnauthenticated, TokenHeader)
@@ -106,7 +120,7 @@ func (k *KeystoneAuth) Authenticate(ctx context.Context, r *http.Request) (*Call
 	k.mu.Lock()
 	if c, ok := k.cache[key]; ok && now.Before(c.until) {
 		k.mu.Unlock()
-		return c.caller, k.authorize(c.caller)
+		return c.caller, nil
 	}
 	k.mu.Unlock()
 
@@ -131,7 +145,7 @@ func (k *KeystoneAuth) Authenticate(ctx context.Context, r *http.Request) (*Call
 		k.cache[key] = cachedCaller{c, until}
 		k.mu.Unlock()
 	}
-	return c, k.authorize(c)
+	return c, nil
 }
 
 func (k *KeystoneAuth) ttl() time.Duration { return k.CacheTTL }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +33,10 @@ type app struct {
 	// triggers run with (fernetflow's own actions on that fleet); nil means
 	// actions.Engine(actions.Host{}), whose fleet actions refuse to run.
 	cronRegistry workflow.Registry
+
+	// fireTriggers, when serve runs the Mistral API, fires the cron
+	// triggers instead of the Firer's Run (mistralapi.Server.FireTriggers).
+	fireTriggers func(ctx context.Context, fallback *store.Firer, tick time.Duration) error
 
 	// wrapTarget, when set (by tests only), wraps the fleet target of
 	// rotate/distribute/enroll, to inject faults.

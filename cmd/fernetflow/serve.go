@@ -38,6 +38,9 @@ running executions are cancelled and serve exits.`,
 				return err
 			}
 			fmt.Fprintf(a.stderr, "fernetflow serve: firing cron triggers of %s every %s\n", st.Path(), tick)
+			if a.fireTriggers != nil { // the Mistral API (--listen) fires its own triggers and these
+				return a.fireTriggers(cmd.Context(), a.firer(st, tick), tick)
+			}
 			return a.firer(st, tick).Run(cmd.Context())
 		},
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fernetflow/fernetflow/actions"
 	"github.com/fernetflow/fernetflow/internal/deploy"
+	"github.com/fernetflow/fernetflow/internal/mistralapi"
 )
 
 // actionServerFlags are serve's action server options.
@@ -53,7 +54,7 @@ func (a *app) serveActionFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.listen, "listen", "", "serve the Go actions over HTTP for OpenStack Mistral on this address (such as 127.0.0.1:8990); empty: no action server")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "action server: TLS certificate (PEM, with its chain); with --tls-key, the server speaks HTTPS only")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "action server: TLS private key (PEM)")
-	fl.StringVar(&f.auth, "auth", "keystone", "action server: how callers authenticate: keystone (X-Auth-Token validated by Keystone), or "+sharedSecretAuthName+" (FOR TESTS ONLY: fixed secrets from --shared-secret-file, never in production)")
+	fl.StringVar(&f.auth, "auth", "keystone", "action server and Mistral API: how callers authenticate: keystone (X-Auth-Token validated by Keystone), "+noAuthName+" (NO AUTHENTICATION: anyone who can connect runs any workflow and action as one admin project; loopback --listen only, for a single-user host), or "+sharedSecretAuthName+" (FOR TESTS ONLY: fixed secrets from --shared-secret-file, never in production; action server only)")
 	fl.StringVar(&f.keystoneURL, "keystone-url", os.Getenv("OS_AUTH_URL"), "action server: Keystone's endpoint that validates callers' tokens (default: OS_AUTH_URL)")
 	fl.StringSliceVar(&f.projects, "allowed-project", nil, "action server: project whose tokens may run actions: a project ID (any domain), DOMAIN/NAME (the project NAME in the domain of that name or id), or a bare NAME, which means the project NAME in the Default domain (id \"default\") only, never a project of that name in another domain; repeat or comma-separate; required")
 	fl.StringSliceVar(&f.roles, "allowed-role", []string{"admin"}, "action server: roles of which a caller needs one (keystone auth)")
@@ -121,7 +122,7 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 		}
 		ctx, cancel := context.WithCancel(cmd.Context())
 		defer cancel()
-		srv, err := a.startActionServer(ctx, f, cancel)
+		srv, err := a.startActionServer(ctx, cmd, f, cancel)
 		if err != nil {
 			return err
 		}
@@ -148,6 +149,7 @@ func (f *actionServerFlags) syncShared() error {
 
 type runningServer struct {
 	http      *http.Server
+	api       *mistralapi.Server // nil without the Mistral API
 	done      chan error
 	closeHost func() error
 }
@@ -159,6 +161,9 @@ func (s *runningServer) stop(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("action server: actions still running when shutting down: %w", errors.Join(err, s.http.Close()))
 	}
+	if s.api != nil {
+		err = errors.Join(err, s.api.Close(ctx))
+	}
 	if s.closeHost != nil {
 		err = errors.Join(err, s.closeHost())
 	}
@@ -168,7 +173,7 @@ func (s *runningServer) stop(ctx context.Context) error {
 	return err
 }
 
-func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, failed context.CancelFunc) (*runningServer, error) {
+func (a *app) startActionServer(ctx context.Context, cmd *cobra.Command, f *actionServerFlags, failed context.CancelFunc) (*runningServer, error) {
 	if err := f.syncShared(); err != nil {
 		return nil, err
 	}
@@ -179,11 +184,16 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return nil, usagef("--tls-cert and --tls-key go together")
 	}
-	h, err := f.fleet.host(a)
-	if err != nil {
-		return nil, err
+	served := actions.Host{}
+	closeHost := func() error { return nil }
+	if cmd.Flags().Changed("target") || cmd.Flags().Changed("nodes") || cmd.Flags().Changed("stack") { // else: the fleet actions refuse to run
+		h, err := f.fleet.host(a)
+		if err != nil {
+			return nil, err
+		}
+		served = actions.Host{Fleet: h, Heat: heatHostOf(h)} // heat.* share the target's cloud and signal receiver
+		closeHost = h.Target.Close
 	}
-	served := actions.Host{Fleet: h, Heat: heatHostOf(h)} // heat.* share the target's cloud and signal receiver
 	if served.Heat != nil && sameListenAddress(f.listen, served.Heat.SignalListen) {
 		return nil, usagef("--listen and --signal-listen are both %s: the action server and the signal receiver need an address each (such as --listen %s and --signal-listen with the next port)", f.listen, f.listen)
 	}
@@ -194,8 +204,18 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if err != nil {
 		return nil, err
 	}
+	var api *mistralapi.Server
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", handler)
+	if f.auth != sharedSecretAuthName {
+		// Mistral's v2 API (/v2, and its version document at /).
+		if api, err = a.mistralAPI(cmd, f, a.cronRegistry, slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "mistral-api")); err != nil {
+			return nil, err
+		}
+		mux.Handle("/", api)
+	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      f.actionTimeout + time.Minute,
@@ -219,8 +239,8 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	if err != nil {
 		return nil, fmt.Errorf("action server: %w", err)
 	}
-	rs := &runningServer{http: srv, done: make(chan error, 1)}
-	rs.closeHost = h.Target.Close // stops Heat's signal receiver
+	rs := &runningServer{http: srv, done: make(chan error, 1), api: api}
+	rs.closeHost = closeHost // stops Heat's signal receiver
 	go func() {
 		var err error
 		if srv.TLSConfig != nil {
@@ -235,10 +255,19 @@ func (a *app) startActionServer(ctx context.Context, f *actionServerFlags, faile
 	}()
 	fmt.Fprintf(a.stderr, "fernetflow serve: %d actions on %s://%s/v1/actions (auth %s, projects %s)\n",
 		len(reg.Names()), scheme, ln.Addr(), f.auth, strings.Join(f.projects, ","))
+	if api != nil {
+		fmt.Fprintf(a.stderr, "fernetflow serve: Mistral v2 API on %s://%s/v2 (auth %s)\n", scheme, ln.Addr(), f.auth)
+	}
 	return rs, nil
 }
 
 func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {
+	if f.auth == noAuthName {
+		if !loopback(f.listen) {
+			return nil, usagef("--auth %s turns authentication off: --listen must be a loopback address (such as 127.0.0.1:8989), not %s", noAuthName, f.listen)
+		}
+		return noAuthActions{}, nil
+	}
 	if len(f.projects) == 0 {
 		return nil, usagef("the action server needs --allowed-project: the project (ID, DOMAIN/NAME, or NAME in the Default domain) whose callers may run actions")
 	}
@@ -269,7 +298,7 @@ func (f *actionServerFlags) authenticator() (actions.Authenticator, error) {
 		}
 		return &actions.SharedSecretAuth{Secrets: secrets, Projects: f.projects}, nil
 	}
-	return nil, usagef("--auth %q: use keystone, or %s in tests", f.auth, sharedSecretAuthName)
+	return nil, usagef("--auth %q: use keystone, %s (single-user host), or %s in tests", f.auth, noAuthName, sharedSecretAuthName)
 }
 
 // readSharedSecrets reads lines "PROJECT SECRET" (# comments, blank lines).

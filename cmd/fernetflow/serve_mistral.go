@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/internal/cloud"
+	"github.com/fernetflow/fernetflow/internal/mistralapi"
+	"github.com/fernetflow/fernetflow/workflow"
+)
+
+// noAuthName is --auth's value that turns authentication off.
+const noAuthName = "noauth"
+
+// noAuthActions lets every caller run actions: --auth noauth.
+type noAuthActions struct{}
+
+func (noAuthActions) Authenticate(context.Context, *http.Request) (*actions.Caller, error) {
+	return &actions.Caller{UserName: "noauth", ProjectID: mistralapi.NoAuthProject, ProjectName: mistralapi.NoAuthProject, Roles: []string{"admin"}}, nil
+}
+
+// loopback reports whether listen binds a loopback address only.
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// mistralAPI builds the Mistral v2 API that serve --listen offers beside
+// the action server (/v1/actions), over the state directory's store and
+// the served registry, and makes serve fire cron triggers through it.
+func (a *app) mistralAPI(cmd *cobra.Command, f *actionServerFlags, reg workflow.Registry, log *slog.Logger) (*mistralapi.Server, error) {
+	dir := ""
+	if fl := cmd.Flags().Lookup("state-dir"); fl != nil {
+		dir = fl.Value.String()
+	}
+	st, err := a.openStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	var identify mistralapi.Identifier
+	switch f.auth {
+	case noAuthName:
+		identify = mistralapi.NoAuth
+	case "keystone":
+		ka := &actions.KeystoneAuth{URL: f.keystoneURL, CacheTTL: f.tokenCacheTTL, ServiceToken: serviceToken(cmd)}
+		identify = ka.Identify
+	default:
+		return nil, usagef("--auth %s: the Mistral API (/v2) needs --auth keystone or --auth %s", f.auth, noAuthName)
+	}
+	srv, err := mistralapi.New(mistralapi.Options{Store: st, Registry: reg, Identify: identify, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	a.fireTriggers = srv.FireTriggers
+	return srv, nil
+}
+
+// serviceToken is keystonemiddleware's service user: fernetflow's own token
+// from --os-cloud or the OS_* variables, renewed every 30 minutes; nil when
+// none are given (callers' tokens then validate themselves).
+func serviceToken(cmd *cobra.Command) func(context.Context) (string, error) {
+	name := os.Getenv("OS_CLOUD")
+	if fl := cmd.Flags().Lookup("os-cloud"); fl != nil && fl.Value.String() != "" {
+		name = fl.Value.String()
+	}
+	if name == "" && os.Getenv("OS_USERNAME") == "" && os.Getenv("OS_APPLICATION_CREDENTIAL_ID") == "" {
+		return nil
+	}
+	var mu sync.Mutex
+	var tok string
+	var at time.Time
+	return func(ctx context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if tok != "" && time.Since(at) < 30*time.Minute {
+			return tok, nil
+		}
+		p, err := cloud.Authenticate(ctx, cloud.Options{Cloud: name})
+		if err != nil {
+			return "", fmt.Errorf("service user: %w", err)
+		}
+		tok, at = p.Token(), time.Now()
+		return tok, nil
+	}
+}

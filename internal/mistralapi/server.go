@@ -1,0 +1,315 @@
+package mistralapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fernetflow/fernetflow/actions"
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
+)
+
+// Identifier finds out who sent a request: a Caller with a project, or an
+// error wrapping actions.ErrUnauthenticated (401). Any other error means it
+// could not decide (Keystone unreachable): 503. actions.KeystoneAuth's
+// Identify is one; NoAuth is another.
+type Identifier func(ctx context.Context, r *http.Request) (*actions.Caller, error)
+
+// NoAuthProject is the project every caller of NoAuth belongs to, as
+// Mistral names it when its authentication is off.
+const NoAuthProject = "<default-project>"
+
+// NoAuth identifies every request as an admin of NoAuthProject, whoever
+// sent it: no authentication at all. Anyone who can connect may run any
+// workflow, with every action the registry has. For a single-user host
+// with the server on a loopback address only.
+func NoAuth(context.Context, *http.Request) (*actions.Caller, error) {
+	return &actions.Caller{UserName: "noauth", ProjectID: NoAuthProject, ProjectName: NoAuthProject, Roles: []string{"admin"}}, nil
+}
+
+// Options configure a Server.
+type Options struct {
+	// Store keeps definitions, executions and cron triggers (required).
+	Store *store.Store
+	// Registry is the actions workflows may call (required): the served
+	// engine's, actions.Engine(...), so that fernetflow's own actions are
+	// native.
+	Registry workflow.Registry
+	// Identify authenticates callers (required): see Identifier.
+	Identify Identifier
+	// AdminRoles are the roles that make a caller an admin (Mistral's
+	// policy rule admin_only); empty means "admin".
+	AdminRoles []string
+	// Log receives one line per request and the engine's errors; nil
+	// discards them.
+	Log *slog.Logger
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves Mistral's v2 REST API. Create it with New; it is an
+// http.Handler. Close cancels the executions it runs.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+
+	ctx    context.Context // the executions' parent
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex // serialises writes that check uniqueness
+	running map[string]*runningExecution
+}
+
+// New returns a Server over opts.Store. It first ends, in state ERROR, every
+// execution the API started that the store still shows RUNNING: no process
+// runs it any more (a restart interrupted it).
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Registry == nil || opts.Identify == nil {
+		return nil, errors.New("mistralapi: Options need Store, Registry and Identify")
+	}
+	if len(opts.AdminRoles) == 0 {
+		opts.AdminRoles = []string{"admin"}
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}}
+	if err := s.recoverInterrupted(); err != nil {
+		cancel()
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// Close cancels the executions the server runs and waits until they have
+// ended and are recorded (state CANCELLED), or until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mistralapi: executions still running at shutdown: %w", ctx.Err())
+	}
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// caller is who sent a request, as the handlers need it.
+type caller struct {
+	*actions.Caller
+	admin bool
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c *caller) error
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", s.versions)
+	m.HandleFunc("GET /v2", s.version)
+	m.HandleFunc("GET /v2/{$}", s.version)
+	h := func(pattern string, fn handler) { m.Handle(pattern, s.auth(fn)) }
+	h("GET /v2/workflows", s.listWorkflows)
+	h("POST /v2/workflows", s.createWorkflows)
+	h("PUT /v2/workflows", s.updateWorkflows)
+	h("POST /v2/workflows/validate", s.validateWorkflow)
+	h("GET /v2/workflows/{id}", s.getWorkflow)
+	h("PUT /v2/workflows/{id}", s.updateWorkflows)
+	h("DELETE /v2/workflows/{id}", s.deleteWorkflow)
+	h("GET /v2/executions", s.listExecutions)
+	h("POST /v2/executions", s.createExecution)
+	h("GET /v2/executions/{id}", s.getExecution)
+	h("PUT /v2/executions/{id}", s.updateExecution)
+	h("DELETE /v2/executions/{id}", s.deleteExecution)
+	h("GET /v2/executions/{id}/tasks", s.listTasks)
+	h("GET /v2/tasks", s.listTasks)
+	h("GET /v2/tasks/{id}", s.getTask)
+	h("GET /v2/cron_triggers", s.listCronTriggers)
+	h("POST /v2/cron_triggers", s.createCronTrigger)
+	h("GET /v2/cron_triggers/{id}", s.getCronTrigger)
+	h("DELETE /v2/cron_triggers/{id}", s.deleteCronTrigger)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFound("The resource could not be found."))
+	})
+	s.mux = m
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	s.log.Info("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "status", sw.status, "ms", time.Since(start).Milliseconds())
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) auth(fn handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.opts.Identify(r.Context(), r)
+		switch {
+		case errors.Is(err, actions.ErrUnauthenticated):
+			w.Header().Set("WWW-Authenticate", "Keystone uri='keystone'")
+			writeError(w, errorf(http.StatusUnauthorized, "The request you have made requires authentication."))
+			return
+		case err != nil:
+			s.log.Error("authenticate", "err", err)
+			writeError(w, errorf(http.StatusServiceUnavailable, "Authentication service unavailable: %v", err))
+			return
+		case c.ProjectID == "":
+			writeError(w, errorf(http.StatusUnauthorized, "The request you have made requires a project-scoped token."))
+			return
+		}
+		cl := &caller{Caller: c}
+		for _, role := range c.Roles {
+			if slices.Contains(s.opts.AdminRoles, role) {
+				cl.admin = true
+			}
+		}
+		if err := fn(w, r, cl); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+// baseURL is the server's own URL as the client reached it, for next links.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host
+}
+
+// versions is the version document at /, without a token (as Mistral).
+func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
+	u := baseURL(r) + "/v2"
+	writeJSON(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
+		"id": "v2.0", "status": "CURRENT", "links": []any{map[string]any{"href": u, "rel": "self", "target": "v2"}},
+	}}})
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"uri": baseURL(r) + "/v2"})
+}
+
+// maxBody bounds request bodies (workflow definitions, execution input).
+const maxBody = 4 << 20
+
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, badRequest("read the request body: %v", err)
+	}
+	if len(b) > maxBody {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "Request body larger than %d bytes", maxBody)
+	}
+	return b, nil
+}
+
+// decodeJSON reads a JSON object body into v.
+func decodeJSON(r *http.Request, v any) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return badRequest("Failed to parse the request body as JSON: %v", err)
+	}
+	return nil
+}
+
+// jsonField is one of Mistral's JSON-valued fields (types.jsontype) in a
+// request: a JSON string holding JSON text (OSC, Heat, tempest), or the
+// value itself (gophercloud sends objects).
+type jsonField struct {
+	set bool
+	v   any
+}
+
+func (f *jsonField) UnmarshalJSON(b []byte) error {
+	f.set = true
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if s, ok := v.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			f.v = nil
+			return nil
+		}
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			return fmt.Errorf("%q is not JSON: %w", s, err)
+		}
+	}
+	f.v = v
+	return nil
+}
+
+// object is the field as a JSON object (nil when unset or null).
+func (f jsonField) object(name string) (map[string]any, error) {
+	if f.v == nil {
+		return nil, nil
+	}
+	m, ok := f.v.(map[string]any)
+	if !ok {
+		return nil, badRequest("Invalid input for field/attribute %s: want a JSON object", name)
+	}
+	return m, nil
+}
+
+// jsonString is v as Mistral returns a JSON-valued field: JSON text in a
+// string ("{}" for nil maps).
+func jsonString(v any) string {
+	if m, ok := v.(map[string]any); ok && m == nil {
+		return "{}"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "null"
+	}
+	return string(b)
+}
+
+// timeFormat is Mistral's timestamp: UTC, without a zone.
+const timeFormat = "2006-01-02 15:04:05"
+
+// timestamp is t in Mistral's format, or null for the zero time.
+func timestamp(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeFormat)
+}

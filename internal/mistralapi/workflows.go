@@ -1,0 +1,377 @@
+package mistralapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
+)
+
+// colWorkflows holds workflow definitions (workflowRecord by id).
+const colWorkflows store.Collection = "mistral_workflows"
+
+// workflowRecord is one workflow definition as the API keeps it. A file of
+// several workflows gives one record per workflow, each with the whole
+// file as its Definition (its sub-workflows resolve there).
+type workflowRecord struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Namespace  string   `json:"namespace"`
+	ProjectID  string   `json:"project_id"`
+	Scope      string   `json:"scope"`
+	Definition string   `json:"definition"`
+	Tags       []string `json:"tags"`
+	// Input and Interface are the workflow's signature (see signature).
+	Input     string         `json:"input"`
+	Interface map[string]any `json:"interface"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at,omitzero"`
+}
+
+var workflowKind = listKind{
+	name:       "workflows",
+	fields:     []string{"id", "name", "namespace", "input", "interface", "definition", "tags", "project_id", "scope", "created_at", "updated_at"},
+	filterable: []string{"id", "name", "namespace", "input", "definition", "tags", "scope", "created_at", "updated_at"},
+}
+
+// visible reports whether c may see a resource of project in scope:
+// its own, a public one, or any as an admin (Mistral's insecure reads).
+func (c *caller) visible(project, scope string) bool {
+	return c.admin || project == c.ProjectID || scope == "public"
+}
+
+// loadDefinition parses and checks a definition with the served registry.
+func (s *Server) loadDefinition(src string) (*workflow.File, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, badRequest("Invalid DSL: the definition is empty")
+	}
+	f, err := workflow.Load("definition", []byte(src), s.opts.Registry)
+	if err != nil {
+		return nil, badRequest("Invalid DSL: %v", err)
+	}
+	if len(f.Workflows) == 0 {
+		return nil, badRequest("Invalid DSL: no workflows in the definition")
+	}
+	return f, nil
+}
+
+// qualifiedName is a workflow's name as Mistral lists it (wb.wf in a workbook).
+func qualifiedName(f *workflow.File, w *workflow.Workflow) string {
+	if f.Workbook != "" {
+		return f.Workbook + "." + w.Name
+	}
+	return w.Name
+}
+
+func (s *Server) workflows() ([]*workflowRecord, error) {
+	recs, err := s.opts.Store.Records(colWorkflows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*workflowRecord, 0, len(recs))
+	for _, r := range recs {
+		var w workflowRecord
+		if err := json.Unmarshal(r.Data, &w); err != nil {
+			return nil, fmt.Errorf("mistralapi: workflow %s: %w", r.ID, err)
+		}
+		out = append(out, &w)
+	}
+	return out, nil
+}
+
+func (s *Server) putWorkflow(w *workflowRecord) error {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	return s.opts.Store.PutRecord(colWorkflows, w.ID, b)
+}
+
+// findWorkflow finds the workflow identifier (an id, or a name in
+// namespace) that c may see.
+func (s *Server) findWorkflow(c *caller, identifier, namespace string) (*workflowRecord, error) {
+	all, err := s.workflows()
+	if err != nil {
+		return nil, err
+	}
+	var byName *workflowRecord
+	for _, w := range all {
+		if !c.visible(w.ProjectID, w.Scope) {
+			continue
+		}
+		if w.ID == identifier {
+			return w, nil
+		}
+		// Own workflows first, then public ones of other projects.
+		if w.Name == identifier && w.Namespace == namespace && (byName == nil || w.ProjectID == c.ProjectID) {
+			byName = w
+		}
+	}
+	if byName == nil {
+		return nil, notFound("Workflow not found [workflow_identifier=%s, namespace=%s]", identifier, namespace)
+	}
+	return byName, nil
+}
+
+// render is the workflow as the API shows it; interfaceAsObject for
+// create and update answers (an object there, a JSON string elsewhere).
+func (s *Server) renderWorkflow(w *workflowRecord, interfaceAsObject bool) resource {
+	input, iface := w.Input, w.Interface
+	if iface == nil {
+		iface = map[string]any{"input": []any{}, "output": []any{}}
+	}
+	tags := w.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	r := resource{
+		"id": w.ID, "name": w.Name, "namespace": w.Namespace, "input": input,
+		"definition": w.Definition, "tags": tags, "project_id": w.ProjectID, "scope": w.Scope,
+		"created_at": timestamp(w.CreatedAt), "updated_at": timestamp(w.UpdatedAt),
+	}
+	withSortTimes(r, map[string]time.Time{"created_at": w.CreatedAt, "updated_at": w.UpdatedAt})
+	if interfaceAsObject {
+		r["interface"] = iface
+	} else {
+		r["interface"] = jsonString(iface)
+	}
+	return r
+}
+
+// signature is Mistral's input string (`a, b="x"`) and interface object.
+func signature(w *workflow.Workflow) (string, map[string]any) {
+	var parts []string
+	in := []any{}
+	for _, p := range w.Input {
+		if p.HasDefault {
+			parts = append(parts, p.Name+"="+jsonString(p.Default))
+			in = append(in, map[string]any{p.Name: p.Default})
+		} else {
+			parts = append(parts, p.Name)
+			in = append(in, p.Name)
+		}
+	}
+	out := []any{}
+	for _, k := range slices.Sorted(maps.Keys(w.Output)) {
+		out = append(out, k)
+	}
+	return strings.Join(parts, ", "), map[string]any{"input": in, "output": out}
+}
+
+func (s *Server) scopeParam(r *http.Request) (string, error) {
+	scope := r.URL.Query().Get("scope")
+	switch scope {
+	case "":
+		return "private", nil
+	case "private", "public":
+		return scope, nil
+	}
+	return "", badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
+}
+
+// createWorkflows is POST /v2/workflows: text/plain DSL, one record per
+// workflow; 409 when one exists with its name in the namespace and
+// project. Policy: any project may create public workflows (Mistral's
+// default keeps publicize to admins; its devstack gate allows owners).
+func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *caller) error {
+	scope, err := s.scopeParam(r)
+	if err != nil {
+		return err
+	}
+	namespace := r.URL.Query().Get("namespace")
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.loadDefinition(string(body))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all, err := s.workflows()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var created []resource
+	var recs []*workflowRecord
+	for i, wf := range f.Workflows {
+		name := qualifiedName(f, wf)
+		for _, o := range all {
+			if o.Name == name && o.Namespace == namespace && o.ProjectID == c.ProjectID {
+				return conflict("Duplicate entry for WorkflowDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", name, namespace, c.ProjectID)
+			}
+		}
+		rec := &workflowRecord{ID: workflow.NewID(), Name: name, Namespace: namespace, ProjectID: c.ProjectID,
+			Scope: scope, Definition: string(body), CreatedAt: now.Add(time.Duration(i) * time.Microsecond)}
+		rec.Input, rec.Interface = signature(wf)
+		recs = append(recs, rec)
+	}
+	for _, rec := range recs {
+		if err := s.putWorkflow(rec); err != nil {
+			return err
+		}
+		created = append(created, s.renderWorkflow(rec, true))
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"workflows": created})
+	return nil
+}
+
+// updateWorkflows is PUT /v2/workflows[/{id}]: each workflow of the text
+// replaces the caller's workflow of that name in the namespace (404 when
+// there is none); with an id, the text holds one workflow.
+func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, c *caller) error {
+	scope, err := s.scopeParam(r)
+	if err != nil {
+		return err
+	}
+	namespace := r.URL.Query().Get("namespace")
+	id := r.PathValue("id")
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.loadDefinition(string(body))
+	if err != nil {
+		return err
+	}
+	if id != "" && len(f.Workflows) != 1 {
+		return badRequest("Input of the workflow update must contain exactly one workflow when an identifier is given.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var recs []*workflowRecord
+	for _, wf := range f.Workflows {
+		ident := qualifiedName(f, wf)
+		if id != "" {
+			ident = id
+		}
+		rec, err := s.findWorkflow(c, ident, namespace)
+		if err != nil {
+			return err
+		}
+		if rec.ProjectID != c.ProjectID && !c.admin {
+			return errorf(http.StatusForbidden, "Can not access WorkflowDefinition resource of other projects, ID: %s", rec.ID)
+		}
+		rec.Name, rec.Definition, rec.Scope, rec.UpdatedAt = qualifiedName(f, wf), string(body), scope, s.now()
+		rec.Input, rec.Interface = signature(wf)
+		recs = append(recs, rec)
+	}
+	var out []resource
+	for _, rec := range recs {
+		if err := s.putWorkflow(rec); err != nil {
+			return err
+		}
+		out = append(out, s.renderWorkflow(rec, true))
+	}
+	if id != "" {
+		writeJSON(w, http.StatusOK, out[0])
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"workflows": out})
+	return nil
+}
+
+// validateWorkflow is POST /v2/workflows/validate: 200 {"valid": bool,
+// "error": text}.
+func (s *Server) validateWorkflow(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.loadDefinition(string(body)); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			writeJSON(w, http.StatusOK, map[string]any{"valid": false, "error": ae.msg})
+			return nil
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"valid": true})
+	return nil
+}
+
+func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request, c *caller) error {
+	rec, err := s.findWorkflow(c, r.PathValue("id"), r.URL.Query().Get("namespace"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.renderWorkflow(rec, false))
+	return nil
+}
+
+// deleteWorkflow is DELETE /v2/workflows/{id}: 204; 400 while a cron
+// trigger of any project uses it.
+func (s *Server) deleteWorkflow(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ident, namespace := r.PathValue("id"), r.URL.Query().Get("namespace")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.findWorkflow(c, ident, namespace)
+	if err != nil {
+		return err
+	}
+	if !c.admin && rec.ProjectID != c.ProjectID {
+		return errorf(http.StatusForbidden, "Can not access WorkflowDefinition resource of other projects, ID: %s", rec.ID)
+	}
+	triggers, err := s.cronTriggers()
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, t := range triggers {
+		if t.WorkflowID == rec.ID {
+			ids = append(ids, t.ID)
+		}
+	}
+	if len(ids) > 0 {
+		return badRequest("Can't delete workflow that has cron triggers associated. [workflow_identifier=%s, namespace=%s], [cron_trigger_id(s)=%s]",
+			ident, namespace, strings.Join(ids, ", "))
+	}
+	if err := s.opts.Store.DeleteRecord(colWorkflows, rec.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listWorkflows is GET /v2/workflows: the caller's and public workflows
+// (an admin's all_projects=true or project_id=: every project's).
+func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request, c *caller) error {
+	p, err := parseList(r.URL.Query(), workflowKind)
+	if err != nil {
+		return err
+	}
+	all, err := s.workflows()
+	if err != nil {
+		return err
+	}
+	insecure := c.admin && (p.allProjects || p.projectID != "")
+	var items []resource
+	for _, wf := range all {
+		if !insecure && wf.ProjectID != c.ProjectID && wf.Scope != "public" {
+			continue
+		}
+		if p.projectID != "" && wf.ProjectID != p.projectID {
+			continue
+		}
+		items = append(items, s.renderWorkflow(wf, false))
+	}
+	page, next, err := p.page(items, workflowKind, baseURL(r))
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"workflows": page}
+	if next != "" {
+		body["next"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}

@@ -1,0 +1,118 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// refereeScript is Mistral's tempest API suite runner (NOTES.md beside it):
+// MISTRAL_TEMPEST_SCRIPT, or the shared reference next to the repository.
+func refereeScript(t *testing.T) string {
+	if p := os.Getenv("MISTRAL_TEMPEST_SCRIPT"); p != "" {
+		return p
+	}
+	p, _ := filepath.Abs("../../../shared/reference/mistral-api/run_tempest_mistral.sh")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the referee %s is missing: set MISTRAL_TEMPEST_SCRIPT", p)
+		}
+		t.Skipf("the referee run_tempest_mistral.sh is not at %s: set MISTRAL_TEMPEST_SCRIPT", p)
+	}
+	return p
+}
+
+// mistralAPIMustPass are the tempest tests that pass on fernetflow serve
+// today (a subset of those that pass on real Mistral 15); a regression
+// fails the test. Others are logged.
+var mistralAPIMustPass = regexp.MustCompile(`^mistral_tempest_tests\.tests\.api\.v2\.test_(workflows|executions|cron_triggers|tasks)\.`)
+
+// TestMistralAPITempest runs Mistral's own API tests (Debian's
+// mistral-tempest-plugin, through the referee script that brings up a
+// throw-away Keystone) against fernetflow serve --auth keystone.
+func TestMistralAPITempest(t *testing.T) {
+	requireTool(t, "tempest", "tempest")
+	requirePythonModule(t, "mistral_tempest_tests", "mistral-tempest-plugin")
+	requirePythonModule(t, "mistralclient", "python3-mistralclient")
+	requirePythonModule(t, "keystone", "python3-keystone")
+	script := refereeScript(t)
+	dir := t.TempDir()
+	start := filepath.Join(dir, "start_ff.sh")
+	if err := os.WriteFile(start, []byte(`#!/bin/bash
+set -eu
+mkdir -p "$WORK/ff"
+OS_AUTH_URL=$KS_AUTH_URL OS_USERNAME=$SERVICE_USER OS_PASSWORD=$SERVICE_PASSWORD OS_PROJECT_NAME=$SERVICE_PROJECT \
+OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
+  "$FF_BIN" serve --listen 127.0.0.1:17189 --auth keystone --allowed-project service \
+  --keystone-url "$KS_URL" --state-dir "$WORK/ff" >"$WORK/ff/serve.log" 2>&1 &
+echo $! > "$PIDDIR/ff.pid"
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(dir, "work")
+	cmd := exec.Command(script, "-p", "17100", "-w", work, "-s", start,
+		"-r", `mistral_tempest_tests\.tests\.api\.v2\.test_(workflows|executions|cron_triggers|tasks)`,
+		"-x", `test_run_action_std_http|test_get_list_workflows\[|test_get_list_workflows_with_pagination`,
+		"http://127.0.0.1:17189/v2")
+	cmd.Env = append(os.Environ(), "FF_BIN="+fernetflowBin)
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("referee: %v after %s", err, time.Since(began).Round(time.Second))
+	f, ferr := os.Open(filepath.Join(work, "result.txt"))
+	if ferr != nil {
+		t.Fatalf("no result.txt (%v): %s", ferr, out)
+	}
+	defer f.Close()
+	counts := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		status, id, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		if !ok {
+			continue
+		}
+		counts[status]++
+		id = strings.SplitN(id, "[", 2)[0]
+		if status == "fail" && mustPassTest(id) {
+			t.Errorf("regression: %s fails (it passed on fernetflow before): see %s", id, filepath.Join(work, "tempest-run.out"))
+		} else if status != "ok" && status != "success" {
+			t.Logf("%s %s", status, id)
+		}
+	}
+	t.Logf("tempest on fernetflow serve: %v", counts)
+}
+
+// mustPassTest reports whether id is in the recorded passing set
+// (mistralAPIPassing, filled from the last run, see the NOTES).
+func mustPassTest(id string) bool {
+	if !mistralAPIMustPass.MatchString(id) {
+		return false
+	}
+	for _, p := range mistralAPIPassing {
+		if strings.HasSuffix(id, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mistralAPIPassing are the tests that passed on fernetflow serve in the
+// run recorded in internal/mistralapi/NOTES.md (class.test, without ids).
+var mistralAPIPassing = []string{
+	"test_workflows.WorkflowTestsV2.test_create_wf_with_invalid_def",
+	"test_workflows.WorkflowTestsV2.test_delete_nonexistent_wf",
+	"test_workflows.WorkflowTestsV2.test_get_list_workflows_invalid_limit",
+	"test_workflows.WorkflowTestsV2.test_get_list_workflows_nonexist_sort_dirs",
+	"test_workflows.WorkflowTestsV2.test_get_list_workflows_with_fields",
+	"test_workflows.WorkflowTestsV2.test_get_nonexistent_workflow",
+	"test_workflows.WorkflowTestsV2.test_get_nonexistent_workflow_definition",
+	"test_workflows.WorkflowTestsV2.test_update_wf_with_invalid_def",
+	"test_workflows.WorkflowTestsV2.test_update_workflow",
+	"test_workflows.WorkflowTestsV2.test_workflow_within_namespace",
+}
