@@ -1130,7 +1130,7 @@ var mutations = []mutation{
 	// check at the start of a run, nor the one after a repair.
 	{name: "confirm-after-rotation-only", edits: []string{
 		"        confirm: <% not $.dry_run %>\n", "        confirm: false\n",
-		"      action: fleet.check servers=<% $.servers %> after_delivery=true\n      on-success:", "      action: fleet.check servers=<% $.servers %> after_delivery=true confirm=false\n      on-success:",
+		"      action: fleet.check servers=<% $.servers %> after_delivery=true timeout=<% $.check_timeout %>\n      on-success:", "      action: fleet.check servers=<% $.servers %> after_delivery=true timeout=<% $.check_timeout %> confirm=false\n      on-success:",
 	}},
 	// keys.rotate prunes whatever the guard says.
 	{name: "force", action: "keys.rotate", input: map[string]any{"force": true}},
