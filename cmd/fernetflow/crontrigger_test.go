@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/fernetflow/fernetflow/internal/keys"
-	"github.com/fernetflow/fernetflow/workflow/definitions"
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/lockfile"
+	"github.com/fernetflow/fernetflow/internal/rotation"
+	"github.com/fernetflow/fernetflow/workflow/definitions"
 
 	"github.com/fernetflow/fernetflow/workflow"
 )
@@ -115,16 +118,33 @@ func TestServeCronRotatesALocalFleet(t *testing.T) {
 	if err := st.CreateTrigger(tr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	root := newApp(strings.NewReader(""), &out, &errb).root()
-	root.SetArgs([]string{"serve", "--state-dir", state, "--tick", "100ms", "--target", "local", "--nodes", nodes})
-	if err := root.ExecuteContext(ctx); err != nil {
-		t.Fatalf("%v %s", err, errb.String())
+	serve := func(d time.Duration) string {
+		ctx, cancel := context.WithTimeout(t.Context(), d)
+		defer cancel()
+		var out, errb bytes.Buffer
+		root := newApp(strings.NewReader(""), &out, &errb).root()
+		root.SetArgs([]string{"serve", "--state-dir", state, "--tick", "100ms", "--target", "local", "--nodes", nodes})
+		if err := root.ExecuteContext(ctx); err != nil {
+			t.Fatalf("%v %s", err, errb.String())
+		}
+		return errb.String()
 	}
-	if !strings.Contains(errb.String(), "ended SUCCESS (rotated)") {
-		t.Fatalf("the cron trigger's rotation did not succeed:\n%s", errb.String())
+	// While a fernetflow rotate holds the state's run lock, the slot is
+	// skipped, not run beside it.
+	unlock, err := lockfile.Lock(t.Context(), filepath.Join(state, rotation.RunLockFile), lockfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := serve(time.Second); !strings.Contains(got, "cron trigger due: slot") || !strings.Contains(got, "skipped") || strings.Contains(got, "fired") {
+		t.Fatalf("a slot fired while another run held the state:\n%s", got)
+	}
+	unlock()
+	tr.Name, tr.ID = "due-again", workflow.NewID()
+	if err := st.CreateTrigger(tr); err != nil {
+		t.Fatal(err)
+	}
+	if got := serve(3 * time.Second); !strings.Contains(got, "ended SUCCESS (rotated)") {
+		t.Fatalf("the cron trigger's rotation did not succeed:\n%s", got)
 	}
 	for _, n := range strings.Split(nodes, ",") {
 		st, err := keys.Inspect(filepath.Join(n, "fernet-keys"))

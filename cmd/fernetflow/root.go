@@ -33,6 +33,9 @@ type app struct {
 	// triggers run with (fernetflow's own actions on that fleet); nil means
 	// actions.Engine(actions.Host{}), whose fleet actions refuse to run.
 	cronRegistry workflow.Registry
+	// cronUndercloud is that fleet's state: a trigger of one of
+	// fernetflow's own workflows takes its run lock, as rotate does.
+	cronUndercloud *fleet.Undercloud
 
 	// fireTriggers, when serve runs the Mistral API, fires the cron
 	// triggers instead of the Firer's Run (mistralapi.Server.FireTriggers).

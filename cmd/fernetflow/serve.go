@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -59,13 +60,22 @@ func (a *app) firer(st *store.Store, tick time.Duration) *store.Firer {
 		reg = actions.Engine(actions.Host{})
 	}
 	stamp := func() string { return time.Now().UTC().Format("15:04:05") }
+	own := func(name string) bool {
+		return slices.Contains([]rotation.Workflow{rotation.Rotate, rotation.Distribute, rotation.Check, rotation.Enroll}, rotation.Workflow(name))
+	}
 	return &store.Firer{Store: st, Registry: reg, Tick: tick,
+		Guard: func(ctx context.Context, c store.Claim) (func(), error) {
+			if a.cronUndercloud == nil || !own(c.Trigger.WorkflowName) {
+				return func() {}, nil
+			}
+			return rotation.Lock(ctx, a.cronUndercloud) // not while fernetflow rotate runs on the same state
+		},
 		OnStart: func(c store.Claim, ex *workflow.Execution) {
 			fmt.Fprintf(a.stderr, "%s cron trigger %s fired: execution %s of %s\n", stamp(), c.Trigger.Name, ex.ID, ex.WorkflowName)
 		},
 		OnEnd: func(c store.Claim, ex *workflow.Execution) {
 			outcome := ""
-			if slices.Contains([]rotation.Workflow{rotation.Rotate, rotation.Distribute, rotation.Check, rotation.Enroll}, rotation.Workflow(ex.WorkflowName)) {
+			if own(ex.WorkflowName) {
 				// One of fernetflow's own: say what it did, as rotate would.
 				o, err := rotation.Judge(ex)
 				outcome = " (" + string(o) + ")"

@@ -116,7 +116,7 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 					return err
 				}
 				defer h.Target.Close()
-				a.cronRegistry = actions.Engine(actions.Host{Fleet: h, Heat: heatHostOf(h)})
+				a.cronRegistry, a.cronUndercloud = actions.Engine(actions.Host{Fleet: h, Heat: heatHostOf(h)}), h.Undercloud
 			}
 			return run(cmd, args)
 		}
@@ -199,6 +199,9 @@ func (a *app) startActionServer(ctx context.Context, cmd *cobra.Command, f *acti
 	}
 	reg := actions.Served(served)
 	a.cronRegistry = actions.Engine(served) // cron triggers use the same fleet and cloud
+	if served.Fleet != nil {
+		a.cronUndercloud = served.Fleet.Undercloud
+	}
 	reqLog := slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "action-server")
 	handler, err := actions.NewServer(reg, actions.ServerOptions{Auth: auth, Timeout: f.actionTimeout, Log: reqLog})
 	if err != nil {

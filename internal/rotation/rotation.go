@@ -112,6 +112,22 @@ var (
 // their checks, rotations and deliveries.
 const RunLockFile = "run.lock"
 
+// Lock takes the run lock of u's state directory (RunLockFile), which one
+// run holds from start to end, or fails with ErrBusy when another run
+// holds it. Run takes it; so must whatever else runs fernetflow's
+// workflows on that state (serve's cron triggers).
+func Lock(ctx context.Context, u *fleet.Undercloud) (unlock func(), err error) {
+	if err := os.MkdirAll(u.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("rotation: state directory: %w", err)
+	}
+	path := filepath.Join(u.Dir, RunLockFile)
+	unlock, err = lockfile.Lock(ctx, path, lockfile.Options{})
+	if errors.Is(err, lockfile.ErrHeld) {
+		return nil, fmt.Errorf("%w (it holds %s)", ErrBusy, path)
+	}
+	return unlock, err
+}
+
 // Options say what a run works on.
 type Options struct {
 	// Undercloud is the undercloud's state. Its Now is the run's clock
@@ -165,14 +181,7 @@ func Registry(h *actions.FleetHost) (workflow.Registry, error) {
 // Result's Outcome and Err.
 func Run(ctx context.Context, wf Workflow, input map[string]any, o Options) (*Result, error) {
 	if o.Undercloud != nil {
-		if err := os.MkdirAll(o.Undercloud.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("rotation: state directory: %w", err)
-		}
-		path := filepath.Join(o.Undercloud.Dir, RunLockFile)
-		unlock, err := lockfile.Lock(ctx, path, lockfile.Options{})
-		if errors.Is(err, lockfile.ErrHeld) {
-			return nil, fmt.Errorf("%w (it holds %s)", ErrBusy, path)
-		}
+		unlock, err := Lock(ctx, o.Undercloud)
 		if err != nil {
 			return nil, err
 		}

@@ -25,6 +25,11 @@ type Firer struct {
 	// They may be nil, and must not block.
 	OnStart, OnEnd func(Claim, *workflow.Execution)
 	OnError        func(Claim, error)
+	// Guard, when set, is called before a slot's workflow starts; an error
+	// skips the slot (OnError says why), and release is called once the
+	// execution has ended. It serialises runs that must not overlap (two
+	// rotations of one fleet).
+	Guard func(ctx context.Context, c Claim) (release func(), err error)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -76,6 +81,13 @@ func (f *Firer) Fire(ctx context.Context, c Claim) (*workflow.Execution, error) 
 	w := file.Workflow(tr.WorkflowName)
 	if w == nil {
 		return nil, fmt.Errorf("cron trigger %s: workflow %s is not in its definition", tr.Name, tr.WorkflowName)
+	}
+	if f.Guard != nil {
+		release, err := f.Guard(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("cron trigger %s: slot %s skipped: %w", tr.Name, c.Slot.UTC().Format("2006-01-02 15:04:05"), err)
+		}
+		defer release()
 	}
 	e := &workflow.Engine{Registry: f.Registry, File: file, Recorder: f.Store}
 	ex, err := e.Start(w, tr.WorkflowInput)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -116,5 +117,45 @@ func TestFirerRunsDueSlotsOnce(t *testing.T) {
 	}
 	if len(failures) != 2 || !strings.Contains(failures[0], "cron trigger broken") {
 		t.Errorf("failures %q, want the broken trigger named once per slot", failures)
+	}
+}
+
+// TestFirerGuard: a slot whose guard refuses is skipped with an error
+// naming the trigger, and a guard's release comes after the execution.
+func TestFirerGuard(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Date(2026, 12, 1, 10, 0, 30, 0, time.UTC)
+	tr, err := workflow.NewCronTrigger("greet", "* * * * *", nil, nil, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.WorkflowName, tr.WorkflowInput, tr.Definition, tr.SourceFile = "hello", map[string]any{"who": "ops"}, echoFlow, "hello.yaml"
+	c := Claim{Trigger: *tr, Slot: start.Add(30 * time.Second)}
+	busy := errors.New("another run holds the state")
+	var events []string
+	f := &Firer{Store: st, Registry: workflow.StdRegistry(),
+		Guard: func(context.Context, Claim) (func(), error) {
+			if len(events) == 0 {
+				events = append(events, "refused")
+				return nil, busy
+			}
+			events = append(events, "guarded")
+			return func() { events = append(events, "released") }, nil
+		},
+		OnEnd: func(Claim, *workflow.Execution) { events = append(events, "ended") },
+	}
+	if _, err := f.Fire(context.Background(), c); !errors.Is(err, busy) || !strings.Contains(err.Error(), "cron trigger greet") {
+		t.Fatalf("a refused guard: %v", err)
+	}
+	ex, err := f.Fire(context.Background(), c)
+	if err != nil || ex.State != workflow.Success {
+		t.Fatalf("guarded slot: %v %v", ex, err)
+	}
+	if got := strings.Join(events, ","); got != "refused,guarded,ended,released" {
+		t.Errorf("events %s", got)
 	}
 }
