@@ -262,20 +262,32 @@ func (m *mistralServer) executeWith(t *testing.T, name string, input, params map
 			t.Fatalf("execution %s output %q: %v", ex.ID, ex.Output, err)
 		}
 	}
-	code, b = m.do(t, "GET", "/executions/"+ex.ID+"/tasks", "", nil)
-	if code != 200 {
-		t.Fatalf("tasks of %s: HTTP %d %s", ex.ID, code, b)
+	// Mistral records a task's last state after its execution's (a task
+	// retried after a timeout, under load, was seen RUNNING in an
+	// execution already in ERROR): read the tasks again, for up to 10 s,
+	// until none of a finished execution is RUNNING.
+	settle := time.Now().Add(10 * time.Second)
+	for {
+		code, b = m.do(t, "GET", "/executions/"+ex.ID+"/tasks", "", nil)
+		if code != 200 {
+			t.Fatalf("tasks of %s: HTTP %d %s", ex.ID, code, b)
+		}
+		var tasks struct {
+			Tasks []struct{ Name, State string }
+		}
+		if err := json.Unmarshal(b, &tasks); err != nil {
+			t.Fatal(err)
+		}
+		running := false
+		for _, tk := range tasks.Tasks {
+			res.Tasks[tk.Name] = tk.State
+			running = running || tk.State == "RUNNING"
+		}
+		if !running || ex.State == "PAUSED" || time.Now().After(settle) {
+			return res
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	var tasks struct {
-		Tasks []struct{ Name, State string }
-	}
-	if err := json.Unmarshal(b, &tasks); err != nil {
-		t.Fatal(err)
-	}
-	for _, tk := range tasks.Tasks {
-		res.Tasks[tk.Name] = tk.State
-	}
-	return res
 }
 
 // logTail returns the end of Mistral's log, for failure messages.
