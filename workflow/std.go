@@ -3,10 +3,10 @@ package workflow
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"crypto/tls"
 	"io"
 	"mime"
 	"net"
@@ -89,7 +89,7 @@ func StdActions() []Action {
 			Fn: stdTestDict},
 		FuncAction{ActionName: "std.email", Desc: "Sends an email through the SMTP server smtp_server (host[:port]; STARTTLS and login when smtp_password is given); its result is null.",
 			In: `{"type":"object","properties":{"from_addr":{"type":"string","minLength":1},"to_addrs":{"type":"array","items":{"type":"string"},"minItems":1},"smtp_server":{"type":"string","minLength":1},"reply_to":{"type":["array","null"],"items":{"type":"string"}},"cc_addrs":{"type":["array","null"],"items":{"type":"string"}},"bcc_addrs":{"type":["array","null"],"items":{"type":"string"}},"smtp_password":{"type":["string","null"]},"subject":{"type":["string","null"]},"body":{"type":["string","null"]},"html_body":{"type":["string","null"]}},"required":["from_addr","to_addrs","smtp_server"],"additionalProperties":false}`,
-			Fn:       stdEmail},
+			Fn: stdEmail},
 		FuncAction{ActionName: "std.echo", Desc: "Returns its output input unchanged.",
 			In: `{"type":"object","properties":{"output":{},"delay":{"type":["integer","number","string"]}},"required":["output"],"additionalProperties":false}`,
 			Fn: func(_ context.Context, in map[string]any) (any, error) { return in["output"], nil }},
