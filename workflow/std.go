@@ -85,7 +85,7 @@ func StdActions() []Action {
 			In: `{"type":"object","additionalProperties":false}`,
 			Fn: func(context.Context, map[string]any) (any, error) { return nil, ErrPending }},
 		FuncAction{ActionName: "std.test_dict", Desc: "Returns a dict of size keys key_prefix0.. each holding val.",
-			In: `{"type":"object","properties":{"size":{"type":"integer","minimum":0},"key_prefix":{"type":"string"},"val":{}},"additionalProperties":false}`,
+			In: `{"type":"object","properties":{"size":{"type":"integer"},"key_prefix":{},"val":{}},"additionalProperties":false}`,
 			Fn: stdTestDict},
 		FuncAction{ActionName: "std.email", Desc: "Sends an email through the SMTP server smtp_server (host[:port]; STARTTLS and login when smtp_password is given); its result is null.",
 			In: `{"type":"object","properties":{"from_addr":{"type":"string","minLength":1},"to_addrs":{"type":"array","items":{"type":"string"},"minItems":1},"smtp_server":{"type":"string","minLength":1},"reply_to":{"type":["array","null"],"items":{"type":"string"}},"cc_addrs":{"type":["array","null"],"items":{"type":"string"}},"bcc_addrs":{"type":["array","null"],"items":{"type":"string"}},"smtp_password":{"type":["string","null"]},"subject":{"type":["string","null"]},"body":{"type":["string","null"]},"html_body":{"type":["string","null"]}},"required":["from_addr","to_addrs","smtp_server"],"additionalProperties":false}`,
@@ -183,13 +183,16 @@ func toSeconds(v any) (float64, error) {
 }
 
 func stdTestDict(_ context.Context, in map[string]any) (any, error) {
-	n, _ := in["size"].(int64)
-	prefix, _ := in["key_prefix"].(string)
+	n, _ := in["size"].(int64) // range(size): nothing when negative
+	prefix := ""
+	if p, ok := in["key_prefix"]; ok {
+		prefix = pyStr(p)
+	}
 	val, ok := in["val"]
 	if !ok {
 		val = ""
 	}
-	out := make(map[string]any, n)
+	out := make(map[string]any, max(n, 0))
 	for i := int64(0); i < n; i++ {
 		out[fmt.Sprintf("%s%d", prefix, i)] = val
 	}

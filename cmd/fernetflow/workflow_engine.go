@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -344,13 +346,23 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 				params.Env = m
 			}
 			e := &workflow.Engine{Registry: reg, File: f}
+			ctx := cmd.Context()
 			if !noStore {
 				st, err := a.openStore(stateDir)
 				if err != nil {
 					return fmt.Errorf("%w (or use --no-store)", err)
 				}
 				defer st.Close()
-				e.Recorder = st
+				// execution pause|resume|cancel from another terminal
+				// reach this run through the store; a paused run waits
+				// for resume.
+				e.Control = &workflow.Controller{}
+				e.Recorder = &pauseNotice{Recorder: st, w: a.stderr}
+				cctx, stop := context.WithCancel(ctx)
+				defer stop()
+				go st.ServeControl(cctx, e.Control, func(req store.ControlRequest, err error) {
+					fmt.Fprintf(a.stderr, "execution %s: %s: %v\n", req.ExecutionID, req.State, err)
+				})
 			}
 			var mu sync.Mutex
 			e.OnTask = func(ex *workflow.Execution, te *workflow.TaskExecution) {
@@ -366,7 +378,7 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 			if err != nil {
 				return usageError{err}
 			}
-			ex = e.Continue(cmd.Context(), w, ex)
+			ex = e.Continue(ctx, w, ex)
 			if err := a.print(newExecView(ex)); err != nil {
 				return err
 			}
@@ -387,3 +399,22 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 }
 
 var _ = output.Table
+
+// pauseNotice tells the operator of a workflow run how to continue an
+// execution that paused (it waits for fernetflow execution resume).
+type pauseNotice struct {
+	workflow.Recorder
+	w      io.Writer
+	mu     sync.Mutex
+	paused bool
+}
+
+func (p *pauseNotice) Record(ctx context.Context, ex *workflow.Execution) error {
+	p.mu.Lock()
+	if ex.State == workflow.Paused && !p.paused {
+		fmt.Fprintf(p.w, "execution %s PAUSED: it waits for fernetflow execution resume %s (or cancel; Ctrl-C cancels it)\n", ex.ID, ex.ID)
+	}
+	p.paused = ex.State == workflow.Paused
+	p.mu.Unlock()
+	return p.Recorder.Record(ctx, ex)
+}
