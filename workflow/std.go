@@ -240,7 +240,7 @@ func stdEmail(ctx context.Context, in map[string]any) (any, error) {
 		addr = net.JoinHostPort(addr, "25") // smtplib.SMTP's default port
 	}
 	fail := func(err error) (any, error) {
-		// Mistral's words.
+		//lint:ignore ST1005 Mistral's words, kept verbatim
 		return nil, fmt.Errorf("Failed to send an email message: %w", err)
 	}
 	var d net.Dialer
