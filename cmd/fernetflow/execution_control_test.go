@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +70,50 @@ func TestExecutionControlCommands(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "", "execution", "cancel", "--state-dir", state); code != exitUsage {
 		t.Errorf("cancel without id: exit %d", code)
+	}
+}
+
+// A workflow run that pauses waits for execution resume from another
+// terminal, and says so.
+func TestWorkflowRunWaitsWhenPaused(t *testing.T) {
+	store.ControlInterval = 10 * time.Millisecond
+	t.Cleanup(func() { store.ControlInterval = 500 * time.Millisecond })
+	state := t.TempDir()
+	file := filepath.Join(t.TempDir(), "wf.yaml")
+	src := "version: '2.0'\nwf:\n  tasks:\n    a:\n      action: std.noop\n      on-success: [pause, b]\n    b:\n      action: std.echo output=2\n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out, errs string
+		code      int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errs, code := runCLI(t, "", "workflow", "run", file, "--state-dir", state, "-f", "json")
+		done <- result{out, errs, code}
+	}()
+	var id string
+	for deadline := time.Now().Add(10 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out, _, _ := runCLI(t, "", "execution", "list", "--state-dir", state, "-f", "json")
+		var rows []execRow
+		if json.Unmarshal([]byte(out), &rows) == nil && len(rows) == 1 && rows[0].State == workflow.Paused {
+			id = rows[0].ID
+		}
+	}
+	if id == "" {
+		t.Fatal("the run did not record a PAUSED execution")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("workflow run returned while paused: %d %s", r.code, r.errs)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, errs, code := runCLI(t, "", "execution", "resume", id, "--state-dir", state); code != 0 {
+		t.Fatalf("resume: %d %s", code, errs)
+	}
+	r := <-done
+	if r.code != 0 || !strings.Contains(r.out, `"SUCCESS"`) || !strings.Contains(r.errs, "execution "+id+" PAUSED: it waits for fernetflow execution resume "+id) {
+		t.Fatalf("workflow run: %d\n%s\n%s", r.code, r.out, r.errs)
 	}
 }
