@@ -330,3 +330,28 @@ func TestRefusedStdActions(t *testing.T) {
 		t.Errorf("std.email without smtp_server: %v", err)
 	}
 }
+
+func TestAsyncWithItems(t *testing.T) {
+	c, _, id, end := startControlled(t, `version: '2.0'
+wf:
+  tasks:
+    a:
+      with-items: x in [1, 2, 3]
+      action: std.async_noop
+      publish: {r: <% task().result %>}
+`)
+	p := pending(t, c, id, 3)
+	for i, pa := range p {
+		if err := c.CompleteAction(pa.ID, i, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex := wait(t, end)
+	if ex.State != Success || len(ex.Tasks[0].ActionExecutionIDs) != 3 {
+		t.Fatalf("state %s %s, ids %v", ex.State, ex.StateInfo, ex.Tasks[0].ActionExecutionIDs)
+	}
+	r, _ := ex.Output["r"].([]any)
+	if len(r) != 3 {
+		t.Fatalf("result %v", ex.Output["r"])
+	}
+}

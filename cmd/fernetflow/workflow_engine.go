@@ -303,7 +303,12 @@ workflows runs the first one it defines, or the one --workflow names.
 Progress goes to stderr, one line per task as it starts and ends. The
 execution is kept in STATE_DIR/executions.db (secret values redacted), for
 fernetflow execution list|show. The exit code is 1 when the execution does
-not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
+not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).
+
+While it runs, fernetflow execution pause|resume|cancel ID from another
+terminal (same --state-dir) act on it; a paused execution (the pause
+command, pause-before, execution pause) waits for execution resume. With
+--no-store nothing can reach it: a pause ends the command, PAUSED.`,
 		Example: `  fernetflow workflow run rotate.yaml --input nodes='["ctl1","ctl2"]' --input max_active_keys=3
   fernetflow workflow run wfs.yaml --workflow rotate --input-file input.yaml -f json
   fernetflow workflow run deploy.yaml --env env.yaml --task-name publish`,
