@@ -36,6 +36,40 @@
 // command or pause-before (the task waits IDLE) is returned PAUSED once
 // what still ran has ended; Resume continues it in the same process.
 //
+// # Control a running execution
+//
+// Give every Engine of a process one Controller (Engine.Control). Another
+// goroutine, such as the Mistral API server of serve, then acts on an
+// execution by its id, with Mistral 15's rules:
+//
+//	ctl := &workflow.Controller{}
+//	e := &workflow.Engine{Registry: reg, File: f, Recorder: st, Control: ctl}
+//	go e.Continue(ctx, w, ex)          // returns only once ex has ended
+//	ctl.Pause(ex.ID)                   // PAUSED at once; running tasks finish, what follows waits
+//	ctl.Resume(ex.ID)                  // RUNNING; held transitions and pause-before tasks go on
+//	ctl.Stop(ex.ID, workflow.Failed, msg) // force-fail (Cancelled: cancel; Success: succeed)
+//	ctl.CompleteAction(actionExID, result, nil) // an async action's result
+//
+// Pause and Resume reach the sub-workflows the execution runs first. Stop
+// cancels the context of the tasks that still run (they end CANCELLED;
+// Mistral leaves them RUNNING). As in Mistral, SUCCESS and ERROR do not
+// apply to a PAUSED execution (it stays PAUSED), CANCELLED does. Every
+// method returns an error wrapping ErrNotRunning for an id the controller
+// does not run. With a Controller, Continue does not return a PAUSED
+// execution: it waits for Resume or Stop. Without one, a pause returns
+// PAUSED and Engine.Resume continues it.
+//
+// An asynchronous action returns ErrPending from Run (std.async_noop
+// does): the task waits RUNNING, its action execution id in
+// TaskExecution.ActionExecutionIDs and Controller.PendingActions, until
+// CompleteAction gives a result or an error, or until the task's timeout
+// ("Task timed out [timeout(s)=N].", as in Mistral).
+//
+// Across processes, package workflow/store carries requests
+// (Store.RequestControl, Store.ServeControl): fernetflow execution
+// pause|resume|cancel uses them to reach the serve or workflow run that
+// runs an execution.
+//
 // The engine runs start tasks (the targets of no transition) at once, then
 // follows on-success, on-error and on-complete (with <% %> conditions),
 // join (all or N), and the engine commands fail (fail msg="..."),
@@ -65,7 +99,11 @@
 // # Actions
 //
 // Actions come from a Registry (see Action for the contract). StdRegistry
-// has std.noop, std.echo, std.fail, std.sleep and std.http. An action whose
+// has the standard actions of Mistral 15 that need no OpenStack service:
+// std.noop, std.async_noop, std.echo, std.fail, std.sleep, std.http,
+// std.test_dict and std.email (its smtp_server input is required).
+// Validate refuses the others by name, saying why (RefusedStdActions:
+// std.javascript, std.js, std.ssh, std.ssh_proxied, std.mistral_http). An action whose
 // Secret reports true has its output redacted by Execution.Redacted, which
 // a Recorder must use before it persists anything: the string values of
 // a secret output are replaced wherever they were copied (published values,

@@ -67,6 +67,9 @@ type TaskExecution struct {
 	Secret     bool           `json:"secret,omitempty"`
 	StartedAt  time.Time      `json:"started_at"`
 	FinishedAt time.Time      `json:"finished_at"`
+	// ActionExecutionIDs are the ids of the asynchronous action
+	// executions the task waited or waits for (Controller.CompleteAction).
+	ActionExecutionIDs []string `json:"action_execution_ids,omitempty"`
 	// Err is the Go error the task's action failed with (nil otherwise),
 	// for callers in this process to test with errors.Is; it is not
 	// recorded (StateInfo is its text).
@@ -102,6 +105,12 @@ type Engine struct {
 	Now func() time.Time
 	// Sleep waits d or until ctx ends; nil means a real timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Control, when set, lets other goroutines pause, resume, stop the
+	// executions this engine runs and complete their asynchronous
+	// actions, by id (see Controller). Sub-workflows share it.
+	Control *Controller
+
+	parent *run // the run whose task runs this sub-workflow
 }
 
 // NewID returns a random UUID (version 4) for executions and task executions.
@@ -297,6 +306,10 @@ type run struct {
 	target      map[string]bool // a reverse run: the tasks the target needs
 	reverseDone map[string]taskDone
 
+	cmds      chan func()   // Controller commands, run by the loop
+	ended     chan struct{} // closed when the loop has returned
+	parentRun *run
+
 	// env() and global(), made once per run: funcs runs for every task.
 	envFn    func(context.Context) (any, error)
 	globalFn func(context.Context, string) (any, error)
@@ -331,6 +344,7 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	defer cancel()
 	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets, inPub: map[*TaskExecution]map[string]any{},
 		done: make(chan taskDone, 64), joins: map[string]*joinState{}, globals: map[string]any{}}
+	r.parentRun = e.parent
 	r.envFn = func(context.Context) (any, error) { return r.ex.env(), nil }
 	r.globalFn = func(_ context.Context, name string) (any, error) {
 		r.mu.Lock()
@@ -339,12 +353,22 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	}
 	r.record()
 	r.start = r.initialContext()
+	r.attach()
 	if r.w.Reverse {
 		r.startReverse()
 	} else {
 		r.startDirect()
 	}
 	return r.loop()
+}
+
+// attach registers the run with the engine's Controller until its loop
+// returns.
+func (r *run) attach() {
+	r.cmds, r.ended = make(chan func()), make(chan struct{})
+	if r.e.Control != nil {
+		r.e.Control.add(r)
+	}
 }
 
 // Resume continues an execution that paused in this process (the pause
@@ -361,9 +385,19 @@ func (e *Engine) Resume(ctx context.Context, ex *Execution) (*Execution, error) 
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r.ctx, r.parent, r.cancel = tctx, ctx, cancel
+	r.attach()
+	r.resume()
+	return r.loop(), nil
+}
+
+// resume continues a paused run: what waited follows its transitions.
+func (r *run) resume() {
+	if !r.paused || r.forced != "" {
+		return
+	}
 	r.mu.Lock()
 	r.paused = false
-	ex.State, ex.StateInfo = Running, ""
+	r.ex.State, r.ex.StateInfo = Running, ""
 	r.mu.Unlock()
 	deferred, backlog, idle := r.deferred, r.backlog, r.idle
 	r.deferred, r.backlog, r.idle = nil, nil, nil
@@ -383,7 +417,6 @@ func (e *Engine) Resume(ctx context.Context, ex *Execution) (*Execution, error) 
 		r.runIdle(s)
 	}
 	r.record()
-	return r.loop(), nil
 }
 
 func (r *run) startDirect() {
@@ -407,6 +440,11 @@ func (r *run) startDirect() {
 func (r *run) pause() {
 	r.mu.Lock()
 	r.paused = true
+	if r.e.Control != nil {
+		// Mistral sets PAUSED at once; without a Controller the state
+		// changes when Continue returns, as it always did.
+		r.ex.State, r.ex.StateInfo = Paused, ""
+	}
 	r.mu.Unlock()
 }
 
@@ -451,11 +489,23 @@ func (r *run) initialContext() map[string]any {
 }
 
 func (r *run) loop() *Execution {
-	for r.running > 0 {
+	defer func() {
+		if r.e.Control != nil {
+			r.e.Control.remove(r)
+		}
+		close(r.ended)
+	}()
+	for r.running > 0 || r.holding() {
 		var d taskDone
 		select {
 		case d = <-r.done:
+		case cmd := <-r.cmds:
+			cmd()
+			continue
 		case <-r.ctx.Done():
+			if r.running == 0 {
+				continue // holding() is false now
+			}
 			// Tasks see the same ctx and end; collect them.
 			d = <-r.done
 		}
@@ -489,6 +539,12 @@ func (r *run) loop() *Execution {
 	ex := r.finish()
 	r.record()
 	return ex
+}
+
+// holding reports whether a run with nothing running waits for its
+// Controller: it is paused, and neither stopped nor abandoned.
+func (r *run) holding() bool {
+	return r.e.Control != nil && r.paused && r.forced == "" && r.ctx.Err() == nil
 }
 
 func (r *run) notify(te *TaskExecution) {
@@ -661,6 +717,10 @@ func (r *run) finish() *Execution {
 	case r.parent.Err() != nil && r.forced == "":
 		ex.State = Cancelled
 		ex.StateInfo = "execution cancelled: " + r.parent.Err().Error()
+	case r.forced == Cancelled:
+		// Controller.Stop: Mistral's _cancel_workflow.
+		ex.State = Cancelled
+		ex.StateInfo = r.forcedM
 	case r.forced == Success:
 		ex.State = Success
 		ex.StateInfo = r.forcedM
@@ -743,6 +803,9 @@ func (r *run) finish() *Execution {
 		ex.Output["result"] = ex.StateInfo
 	default:
 		ex.Output = map[string]any{}
+		if r.forced == Cancelled {
+			ex.Output["result"] = nilIfEmpty(r.forcedM)
+		}
 	}
 	ex.UpdatedAt = r.e.now()
 	return ex

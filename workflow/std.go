@@ -3,11 +3,15 @@ package workflow
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/smtp"
 	"net/url"
 	"sort"
 	"strings"
@@ -65,8 +69,10 @@ func (r *MapRegistry) Names() []string {
 }
 
 // StdRegistry returns a registry with Mistral's standard actions that
-// fernetflow implements: std.noop, std.echo, std.fail, std.sleep and
-// std.http.
+// make sense without OpenStack services: std.noop, std.async_noop,
+// std.echo, std.fail, std.sleep, std.http, std.test_dict and std.email.
+// Mistral's others (RefusedStdActions) are refused by name when a file is
+// validated.
 func StdRegistry() *MapRegistry { return NewRegistry(StdActions()...) }
 
 // StdActions returns the standard actions, for adding to another registry.
@@ -75,6 +81,15 @@ func StdActions() []Action {
 		FuncAction{ActionName: "std.noop", Desc: "Does nothing; its result is null.",
 			In: `{"type":"object","additionalProperties":false}`,
 			Fn: func(context.Context, map[string]any) (any, error) { return nil, nil }},
+		FuncAction{ActionName: "std.async_noop", Desc: "Does nothing and completes later: the task waits RUNNING until Controller.CompleteAction (Mistral's PUT /v2/action_executions/ID) gives its result, or its timeout.",
+			In: `{"type":"object","additionalProperties":false}`,
+			Fn: func(context.Context, map[string]any) (any, error) { return nil, ErrPending }},
+		FuncAction{ActionName: "std.test_dict", Desc: "Returns a dict of size keys key_prefix0.. each holding val.",
+			In: `{"type":"object","properties":{"size":{"type":"integer"},"key_prefix":{},"val":{}},"additionalProperties":false}`,
+			Fn: stdTestDict},
+		FuncAction{ActionName: "std.email", Desc: "Sends an email through the SMTP server smtp_server (host[:port]; STARTTLS and login when smtp_password is given); its result is null.",
+			In: `{"type":"object","properties":{"from_addr":{"type":"string","minLength":1},"to_addrs":{"type":"array","items":{"type":"string"},"minItems":1},"smtp_server":{"type":"string","minLength":1},"reply_to":{"type":["array","null"],"items":{"type":"string"}},"cc_addrs":{"type":["array","null"],"items":{"type":"string"}},"bcc_addrs":{"type":["array","null"],"items":{"type":"string"}},"smtp_password":{"type":["string","null"]},"subject":{"type":["string","null"]},"body":{"type":["string","null"]},"html_body":{"type":["string","null"]}},"required":["from_addr","to_addrs","smtp_server"],"additionalProperties":false}`,
+			Fn: stdEmail},
 		FuncAction{ActionName: "std.echo", Desc: "Returns its output input unchanged.",
 			In: `{"type":"object","properties":{"output":{},"delay":{"type":["integer","number","string"]}},"required":["output"],"additionalProperties":false}`,
 			Fn: func(_ context.Context, in map[string]any) (any, error) { return in["output"], nil }},
@@ -94,6 +109,18 @@ func StdActions() []Action {
 			In: `{"type":"object","properties":{"url":{"type":"string","minLength":1},"method":{"type":"string"},"params":{"type":["object","null"]},"body":{},"json":{},"headers":{"type":["object","null"]},"cookies":{},"auth":{},"timeout":{"type":["integer","number","null"]},"allow_redirects":{"type":["boolean","null"]},"proxies":{},"verify":{}},"required":["url"],"additionalProperties":false}`,
 			Fn: stdHTTP},
 	}
+}
+
+// RefusedStdActions are Mistral 15's standard actions that fernetflow does
+// not run, each with why: they need an OpenStack service or run code on
+// hosts fernetflow does not manage. Validate refuses a task that calls one
+// by name.
+var RefusedStdActions = map[string]string{
+	"std.javascript":   "it runs JavaScript inside Mistral's engine (py_mini_racer or v8eval); fernetflow embeds no JavaScript interpreter",
+	"std.js":           "it runs JavaScript inside Mistral's engine (py_mini_racer or v8eval); fernetflow embeds no JavaScript interpreter",
+	"std.ssh":          "it runs commands over SSH with Mistral's keys; use an action of your own registered with the engine",
+	"std.ssh_proxied":  "it runs commands over SSH through a gateway with Mistral's keys; use an action of your own registered with the engine",
+	"std.mistral_http": "it is std.http that a Mistral service calls back through PUT /v2/action_executions; use std.http, or std.async_noop completed through serve's API",
 }
 
 //lint:ignore ST1005 Mistral's message, kept verbatim
@@ -153,6 +180,114 @@ func toSeconds(v any) (float64, error) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("%v is not a number of seconds", v)
+}
+
+func stdTestDict(_ context.Context, in map[string]any) (any, error) {
+	n, _ := in["size"].(int64) // range(size): nothing when negative
+	prefix := ""
+	if p, ok := in["key_prefix"]; ok {
+		prefix = pyStr(p)
+	}
+	val, ok := in["val"]
+	if !ok {
+		val = ""
+	}
+	out := make(map[string]any, max(n, 0))
+	for i := int64(0); i < n; i++ {
+		out[fmt.Sprintf("%s%d", prefix, i)] = val
+	}
+	return out, nil
+}
+
+func strList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		out = append(out, pyStr(e))
+	}
+	return out
+}
+
+// stdEmail is Mistral's SendEmailAction: a text message (or
+// multipart/alternative with html_body), sent with STARTTLS and login when
+// smtp_password is given.
+func stdEmail(ctx context.Context, in map[string]any) (any, error) {
+	str := func(k, def string) string {
+		if s, ok := in[k].(string); ok {
+			return s
+		}
+		return def
+	}
+	from, server := str("from_addr", ""), str("smtp_server", "")
+	to, cc, bcc, replyTo := strList(in["to_addrs"]), strList(in["cc_addrs"]), strList(in["bcc_addrs"]), strList(in["reply_to"])
+	subject, body, html := str("subject", "<No subject>"), str("body", "<No body>"), str("html_body", "")
+	var msg bytes.Buffer
+	fmt.Fprintf(&msg, "Subject: %s\r\nFrom: %s\r\nReply-To: %s\r\nTo: %s\r\n", mime.QEncoding.Encode("utf-8", subject), from, strings.Join(replyTo, ", "), strings.Join(to, ", "))
+	if len(cc) > 0 {
+		fmt.Fprintf(&msg, "Cc: %s\r\n", strings.Join(cc, ", "))
+	}
+	msg.WriteString("MIME-Version: 1.0\r\n")
+	if html == "" {
+		fmt.Fprintf(&msg, "Content-Type: text/plain; charset=\"utf-8\"\r\n\r\n%s\r\n", body)
+	} else {
+		const boundary = "fernetflow-alternative"
+		fmt.Fprintf(&msg, "Content-Type: multipart/alternative; boundary=%q\r\n\r\n", boundary)
+		fmt.Fprintf(&msg, "--%s\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n\r\n%s\r\n", boundary, body)
+		fmt.Fprintf(&msg, "--%s\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n%s\r\n--%s--\r\n", boundary, html, boundary)
+	}
+	addr := server
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "25") // smtplib.SMTP's default port
+	}
+	fail := func(err error) (any, error) {
+		//lint:ignore ST1005 Mistral's words, kept verbatim
+		return nil, fmt.Errorf("Failed to send an email message: %w", err)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fail(err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return fail(err)
+	}
+	defer c.Close()
+	if pw, ok := in["smtp_password"].(string); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
+			return fail(err)
+		}
+		if err := c.Auth(smtp.PlainAuth("", from, pw, host)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return fail(err)
+	}
+	for _, rcpt := range append(append(cc, bcc...), to...) {
+		if err := c.Rcpt(rcpt); err != nil {
+			return fail(err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := w.Write(msg.Bytes()); err != nil {
+		return fail(err)
+	}
+	if err := w.Close(); err != nil {
+		return fail(err)
+	}
+	if err := c.Quit(); err != nil {
+		return fail(err)
+	}
+	return nil, nil
 }
 
 func stdSleep(ctx context.Context, in map[string]any) (any, error) {

@@ -362,6 +362,17 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 		return nil, err
 	}
 	out, err := a.Run(ctx, input)
+	if errors.Is(err, ErrPending) {
+		out, err = r.await(ctx, t, te)
+		if err != nil {
+			var re *ResultError
+			if errors.As(err, &re) {
+				return re.Value, err
+			}
+			return out, err
+		}
+		return out, nil
+	}
 	if a.Secret() {
 		r.mu.Lock()
 		te.Secret = true
@@ -392,6 +403,7 @@ func (r *run) subWorkflow(ctx context.Context, t *Task, te *TaskExecution, input
 	w := r.e.File.Workflow(t.Workflow)
 	child := *r.e
 	child.OnTask = nil
+	child.parent = r
 	// A sub-workflow runs with its parent's env, as in Mistral.
 	ex, err := child.StartWith(w, input, Params{Env: r.ex.env()})
 	if err != nil {

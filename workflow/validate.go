@@ -192,6 +192,10 @@ func (v *validator) task(w *Workflow, t *Task) {
 	if !ok && v.reg == nil {
 		return
 	}
+	if why, refused := RefusedStdActions[t.Action]; !ok && refused {
+		v.add(w, t, "action", t.KeyPos("action"), "action %s is one of Mistral's standard actions that fernetflow does not run: %s", t.Action, why)
+		return
+	}
 	if !ok {
 		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (fernetflow action list shows every action, Mistral's std.* among them)%s", t.Action, suggest(t.Action, v.names()))
 		return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
 // executionCmd groups the commands over recorded workflow executions, like
@@ -16,10 +18,13 @@ func (a *app) executionCmd() *cobra.Command {
 	var stateDir string
 	cmd := &cobra.Command{
 		Use:   "execution",
-		Short: "List, show and delete recorded workflow executions",
+		Short: "List, show and delete recorded workflow executions; pause, resume and cancel running ones",
 	}
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db")
-	cmd.AddCommand(a.executionListCmd(&stateDir), a.executionShowCmd(&stateDir), a.executionDeleteCmd(&stateDir))
+	cmd.AddCommand(a.executionListCmd(&stateDir), a.executionShowCmd(&stateDir), a.executionDeleteCmd(&stateDir),
+		a.executionControlCmd(&stateDir, "pause", workflow.Paused),
+		a.executionControlCmd(&stateDir, "resume", workflow.Running),
+		a.executionControlCmd(&stateDir, "cancel", workflow.Cancelled))
 	return cmd
 }
 
@@ -69,8 +74,7 @@ func (a *app) executionListCmd(stateDir *string) *cobra.Command {
 				if workflowName != "" && ex.WorkflowName != workflowName {
 					continue
 				}
-				rows = append(rows, execRow{ID: ex.ID, WorkflowName: ex.WorkflowName, State: ex.State, StateInfo: strPtr(ex.StateInfo),
-					CreatedAt: mistralTime(ex.CreatedAt), UpdatedAt: mistralTime(ex.UpdatedAt)})
+				rows = append(rows, rowOf(ex))
 			}
 			return a.print(rows)
 		},
@@ -164,4 +168,97 @@ Recording a new execution also drops the oldest finished ones beyond
 	}
 	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "delete every finished execution last updated longer ago than this (such as 720h)")
 	return cmd
+}
+
+// executionControlCmd is execution pause|resume|cancel: a request left in
+// the store for the process that runs the execution (store.ServeControl).
+// fernetflow has no daemon: an execution lives in the process that runs
+// it, a serve or a workflow run, and only that process can change it.
+func (a *app) executionControlCmd(stateDir *string, verb string, state workflow.State) *cobra.Command {
+	var wait time.Duration
+	var message string
+	cmd := &cobra.Command{
+		Use:   verb + " ID",
+		Short: map[string]string{"pause": "Pause a running execution", "resume": "Resume a paused execution", "cancel": "Cancel a running or paused execution"}[verb],
+		Long: `Ask the process that runs an execution to ` + verb + ` it, as
+openstack workflow execution update -s ` + string(state) + ` does.
+
+fernetflow has no daemon: an execution lives in the process that runs it,
+a fernetflow serve (executions started through its Mistral API or by its
+cron triggers) or a fernetflow workflow run that records to the same
+--state-dir. This command leaves the request in STATE_DIR/executions.db;
+that process takes it within a second and applies it (Mistral's rules:
+pause lets running tasks finish and holds what follows; cancel stops the
+running tasks and ends the execution CANCELLED). When no process takes it
+within --wait, the request is withdrawn and the command fails: the process
+that ran the execution has exited, and the execution stays as it was
+recorded.`,
+		Example: `  fernetflow execution ` + verb + ` 63010b4f`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("execution %s takes one execution id (or a unique prefix)", verb)
+			}
+			if wait <= 0 {
+				return usagef("--wait %s: want a positive duration", wait)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore(*stateDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ex, err := st.Get(args[0])
+			if err != nil {
+				return err
+			}
+			switch {
+			case ex.State.Done():
+				return fmt.Errorf("execution %s is %s: only a RUNNING or PAUSED execution can be %s", ex.ID, ex.State, map[string]string{"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[verb])
+			case state == workflow.Paused && ex.State == workflow.Paused, state == workflow.Running && ex.State == workflow.Running:
+				// Mistral does nothing either.
+				fmt.Fprintf(a.stderr, "execution %s is already %s\n", ex.ID, ex.State)
+				return a.print(execRows{rowOf(ex)})
+			}
+			req := store.ControlRequest{ExecutionID: ex.ID, State: state, Message: message, RequestedAt: time.Now().UTC()}
+			if err := st.RequestControl(req); err != nil {
+				return err
+			}
+			if err := st.WaitControl(cmd.Context(), ex.ID, wait); err != nil {
+				if errors.Is(err, store.ErrNotTaken) {
+					return fmt.Errorf("execution %s (%s): no process running it took the request within %s, so it was withdrawn: "+
+						"only the fernetflow serve or workflow run that runs an execution can %s it, and the one that ran this one has exited "+
+						"(an execution does not outlive its process; it stays as recorded)", ex.ID, ex.State, wait, verb)
+				}
+				return err
+			}
+			// The process applies it at once; the recorded state follows
+			// (a cancel, once the running tasks have stopped).
+			deadline := time.Now().Add(wait)
+			for {
+				cur, err := st.Get(ex.ID)
+				if err != nil {
+					return err
+				}
+				ex = cur
+				if ex.State == state || ex.State.Done() || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			fmt.Fprintf(a.stderr, "Request to %s execution %s has been accepted.\n", verb, ex.ID)
+			return a.print(execRows{rowOf(ex)})
+		},
+	}
+	cmd.Flags().DurationVar(&wait, "wait", 10*time.Second, "how long to wait for the process running the execution to take the request")
+	if state == workflow.Cancelled {
+		cmd.Flags().StringVar(&message, "message", "", "the cancelled execution's state_info (Mistral: none)")
+	}
+	return cmd
+}
+
+func rowOf(ex *workflow.Execution) execRow {
+	return execRow{ID: ex.ID, WorkflowName: ex.WorkflowName, State: ex.State, StateInfo: strPtr(ex.StateInfo),
+		CreatedAt: mistralTime(ex.CreatedAt), UpdatedAt: mistralTime(ex.UpdatedAt)}
 }

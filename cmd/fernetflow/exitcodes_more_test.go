@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/fernetflow/fernetflow/internal/node"
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
 // enrolledNode makes a node's identity in dir and returns its recipient.
@@ -54,6 +58,45 @@ func (e *exitEnv) noCloud() func() {
 		}
 	}
 	return func() {}
+}
+
+// serveExecution runs, in the test, an execution waiting on an async
+// action, recorded in e.state and served control requests as serve
+// would; paused first when paused is true. It sets e.controlled.
+func (e *exitEnv) serveExecution(paused bool) func() {
+	e.t.Helper()
+	store.ControlInterval = 10 * time.Millisecond
+	st, err := store.Open(filepath.Join(e.state, store.FileName))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f, err := workflow.Load("wf.yaml", []byte("version: '2.0'\nwf:\n  tasks:\n    a:\n      action: std.async_noop\n"), workflow.StdRegistry())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	eng := &workflow.Engine{Registry: workflow.StdRegistry(), File: f, Recorder: st, Control: &workflow.Controller{}}
+	ex, err := eng.Start(f.Workflows[0], nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go st.ServeControl(ctx, eng.Control, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); eng.Continue(ctx, f.Workflows[0], ex) }()
+	for len(eng.Control.PendingActions(ex.ID)) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if paused {
+		if err := eng.Control.Pause(ex.ID); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	e.controlled = ex.ID
+	return func() {
+		cancel()
+		<-done
+		store.ControlInterval = 500 * time.Millisecond
+	}
 }
 
 // firstExecution is the id of the env's first recorded execution.
@@ -159,6 +202,40 @@ func moreExitRows() []exitRow {
 		}, setup: func(e *exitEnv) func() { return e.hold(filepath.Join(e.state, "executions.db")) }},
 		{cmd: "execution delete", class: clsFailure, args: func(e *exitEnv) []string {
 			return []string{"execution", "delete", "no-such-id", "--state-dir", e.state}
+		}},
+
+		{cmd: "execution pause", class: clsSuccess, args: func(e *exitEnv) []string {
+			return []string{"execution", "pause", e.controlled, "--state-dir", e.state}
+		}, setup: func(e *exitEnv) func() { return e.serveExecution(false) }},
+		{cmd: "execution pause", class: clsUsage, args: func(e *exitEnv) []string { return []string{"execution", "pause", "--state-dir", e.state} }},
+		{cmd: "execution pause", class: clsRefused, na: "changes only what the process running the execution would accept from Mistral's API: nothing unsafe to refuse"},
+		{cmd: "execution pause", class: clsBusy, args: func(e *exitEnv) []string {
+			return []string{"execution", "pause", "x", "--state-dir", e.state}
+		}, setup: func(e *exitEnv) func() { return e.hold(filepath.Join(e.state, "executions.db")) }},
+		{cmd: "execution pause", class: clsFailure, args: func(e *exitEnv) []string {
+			return []string{"execution", "pause", e.firstExecution(), "--state-dir", e.state}
+		}},
+		{cmd: "execution cancel", class: clsSuccess, args: func(e *exitEnv) []string {
+			return []string{"execution", "cancel", e.controlled, "--state-dir", e.state}
+		}, setup: func(e *exitEnv) func() { return e.serveExecution(false) }},
+		{cmd: "execution cancel", class: clsUsage, args: func(e *exitEnv) []string { return []string{"execution", "cancel", "--state-dir", e.state} }},
+		{cmd: "execution cancel", class: clsRefused, na: "changes only what the process running the execution would accept from Mistral's API: nothing unsafe to refuse"},
+		{cmd: "execution cancel", class: clsBusy, args: func(e *exitEnv) []string {
+			return []string{"execution", "cancel", "x", "--state-dir", e.state}
+		}, setup: func(e *exitEnv) func() { return e.hold(filepath.Join(e.state, "executions.db")) }},
+		{cmd: "execution cancel", class: clsFailure, args: func(e *exitEnv) []string {
+			return []string{"execution", "cancel", e.firstExecution(), "--state-dir", e.state}
+		}},
+		{cmd: "execution resume", class: clsSuccess, args: func(e *exitEnv) []string {
+			return []string{"execution", "resume", e.controlled, "--state-dir", e.state}
+		}, setup: func(e *exitEnv) func() { return e.serveExecution(true) }},
+		{cmd: "execution resume", class: clsUsage, args: func(e *exitEnv) []string { return []string{"execution", "resume", "--state-dir", e.state} }},
+		{cmd: "execution resume", class: clsRefused, na: "changes only what the process running the execution would accept from Mistral's API: nothing unsafe to refuse"},
+		{cmd: "execution resume", class: clsBusy, args: func(e *exitEnv) []string {
+			return []string{"execution", "resume", "x", "--state-dir", e.state}
+		}, setup: func(e *exitEnv) func() { return e.hold(filepath.Join(e.state, "executions.db")) }},
+		{cmd: "execution resume", class: clsFailure, args: func(e *exitEnv) []string {
+			return []string{"execution", "resume", e.firstExecution(), "--state-dir", e.state}
 		}},
 
 		{cmd: "cron-trigger create", class: clsSuccess, args: func(e *exitEnv) []string {

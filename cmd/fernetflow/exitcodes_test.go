@@ -26,6 +26,7 @@ type exitEnv struct {
 	repo, emptyDir string
 	state, file    string
 	nodes          []string
+	controlled     string // an execution a test process runs (serveExecution)
 }
 
 func newExitEnv(t *testing.T) *exitEnv {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -301,7 +303,12 @@ workflows runs the first one it defines, or the one --workflow names.
 Progress goes to stderr, one line per task as it starts and ends. The
 execution is kept in STATE_DIR/executions.db (secret values redacted), for
 fernetflow execution list|show. The exit code is 1 when the execution does
-not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
+not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).
+
+While it runs, fernetflow execution pause|resume|cancel ID from another
+terminal (same --state-dir) act on it; a paused execution (the pause
+command, pause-before, execution pause) waits for execution resume. With
+--no-store nothing can reach it: a pause ends the command, PAUSED.`,
 		Example: `  fernetflow workflow run rotate.yaml --input nodes='["ctl1","ctl2"]' --input max_active_keys=3
   fernetflow workflow run wfs.yaml --workflow rotate --input-file input.yaml -f json
   fernetflow workflow run deploy.yaml --env env.yaml --task-name publish`,
@@ -344,13 +351,23 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 				params.Env = m
 			}
 			e := &workflow.Engine{Registry: reg, File: f}
+			ctx := cmd.Context()
 			if !noStore {
 				st, err := a.openStore(stateDir)
 				if err != nil {
 					return fmt.Errorf("%w (or use --no-store)", err)
 				}
 				defer st.Close()
-				e.Recorder = st
+				// execution pause|resume|cancel from another terminal
+				// reach this run through the store; a paused run waits
+				// for resume.
+				e.Control = &workflow.Controller{}
+				e.Recorder = &pauseNotice{Recorder: st, w: a.stderr}
+				cctx, stop := context.WithCancel(ctx)
+				defer stop()
+				go st.ServeControl(cctx, e.Control, func(req store.ControlRequest, err error) {
+					fmt.Fprintf(a.stderr, "execution %s: %s: %v\n", req.ExecutionID, req.State, err)
+				})
 			}
 			var mu sync.Mutex
 			e.OnTask = func(ex *workflow.Execution, te *workflow.TaskExecution) {
@@ -366,7 +383,7 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 			if err != nil {
 				return usageError{err}
 			}
-			ex = e.Continue(cmd.Context(), w, ex)
+			ex = e.Continue(ctx, w, ex)
 			if err := a.print(newExecView(ex)); err != nil {
 				return err
 			}
@@ -387,3 +404,22 @@ not end in SUCCESS. Ctrl-C cancels it (state CANCELLED).`,
 }
 
 var _ = output.Table
+
+// pauseNotice tells the operator of a workflow run how to continue an
+// execution that paused (it waits for fernetflow execution resume).
+type pauseNotice struct {
+	workflow.Recorder
+	w      io.Writer
+	mu     sync.Mutex
+	paused bool
+}
+
+func (p *pauseNotice) Record(ctx context.Context, ex *workflow.Execution) error {
+	p.mu.Lock()
+	if ex.State == workflow.Paused && !p.paused {
+		fmt.Fprintf(p.w, "execution %s PAUSED: it waits for fernetflow execution resume %s (or cancel; Ctrl-C cancels it)\n", ex.ID, ex.ID)
+	}
+	p.paused = ex.State == workflow.Paused
+	p.mu.Unlock()
+	return p.Recorder.Record(ctx, ex)
+}
