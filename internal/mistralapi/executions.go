@@ -181,7 +181,11 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		return nil, nil, fmt.Errorf("mistralapi: workflow %s is not in its own definition", wfRec.Name)
 	}
 	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: s.opts.Store}
-	ex, err := e.Start(wf, req.Input)
+	ep, err := engineParams(wf, req.Params)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex, err := e.StartWith(wf, req.Input, ep)
 	if err != nil {
 		return nil, nil, badRequest("Invalid input [name=%s, class=mistral.workflow, %v]", wfRec.Name, err)
 	}
@@ -198,6 +202,14 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	}
 	if _, ok := params["env"]; !ok {
 		params["env"] = map[string]any{}
+	}
+	if ep.TaskName != "" {
+		params["task_name"] = ep.TaskName
+	}
+	for k, v := range params {
+		if k != "env" { // the engine's is normalized
+			ex.Params[k] = v
+		}
 	}
 	rec := &executionRecord{ID: ex.ID, ProjectID: c.ProjectID, WorkflowID: wfRec.ID, WorkflowName: wfRec.Name,
 		WorkflowNamespace: wfRec.Namespace, Description: req.Description, Params: params,
@@ -241,6 +253,38 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		s.log.Info("execution ended", "execution", end.ID, "workflow", end.WorkflowName, "project", rec.ProjectID, "state", end.State)
 	}()
 	return rec, &snapshot, nil
+}
+
+// engineParams are the engine's parameters from an execution's params:
+// env (an object) and, for a reverse workflow, task_name, checked as
+// Mistral checks them (400 for a missing or unknown target task).
+func engineParams(wf *workflow.Workflow, params map[string]any) (workflow.Params, error) {
+	var p workflow.Params
+	if v, ok := params["env"]; ok && v != nil {
+		env, ok := v.(map[string]any)
+		if !ok {
+			return p, badRequest("Invalid input for field/attribute params: env must be a JSON object")
+		}
+		p.Env = env
+	}
+	if v, ok := params["task_name"]; ok && v != nil {
+		name, ok := v.(string)
+		if !ok {
+			return p, badRequest("Invalid input for field/attribute params: task_name must be a string")
+		}
+		p.TaskName = name
+	}
+	if !wf.Reverse {
+		p.TaskName = ""
+		return p, nil
+	}
+	if p.TaskName == "" {
+		return p, badRequest("Invalid input [name=%s, class=mistral.workflow.reverse_workflow, task_name is required for a reverse workflow]", wf.Name)
+	}
+	if wf.Task(p.TaskName) == nil {
+		return p, badRequest("Invalid task name [wf_spec=%s, task_name=%s]", wf.Name, p.TaskName)
+	}
+	return p, nil
 }
 
 // createExecution is POST /v2/executions: 201 with state RUNNING; the

@@ -28,6 +28,8 @@ type workflowRecord struct {
 	Scope      string   `json:"scope"`
 	Definition string   `json:"definition"`
 	Tags       []string `json:"tags"`
+	// Workbook is the workbook the workflow belongs to ("" for none).
+	Workbook string `json:"workbook,omitempty"`
 	// Input and Interface are the workflow's signature (see signature).
 	Input     string         `json:"input"`
 	Interface map[string]any `json:"interface"`

@@ -1,0 +1,177 @@
+package mistralapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+const nestedWorkbook = `---
+version: "2.0"
+name: wb_with_nested_wf
+workflows:
+  wrapping_wf:
+    type: direct
+    tasks:
+      call_inner_wf:
+        workflow: inner_wf
+  inner_wf:
+    type: direct
+    tasks:
+      hello:
+        action: std.echo output="Hello from inner workflow"
+`
+
+// waitDone polls an execution until it leaves RUNNING.
+func (ts *testServer) waitDone(t *testing.T, token, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, ex := ts.call(t, token, "GET", "/v2/executions/"+id, "", "")
+		if code != http.StatusOK {
+			t.Fatalf("GET execution %s: %d %v", id, code, ex)
+		}
+		if ex["state"] != "RUNNING" || time.Now().After(deadline) {
+			return ex
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWorkbooks follows tempest's test_workbooks and test_tasks: CRUD of
+// a workbook, its workflows listed and run as WORKBOOK.WORKFLOW, and the
+// texts and codes of Mistral's workbook controller.
+func TestWorkbooks(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	code, wb := ts.call(t, tok, "POST", "/v2/workbooks", "text/plain", nestedWorkbook)
+	if code != http.StatusCreated || wb["name"] != "wb_with_nested_wf" || wb["scope"] != "private" || !strings.Contains(wb["definition"].(string), "inner_wf") {
+		t.Fatalf("POST workbook: %d %v", code, wb)
+	}
+	if code, body := ts.call(t, tok, "POST", "/v2/workbooks", "text/plain", nestedWorkbook); code != http.StatusConflict ||
+		!strings.Contains(body["faultstring"].(string), "Duplicate entry for WorkbookDefinition") {
+		t.Errorf("duplicate POST: %d %v", code, body)
+	}
+	if code, body := ts.call(t, tok, "POST", "/v2/workbooks", "text/plain", twoWorkflows); code != http.StatusBadRequest {
+		t.Errorf("POST of a file without a workbook name: %d %v", code, body)
+	}
+	if code, body := ts.call(t, tok, "GET", "/v2/workflows", "", ""); code != http.StatusOK ||
+		names(body, "workflows") != "wb_with_nested_wf.wrapping_wf,wb_with_nested_wf.inner_wf" {
+		t.Errorf("workflows: %d %s", code, names(body, "workflows"))
+	}
+	if code, body := ts.call(t, tok, "GET", "/v2/workbooks", "", ""); code != http.StatusOK || names(body, "workbooks") != "wb_with_nested_wf" {
+		t.Errorf("GET workbooks: %d %v", code, body)
+	}
+	if code, body := ts.call(t, "p2:member", "GET", "/v2/workbooks/wb_with_nested_wf", "", ""); code != http.StatusNotFound ||
+		body["faultstring"] != "Workbook not found [name=wb_with_nested_wf, namespace=]" {
+		t.Errorf("another project's GET: %d %v", code, body)
+	}
+
+	// Run it: the outer task is a WORKFLOW task, the inner one an ACTION.
+	code, ex := ts.call(t, tok, "POST", "/v2/executions", "application/json", `{"workflow_name": "wb_with_nested_wf.wrapping_wf"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("POST execution: %d %v", code, ex)
+	}
+	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "SUCCESS" {
+		t.Fatalf("execution: %v", end)
+	}
+	_, tasks := ts.call(t, tok, "GET", "/v2/tasks?workflow_execution_id="+ex["id"].(string), "", "")
+	list, _ := tasks["tasks"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["type"] != "WORKFLOW" {
+		t.Errorf("tasks: %v", tasks)
+	}
+
+	// PUT drops a workflow the definition no longer has and keeps the ids of the others.
+	_, before := ts.call(t, tok, "GET", "/v2/workflows/wb_with_nested_wf.inner_wf", "", "")
+	updated := strings.Replace(nestedWorkbook, "  wrapping_wf:\n    type: direct\n    tasks:\n      call_inner_wf:\n        workflow: inner_wf\n", "", 1)
+	if code, body := ts.call(t, tok, "PUT", "/v2/workbooks", "text/plain", updated); code != http.StatusOK || body["updated_at"] == nil {
+		t.Errorf("PUT: %d %v", code, body)
+	}
+	if _, body := ts.call(t, tok, "GET", "/v2/workflows", "", ""); names(body, "workflows") != "wb_with_nested_wf.inner_wf" {
+		t.Errorf("workflows after PUT: %s", names(body, "workflows"))
+	}
+	if _, after := ts.call(t, tok, "GET", "/v2/workflows/wb_with_nested_wf.inner_wf", "", ""); after["id"] != before["id"] {
+		t.Errorf("PUT changed the workflow's id: %v -> %v", before["id"], after["id"])
+	}
+	if code, body := ts.call(t, "p2:member", "PUT", "/v2/workbooks", "text/plain", updated); code != http.StatusNotFound {
+		t.Errorf("PUT by another project: %d %v", code, body)
+	}
+
+	if code, _ := ts.call(t, tok, "DELETE", "/v2/workbooks/wb_with_nested_wf", "", ""); code != http.StatusNoContent {
+		t.Errorf("DELETE: %d", code)
+	}
+	if code, body := ts.call(t, tok, "DELETE", "/v2/workbooks/wb_with_nested_wf", "", ""); code != http.StatusNotFound ||
+		body["faultstring"] != "Workbook not found [workbook_name=wb_with_nested_wf, namespace=]" {
+		t.Errorf("second DELETE: %d %v", code, body)
+	}
+	if _, body := ts.call(t, tok, "GET", "/v2/workflows", "", ""); names(body, "workflows") != "" {
+		t.Errorf("workflows after DELETE: %s", names(body, "workflows"))
+	}
+}
+
+const reverseAndEnv = `version: '2.0'
+wf1:
+  type: reverse
+  input:
+    - farewell
+  tasks:
+    addressee:
+      action: std.echo output="John"
+      publish:
+        name: <% task(addressee).result %>
+    goodbye:
+      action: std.echo output="<% $.farewell %>, <% $.name %>"
+      requires: [addressee]
+with_env:
+  tasks:
+    say:
+      action: std.echo output=<% env().greeting %>
+      publish:
+        said: <% task().result %>
+`
+
+// TestExecutionParams checks params.task_name for reverse workflows (with
+// tempest's 400s) and params.env.
+func TestExecutionParams(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	if code, body := ts.call(t, tok, "POST", "/v2/workflows", "text/plain", reverseAndEnv); code != http.StatusCreated {
+		t.Fatalf("POST workflows: %d %v", code, body)
+	}
+	for _, tc := range []struct{ name, body string }{
+		{"bad task name", `{"workflow_name": "wf1", "input": "{\"farewell\": \"Bye\"}", "params": "{\"task_name\": \"nonexist\"}"}`},
+		{"no task name", `{"workflow_name": "wf1", "input": "{\"farewell\": \"Bye\"}"}`},
+		{"no input", `{"workflow_name": "wf1", "params": "{\"task_name\": \"goodbye\"}"}`},
+		{"env not an object", `{"workflow_name": "with_env", "params": "{\"env\": 3}"}`},
+	} {
+		if code, body := ts.call(t, tok, "POST", "/v2/executions", "application/json", tc.body); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %v", tc.name, code, body)
+		}
+	}
+	code, ex := ts.call(t, tok, "POST", "/v2/executions", "application/json",
+		`{"workflow_name": "wf1", "input": "{\"farewell\": \"Bye\"}", "params": "{\"task_name\": \"goodbye\"}"}`)
+	if code != http.StatusCreated || !strings.Contains(ex["params"].(string), `"task_name":"goodbye"`) {
+		t.Fatalf("reverse: %d %v", code, ex)
+	}
+	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "SUCCESS" {
+		t.Errorf("reverse execution: %v", end)
+	}
+	_, tasks := ts.call(t, tok, "GET", "/v2/executions/"+ex["id"].(string)+"/tasks", "", "")
+	if names(tasks, "tasks") != "addressee,goodbye" {
+		t.Errorf("reverse tasks: %s", names(tasks, "tasks"))
+	}
+
+	code, ex = ts.call(t, tok, "POST", "/v2/executions", "application/json", `{"workflow_name": "with_env", "params": {"env": {"greeting": "hi"}}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("env: %d %v", code, ex)
+	}
+	end := ts.waitDone(t, tok, ex["id"].(string))
+	if end["state"] != "SUCCESS" || !strings.Contains(end["params"].(string), `"greeting":"hi"`) {
+		t.Errorf("env execution: %v", end)
+	}
+	_, tasks = ts.call(t, tok, "GET", "/v2/executions/"+ex["id"].(string)+"/tasks", "", "")
+	if list := tasks["tasks"].([]any); len(list) != 1 || list[0].(map[string]any)["published"] != `{"said":"hi"}` {
+		t.Errorf("env tasks: %v", tasks)
+	}
+}
