@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -317,4 +318,37 @@ func timestamp(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format(timeFormat)
+}
+
+// intField is an integer in a request as wsme takes it: a JSON number or
+// a string of digits ("42", python-mistralclient and tempest send those).
+// bad holds the text of a value that is neither (a 400 for the handler).
+type intField struct {
+	n   int
+	bad string
+}
+
+func (f *intField) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case float64:
+		if x != float64(int(x)) {
+			f.bad = string(b)
+			return nil
+		}
+		f.n = int(x)
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil {
+			f.bad = x
+			return nil
+		}
+		f.n = n
+	default:
+		f.bad = string(b)
+	}
+	return nil
 }
