@@ -79,6 +79,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil || opts.Registry == nil || opts.Identify == nil {
 		return nil, errors.New("mistralapi: Options need Store, Registry and Identify")
 	}
+	opts.Registry = withAPIActions(opts.Registry)
 	if len(opts.AdminRoles) == 0 {
 		opts.AdminRoles = []string{"admin"}
 	}
@@ -155,6 +156,10 @@ func (s *Server) routes() {
 	h("POST /v2/cron_triggers", s.createCronTrigger)
 	h("GET /v2/cron_triggers/{id}", s.getCronTrigger)
 	h("DELETE /v2/cron_triggers/{id}", s.deleteCronTrigger)
+	h("GET /v2/event_triggers", s.listEventTriggers)
+	h("POST /v2/event_triggers", s.createEventTrigger)
+	h("GET /v2/event_triggers/{id}", s.getEventTrigger)
+	h("DELETE /v2/event_triggers/{id}", s.deleteEventTrigger)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("The resource could not be found."))
 	})

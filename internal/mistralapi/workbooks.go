@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -276,6 +277,14 @@ func (s *Server) deleteWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 				return badRequest("Can't delete workflow that has cron triggers associated. [workflow_identifier=%s, namespace=%s], [cron_trigger_id(s)=%s]",
 					wf.Name, namespace, t.ID)
 			}
+		}
+		ids, err := s.eventTriggerIDs(wf.ID)
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			return badRequest("Can't delete workflow that has event triggers associated. [workflow_identifier=%s], [event_trigger_id(s)=%s]",
+				wf.Name, strings.Join(ids, ", "))
 		}
 	}
 	for _, wf := range wfs {

@@ -175,3 +175,64 @@ func TestExecutionParams(t *testing.T) {
 		t.Errorf("env tasks: %v", tasks)
 	}
 }
+
+// TestEventTriggers checks the store-only event triggers: create (and
+// Mistral's 400, 404 and 409), get, list, and the 400 on deleting the
+// workflow one uses.
+func TestEventTriggers(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	_, wfs := ts.call(t, tok, "POST", "/v2/workflows", "text/plain", twoWorkflows)
+	wfID := wfs["workflows"].([]any)[1].(map[string]any)["id"].(string)
+	body := `{"workflow_id": "` + wfID + `", "exchange": "openstack", "topic": "notification", "event": "fake.event", "name": ""}`
+	for _, tc := range []struct {
+		name, body string
+		status     int
+	}{
+		{"no event", strings.Replace(body, `"fake.event"`, `""`, 1), http.StatusBadRequest},
+		{"unknown workflow", strings.Replace(body, wfID, "5b4a3c4e-0000-4000-8000-000000000000", 1), http.StatusNotFound},
+	} {
+		if code, b := ts.call(t, tok, "POST", "/v2/event_triggers", "application/json", tc.body); code != tc.status {
+			t.Errorf("%s: %d %v, want %d", tc.name, code, b, tc.status)
+		}
+	}
+	code, tr := ts.call(t, tok, "POST", "/v2/event_triggers", "application/json", body)
+	if code != http.StatusCreated || tr["workflow_id"] != wfID || tr["workflow_input"] != "{}" {
+		t.Fatalf("POST: %d %v", code, tr)
+	}
+	if code, b := ts.call(t, tok, "POST", "/v2/event_triggers", "application/json", body); code != http.StatusConflict {
+		t.Errorf("duplicate: %d %v", code, b)
+	}
+	if code, b := ts.call(t, "p2:member", "GET", "/v2/event_triggers/"+tr["id"].(string), "", ""); code != http.StatusNotFound {
+		t.Errorf("another project's GET: %d %v", code, b)
+	}
+	if code, b := ts.call(t, tok, "GET", "/v2/event_triggers", "", ""); code != http.StatusOK || len(b["event_triggers"].([]any)) != 1 {
+		t.Errorf("list: %d %v", code, b)
+	}
+	if code, b := ts.call(t, tok, "DELETE", "/v2/workflows/"+wfID, "", ""); code != http.StatusBadRequest ||
+		!strings.Contains(b["faultstring"].(string), "Can't delete workflow that has event triggers associated") {
+		t.Errorf("DELETE of the workflow: %d %v", code, b)
+	}
+	if code, _ := ts.call(t, tok, "DELETE", "/v2/event_triggers/"+tr["id"].(string), "", ""); code != http.StatusNoContent {
+		t.Errorf("DELETE: %d", code)
+	}
+	if code, _ := ts.call(t, tok, "DELETE", "/v2/workflows/"+wfID, "", ""); code != http.StatusNoContent {
+		t.Errorf("DELETE of the workflow after its trigger: %d", code)
+	}
+}
+
+// TestAsyncNoopTimesOut checks std.async_noop: with no way to send its
+// result, its task ends with the task's timeout, and the execution in
+// ERROR (tempest's test_task_ex_concurrency).
+func TestAsyncNoopTimesOut(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	const def = "version: '2.0'\nwaits:\n  tasks:\n    task1:\n      action: std.async_noop\n      timeout: 1\n"
+	if code, b := ts.call(t, tok, "POST", "/v2/workflows", "text/plain", def); code != http.StatusCreated {
+		t.Fatalf("POST workflow: %d %v", code, b)
+	}
+	_, ex := ts.call(t, tok, "POST", "/v2/executions", "application/json", `{"workflow_name": "waits"}`)
+	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "ERROR" {
+		t.Errorf("execution: %v", end)
+	}
+}

@@ -337,6 +337,12 @@ func (s *Server) deleteWorkflow(w http.ResponseWriter, r *http.Request, c *calle
 		return badRequest("Can't delete workflow that has cron triggers associated. [workflow_identifier=%s, namespace=%s], [cron_trigger_id(s)=%s]",
 			ident, namespace, strings.Join(ids, ", "))
 	}
+	if ids, err = s.eventTriggerIDs(rec.ID); err != nil {
+		return err
+	} else if len(ids) > 0 {
+		return badRequest("Can't delete workflow that has event triggers associated. [workflow_identifier=%s], [event_trigger_id(s)=%s]",
+			ident, strings.Join(ids, ", "))
+	}
 	if err := s.opts.Store.DeleteRecord(colWorkflows, rec.ID); err != nil {
 		return err
 	}
