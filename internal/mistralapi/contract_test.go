@@ -276,6 +276,7 @@ func TestCronTriggerContract(t *testing.T) {
 		{"pattern 88", `{"name": "t", "workflow_name": "noop_wf", "pattern": "88 * * * *"}`, 400},
 		{"past", `{"name": "t", "workflow_name": "noop_wf", "first_execution_time": "2000-01-01 00:00"}`, 400},
 		{"unknown workflow", `{"name": "t", "workflow_name": "nope", "pattern": "* * * * *"}`, 404},
+		{"date and count without pattern", `{"name": "t", "workflow_name": "nonexist", "first_execution_time": "4242-12-25 13:37", "remaining_executions": "42"}`, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, body := post("p1", tc.body); code != tc.status || body["faultstring"] == nil {

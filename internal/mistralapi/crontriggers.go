@@ -182,6 +182,10 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 	if body.Pattern == "" && first == nil {
 		return badRequest("Pattern or first_execution_time must be specified.")
 	}
+	if body.Pattern == "" && remaining != nil && *remaining > 1 {
+		// Checked before the workflow is looked up, as Mistral does.
+		return badRequest("Pattern must be provided if count is superior to 1.")
+	}
 	ident := body.WorkflowID
 	if ident == "" {
 		ident = body.WorkflowName

@@ -27,6 +27,9 @@ type executionRecord struct {
 	Params            map[string]any `json:"params"`
 	SourceExecutionID string         `json:"source_execution_id,omitempty"`
 	CronTriggerID     string         `json:"cron_trigger_id,omitempty"`
+	// RootExecutionID is set on the records derived for sub-workflow
+	// executions (never stored): the API execution they run under.
+	RootExecutionID string `json:"-"`
 }
 
 // runningExecution is an execution this process runs.
@@ -105,6 +108,9 @@ func (s *Server) getExecutionRecord(id string) (*executionRecord, error) {
 func (s *Server) findExecution(c *caller, id string) (*executionRecord, *workflow.Execution, error) {
 	rec, err := s.getExecutionRecord(id)
 	if err != nil {
+		if sub, serr := s.findSubExecution(c, id); serr == nil {
+			return sub.rec, sub.ex, nil
+		}
 		return nil, nil, err
 	}
 	if !c.admin && rec.ProjectID != c.ProjectID {
@@ -127,7 +133,7 @@ func (s *Server) renderExecution(rec *executionRecord, ex *workflow.Execution, w
 		"id": ex.ID, "workflow_id": rec.WorkflowID, "workflow_name": rec.WorkflowName,
 		"workflow_namespace": rec.WorkflowNamespace, "description": desc, "tags": []string{},
 		"params": jsonString(params), "task_execution_id": nilIfEmpty(ex.ParentTaskID),
-		"root_execution_id": nil, "source_execution_id": nilIfEmpty(rec.SourceExecutionID),
+		"root_execution_id": nilIfEmpty(rec.RootExecutionID), "source_execution_id": nilIfEmpty(rec.SourceExecutionID),
 		"state": string(ex.State), "state_info": nilIfEmpty(ex.StateInfo), "input": jsonString(orEmpty(ex.Input)),
 		"created_at": timestamp(ex.CreatedAt), "updated_at": timestamp(ex.UpdatedAt),
 		"project_id": rec.ProjectID, "published_global": "{}",
@@ -528,7 +534,84 @@ func (s *Server) executions(c *caller, all bool) ([]apiExecution, error) {
 		}
 		out = append(out, apiExecution{&rec, ex})
 	}
-	return out, nil
+	return s.withSubExecutions(out, list)
+}
+
+// withSubExecutions adds to exs the sub-workflow executions the engine
+// recorded under their tasks (ParentTaskID), at any depth, as Mistral
+// lists them: in the root's project, with root_execution_id and
+// task_execution_id.
+func (s *Server) withSubExecutions(exs []apiExecution, list []*workflow.Execution) ([]apiExecution, error) {
+	children := map[string][]*workflow.Execution{}
+	for _, ex := range list {
+		if ex.ParentTaskID != "" {
+			children[ex.ParentTaskID] = append(children[ex.ParentTaskID], ex)
+		}
+	}
+	if len(children) == 0 {
+		return exs, nil
+	}
+	seen := make(map[string]bool, len(exs))
+	for _, e := range exs {
+		seen[e.ex.ID] = true
+	}
+	var wfs []*workflowRecord
+	for i := 0; i < len(exs); i++ { // exs grows as sub-executions are found
+		parent := exs[i]
+		for _, te := range parent.ex.Tasks {
+			for _, child := range children[te.ID] {
+				if seen[child.ID] {
+					continue
+				}
+				seen[child.ID] = true
+				if wfs == nil {
+					var err error
+					if wfs, err = s.workflows(); err != nil {
+						return nil, err
+					}
+				}
+				exs = append(exs, apiExecution{subRecord(parent.rec, child, wfs), child})
+			}
+		}
+	}
+	return exs, nil
+}
+
+// subRecord is the API's view of child, a sub-workflow execution under
+// parent: its workflow is the one of its name in the parent's namespace
+// and project (WORKBOOK.NAME when the parent is a workbook's).
+func subRecord(parent *executionRecord, child *workflow.Execution, wfs []*workflowRecord) *executionRecord {
+	root := parent.RootExecutionID
+	if root == "" {
+		root = parent.ID
+	}
+	rec := &executionRecord{ID: child.ID, ProjectID: parent.ProjectID, WorkflowName: child.WorkflowName,
+		WorkflowNamespace: parent.WorkflowNamespace, Params: child.Params, RootExecutionID: root}
+	for _, w := range wfs {
+		if w.ProjectID != parent.ProjectID || w.Namespace != parent.WorkflowNamespace {
+			continue
+		}
+		if w.Name == child.WorkflowName || (w.Workbook != "" && w.Name == w.Workbook+"."+child.WorkflowName) {
+			rec.WorkflowID, rec.WorkflowName = w.ID, w.Name
+			break
+		}
+	}
+	return rec
+}
+
+// findSubExecution is the sub-workflow execution id under one of the
+// executions c may see.
+func (s *Server) findSubExecution(c *caller, id string) (*apiExecution, error) {
+	exs, err := s.executions(c, c.admin)
+	if err != nil {
+		return nil, err
+	}
+	for i := range exs {
+		if exs[i].ex.ID == id && exs[i].rec.RootExecutionID != "" {
+			return &exs[i], nil
+		}
+	}
+	return nil, notFound("WorkflowExecution not found [id=%s]", id)
 }
 
 // listScope applies Mistral's policy for all_projects and project_id

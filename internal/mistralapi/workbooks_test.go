@@ -81,6 +81,24 @@ func TestWorkbooks(t *testing.T) {
 	if len(list) != 1 || list[0].(map[string]any)["type"] != "WORKFLOW" {
 		t.Errorf("tasks: %v", tasks)
 	}
+	// The sub-workflow's execution is listed under its root, with its task.
+	_, subs := ts.call(t, tok, "GET", "/v2/executions?root_execution_id="+ex["id"].(string), "", "")
+	if names := workflowNames(subs); names != "wb_with_nested_wf.inner_wf" {
+		t.Errorf("sub-executions: %q %v", names, subs)
+	} else {
+		sub := subs["executions"].([]any)[0].(map[string]any)
+		if code, got := ts.call(t, tok, "GET", "/v2/executions/"+sub["id"].(string), "", ""); code != http.StatusOK || got["task_execution_id"] != list[0].(map[string]any)["id"] {
+			t.Errorf("GET sub-execution: %d %v", code, got)
+		}
+	}
+	_, all := ts.call(t, tok, "GET", "/v2/tasks", "", "")
+	var types []string
+	for _, x := range all["tasks"].([]any) {
+		types = append(types, x.(map[string]any)["type"].(string))
+	}
+	if strings.Join(types, ",") != "WORKFLOW,ACTION" {
+		t.Errorf("task types: %v", types)
+	}
 
 	// PUT drops a workflow the definition no longer has and keeps the ids of the others.
 	_, before := ts.call(t, tok, "GET", "/v2/workflows/wb_with_nested_wf.inner_wf", "", "")
@@ -235,4 +253,12 @@ func TestAsyncNoopTimesOut(t *testing.T) {
 	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "ERROR" {
 		t.Errorf("execution: %v", end)
 	}
+}
+
+func workflowNames(body map[string]any) string {
+	var out []string
+	for _, x := range body["executions"].([]any) {
+		out = append(out, x.(map[string]any)["workflow_name"].(string))
+	}
+	return strings.Join(out, ",")
 }
