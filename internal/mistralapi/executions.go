@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -232,6 +233,8 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		return nil, nil, err
 	}
 	snapshot := *ex
+	id := ex.ID
+	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) { s.noteTask(id, te) }
 	ctx, cancel := context.WithCancel(s.ctx)
 	run := &runningExecution{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
@@ -243,6 +246,9 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		defer close(run.done)
 		defer cancel()
 		end := e.Continue(ctx, wf, ex)
+		s.liveMu.Lock()
+		delete(s.live, id)
+		s.liveMu.Unlock()
 		s.mu.Lock()
 		delete(s.running, end.ID)
 		forced, msg := run.forced, run.forcedMsg
@@ -532,9 +538,52 @@ func (s *Server) executions(c *caller, all bool) ([]apiExecution, error) {
 		if ex == nil || (!all && rec.ProjectID != c.ProjectID) {
 			continue
 		}
+		s.withLiveTasks(ex)
 		out = append(out, apiExecution{&rec, ex})
 	}
 	return s.withSubExecutions(out, list)
+}
+
+// noteTask keeps te, a task of the running execution id that just
+// started or ended (called by the engine; it must not block).
+func (s *Server) noteTask(id string, te *workflow.TaskExecution) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	m := s.live[id]
+	if m == nil {
+		m = map[string]*workflow.TaskExecution{}
+		s.live[id] = m
+	}
+	// Only what a task is and its state: its result and what it
+	// published come from the store's snapshots, where secrets are
+	// redacted.
+	te.Result, te.Published = nil, nil
+	m[te.ID] = te
+}
+
+// withLiveTasks adds to ex, an execution read from the store, the tasks
+// of it that have started since its last snapshot.
+func (s *Server) withLiveTasks(ex *workflow.Execution) {
+	if ex.State.Done() {
+		return
+	}
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	live := s.live[ex.ID]
+	if len(live) == 0 {
+		return
+	}
+	have := make(map[string]bool, len(ex.Tasks))
+	for _, te := range ex.Tasks {
+		have[te.ID] = true
+	}
+	for _, te := range live {
+		if !have[te.ID] {
+			cp := *te
+			ex.Tasks = append(ex.Tasks, &cp)
+		}
+	}
+	slices.SortStableFunc(ex.Tasks, func(a, b *workflow.TaskExecution) int { return a.StartedAt.Compare(b.StartedAt) })
 }
 
 // withSubExecutions adds to exs the sub-workflow executions the engine

@@ -70,6 +70,13 @@ type Server struct {
 
 	mu      sync.Mutex // serialises writes that check uniqueness
 	running map[string]*runningExecution
+
+	liveMu sync.Mutex
+	// live are the tasks of running executions as the engine started
+	// them (Engine.OnTask), by execution and task id: the engine records
+	// a snapshot only when a task ends, and Mistral lists a task from
+	// the moment it is scheduled (during its wait-before, say).
+	live map[string]map[string]*workflow.TaskExecution
 }
 
 // New returns a Server over opts.Store. It first ends, in state ERROR, every
@@ -88,7 +95,7 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}}
+	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, live: map[string]map[string]*workflow.TaskExecution{}}
 	if err := s.recoverInterrupted(); err != nil {
 		cancel()
 		return nil, err

@@ -262,3 +262,35 @@ func workflowNames(body map[string]any) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// TestTasksListedWhileWaiting checks that a task is listed from its start,
+// during its wait-before, before the engine records a snapshot with it
+// (tempest's TasksTestsV2 list the tasks right after POST /executions).
+func TestTasksListedWhileWaiting(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	const def = "version: '2.0'\nwf:\n  tasks:\n    hello:\n      action: std.echo output=\"Hello\"\n      wait-before: 1\n"
+	if code, b := ts.call(t, tok, "POST", "/v2/workflows", "text/plain", def); code != http.StatusCreated {
+		t.Fatalf("POST workflow: %d %v", code, b)
+	}
+	_, ex := ts.call(t, tok, "POST", "/v2/executions", "application/json", `{"workflow_name": "wf"}`)
+	id := ex["id"].(string)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	var tasks map[string]any
+	for time.Now().Before(deadline) {
+		_, tasks = ts.call(t, tok, "GET", "/v2/tasks?workflow_execution_id="+id, "", "")
+		if names(tasks, "tasks") != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if names(tasks, "tasks") != "hello" || tasks["tasks"].([]any)[0].(map[string]any)["state"] != "RUNNING" {
+		t.Fatalf("tasks during wait-before: %v", tasks)
+	}
+	if end := ts.waitDone(t, tok, id); end["state"] != "SUCCESS" {
+		t.Fatalf("execution: %v", end)
+	}
+	if _, tasks = ts.call(t, tok, "GET", "/v2/tasks?workflow_execution_id="+id, "", ""); names(tasks, "tasks") != "hello" {
+		t.Errorf("tasks at the end: %v", tasks)
+	}
+}
