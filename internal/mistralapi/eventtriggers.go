@@ -108,9 +108,9 @@ func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil || wf.ID != body.WorkflowID {
 		return notFound("Workflow not found [workflow_id=%s]", body.WorkflowID)
 	}
-	file, err := workflow.Load("definition", []byte(wf.Definition), s.opts.Registry)
+	_, file, err := s.loadDefinition(c, wf.Definition, wf.Namespace)
 	if err != nil {
-		return badRequest("Invalid DSL: %v", err)
+		return err
 	}
 	if spec := file.Workflow(wf.Name); spec != nil {
 		e := &workflow.Engine{Registry: s.opts.Registry, File: file}

@@ -179,9 +179,9 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if err != nil {
 		return nil, nil, err
 	}
-	file, err := workflow.Load("definition", []byte(wfRec.Definition), s.opts.Registry)
+	_, file, err := s.loadDefinition(c, wfRec.Definition, wfRec.Namespace)
 	if err != nil {
-		return nil, nil, badRequest("Invalid DSL: %v", err)
+		return nil, nil, err
 	}
 	wf := file.Workflow(wfRec.Name)
 	if wf == nil {
@@ -627,22 +627,38 @@ func (s *Server) withSubExecutions(exs []apiExecution, list []*workflow.Executio
 }
 
 // subRecord is the API's view of child, a sub-workflow execution under
-// parent: its workflow is the one of its name in the parent's namespace
-// and project (WORKBOOK.NAME when the parent is a workbook's).
+// parent: it runs in the parent's namespace (params.namespace), and its
+// workflow is the one of its name there, else in the default namespace
+// (WORKBOOK.NAME when the parent is a workbook's), as withExternal
+// resolved it.
 func subRecord(parent *executionRecord, child *workflow.Execution, wfs []*workflowRecord) *executionRecord {
 	root := parent.RootExecutionID
 	if root == "" {
 		root = parent.ID
 	}
+	ns, _ := parent.Params["namespace"].(string)
+	params := map[string]any{}
+	for k, v := range child.Params {
+		params[k] = v
+	}
+	params["namespace"] = ns
 	rec := &executionRecord{ID: child.ID, ProjectID: parent.ProjectID, WorkflowName: child.WorkflowName,
-		WorkflowNamespace: parent.WorkflowNamespace, Params: child.Params, RootExecutionID: root}
+		WorkflowNamespace: ns, Params: params, RootExecutionID: root}
+	parentWB := ""
 	for _, w := range wfs {
-		if w.ProjectID != parent.ProjectID || w.Namespace != parent.WorkflowNamespace {
-			continue
+		if w.ID == parent.WorkflowID {
+			parentWB = w.Workbook
 		}
-		if w.Name == child.WorkflowName || (w.Workbook != "" && w.Name == w.Workbook+"."+child.WorkflowName) {
-			rec.WorkflowID, rec.WorkflowName = w.ID, w.Name
-			break
+	}
+	for _, try := range []string{ns, ""} {
+		for _, w := range wfs {
+			if w.ProjectID != parent.ProjectID || w.Namespace != try {
+				continue
+			}
+			if (parentWB == "" && w.Name == child.WorkflowName) || (parentWB != "" && w.Name == parentWB+"."+child.WorkflowName) {
+				rec.WorkflowID, rec.WorkflowName, rec.WorkflowNamespace = w.ID, w.Name, w.Namespace
+				return rec
+			}
 		}
 	}
 	return rec

@@ -92,8 +92,8 @@ func renderWorkbook(wb *workbookRecord) resource {
 
 // loadWorkbook parses a workbook definition (name:, workflows:); 400 for
 // anything else.
-func (s *Server) loadWorkbook(src string) (*workflow.File, error) {
-	f, err := s.loadDefinition(src)
+func (s *Server) loadWorkbook(c *caller, src, namespace string) (*workflow.File, error) {
+	f, _, err := s.loadDefinition(c, src, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (s *Server) createWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	f, err := s.loadWorkbook(string(body))
+	f, err := s.loadWorkbook(c, string(body), namespace)
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func (s *Server) updateWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	f, err := s.loadWorkbook(string(body))
+	f, err := s.loadWorkbook(c, string(body), namespace)
 	if err != nil {
 		return err
 	}
