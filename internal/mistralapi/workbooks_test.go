@@ -294,3 +294,62 @@ func TestTasksListedWhileWaiting(t *testing.T) {
 		t.Errorf("tasks at the end: %v", tasks)
 	}
 }
+
+// TestNestedAcrossNamespaces follows tempest's
+// test_workflow_execution_of_nested_workflows_within_namespace: each
+// workflow in its own definition, sub-workflows resolved in the
+// execution's namespace first, then in the default one; the chain is
+// walked through task_execution_id, workflow_execution_id and
+// action_executions.
+func TestNestedAcrossNamespaces(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	low := "version: '2.0'\nlowest_level_wf:\n  tasks:\n    noop_task:\n      action: std.noop\n"
+	middle := "version: '2.0'\nmiddle_wf:\n  tasks:\n    run_low:\n      workflow: lowest_level_wf\n"
+	top := "version: '2.0'\ntop_level_wf:\n  tasks:\n    run_middle:\n      workflow: middle_wf\n"
+	for _, d := range []struct{ def, ns string }{{low, ""}, {low, "abc"}, {middle, ""}, {top, ""}, {top, "abc"}} {
+		if code, b := ts.call(t, tok, "POST", "/v2/workflows?namespace="+d.ns, "text/plain", d.def); code != http.StatusCreated {
+			t.Fatalf("POST workflow in %q: %d %v", d.ns, code, b)
+		}
+	}
+	if code, b := ts.call(t, tok, "POST", "/v2/workflows", "text/plain", strings.Replace(top, "middle_wf\n", "nowhere_wf\n", 1)); code != http.StatusBadRequest {
+		t.Errorf("a sub-workflow defined nowhere: %d %v", code, b)
+	}
+	_, ex := ts.call(t, tok, "POST", "/v2/executions", "application/json", `{"workflow_name": "top_level_wf", "workflow_namespace": "abc"}`)
+	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "SUCCESS" || !strings.Contains(end["params"].(string), `"namespace":"abc"`) {
+		t.Fatalf("execution: %v", end)
+	}
+	first := func(path, key string) map[string]any {
+		t.Helper()
+		code, b := ts.call(t, tok, "GET", path, "", "")
+		list, _ := b[key].([]any)
+		if code != http.StatusOK || len(list) == 0 {
+			t.Fatalf("GET %s: %d %v", path, code, b)
+		}
+		return list[0].(map[string]any)
+	}
+	task := first("/v2/tasks?workflow_execution_id="+ex["id"].(string), "tasks")
+	mid := first("/v2/executions?task_execution_id="+task["id"].(string), "executions")
+	if mid["workflow_name"] != "middle_wf" || mid["workflow_namespace"] != "" || !strings.Contains(mid["params"].(string), `"namespace":"abc"`) {
+		t.Errorf("middle execution: %v", mid)
+	}
+	task = first("/v2/tasks?workflow_execution_id="+mid["id"].(string), "tasks")
+	lowEx := first("/v2/executions?task_execution_id="+task["id"].(string), "executions")
+	if lowEx["workflow_name"] != "lowest_level_wf" || lowEx["workflow_namespace"] != "abc" {
+		t.Errorf("lowest execution: %v", lowEx)
+	}
+	task = first("/v2/tasks?workflow_execution_id="+lowEx["id"].(string), "tasks")
+	if task["workflow_namespace"] != "abc" {
+		t.Errorf("lowest task: %v", task)
+	}
+	ae := first("/v2/action_executions?task_execution_id="+task["id"].(string), "action_executions")
+	if ae["workflow_name"] != "lowest_level_wf" || ae["workflow_namespace"] != "abc" || ae["name"] != "std.noop" || ae["output"] != nil {
+		t.Errorf("action execution: %v", ae)
+	}
+	if code, got := ts.call(t, tok, "GET", "/v2/action_executions/"+ae["id"].(string), "", ""); code != http.StatusOK || got["output"] != `{"result":null}` {
+		t.Errorf("GET action execution: %d %v", code, got)
+	}
+	if code, _ := ts.call(t, tok, "GET", "/v2/action_executions/nonexist", "", ""); code != http.StatusNotFound {
+		t.Errorf("GET unknown action execution: %d", code)
+	}
+}
