@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -234,7 +235,12 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	}
 	snapshot := *ex
 	id := ex.ID
-	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) { s.noteTask(id, te) }
+	started := make(chan struct{})
+	var once sync.Once
+	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) {
+		s.noteTask(id, te)
+		once.Do(func() { close(started) })
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	run := &runningExecution{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
@@ -264,6 +270,14 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		}
 		s.log.Info("execution ended", "execution", end.ID, "workflow", end.WorkflowName, "project", rec.ProjectID, "state", end.State)
 	}()
+	// Mistral creates the first tasks before it answers: wait (briefly)
+	// until the engine has started one, so that a client listing the
+	// tasks right after POST sees them.
+	select {
+	case <-started:
+	case <-run.done:
+	case <-time.After(firstTaskWait):
+	}
 	return rec, &snapshot, nil
 }
 
@@ -372,6 +386,9 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, c *caller)
 	writeJSON(w, http.StatusOK, s.renderExecution(rec, ex, true))
 	return nil
 }
+
+// firstTaskWait bounds how long start waits for the first task.
+const firstTaskWait = time.Second
 
 // stopWait bounds how long PUT and DELETE wait for a cancelled execution
 // to end.
