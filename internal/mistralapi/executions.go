@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,7 +189,7 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if wf == nil {
 		return nil, nil, fmt.Errorf("mistralapi: workflow %s is not in its own definition", wfRec.Name)
 	}
-	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: s.opts.Store}
+	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: recorder{s}}
 	ep, err := engineParams(wf, req.Params)
 	if err != nil {
 		return nil, nil, err
@@ -237,9 +238,19 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	id := ex.ID
 	started := make(chan struct{})
 	var once sync.Once
+	var sub chan struct{} // the first task's sub-workflow started a task
 	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) {
+		once.Do(func() {
+			if strings.HasPrefix(te.Action, "workflow:") {
+				// Registered before the engine starts the sub-workflow.
+				sub = make(chan struct{})
+				s.liveMu.Lock()
+				s.subStarted[te.ID] = sub
+				s.liveMu.Unlock()
+			}
+			close(started)
+		})
 		s.noteTask(id, te)
-		once.Do(func() { close(started) })
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	run := &runningExecution{cancel: cancel, done: make(chan struct{})}
@@ -273,10 +284,28 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	// Mistral creates the first tasks before it answers: wait (briefly)
 	// until the engine has started one, so that a client listing the
 	// tasks right after POST sees them.
+	// When that task is a sub-workflow, wait for the sub-workflow's
+	// first task too (tempest's test_task_type lists both at once).
+	deadline := time.NewTimer(firstTaskWait)
+	defer deadline.Stop()
 	select {
 	case <-started:
+		if sub != nil {
+			select {
+			case <-sub:
+			case <-run.done:
+			case <-deadline.C:
+			}
+			s.liveMu.Lock()
+			for k, ch := range s.subStarted {
+				if ch == sub {
+					delete(s.subStarted, k)
+				}
+			}
+			s.liveMu.Unlock()
+		}
 	case <-run.done:
-	case <-time.After(firstTaskWait):
+	case <-deadline.C:
 	}
 	return rec, &snapshot, nil
 }
@@ -559,6 +588,24 @@ func (s *Server) executions(c *caller, all bool) ([]apiExecution, error) {
 		out = append(out, apiExecution{&rec, ex})
 	}
 	return s.withSubExecutions(out, list)
+}
+
+// recorder is the engine's Recorder for the API's executions: the store,
+// and the signal start waits for when a sub-workflow records its first
+// task.
+type recorder struct{ s *Server }
+
+func (r recorder) Record(ctx context.Context, ex *workflow.Execution) error {
+	err := r.s.opts.Store.Record(ctx, ex)
+	if ex.ParentTaskID != "" && len(ex.Tasks) > 0 {
+		r.s.liveMu.Lock()
+		if ch, ok := r.s.subStarted[ex.ParentTaskID]; ok {
+			close(ch)
+			delete(r.s.subStarted, ex.ParentTaskID)
+		}
+		r.s.liveMu.Unlock()
+	}
+	return err
 }
 
 // noteTask keeps te, a task of the running execution id that just

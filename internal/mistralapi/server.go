@@ -77,6 +77,9 @@ type Server struct {
 	// a snapshot only when a task ends, and Mistral lists a task from
 	// the moment it is scheduled (during its wait-before, say).
 	live map[string]map[string]*workflow.TaskExecution
+	// subStarted are signalled (closed) when the sub-workflow execution
+	// of a task, by the task's id, records its first task (see start).
+	subStarted map[string]chan struct{}
 }
 
 // New returns a Server over opts.Store. It first ends, in state ERROR, every
@@ -95,7 +98,7 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, live: map[string]map[string]*workflow.TaskExecution{}}
+	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, live: map[string]map[string]*workflow.TaskExecution{}, subStarted: map[string]chan struct{}{}}
 	if err := s.recoverInterrupted(); err != nil {
 		cancel()
 		return nil, err

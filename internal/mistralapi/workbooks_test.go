@@ -73,6 +73,12 @@ func TestWorkbooks(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("POST execution: %d %v", code, ex)
 	}
+	// POST answered once the sub-workflow's first task was recorded:
+	// both tasks are listed at once (tempest's test_task_type).
+	_, now := ts.call(t, tok, "GET", "/v2/tasks", "", "")
+	if len(now["tasks"].([]any)) != 2 {
+		t.Errorf("tasks right after POST: %v", now)
+	}
 	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "SUCCESS" {
 		t.Fatalf("execution: %v", end)
 	}

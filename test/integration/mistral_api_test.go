@@ -70,10 +70,12 @@ echo $! > "$PIDDIR/ff.pid"
 	counts := map[string]int{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		status, id, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		if !ok {
+		// "fail     mistral_tempest_tests...": the status is padded.
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 2 {
 			continue
 		}
+		status, id := fields[0], fields[1]
 		counts[status]++
 		id = strings.SplitN(id, "[", 2)[0]
 		if status == "fail" && mustPassTest(id) {
