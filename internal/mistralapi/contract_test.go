@@ -106,6 +106,7 @@ func TestListContract(t *testing.T) {
 		{"limit -1", "p1", "limit=-1", 400, "", "Limit must be positive", ""},
 		{"sort dir", "p1", "sort_keys=name&sort_dirs=up", 400, "", "Unknown sort direction, must be 'desc' or 'asc'.", ""},
 		{"more dirs", "p1", "sort_keys=name&sort_dirs=asc,desc", 400, "", "Length of sort_keys must be equal or greater than sort_dirs.", ""},
+		{"duplicate sort keys", "p1", "limit=1&sort_keys=id,id&sort_dirs=asc,asc", 400, "", "Length of sort_keys must be equal or greater than sort_dirs.", ""},
 		{"bad field", "p1", "fields=nope", 400, "", "Some fields do not exist  [nope]", ""},
 		{"unknown marker", "p1", "marker=nope", 404, "", "not found", ""},
 	} {
@@ -275,6 +276,7 @@ func TestCronTriggerContract(t *testing.T) {
 		{"pattern 88", `{"name": "t", "workflow_name": "noop_wf", "pattern": "88 * * * *"}`, 400},
 		{"past", `{"name": "t", "workflow_name": "noop_wf", "first_execution_time": "2000-01-01 00:00"}`, 400},
 		{"unknown workflow", `{"name": "t", "workflow_name": "nope", "pattern": "* * * * *"}`, 404},
+		{"date and count without pattern", `{"name": "t", "workflow_name": "nonexist", "first_execution_time": "4242-12-25 13:37", "remaining_executions": "42"}`, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, body := post("p1", tc.body); code != tc.status || body["faultstring"] == nil {
@@ -295,6 +297,10 @@ func TestCronTriggerContract(t *testing.T) {
 	}
 	if code, _ := post("p1", strings.Replace(in, `"t1"`, `"t2"`, 1)); code != 409 {
 		t.Fatalf("identical trigger, another name: %d, want 409", code)
+	}
+	// tempest sends the count as a string ("42"), which wsme converts.
+	if code, body := post("p1", strings.Replace(in, `"t1"`, `"t3"`, 1)[:len(in)-2]+`"2"}`); code != 409 {
+		t.Fatalf("identical trigger, count as a string: %d %v, want 409", code, body)
 	}
 	if code, _ := post("p2", in); code != 201 {
 		t.Fatalf("same name in another project (public workflow): %d, want 201", code)

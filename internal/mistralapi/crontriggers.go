@@ -147,10 +147,17 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 		WorkflowParams      jsonField `json:"workflow_params"`
 		Pattern             string    `json:"pattern"`
 		FirstExecutionTime  *string   `json:"first_execution_time"`
-		RemainingExecutions *int      `json:"remaining_executions"`
+		RemainingExecutions *intField `json:"remaining_executions"`
 	}
 	if err := decodeJSON(r, &body); err != nil {
 		return err
+	}
+	var remaining *int
+	if body.RemainingExecutions != nil {
+		if body.RemainingExecutions.bad != "" {
+			return badRequest("Invalid input for field/attribute remaining_executions. Value: '%s'. unable to convert to int", body.RemainingExecutions.bad)
+		}
+		remaining = &body.RemainingExecutions.n
 	}
 	input, err := body.WorkflowInput.object("workflow_input")
 	if err != nil {
@@ -163,8 +170,8 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 	if body.Name == "" {
 		return badRequest("Cron trigger name must be provided.")
 	}
-	if body.RemainingExecutions != nil && *body.RemainingExecutions < 1 {
-		return badRequest("Invalid input for field/attribute remaining_executions. Value: '%d'. Value should be greater or equal to 1", *body.RemainingExecutions)
+	if remaining != nil && *remaining < 1 {
+		return badRequest("Invalid input for field/attribute remaining_executions. Value: '%d'. Value should be greater or equal to 1", *remaining)
 	}
 	var first *time.Time
 	if body.FirstExecutionTime != nil && *body.FirstExecutionTime != "" {
@@ -174,6 +181,10 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	if body.Pattern == "" && first == nil {
 		return badRequest("Pattern or first_execution_time must be specified.")
+	}
+	if body.Pattern == "" && remaining != nil && *remaining > 1 {
+		// Checked before the workflow is looked up, as Mistral does.
+		return badRequest("Pattern must be provided if count is superior to 1.")
 	}
 	ident := body.WorkflowID
 	if ident == "" {
@@ -189,8 +200,8 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	rec := &cronRecord{Name: body.Name, ProjectID: c.ProjectID, WorkflowID: wf.ID, WorkflowName: wf.Name,
 		WorkflowNamespace: wf.Namespace, WorkflowInput: input, WorkflowParams: params, Pattern: body.Pattern,
-		FirstExecutionTime: first, RemainingExecutions: body.RemainingExecutions}
-	sched, err := workflow.NewCronTrigger(rec.storeName(), body.Pattern, first, body.RemainingExecutions, s.now())
+		FirstExecutionTime: first, RemainingExecutions: remaining}
+	sched, err := workflow.NewCronTrigger(rec.storeName(), body.Pattern, first, remaining, s.now())
 	if err != nil {
 		return badRequest("%s", strings.TrimPrefix(err.Error(), "cron trigger "+rec.storeName()+": "))
 	}

@@ -17,8 +17,15 @@
 // Workflows (POST and PUT text/plain, GET list and one by name or id,
 // DELETE, POST /workflows/validate), executions (POST answers 201 RUNNING
 // and runs in the background; GET list and one; PUT description or state;
-// DELETE), tasks (GET list and one, /executions/{id}/tasks) and cron
-// triggers (POST, GET list and one, DELETE). Lists take Mistral's limit,
+// DELETE; params.env, and params.task_name for reverse workflows),
+// workbooks (POST and PUT text/plain, GET list and one, DELETE; their
+// workflows are named WORKBOOK.WORKFLOW), tasks (GET list and one,
+// /executions/{id}/tasks), action executions (read-only, one per ACTION
+// task run), cron triggers (POST, GET list and one, DELETE) and event
+// triggers (kept, never fired). Sub-workflows resolve across definitions
+// (the execution's namespace, then the default one), and their executions
+// are listed under their root (root_execution_id, task_execution_id).
+// Lists take Mistral's limit,
 // marker, sort_keys, sort_dirs, fields and filters (eq: neq: in: nin: gt:
 // gte: lt: lte: has:), and answer an absolute next link when a limit
 // filled the page. Errors are Mistral's {faultcode, faultstring,
@@ -41,9 +48,9 @@
 //
 // # Durability
 //
-// Definitions, executions and cron triggers live in the workflow/store
-// file (collections mistral_workflows, mistral_executions,
-// mistral_cron_triggers beside the engine's executions and the store's
+// Definitions, executions and triggers live in the workflow/store file
+// (collections mistral_workflows, mistral_workbooks, mistral_executions,
+// mistral_cron_triggers, mistral_event_triggers beside the engine's executions and the store's
 // triggers, which `fernetflow execution list` and `crontrigger list` also
 // show). An execution runs in the process that started it: New ends in
 // ERROR, with a state_info saying so, every execution of the API that a

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -27,6 +30,9 @@ type executionRecord struct {
 	Params            map[string]any `json:"params"`
 	SourceExecutionID string         `json:"source_execution_id,omitempty"`
 	CronTriggerID     string         `json:"cron_trigger_id,omitempty"`
+	// RootExecutionID is set on the records derived for sub-workflow
+	// executions (never stored): the API execution they run under.
+	RootExecutionID string `json:"-"`
 }
 
 // runningExecution is an execution this process runs.
@@ -105,6 +111,9 @@ func (s *Server) getExecutionRecord(id string) (*executionRecord, error) {
 func (s *Server) findExecution(c *caller, id string) (*executionRecord, *workflow.Execution, error) {
 	rec, err := s.getExecutionRecord(id)
 	if err != nil {
+		if sub, serr := s.findSubExecution(c, id); serr == nil {
+			return sub.rec, sub.ex, nil
+		}
 		return nil, nil, err
 	}
 	if !c.admin && rec.ProjectID != c.ProjectID {
@@ -127,7 +136,7 @@ func (s *Server) renderExecution(rec *executionRecord, ex *workflow.Execution, w
 		"id": ex.ID, "workflow_id": rec.WorkflowID, "workflow_name": rec.WorkflowName,
 		"workflow_namespace": rec.WorkflowNamespace, "description": desc, "tags": []string{},
 		"params": jsonString(params), "task_execution_id": nilIfEmpty(ex.ParentTaskID),
-		"root_execution_id": nil, "source_execution_id": nilIfEmpty(rec.SourceExecutionID),
+		"root_execution_id": nilIfEmpty(rec.RootExecutionID), "source_execution_id": nilIfEmpty(rec.SourceExecutionID),
 		"state": string(ex.State), "state_info": nilIfEmpty(ex.StateInfo), "input": jsonString(orEmpty(ex.Input)),
 		"created_at": timestamp(ex.CreatedAt), "updated_at": timestamp(ex.UpdatedAt),
 		"project_id": rec.ProjectID, "published_global": "{}",
@@ -172,16 +181,20 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if err != nil {
 		return nil, nil, err
 	}
-	file, err := workflow.Load("definition", []byte(wfRec.Definition), s.opts.Registry)
+	_, file, err := s.loadDefinition(c, wfRec.Definition, wfRec.Namespace)
 	if err != nil {
-		return nil, nil, badRequest("Invalid DSL: %v", err)
+		return nil, nil, err
 	}
 	wf := file.Workflow(wfRec.Name)
 	if wf == nil {
 		return nil, nil, fmt.Errorf("mistralapi: workflow %s is not in its own definition", wfRec.Name)
 	}
-	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: s.opts.Store}
-	ex, err := e.Start(wf, req.Input)
+	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: recorder{s}}
+	ep, err := engineParams(wf, req.Params)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex, err := e.StartWith(wf, req.Input, ep)
 	if err != nil {
 		return nil, nil, badRequest("Invalid input [name=%s, class=mistral.workflow, %v]", wfRec.Name, err)
 	}
@@ -199,6 +212,14 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if _, ok := params["env"]; !ok {
 		params["env"] = map[string]any{}
 	}
+	if ep.TaskName != "" {
+		params["task_name"] = ep.TaskName
+	}
+	for k, v := range params {
+		if k != "env" { // the engine's is normalized
+			ex.Params[k] = v
+		}
+	}
 	rec := &executionRecord{ID: ex.ID, ProjectID: c.ProjectID, WorkflowID: wfRec.ID, WorkflowName: wfRec.Name,
 		WorkflowNamespace: wfRec.Namespace, Description: req.Description, Params: params,
 		SourceExecutionID: req.SourceExecutionID, CronTriggerID: req.CronTriggerID}
@@ -214,6 +235,23 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		return nil, nil, err
 	}
 	snapshot := *ex
+	id := ex.ID
+	started := make(chan struct{})
+	var once sync.Once
+	var sub chan struct{} // the first task's sub-workflow started a task
+	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) {
+		once.Do(func() {
+			if strings.HasPrefix(te.Action, "workflow:") {
+				// Registered before the engine starts the sub-workflow.
+				sub = make(chan struct{})
+				s.liveMu.Lock()
+				s.subStarted[te.ID] = sub
+				s.liveMu.Unlock()
+			}
+			close(started)
+		})
+		s.noteTask(id, te)
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	run := &runningExecution{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
@@ -225,6 +263,9 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		defer close(run.done)
 		defer cancel()
 		end := e.Continue(ctx, wf, ex)
+		s.liveMu.Lock()
+		delete(s.live, id)
+		s.liveMu.Unlock()
 		s.mu.Lock()
 		delete(s.running, end.ID)
 		forced, msg := run.forced, run.forcedMsg
@@ -240,7 +281,65 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		}
 		s.log.Info("execution ended", "execution", end.ID, "workflow", end.WorkflowName, "project", rec.ProjectID, "state", end.State)
 	}()
+	// Mistral creates the first tasks before it answers: wait (briefly)
+	// until the engine has started one, so that a client listing the
+	// tasks right after POST sees them.
+	// When that task is a sub-workflow, wait for the sub-workflow's
+	// first task too (tempest's test_task_type lists both at once).
+	deadline := time.NewTimer(firstTaskWait)
+	defer deadline.Stop()
+	select {
+	case <-started:
+		if sub != nil {
+			select {
+			case <-sub:
+			case <-run.done:
+			case <-deadline.C:
+			}
+			s.liveMu.Lock()
+			for k, ch := range s.subStarted {
+				if ch == sub {
+					delete(s.subStarted, k)
+				}
+			}
+			s.liveMu.Unlock()
+		}
+	case <-run.done:
+	case <-deadline.C:
+	}
 	return rec, &snapshot, nil
+}
+
+// engineParams are the engine's parameters from an execution's params:
+// env (an object) and, for a reverse workflow, task_name, checked as
+// Mistral checks them (400 for a missing or unknown target task).
+func engineParams(wf *workflow.Workflow, params map[string]any) (workflow.Params, error) {
+	var p workflow.Params
+	if v, ok := params["env"]; ok && v != nil {
+		env, ok := v.(map[string]any)
+		if !ok {
+			return p, badRequest("Invalid input for field/attribute params: env must be a JSON object")
+		}
+		p.Env = env
+	}
+	if v, ok := params["task_name"]; ok && v != nil {
+		name, ok := v.(string)
+		if !ok {
+			return p, badRequest("Invalid input for field/attribute params: task_name must be a string")
+		}
+		p.TaskName = name
+	}
+	if !wf.Reverse {
+		p.TaskName = ""
+		return p, nil
+	}
+	if p.TaskName == "" {
+		return p, badRequest("Invalid input [name=%s, class=mistral.workflow.reverse_workflow, task_name is required for a reverse workflow]", wf.Name)
+	}
+	if wf.Task(p.TaskName) == nil {
+		return p, badRequest("Invalid task name [wf_spec=%s, task_name=%s]", wf.Name, p.TaskName)
+	}
+	return p, nil
 }
 
 // createExecution is POST /v2/executions: 201 with state RUNNING; the
@@ -316,6 +415,9 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, c *caller)
 	writeJSON(w, http.StatusOK, s.renderExecution(rec, ex, true))
 	return nil
 }
+
+// firstTaskWait bounds how long start waits for the first task.
+const firstTaskWait = time.Second
 
 // stopWait bounds how long PUT and DELETE wait for a cancelled execution
 // to end.
@@ -482,9 +584,163 @@ func (s *Server) executions(c *caller, all bool) ([]apiExecution, error) {
 		if ex == nil || (!all && rec.ProjectID != c.ProjectID) {
 			continue
 		}
+		s.withLiveTasks(ex)
 		out = append(out, apiExecution{&rec, ex})
 	}
-	return out, nil
+	return s.withSubExecutions(out, list)
+}
+
+// recorder is the engine's Recorder for the API's executions: the store,
+// and the signal start waits for when a sub-workflow records its first
+// task.
+type recorder struct{ s *Server }
+
+func (r recorder) Record(ctx context.Context, ex *workflow.Execution) error {
+	err := r.s.opts.Store.Record(ctx, ex)
+	if ex.ParentTaskID != "" && len(ex.Tasks) > 0 {
+		r.s.liveMu.Lock()
+		if ch, ok := r.s.subStarted[ex.ParentTaskID]; ok {
+			close(ch)
+			delete(r.s.subStarted, ex.ParentTaskID)
+		}
+		r.s.liveMu.Unlock()
+	}
+	return err
+}
+
+// noteTask keeps te, a task of the running execution id that just
+// started or ended (called by the engine; it must not block).
+func (s *Server) noteTask(id string, te *workflow.TaskExecution) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	m := s.live[id]
+	if m == nil {
+		m = map[string]*workflow.TaskExecution{}
+		s.live[id] = m
+	}
+	// Only what a task is and its state: its result and what it
+	// published come from the store's snapshots, where secrets are
+	// redacted.
+	te.Result, te.Published = nil, nil
+	m[te.ID] = te
+}
+
+// withLiveTasks adds to ex, an execution read from the store, the tasks
+// of it that have started since its last snapshot.
+func (s *Server) withLiveTasks(ex *workflow.Execution) {
+	if ex.State.Done() {
+		return
+	}
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	live := s.live[ex.ID]
+	if len(live) == 0 {
+		return
+	}
+	have := make(map[string]bool, len(ex.Tasks))
+	for _, te := range ex.Tasks {
+		have[te.ID] = true
+	}
+	for _, te := range live {
+		if !have[te.ID] {
+			cp := *te
+			ex.Tasks = append(ex.Tasks, &cp)
+		}
+	}
+	slices.SortStableFunc(ex.Tasks, func(a, b *workflow.TaskExecution) int { return a.StartedAt.Compare(b.StartedAt) })
+}
+
+// withSubExecutions adds to exs the sub-workflow executions the engine
+// recorded under their tasks (ParentTaskID), at any depth, as Mistral
+// lists them: in the root's project, with root_execution_id and
+// task_execution_id.
+func (s *Server) withSubExecutions(exs []apiExecution, list []*workflow.Execution) ([]apiExecution, error) {
+	children := map[string][]*workflow.Execution{}
+	for _, ex := range list {
+		if ex.ParentTaskID != "" {
+			children[ex.ParentTaskID] = append(children[ex.ParentTaskID], ex)
+		}
+	}
+	if len(children) == 0 {
+		return exs, nil
+	}
+	seen := make(map[string]bool, len(exs))
+	for _, e := range exs {
+		seen[e.ex.ID] = true
+	}
+	var wfs []*workflowRecord
+	for i := 0; i < len(exs); i++ { // exs grows as sub-executions are found
+		parent := exs[i]
+		for _, te := range parent.ex.Tasks {
+			for _, child := range children[te.ID] {
+				if seen[child.ID] {
+					continue
+				}
+				seen[child.ID] = true
+				if wfs == nil {
+					var err error
+					if wfs, err = s.workflows(); err != nil {
+						return nil, err
+					}
+				}
+				exs = append(exs, apiExecution{subRecord(parent.rec, child, wfs), child})
+			}
+		}
+	}
+	return exs, nil
+}
+
+// subRecord is the API's view of child, a sub-workflow execution under
+// parent: it runs in the parent's namespace (params.namespace), and its
+// workflow is the one of its name there, else in the default namespace
+// (WORKBOOK.NAME when the parent is a workbook's), as withExternal
+// resolved it.
+func subRecord(parent *executionRecord, child *workflow.Execution, wfs []*workflowRecord) *executionRecord {
+	root := parent.RootExecutionID
+	if root == "" {
+		root = parent.ID
+	}
+	ns, _ := parent.Params["namespace"].(string)
+	params := map[string]any{}
+	for k, v := range child.Params {
+		params[k] = v
+	}
+	params["namespace"] = ns
+	rec := &executionRecord{ID: child.ID, ProjectID: parent.ProjectID, WorkflowName: child.WorkflowName,
+		WorkflowNamespace: ns, Params: params, RootExecutionID: root}
+	parentWB := ""
+	for _, w := range wfs {
+		if w.ID == parent.WorkflowID {
+			parentWB = w.Workbook
+		}
+	}
+	for _, try := range []string{ns, ""} {
+		for _, w := range wfs {
+			if w.ProjectID != parent.ProjectID || w.Namespace != try {
+				continue
+			}
+			if (parentWB == "" && w.Name == child.WorkflowName) || (parentWB != "" && w.Name == parentWB+"."+child.WorkflowName) {
+				rec.WorkflowID, rec.WorkflowName, rec.WorkflowNamespace = w.ID, w.Name, w.Namespace
+				return rec
+			}
+		}
+	}
+	return rec
+}
+
+// findSubExecution is the sub-workflow execution id under one of the
+// executions c may see.
+func (s *Server) findSubExecution(c *caller, id string) (*apiExecution, error) {
+	exs, err := s.executions(c, c.admin)
+	if err != nil {
+		return nil, err
+	}
+	for i := range exs {
+		if exs[i].ex.ID == id && exs[i].rec.RootExecutionID != "" {
+			return &exs[i], nil
+		}
+	}
+	return nil, notFound("WorkflowExecution not found [id=%s]", id)
 }
 
 // listScope applies Mistral's policy for all_projects and project_id

@@ -160,7 +160,8 @@ func parseList(q url.Values, k listKind) (*listParams, error) {
 		p.limit = n
 	}
 	p.marker = q.Get("marker")
-	p.sortKeys = splitList(q.Get("sort_keys"))
+	// sort_keys and fields are Mistral's uniquelist: duplicates dropped.
+	p.sortKeys = uniqueList(q.Get("sort_keys"))
 	if len(p.sortKeys) == 0 {
 		p.sortKeys = []string{"created_at"}
 	}
@@ -186,7 +187,7 @@ func parseList(q url.Values, k listKind) (*listParams, error) {
 		p.sortKeys = append(p.sortKeys, "id")
 		p.sortDirs = append(p.sortDirs, "asc")
 	}
-	p.fields = splitList(q.Get("fields"))
+	p.fields = uniqueList(q.Get("fields"))
 	if len(p.fields) > 0 {
 		if !slices.Contains(p.fields, "id") {
 			p.fields = append([]string{"id"}, p.fields...)
@@ -221,6 +222,17 @@ func parseList(q url.Values, k listKind) (*listParams, error) {
 		p.filters = append(p.filters, parseFilter(key, q.Get(key)))
 	}
 	return p, nil
+}
+
+// uniqueList is splitList without repeated items (the first kept).
+func uniqueList(s string) []string {
+	var out []string
+	for _, f := range splitList(s) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func splitList(s string) []string {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,16 @@ type Server struct {
 
 	mu      sync.Mutex // serialises writes that check uniqueness
 	running map[string]*runningExecution
+
+	liveMu sync.Mutex
+	// live are the tasks of running executions as the engine started
+	// them (Engine.OnTask), by execution and task id: the engine records
+	// a snapshot only when a task ends, and Mistral lists a task from
+	// the moment it is scheduled (during its wait-before, say).
+	live map[string]map[string]*workflow.TaskExecution
+	// subStarted are signalled (closed) when the sub-workflow execution
+	// of a task, by the task's id, records its first task (see start).
+	subStarted map[string]chan struct{}
 }
 
 // New returns a Server over opts.Store. It first ends, in state ERROR, every
@@ -78,6 +89,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil || opts.Registry == nil || opts.Identify == nil {
 		return nil, errors.New("mistralapi: Options need Store, Registry and Identify")
 	}
+	opts.Registry = withAPIActions(opts.Registry)
 	if len(opts.AdminRoles) == 0 {
 		opts.AdminRoles = []string{"admin"}
 	}
@@ -86,7 +98,7 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}}
+	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, live: map[string]map[string]*workflow.TaskExecution{}, subStarted: map[string]chan struct{}{}}
 	if err := s.recoverInterrupted(); err != nil {
 		cancel()
 		return nil, err
@@ -137,6 +149,11 @@ func (s *Server) routes() {
 	h("GET /v2/workflows/{id}", s.getWorkflow)
 	h("PUT /v2/workflows/{id}", s.updateWorkflows)
 	h("DELETE /v2/workflows/{id}", s.deleteWorkflow)
+	h("GET /v2/workbooks", s.listWorkbooks)
+	h("POST /v2/workbooks", s.createWorkbook)
+	h("PUT /v2/workbooks", s.updateWorkbook)
+	h("GET /v2/workbooks/{name}", s.getWorkbook)
+	h("DELETE /v2/workbooks/{name}", s.deleteWorkbook)
 	h("GET /v2/executions", s.listExecutions)
 	h("POST /v2/executions", s.createExecution)
 	h("GET /v2/executions/{id}", s.getExecution)
@@ -145,10 +162,17 @@ func (s *Server) routes() {
 	h("GET /v2/executions/{id}/tasks", s.listTasks)
 	h("GET /v2/tasks", s.listTasks)
 	h("GET /v2/tasks/{id}", s.getTask)
+	h("GET /v2/tasks/{id}/action_executions", s.listActionExecutions)
+	h("GET /v2/action_executions", s.listActionExecutions)
+	h("GET /v2/action_executions/{id}", s.getActionExecution)
 	h("GET /v2/cron_triggers", s.listCronTriggers)
 	h("POST /v2/cron_triggers", s.createCronTrigger)
 	h("GET /v2/cron_triggers/{id}", s.getCronTrigger)
 	h("DELETE /v2/cron_triggers/{id}", s.deleteCronTrigger)
+	h("GET /v2/event_triggers", s.listEventTriggers)
+	h("POST /v2/event_triggers", s.createEventTrigger)
+	h("GET /v2/event_triggers/{id}", s.getEventTrigger)
+	h("DELETE /v2/event_triggers/{id}", s.deleteEventTrigger)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("The resource could not be found."))
 	})
@@ -312,4 +336,37 @@ func timestamp(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format(timeFormat)
+}
+
+// intField is an integer in a request as wsme takes it: a JSON number or
+// a string of digits ("42", python-mistralclient and tempest send those).
+// bad holds the text of a value that is neither (a 400 for the handler).
+type intField struct {
+	n   int
+	bad string
+}
+
+func (f *intField) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch x := v.(type) {
+	case float64:
+		if x != float64(int(x)) {
+			f.bad = string(b)
+			return nil
+		}
+		f.n = int(x)
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil {
+			f.bad = x
+			return nil
+		}
+		f.n = n
+	default:
+		f.bad = string(b)
+	}
+	return nil
 }

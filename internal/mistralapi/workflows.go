@@ -28,6 +28,8 @@ type workflowRecord struct {
 	Scope      string   `json:"scope"`
 	Definition string   `json:"definition"`
 	Tags       []string `json:"tags"`
+	// Workbook is the workbook the workflow belongs to ("" for none).
+	Workbook string `json:"workbook,omitempty"`
 	// Input and Interface are the workflow's signature (see signature).
 	Input     string         `json:"input"`
 	Interface map[string]any `json:"interface"`
@@ -48,18 +50,81 @@ func (c *caller) visible(project, scope string) bool {
 }
 
 // loadDefinition parses and checks a definition with the served registry.
-func (s *Server) loadDefinition(src string) (*workflow.File, error) {
+// Sub-workflows the definition does not hold resolve, as in Mistral, to
+// the workflows c may see of that name in namespace, then in the default
+// namespace (see withExternal). The File holds the definition's own
+// workflows; full holds the sub-workflows besides, for the engine.
+func (s *Server) loadDefinition(c *caller, src, namespace string) (f, full *workflow.File, err error) {
 	if strings.TrimSpace(src) == "" {
-		return nil, badRequest("Invalid DSL: the definition is empty")
+		return nil, nil, badRequest("Invalid DSL: the definition is empty")
 	}
-	f, err := workflow.Load("definition", []byte(src), s.opts.Registry)
+	f, err = workflow.Parse("definition", []byte(src))
 	if err != nil {
-		return nil, badRequest("Invalid DSL: %v", err)
+		return nil, nil, badRequest("Invalid DSL: %v", err)
 	}
 	if len(f.Workflows) == 0 {
-		return nil, badRequest("Invalid DSL: no workflows in the definition")
+		return nil, nil, badRequest("Invalid DSL: no workflows in the definition")
 	}
-	return f, nil
+	full, err = s.withExternal(c, f, namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := full.Validate(s.opts.Registry); err != nil {
+		return nil, nil, badRequest("Invalid DSL: %v", err)
+	}
+	return f, full, nil
+}
+
+// withExternal is f with the workflows its tasks call that f does not
+// define (at any depth), taken from the stored workflows c may see: the
+// one in namespace, else the one in the default namespace. Names found
+// nowhere are left for Validate to report.
+func (s *Server) withExternal(c *caller, f *workflow.File, namespace string) (*workflow.File, error) {
+	full := *f
+	full.Workflows = slices.Clone(f.Workflows)
+	var stored []*workflowRecord
+	for i := 0; i < len(full.Workflows); i++ { // grows as sub-workflows are added
+		for _, t := range full.Workflows[i].Tasks {
+			if t.Workflow == "" || strings.Contains(t.Workflow, "<%") || strings.Contains(t.Workflow, "{{") || full.Workflow(t.Workflow) != nil {
+				continue
+			}
+			if stored == nil {
+				var err error
+				if stored, err = s.workflows(); err != nil {
+					return nil, err
+				}
+			}
+			rec := resolveWorkflow(c, stored, t.Workflow, namespace)
+			if rec == nil {
+				continue
+			}
+			other, err := workflow.Parse("definition", []byte(rec.Definition))
+			if err != nil {
+				continue
+			}
+			if w := other.Workflow(rec.Name); w != nil {
+				full.Workflows = append(full.Workflows, w)
+			}
+		}
+	}
+	return &full, nil
+}
+
+// resolveWorkflow is the workflow name that c may see in namespace, else
+// in the default namespace (c's own before public ones), or nil.
+func resolveWorkflow(c *caller, all []*workflowRecord, name, namespace string) *workflowRecord {
+	for _, ns := range []string{namespace, ""} {
+		var found *workflowRecord
+		for _, w := range all {
+			if w.Name == name && w.Namespace == ns && c.visible(w.ProjectID, w.Scope) && (found == nil || w.ProjectID == c.ProjectID) {
+				found = w
+			}
+		}
+		if found != nil {
+			return found
+		}
+	}
+	return nil
 }
 
 // qualifiedName is a workflow's name as Mistral lists it (wb.wf in a workbook).
@@ -190,7 +255,7 @@ func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	f, err := s.loadDefinition(string(body))
+	f, _, err := s.loadDefinition(c, string(body), namespace)
 	if err != nil {
 		return err
 	}
@@ -239,7 +304,7 @@ func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	f, err := s.loadDefinition(string(body))
+	f, _, err := s.loadDefinition(c, string(body), namespace)
 	if err != nil {
 		return err
 	}
@@ -282,12 +347,12 @@ func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, c *call
 
 // validateWorkflow is POST /v2/workflows/validate: 200 {"valid": bool,
 // "error": text}.
-func (s *Server) validateWorkflow(w http.ResponseWriter, r *http.Request, _ *caller) error {
+func (s *Server) validateWorkflow(w http.ResponseWriter, r *http.Request, c *caller) error {
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	if _, err := s.loadDefinition(string(body)); err != nil {
+	if _, _, err := s.loadDefinition(c, string(body), r.URL.Query().Get("namespace")); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
 			writeJSON(w, http.StatusOK, map[string]any{"valid": false, "error": ae.msg})
@@ -334,6 +399,12 @@ func (s *Server) deleteWorkflow(w http.ResponseWriter, r *http.Request, c *calle
 	if len(ids) > 0 {
 		return badRequest("Can't delete workflow that has cron triggers associated. [workflow_identifier=%s, namespace=%s], [cron_trigger_id(s)=%s]",
 			ident, namespace, strings.Join(ids, ", "))
+	}
+	if ids, err = s.eventTriggerIDs(rec.ID); err != nil {
+		return err
+	} else if len(ids) > 0 {
+		return badRequest("Can't delete workflow that has event triggers associated. [workflow_identifier=%s], [event_trigger_id(s)=%s]",
+			ident, strings.Join(ids, ", "))
 	}
 	if err := s.opts.Store.DeleteRecord(colWorkflows, rec.ID); err != nil {
 		return err

@@ -70,10 +70,12 @@ echo $! > "$PIDDIR/ff.pid"
 	counts := map[string]int{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		status, id, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		if !ok {
+		// "fail     mistral_tempest_tests...": the status is padded.
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 2 {
 			continue
 		}
+		status, id := fields[0], fields[1]
 		counts[status]++
 		id = strings.SplitN(id, "[", 2)[0]
 		if status == "fail" && mustPassTest(id) {
@@ -100,15 +102,71 @@ func mustPassTest(id string) bool {
 }
 
 // mistralAPIPassing are the tests that passed on fernetflow serve in the
-// run recorded in internal/mistralapi/NOTES.md (class.test, without ids).
+// run recorded in internal/mistralapi/NOTES.md (class.test, without ids):
+// 64 of the 65 selected; test_update_execution_pause waits for the
+// engine's Pause.
 var mistralAPIPassing = []string{
+	"test_cron_triggers.CronTriggerTestsV2.test_create_and_delete_cron_triggers",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_and_delete_oneshot_cron_triggers",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_cron_trigger_count_only",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_cron_trigger_date_and_count_without_pattern",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_cron_trigger_invalid_count",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_cron_trigger_invalid_first_date",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_cron_trigger_negative_count",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_cron_trigger_nonexistent_wf",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_two_cron_triggers_for_one_wf",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_two_cron_triggers_with_same_name",
+	"test_cron_triggers.CronTriggerTestsV2.test_create_two_cron_triggers_with_same_pattern",
+	"test_cron_triggers.CronTriggerTestsV2.test_delete_nonexistent_trigger",
+	"test_cron_triggers.CronTriggerTestsV2.test_get_cron_trigger",
+	"test_cron_triggers.CronTriggerTestsV2.test_get_list_cron_triggers",
+	"test_cron_triggers.CronTriggerTestsV2.test_get_nonexistent_cron_trigger",
+	"test_cron_triggers.CronTriggerTestsV2.test_invalid_cron_pattern_not_enough_params",
+	"test_cron_triggers.CronTriggerTestsV2.test_invalid_cron_pattern_out_of_range",
+	"test_executions.ExecutionTestsV2.test_action_ex_concurrency",
+	"test_executions.ExecutionTestsV2.test_create_ex_for_nonexistent_wf",
+	"test_executions.ExecutionTestsV2.test_create_execution_by_wf_id",
+	"test_executions.ExecutionTestsV2.test_create_execution_for_direct_wf",
+	"test_executions.ExecutionTestsV2.test_create_execution_for_reverse_wf",
+	"test_executions.ExecutionTestsV2.test_create_execution_for_reverse_wf_invalid_start_task",
+	"test_executions.ExecutionTestsV2.test_create_execution_forgot_input_params",
+	"test_executions.ExecutionTestsV2.test_delete_execution_by_admin",
+	"test_executions.ExecutionTestsV2.test_delete_nonexistent_execution",
+	"test_executions.ExecutionTestsV2.test_get_execution",
+	"test_executions.ExecutionTestsV2.test_get_list_executions",
+	"test_executions.ExecutionTestsV2.test_get_list_executions_with_pagination",
+	"test_executions.ExecutionTestsV2.test_get_nonexistent_execution",
+	"test_executions.ExecutionTestsV2.test_root_execution_id",
+	"test_executions.ExecutionTestsV2.test_task_ex_concurrency",
+	"test_executions.ExecutionTestsV2.test_update_execution_by_admin",
+	"test_executions.ExecutionTestsV2.test_update_execution_by_other_fail",
+	"test_executions.ExecutionTestsV2.test_update_execution_description",
+	"test_executions.ExecutionTestsV2.test_update_execution_fail",
+	"test_executions.ExecutionTestsV2.test_update_nonexistent_execution",
+	"test_executions.ExecutionTestsV2.test_workflow_execution_of_nested_workflows_within_namespace",
+	"test_tasks.TaskTypesTestsV2.test_task_type",
+	"test_tasks.TasksTestsV2.test_get_task",
+	"test_tasks.TasksTestsV2.test_get_tasks_list",
+	"test_tasks.TasksTestsV2.test_get_tasks_of_execution",
+	"test_workflows.WorkflowTestsV2.test_create_and_delete_workflow",
 	"test_workflows.WorkflowTestsV2.test_create_wf_with_invalid_def",
 	"test_workflows.WorkflowTestsV2.test_delete_nonexistent_wf",
+	"test_workflows.WorkflowTestsV2.test_delete_wf_with_event_trigger_associate",
+	"test_workflows.WorkflowTestsV2.test_delete_wf_with_trigger_associate",
+	"test_workflows.WorkflowTestsV2.test_delete_wf_with_trigger_associate_in_other_tenant",
+	"test_workflows.WorkflowTestsV2.test_double_create_workflows",
+	"test_workflows.WorkflowTestsV2.test_get_list_other_project_private_workflows",
+	"test_workflows.WorkflowTestsV2.test_get_list_workflows_by_admin",
+	"test_workflows.WorkflowTestsV2.test_get_list_workflows_duplicate_sort_keys",
 	"test_workflows.WorkflowTestsV2.test_get_list_workflows_invalid_limit",
 	"test_workflows.WorkflowTestsV2.test_get_list_workflows_nonexist_sort_dirs",
 	"test_workflows.WorkflowTestsV2.test_get_list_workflows_with_fields",
+	"test_workflows.WorkflowTestsV2.test_get_list_workflows_with_project_by_admin",
 	"test_workflows.WorkflowTestsV2.test_get_nonexistent_workflow",
 	"test_workflows.WorkflowTestsV2.test_get_nonexistent_workflow_definition",
+	"test_workflows.WorkflowTestsV2.test_get_workflow",
+	"test_workflows.WorkflowTestsV2.test_get_workflow_definition",
+	"test_workflows.WorkflowTestsV2.test_get_workflow_uploaded_in_wb",
 	"test_workflows.WorkflowTestsV2.test_update_wf_with_invalid_def",
 	"test_workflows.WorkflowTestsV2.test_update_workflow",
 	"test_workflows.WorkflowTestsV2.test_workflow_within_namespace",

@@ -1,0 +1,242 @@
+package mistralapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
+)
+
+// colEventTriggers holds event triggers (eventTriggerRecord by id). They
+// are kept, listed and deleted, and they keep their workflow from being
+// deleted, as in Mistral; nothing fires them: fernetflow listens to no
+// notification bus.
+const colEventTriggers store.Collection = "mistral_event_triggers"
+
+type eventTriggerRecord struct {
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	ProjectID      string         `json:"project_id"`
+	Scope          string         `json:"scope"`
+	WorkflowID     string         `json:"workflow_id"`
+	WorkflowInput  map[string]any `json:"workflow_input"`
+	WorkflowParams map[string]any `json:"workflow_params"`
+	Exchange       string         `json:"exchange"`
+	Topic          string         `json:"topic"`
+	Event          string         `json:"event"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at,omitzero"`
+}
+
+var eventTriggerKind = listKind{
+	name: "event_triggers",
+	fields: []string{"id", "name", "workflow_id", "workflow_input", "workflow_params", "exchange", "topic", "event",
+		"scope", "project_id", "created_at", "updated_at"},
+	filterable: []string{"id", "name", "workflow_id", "workflow_input", "workflow_params", "exchange", "topic", "event",
+		"scope", "created_at", "updated_at"},
+}
+
+func (s *Server) eventTriggers() ([]*eventTriggerRecord, error) {
+	recs, err := s.opts.Store.Records(colEventTriggers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*eventTriggerRecord, 0, len(recs))
+	for _, r := range recs {
+		var t eventTriggerRecord
+		if err := json.Unmarshal(r.Data, &t); err != nil {
+			return nil, fmt.Errorf("mistralapi: event trigger %s: %w", r.ID, err)
+		}
+		out = append(out, &t)
+	}
+	return out, nil
+}
+
+func renderEventTrigger(t *eventTriggerRecord) resource {
+	r := resource{
+		"id": t.ID, "name": t.Name, "workflow_id": t.WorkflowID, "workflow_input": jsonString(orEmpty(t.WorkflowInput)),
+		"workflow_params": jsonString(orEmpty(t.WorkflowParams)), "exchange": t.Exchange, "topic": t.Topic, "event": t.Event,
+		"scope": t.Scope, "project_id": t.ProjectID, "created_at": timestamp(t.CreatedAt), "updated_at": timestamp(t.UpdatedAt),
+	}
+	return withSortTimes(r, map[string]time.Time{"created_at": t.CreatedAt, "updated_at": t.UpdatedAt})
+}
+
+// createEventTrigger is POST /v2/event_triggers: 201; 400 without
+// workflow_id, exchange, topic or event; 404 for a workflow the caller
+// cannot see; 409 for the same (exchange, topic, event, workflow) in the
+// project.
+func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var body struct {
+		Name           string    `json:"name"`
+		WorkflowID     string    `json:"workflow_id"`
+		WorkflowInput  jsonField `json:"workflow_input"`
+		WorkflowParams jsonField `json:"workflow_params"`
+		Exchange       string    `json:"exchange"`
+		Topic          string    `json:"topic"`
+		Event          string    `json:"event"`
+		Scope          string    `json:"scope"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	if body.WorkflowID == "" || body.Exchange == "" || body.Topic == "" || body.Event == "" {
+		return badRequest("Params {'workflow_id', 'exchange', 'topic', 'event'} must be provided for creating event trigger.")
+	}
+	scope := body.Scope
+	switch scope {
+	case "":
+		scope = "private"
+	case "private", "public":
+	default:
+		return badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
+	}
+	input, err := body.WorkflowInput.object("workflow_input")
+	if err != nil {
+		return err
+	}
+	params, err := body.WorkflowParams.object("workflow_params")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wf, err := s.findWorkflow(c, body.WorkflowID, "")
+	if err != nil || wf.ID != body.WorkflowID {
+		return notFound("Workflow not found [workflow_id=%s]", body.WorkflowID)
+	}
+	_, file, err := s.loadDefinition(c, wf.Definition, wf.Namespace)
+	if err != nil {
+		return err
+	}
+	if spec := file.Workflow(wf.Name); spec != nil {
+		e := &workflow.Engine{Registry: s.opts.Registry, File: file}
+		if _, err := e.Start(spec, input); err != nil && !spec.Reverse {
+			return badRequest("Invalid input [name=%s, class=mistral.workflow, %v]", wf.Name, err)
+		}
+	}
+	all, err := s.eventTriggers()
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.ProjectID == c.ProjectID && o.Exchange == body.Exchange && o.Topic == body.Topic && o.Event == body.Event && o.WorkflowID == wf.ID {
+			return conflict("Duplicate entry for EventTrigger ['exchange', 'topic', 'event', 'workflow_id', 'project_id']: %s, %s, %s, %s, %s",
+				body.Exchange, body.Topic, body.Event, wf.ID, c.ProjectID)
+		}
+	}
+	t := &eventTriggerRecord{ID: workflow.NewID(), Name: body.Name, ProjectID: c.ProjectID, Scope: scope, WorkflowID: wf.ID,
+		WorkflowInput: input, WorkflowParams: params, Exchange: body.Exchange, Topic: body.Topic, Event: body.Event, CreatedAt: s.now()}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Store.PutRecord(colEventTriggers, t.ID, b); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, renderEventTrigger(t))
+	return nil
+}
+
+// findEventTrigger is the event trigger id that c may see (its own, a
+// public one, or any for an admin).
+func (s *Server) findEventTrigger(c *caller, id string) (*eventTriggerRecord, error) {
+	b, err := s.opts.Store.GetRecord(colEventTriggers, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Event trigger not found [id=%s].", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t eventTriggerRecord
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("mistralapi: event trigger %s: %w", id, err)
+	}
+	if !c.visible(t.ProjectID, t.Scope) {
+		return nil, notFound("Event trigger not found [id=%s].", id)
+	}
+	return &t, nil
+}
+
+func (s *Server) getEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := s.findEventTrigger(c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, renderEventTrigger(t))
+	return nil
+}
+
+// deleteEventTrigger is DELETE /v2/event_triggers/{id}: 204.
+func (s *Server) deleteEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.findEventTrigger(c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if t.ProjectID != c.ProjectID && !c.admin {
+		return notFound("Event trigger not found [id=%s].", t.ID)
+	}
+	if err := s.opts.Store.DeleteRecord(colEventTriggers, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listEventTriggers is GET /v2/event_triggers: the caller's and public
+// ones (an admin's all_projects=true: every project's).
+func (s *Server) listEventTriggers(w http.ResponseWriter, r *http.Request, c *caller) error {
+	p, err := parseList(r.URL.Query(), eventTriggerKind)
+	if err != nil {
+		return err
+	}
+	all, err := listScope(c, p, "event_triggers:list:all_projects")
+	if err != nil {
+		return err
+	}
+	ts, err := s.eventTriggers()
+	if err != nil {
+		return err
+	}
+	var items []resource
+	for _, t := range ts {
+		if !all && t.ProjectID != c.ProjectID && t.Scope != "public" {
+			continue
+		}
+		if p.projectID != "" && t.ProjectID != p.projectID {
+			continue
+		}
+		items = append(items, renderEventTrigger(t))
+	}
+	page, next, err := p.page(items, eventTriggerKind, baseURL(r))
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"event_triggers": page}
+	if next != "" {
+		body["next"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// eventTriggerIDs are the ids of the event triggers (of any project) that
+// start workflow id.
+func (s *Server) eventTriggerIDs(workflowID string) ([]string, error) {
+	all, err := s.eventTriggers()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range all {
+		if t.WorkflowID == workflowID {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids, nil
+}

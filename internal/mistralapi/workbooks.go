@@ -1,0 +1,329 @@
+package mistralapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
+)
+
+// colWorkbooks holds workbooks (workbookRecord by id). A workbook's
+// workflows are workflow records named WORKBOOK.WORKFLOW with Workbook
+// set; they are created, updated and deleted with it.
+const colWorkbooks store.Collection = "mistral_workbooks"
+
+type workbookRecord struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Namespace  string    `json:"namespace"`
+	ProjectID  string    `json:"project_id"`
+	Scope      string    `json:"scope"`
+	Definition string    `json:"definition"`
+	Tags       []string  `json:"tags"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+}
+
+var workbookKind = listKind{
+	name:       "workbooks",
+	fields:     []string{"id", "name", "namespace", "definition", "tags", "scope", "project_id", "created_at", "updated_at"},
+	filterable: []string{"id", "name", "namespace", "definition", "tags", "scope", "created_at", "updated_at"},
+}
+
+func (s *Server) workbooks() ([]*workbookRecord, error) {
+	recs, err := s.opts.Store.Records(colWorkbooks)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*workbookRecord, 0, len(recs))
+	for _, r := range recs {
+		var wb workbookRecord
+		if err := json.Unmarshal(r.Data, &wb); err != nil {
+			return nil, fmt.Errorf("mistralapi: workbook %s: %w", r.ID, err)
+		}
+		out = append(out, &wb)
+	}
+	return out, nil
+}
+
+func (s *Server) putWorkbook(wb *workbookRecord) error {
+	b, err := json.Marshal(wb)
+	if err != nil {
+		return err
+	}
+	return s.opts.Store.PutRecord(colWorkbooks, wb.ID, b)
+}
+
+// findWorkbook is the workbook name in namespace that c may see: its own
+// first, then a public one.
+func (s *Server) findWorkbook(c *caller, name, namespace string) (*workbookRecord, error) {
+	all, err := s.workbooks()
+	if err != nil {
+		return nil, err
+	}
+	var found *workbookRecord
+	for _, wb := range all {
+		if wb.Name == name && wb.Namespace == namespace && c.visible(wb.ProjectID, wb.Scope) &&
+			(found == nil || wb.ProjectID == c.ProjectID) {
+			found = wb
+		}
+	}
+	if found == nil {
+		return nil, notFound("Workbook not found [name=%s, namespace=%s]", name, namespace)
+	}
+	return found, nil
+}
+
+func renderWorkbook(wb *workbookRecord) resource {
+	tags := wb.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	r := resource{
+		"id": wb.ID, "name": wb.Name, "namespace": wb.Namespace, "definition": wb.Definition, "tags": tags,
+		"scope": wb.Scope, "project_id": wb.ProjectID, "created_at": timestamp(wb.CreatedAt), "updated_at": timestamp(wb.UpdatedAt),
+	}
+	return withSortTimes(r, map[string]time.Time{"created_at": wb.CreatedAt, "updated_at": wb.UpdatedAt})
+}
+
+// loadWorkbook parses a workbook definition (name:, workflows:); 400 for
+// anything else.
+func (s *Server) loadWorkbook(c *caller, src, namespace string) (*workflow.File, error) {
+	f, _, err := s.loadDefinition(c, src, namespace)
+	if err != nil {
+		return nil, err
+	}
+	if f.Workbook == "" {
+		return nil, badRequest("Invalid DSL: a workbook needs a name and workflows (name:, workflows:)")
+	}
+	return f, nil
+}
+
+// createWorkbook is POST /v2/workbooks: text/plain, 201 with the
+// workbook; its workflows are created as WORKBOOK.WORKFLOW. 409 when the
+// project has the workbook (or one of its workflows) in the namespace.
+func (s *Server) createWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
+	scope, err := s.scopeParam(r)
+	if err != nil {
+		return err
+	}
+	namespace := r.URL.Query().Get("namespace")
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.loadWorkbook(c, string(body), namespace)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	books, err := s.workbooks()
+	if err != nil {
+		return err
+	}
+	for _, o := range books {
+		if o.Name == f.Workbook && o.Namespace == namespace && o.ProjectID == c.ProjectID {
+			return conflict("Duplicate entry for WorkbookDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", f.Workbook, namespace, c.ProjectID)
+		}
+	}
+	wfs, err := s.workflows()
+	if err != nil {
+		return err
+	}
+	for _, wf := range f.Workflows {
+		name := qualifiedName(f, wf)
+		for _, o := range wfs {
+			if o.Name == name && o.Namespace == namespace && o.ProjectID == c.ProjectID {
+				return conflict("Duplicate entry for WorkflowDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", name, namespace, c.ProjectID)
+			}
+		}
+	}
+	now := s.now()
+	wb := &workbookRecord{ID: workflow.NewID(), Name: f.Workbook, Namespace: namespace, ProjectID: c.ProjectID,
+		Scope: scope, Definition: string(body), CreatedAt: now}
+	if err := s.syncWorkbookWorkflows(wb, f, nil, now); err != nil {
+		return err
+	}
+	if err := s.putWorkbook(wb); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, renderWorkbook(wb))
+	return nil
+}
+
+// syncWorkbookWorkflows makes the workflow records of wb those of f:
+// existing ones (in old) are updated in place, new ones created, and
+// those the definition no longer has deleted.
+func (s *Server) syncWorkbookWorkflows(wb *workbookRecord, f *workflow.File, old []*workflowRecord, now time.Time) error {
+	byName := map[string]*workflowRecord{}
+	for _, o := range old {
+		byName[o.Name] = o
+	}
+	for i, wf := range f.Workflows {
+		name := qualifiedName(f, wf)
+		rec := byName[name]
+		if rec == nil {
+			rec = &workflowRecord{ID: workflow.NewID(), Name: name, CreatedAt: now.Add(time.Duration(i) * time.Microsecond)}
+		} else {
+			rec.UpdatedAt = now
+			delete(byName, name)
+		}
+		rec.Namespace, rec.ProjectID, rec.Scope, rec.Definition, rec.Workbook = wb.Namespace, wb.ProjectID, wb.Scope, wb.Definition, wb.Name
+		rec.Input, rec.Interface = signature(wf)
+		if err := s.putWorkflow(rec); err != nil {
+			return err
+		}
+	}
+	for _, gone := range byName {
+		if err := s.opts.Store.DeleteRecord(colWorkflows, gone.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// workbookWorkflows are the workflow records of wb.
+func (s *Server) workbookWorkflows(wb *workbookRecord) ([]*workflowRecord, error) {
+	all, err := s.workflows()
+	if err != nil {
+		return nil, err
+	}
+	var out []*workflowRecord
+	for _, w := range all {
+		if w.Workbook == wb.Name && w.Namespace == wb.Namespace && w.ProjectID == wb.ProjectID {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// updateWorkbook is PUT /v2/workbooks: the caller's workbook of the
+// definition's name in the namespace (404 when there is none) and its
+// workflows are replaced.
+func (s *Server) updateWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
+	scope, err := s.scopeParam(r)
+	if err != nil {
+		return err
+	}
+	namespace := r.URL.Query().Get("namespace")
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.loadWorkbook(c, string(body), namespace)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wb, err := s.findWorkbook(c, f.Workbook, namespace)
+	if err != nil {
+		return err
+	}
+	if wb.ProjectID != c.ProjectID && !c.admin {
+		return errorf(http.StatusForbidden, "Can not access Workbook resource of other projects, ID: %s", wb.ID)
+	}
+	old, err := s.workbookWorkflows(wb)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	wb.Definition, wb.Scope, wb.UpdatedAt = string(body), scope, now
+	if err := s.syncWorkbookWorkflows(wb, f, old, now); err != nil {
+		return err
+	}
+	if err := s.putWorkbook(wb); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, renderWorkbook(wb))
+	return nil
+}
+
+func (s *Server) getWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
+	wb, err := s.findWorkbook(c, r.PathValue("name"), r.URL.Query().Get("namespace"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, renderWorkbook(wb))
+	return nil
+}
+
+// deleteWorkbook is DELETE /v2/workbooks/{name}: 204, with its
+// workflows; 400 while a cron trigger uses one of them.
+func (s *Server) deleteWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name, namespace := r.PathValue("name"), r.URL.Query().Get("namespace")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wb, err := s.findWorkbook(c, name, namespace)
+	if err != nil || (wb.ProjectID != c.ProjectID && !c.admin) {
+		return notFound("Workbook not found [workbook_name=%s, namespace=%s]", name, namespace)
+	}
+	wfs, err := s.workbookWorkflows(wb)
+	if err != nil {
+		return err
+	}
+	triggers, err := s.cronTriggers()
+	if err != nil {
+		return err
+	}
+	for _, wf := range wfs {
+		for _, t := range triggers {
+			if t.WorkflowID == wf.ID {
+				return badRequest("Can't delete workflow that has cron triggers associated. [workflow_identifier=%s, namespace=%s], [cron_trigger_id(s)=%s]",
+					wf.Name, namespace, t.ID)
+			}
+		}
+		ids, err := s.eventTriggerIDs(wf.ID)
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			return badRequest("Can't delete workflow that has event triggers associated. [workflow_identifier=%s], [event_trigger_id(s)=%s]",
+				wf.Name, strings.Join(ids, ", "))
+		}
+	}
+	for _, wf := range wfs {
+		if err := s.opts.Store.DeleteRecord(colWorkflows, wf.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.opts.Store.DeleteRecord(colWorkbooks, wb.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listWorkbooks is GET /v2/workbooks: the caller's and public workbooks.
+func (s *Server) listWorkbooks(w http.ResponseWriter, r *http.Request, c *caller) error {
+	p, err := parseList(r.URL.Query(), workbookKind)
+	if err != nil {
+		return err
+	}
+	all, err := s.workbooks()
+	if err != nil {
+		return err
+	}
+	var items []resource
+	for _, wb := range all {
+		if wb.ProjectID != c.ProjectID && wb.Scope != "public" {
+			continue
+		}
+		items = append(items, renderWorkbook(wb))
+	}
+	page, next, err := p.page(items, workbookKind, baseURL(r))
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"workbooks": page}
+	if next != "" {
+		body["next"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
