@@ -22,7 +22,7 @@ func (a *app) serveCmd() *cobra.Command {
 	var tick time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Fire cron triggers: run their workflows when their time comes",
+		Short: "Fire cron triggers; with --listen, serve Mistral's v2 API and the Go actions over HTTP",
 		Long: `Run until interrupted, checking the cron triggers of --state-dir every
 --tick and running the workflow of each trigger whose slot has come. Each
 slot fires once: the trigger is advanced in the same store transaction
