@@ -212,7 +212,7 @@ func (a *app) startActionServer(ctx context.Context, cmd *cobra.Command, f *acti
 	mux.Handle("/v1/", handler)
 	if f.auth != sharedSecretAuthName {
 		// Mistral's v2 API (/v2, and its version document at /).
-		if api, err = a.mistralAPI(cmd, f, a.cronRegistry, slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "mistral-api")); err != nil {
+		if api, err = a.mistralAPI(ctx, cmd, f, a.cronRegistry, slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "mistral-api")); err != nil {
 			return nil, err
 		}
 		mux.Handle("/", api)

@@ -16,6 +16,7 @@ import (
 	"github.com/fernetflow/fernetflow/internal/cloud"
 	"github.com/fernetflow/fernetflow/internal/mistralapi"
 	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
 // noAuthName is --auth's value that turns authentication off.
@@ -44,7 +45,9 @@ func loopback(listen string) bool {
 // mistralAPI builds the Mistral v2 API that serve --listen offers beside
 // the action server (/v1/actions), over the state directory's store and
 // the served registry, and makes serve fire cron triggers through it.
-func (a *app) mistralAPI(cmd *cobra.Command, f *actionServerFlags, reg workflow.Registry, log *slog.Logger) (*mistralapi.Server, error) {
+// Until ctx ends, `fernetflow execution pause|resume|cancel` reach the
+// executions it runs (store.ServeControl with the API's Controller).
+func (a *app) mistralAPI(ctx context.Context, cmd *cobra.Command, f *actionServerFlags, reg workflow.Registry, log *slog.Logger) (*mistralapi.Server, error) {
 	dir := ""
 	if fl := cmd.Flags().Lookup("state-dir"); fl != nil {
 		dir = fl.Value.String()
@@ -68,6 +71,9 @@ func (a *app) mistralAPI(cmd *cobra.Command, f *actionServerFlags, reg workflow.
 		return nil, err
 	}
 	a.fireTriggers = srv.FireTriggers
+	go st.ServeControl(ctx, srv.Controller(), func(req store.ControlRequest, err error) {
+		log.Warn("execution control", "execution", req.ExecutionID, "state", req.State, "err", err)
+	})
 	return srv, nil
 }
 

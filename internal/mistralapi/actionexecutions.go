@@ -1,7 +1,9 @@
 package mistralapi
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -9,10 +11,12 @@ import (
 )
 
 // Action executions are derived from the engine's task executions: one per
-// ACTION task run, with the task's id (the engine keeps no separate
-// record of an action's runs: a with-items task or a retried one shows as
-// one action execution, its last). Read-only for now: POST (ad-hoc runs),
-// PUT (results of asynchronous actions) and DELETE are not served.
+// ACTION task run (the engine keeps no separate record of an action's
+// runs: a with-items task or a retried one shows as one action execution,
+// its last). Its id is the task's, or, for an asynchronous action
+// (std.async_noop), the id the engine gave the action execution
+// (TaskExecution.ActionExecutionIDs), which PUT completes through the
+// Controller. POST (ad-hoc runs) and DELETE are not served.
 
 var actionExecutionKind = listKind{
 	name: "action_executions",
@@ -28,7 +32,7 @@ func renderActionExecution(rec *executionRecord, te *workflow.TaskExecution, wit
 		updated = te.StartedAt
 	}
 	r := resource{
-		"id": te.ID, "name": te.Action, "workflow_name": rec.WorkflowName, "workflow_namespace": rec.WorkflowNamespace,
+		"id": actionExecutionID(te), "name": te.Action, "workflow_name": rec.WorkflowName, "workflow_namespace": rec.WorkflowNamespace,
 		"task_name": te.Name, "task_execution_id": te.ID, "state": string(te.State), "state_info": nilIfEmpty(te.StateInfo),
 		"tags": []string{}, "description": "", "project_id": rec.ProjectID, "accepted": te.State.Done(),
 		"input": "{}", "params": "{}", "created_at": timestamp(te.StartedAt), "updated_at": timestamp(updated),
@@ -107,10 +111,127 @@ func (s *Server) getActionExecution(w http.ResponseWriter, r *http.Request, c *c
 		return err
 	}
 	for i, te := range tes {
-		if te.ID == id {
+		if te.ID == id || slices.Contains(te.ActionExecutionIDs, id) {
 			writeJSON(w, http.StatusOK, renderActionExecution(recs[i], te, true))
 			return nil
 		}
 	}
 	return notFound("ActionExecution not found [id=%s]", id)
 }
+
+// actionExecutionID is the id of te's action execution: its last
+// asynchronous one's, else the task's own.
+func actionExecutionID(te *workflow.TaskExecution) string {
+	if n := len(te.ActionExecutionIDs); n > 0 {
+		return te.ActionExecutionIDs[n-1]
+	}
+	return te.ID
+}
+
+// actionStates are the states PUT /v2/action_executions/{id} takes
+// (Mistral's SUPPORTED_TRANSITION_STATES, in its order).
+var actionStates = []workflow.State{workflow.Success, workflow.Failed, workflow.Cancelled, workflow.Paused, workflow.Running}
+
+// updateActionExecution is PUT /v2/action_executions/{id}: the result of
+// an asynchronous action (std.async_noop) whose task waits RUNNING, as
+// Mistral's on_action_complete. State SUCCESS gives output (a JSON
+// object) as the action's result; ERROR fails the task with output as
+// its error ("Unknown error" when empty). CANCELLED, PAUSED and RUNNING
+// are Mistral states fernetflow's engine cannot give an action: 400.
+func (s *Server) updateActionExecution(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id := r.PathValue("id")
+	var body struct {
+		State  string    `json:"state"`
+		Output jsonField `json:"output"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	st := workflow.State(body.State)
+	if !slices.Contains(actionStates, st) {
+		quoted := make([]string, len(actionStates))
+		for i, a := range actionStates {
+			quoted[i] = "'" + string(a) + "'"
+		}
+		return badRequest("Error. Expected one of [%s], actual: %s", strings.Join(quoted, ", "), body.State)
+	}
+	output := map[string]any{}
+	if body.Output.v != nil {
+		m, ok := body.Output.v.(map[string]any)
+		if !ok {
+			return badRequest("JsonType field value must be a dictionary [actual=%s]", jsonString(body.Output.v))
+		}
+		output = m
+	}
+	recs, tes, err := s.actionTasks(c, c.admin)
+	if err != nil {
+		return err
+	}
+	var rec *executionRecord
+	var te *workflow.TaskExecution
+	for i, t := range tes {
+		if t.ID == id || slices.Contains(t.ActionExecutionIDs, id) {
+			rec, te = recs[i], t
+		}
+	}
+	if te == nil {
+		return notFound("ActionExecution not found [id=%s]", id)
+	}
+	if st != workflow.Success && st != workflow.Failed {
+		return badRequest("Cannot set action execution %s to %s: fernetflow completes an action execution with SUCCESS or ERROR only", id, st)
+	}
+	aid := id
+	if id == te.ID {
+		aid = actionExecutionID(te)
+	}
+	var aerr error
+	if st == workflow.Failed {
+		msg := "Unknown error"
+		if len(output) > 0 {
+			msg = jsonString(output)
+		}
+		aerr = errors.New(msg)
+	}
+	var value any = output
+	if err := s.ctl.CompleteAction(aid, value, aerr); err != nil {
+		if errors.Is(err, workflow.ErrNotRunning) {
+			if te.State.Done() {
+				return badRequest("Action %s is already completed", aid)
+			}
+			return badRequest("Action execution %s does not wait for a result in this server", aid)
+		}
+		return badRequest("%v", err)
+	}
+	s.waitTaskDone(te.ID)
+	out := renderActionExecution(rec, te, false)
+	out["state"], out["accepted"], out["updated_at"] = string(st), true, timestamp(s.now())
+	if st == workflow.Success {
+		out["output"] = jsonString(map[string]any{"result": value})
+	} else {
+		out["output"] = jsonString(map[string]any{"result": aerr.Error()})
+		out["state_info"] = aerr.Error()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// waitTaskDone waits (up to firstTaskWait) until the store shows task id
+// ended, so that a GET after PUT sees the action's result.
+func (s *Server) waitTaskDone(id string) {
+	deadline := time.Now().Add(firstTaskWait)
+	for time.Now().Before(deadline) {
+		list, err := s.opts.Store.List()
+		if err != nil {
+			return
+		}
+		for _, ex := range list {
+			for _, te := range ex.Tasks {
+				if te.ID == id && te.State.Done() {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+

@@ -35,14 +35,11 @@ type executionRecord struct {
 	RootExecutionID string `json:"-"`
 }
 
-// runningExecution is an execution this process runs.
+// runningExecution is an execution this process runs; done is closed
+// once the engine has returned it, ended and recorded.
 type runningExecution struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	// forced is the state a PUT asked for (ERROR, SUCCESS, CANCELLED),
-	// applied when the engine has stopped; guarded by Server.mu.
-	forced    workflow.State
-	forcedMsg string
 }
 
 var executionKind = listKind{
@@ -189,7 +186,7 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if wf == nil {
 		return nil, nil, fmt.Errorf("mistralapi: workflow %s is not in its own definition", wfRec.Name)
 	}
-	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: recorder{s}}
+	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: recorder{s}, Control: s.ctl}
 	ep, err := engineParams(wf, req.Params)
 	if err != nil {
 		return nil, nil, err
@@ -262,23 +259,15 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		defer s.wg.Done()
 		defer close(run.done)
 		defer cancel()
+		// With a Controller, Continue returns only when the execution
+		// has ended: a paused one waits in it for Resume or Stop.
 		end := e.Continue(ctx, wf, ex)
 		s.liveMu.Lock()
 		delete(s.live, id)
 		s.liveMu.Unlock()
 		s.mu.Lock()
 		delete(s.running, end.ID)
-		forced, msg := run.forced, run.forcedMsg
 		s.mu.Unlock()
-		if forced != "" && end.State != forced {
-			end.State, end.UpdatedAt = forced, s.now()
-			if msg != "" {
-				end.StateInfo = msg
-			}
-			if err := s.opts.Store.Record(context.WithoutCancel(ctx), end); err != nil {
-				s.log.Error("record execution", "execution", end.ID, "err", err)
-			}
-		}
 		s.log.Info("execution ended", "execution", end.ID, "workflow", end.WorkflowName, "project", rec.ProjectID, "state", end.State)
 	}()
 	// Mistral creates the first tasks before it answers: wait (briefly)
@@ -419,37 +408,125 @@ func (s *Server) getExecution(w http.ResponseWriter, r *http.Request, c *caller)
 // firstTaskWait bounds how long start waits for the first task.
 const firstTaskWait = time.Second
 
-// stopWait bounds how long PUT and DELETE wait for a cancelled execution
+// stopWait bounds how long PUT and DELETE wait for a stopped execution
 // to end.
 const stopWait = 30 * time.Second
 
-// stop cancels a running execution and waits until it has ended and
-// been recorded, in state (CANCELLED when ""). It reports false when the
-// execution does not run in this process.
-func (s *Server) stop(id string, state workflow.State, msg string) (bool, error) {
-	s.mu.Lock()
-	run, ok := s.running[id]
-	if ok && state != "" {
-		run.forced, run.forcedMsg = state, msg
-	}
-	s.mu.Unlock()
-	if !ok {
-		return false, nil
-	}
-	run.cancel()
-	select {
-	case <-run.done:
-		return true, nil
-	case <-time.After(stopWait):
-		return true, errorf(http.StatusInternalServerError, "Execution %s did not stop within %s", id, stopWait)
+// control applies op (a Controller method) to execution id. Right after
+// POST the engine may not have registered the run with the Controller
+// yet: while this server runs id, ErrNotRunning is retried for up to
+// firstTaskWait.
+func (s *Server) control(id string, op func(id string) error) error {
+	deadline := time.Now().Add(firstTaskWait)
+	for {
+		err := op(id)
+		if !errors.Is(err, workflow.ErrNotRunning) {
+			return err
+		}
+		s.mu.Lock()
+		run, ok := s.running[id]
+		s.mu.Unlock()
+		if !ok || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-run.done:
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
-// updateExecution is PUT /v2/executions/{id}: a description, or a state.
-// States: ERROR, SUCCESS and CANCELLED stop a running execution (its
-// running tasks are cancelled) and give it that state; RUNNING is
-// accepted for a running execution. PAUSED is refused (400) until the
-// engine can pause.
+// stop ends execution id in state with msg as its state_info
+// (Controller.Stop) and waits until the store shows it ended. An
+// execution that no engine of this server runs (a restart interrupted it)
+// gets the state recorded as asked, unless it has ended.
+func (s *Server) stop(ctx context.Context, id string, state workflow.State, msg string) error {
+	err := s.control(id, func(id string) error { return s.ctl.Stop(id, state, msg) })
+	if errors.Is(err, workflow.ErrNotRunning) {
+		ex, gerr := s.opts.Store.Get(id)
+		if errors.Is(gerr, store.ErrNotFound) {
+			return nil
+		}
+		if gerr != nil || ex.State.Done() {
+			return gerr
+		}
+		ex.State, ex.UpdatedAt = state, s.now()
+		if msg != "" {
+			ex.StateInfo = msg
+		}
+		return s.opts.Store.Record(ctx, ex)
+	}
+	if err != nil {
+		return err
+	}
+	return s.waitEnded(id, state)
+}
+
+// waitEnded waits until the store shows execution id ended (or, when
+// state is not CANCELLED, paused: Controller.Stop leaves a paused
+// execution paused for those) and, when this server runs it, until its
+// goroutine has returned.
+func (s *Server) waitEnded(id string, state workflow.State) error {
+	deadline := time.Now().Add(stopWait)
+	for {
+		ex, err := s.opts.Store.Get(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ex.State.Done() || (ex.State == workflow.Paused && state != workflow.Cancelled) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errorf(http.StatusInternalServerError, "Execution %s did not stop within %s", id, stopWait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	run, ok := s.running[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	select {
+	case <-run.done:
+	case <-time.After(stopWait):
+		return errorf(http.StatusInternalServerError, "Execution %s did not stop within %s", id, stopWait)
+	}
+	return nil
+}
+
+// badTransition is Mistral's WorkflowException for a state change its
+// state machine refuses (workflows.Workflow.set_state).
+func badTransition(rec *executionRecord, ex *workflow.Execution, to workflow.State) error {
+	return badRequest("Can't change workflow execution state from %s to %s. [workflow=%s, execution_id=%s]", ex.State, to, rec.WorkflowName, ex.ID)
+}
+
+// notHere is the answer for pausing or resuming an execution that the
+// store shows unfinished but no engine of this server runs.
+func notHere(id string, to workflow.State, err error) error {
+	if errors.Is(err, workflow.ErrNotRunning) {
+		return badRequest("Cannot change state of execution %s to %s: it does not run in this server", id, to)
+	}
+	return err
+}
+
+// updateExecution is PUT /v2/executions/{id}: a description, or a state,
+// through the server's Controller with Mistral's rules (default_engine,
+// workflow_handler, workflows.Workflow):
+//   - PAUSED pauses a running execution (its sub-workflows first); on a
+//     paused one it does nothing; on an ended one it is 400.
+//   - RUNNING resumes a paused execution; on any other it does nothing.
+//   - SUCCESS ends a running execution in SUCCESS; on a paused or ended
+//     one it is 400.
+//   - ERROR fails a running execution; a paused or ended one stays as it is.
+//   - CANCELLED cancels a running or paused execution; an ended one stays.
+//
+// state_info is the message of SUCCESS, ERROR and CANCELLED. The answer
+// shows the execution once the change has applied.
 func (s *Server) updateExecution(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("id")
 	var body struct {
@@ -492,31 +569,43 @@ func (s *Server) updateExecution(w http.ResponseWriter, r *http.Request, c *call
 	}
 	switch st := workflow.State(body.State); st {
 	case "":
-	case workflow.Running:
-		if ex.State.Done() {
-			return badRequest("Cannot resume execution %s: it is in state %s", id, ex.State)
+	case workflow.Paused:
+		switch {
+		case ex.State == workflow.Paused:
+		case ex.State.Done():
+			return badTransition(rec, ex, st)
+		default:
+			if err := s.control(id, s.ctl.Pause); err != nil {
+				return notHere(id, st, err)
+			}
 		}
-	case workflow.Failed, workflow.Success, workflow.Cancelled:
+	case workflow.Running:
+		if ex.State == workflow.Paused {
+			if err := s.control(id, s.ctl.Resume); err != nil {
+				return notHere(id, st, err)
+			}
+		}
+	case workflow.Success:
+		if ex.State != workflow.Running {
+			return badTransition(rec, ex, st)
+		}
+		if err := s.stop(r.Context(), id, st, body.StateInfo); err != nil {
+			return err
+		}
+	case workflow.Failed:
+		if ex.State == workflow.Paused || ex.State.Done() {
+			break // Mistral's _fail_workflow returns early
+		}
+		if err := s.stop(r.Context(), id, st, body.StateInfo); err != nil {
+			return err
+		}
+	case workflow.Cancelled:
 		if ex.State.Done() {
 			break
 		}
-		ran, err := s.stop(id, st, body.StateInfo)
-		if err != nil {
+		if err := s.stop(r.Context(), id, st, body.StateInfo); err != nil {
 			return err
 		}
-		if !ran {
-			// Not run by this process (it ended meanwhile, or a restart
-			// interrupted it): record the state asked for.
-			ex.State, ex.UpdatedAt = st, s.now()
-			if body.StateInfo != "" {
-				ex.StateInfo = body.StateInfo
-			}
-			if err := s.opts.Store.Record(r.Context(), ex); err != nil {
-				return err
-			}
-		}
-	case "PAUSED":
-		return badRequest("Cannot change state to PAUSED: fernetflow's engine cannot pause executions yet")
 	default:
 		return badRequest("Cannot change state to %s. Allowed states are: 'RUNNING, PAUSED, SUCCESS, ERROR, CANCELLED", body.State)
 	}
@@ -540,7 +629,7 @@ func (s *Server) deleteExecution(w http.ResponseWriter, r *http.Request, c *call
 	if _, _, err := s.findExecution(c, id); err != nil {
 		return err
 	}
-	if _, err := s.stop(id, "", ""); err != nil {
+	if err := s.stop(r.Context(), id, workflow.Cancelled, "Execution deleted"); err != nil {
 		return err
 	}
 	if err := s.opts.Store.Delete(id); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -71,6 +71,10 @@ type Server struct {
 	mu      sync.Mutex // serialises writes that check uniqueness
 	running map[string]*runningExecution
 
+	// ctl is the Control of every engine the server starts: PUT
+	// /v2/executions/{id} and /v2/action_executions/{id} act through it.
+	ctl *workflow.Controller
+
 	liveMu sync.Mutex
 	// live are the tasks of running executions as the engine started
 	// them (Engine.OnTask), by execution and task id: the engine records
@@ -89,7 +93,6 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil || opts.Registry == nil || opts.Identify == nil {
 		return nil, errors.New("mistralapi: Options need Store, Registry and Identify")
 	}
-	opts.Registry = withAPIActions(opts.Registry)
 	if len(opts.AdminRoles) == 0 {
 		opts.AdminRoles = []string{"admin"}
 	}
@@ -98,7 +101,7 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, live: map[string]map[string]*workflow.TaskExecution{}, subStarted: map[string]chan struct{}{}}
+	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, ctl: &workflow.Controller{}, live: map[string]map[string]*workflow.TaskExecution{}, subStarted: map[string]chan struct{}{}}
 	if err := s.recoverInterrupted(); err != nil {
 		cancel()
 		return nil, err
@@ -106,6 +109,11 @@ func New(opts Options) (*Server, error) {
 	s.routes()
 	return s, nil
 }
+
+// Controller is the execution control of the executions the server runs
+// (Engine.Control of each). Give it to store.ServeControl, so that
+// `fernetflow execution pause|resume|cancel` reach them.
+func (s *Server) Controller() *workflow.Controller { return s.ctl }
 
 // Close cancels the executions the server runs and waits until they have
 // ended and are recorded (state CANCELLED), or until ctx ends.
@@ -165,6 +173,7 @@ func (s *Server) routes() {
 	h("GET /v2/tasks/{id}/action_executions", s.listActionExecutions)
 	h("GET /v2/action_executions", s.listActionExecutions)
 	h("GET /v2/action_executions/{id}", s.getActionExecution)
+	h("PUT /v2/action_executions/{id}", s.updateActionExecution)
 	h("GET /v2/cron_triggers", s.listCronTriggers)
 	h("POST /v2/cron_triggers", s.createCronTrigger)
 	h("GET /v2/cron_triggers/{id}", s.getCronTrigger)
