@@ -234,4 +234,3 @@ func (s *Server) waitTaskDone(id string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
