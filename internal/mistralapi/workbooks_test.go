@@ -245,9 +245,10 @@ func TestEventTriggers(t *testing.T) {
 	}
 }
 
-// TestAsyncNoopTimesOut checks std.async_noop: with no way to send its
-// result, its task ends with the task's timeout, and the execution in
-// ERROR (tempest's test_task_ex_concurrency).
+// TestAsyncNoopTimesOut checks std.async_noop (the engine's): when nobody
+// sends its result (PUT /v2/action_executions), its task ends with the
+// task's timeout, and the execution in ERROR (tempest's
+// test_task_ex_concurrency).
 func TestAsyncNoopTimesOut(t *testing.T) {
 	ts := newTestServer(t, "")
 	const tok = "p1:member"
