@@ -20,8 +20,8 @@
 // DELETE; params.env, and params.task_name for reverse workflows),
 // workbooks (POST and PUT text/plain, GET list and one, DELETE; their
 // workflows are named WORKBOOK.WORKFLOW), tasks (GET list and one,
-// /executions/{id}/tasks), action executions (read-only, one per ACTION
-// task run), cron triggers (POST, GET list and one, DELETE) and event
+// /executions/{id}/tasks), action executions (GET, one per ACTION task
+// run; PUT completes an asynchronous one), cron triggers (POST, GET list and one, DELETE) and event
 // triggers (kept, never fired). Sub-workflows resolve across definitions
 // (the execution's namespace, then the default one), and their executions
 // are listed under their root (root_execution_id, task_execution_id).
@@ -33,6 +33,24 @@
 // "YYYY-MM-DD HH:MM:SS" UTC; JSON-valued fields (input, output, params,
 // published, result, workflow_input, ...) are answered as JSON strings and
 // accepted as strings or objects.
+//
+// # Execution control
+//
+// The Server holds one workflow.Controller (Server.Controller), the
+// Control of every engine it starts, cron-fired ones included. PUT
+// /v2/executions/{id} with state PAUSED pauses, RUNNING resumes, SUCCESS,
+// ERROR and CANCELLED stop (state_info is the message), with Mistral's
+// rules: pausing a paused execution or resuming one that is not paused
+// does nothing; ERROR leaves a paused or ended execution as it is,
+// CANCELLED an ended one; SUCCESS on a paused or ended execution and
+// PAUSED on an ended one are 400 ("Can't change workflow execution state
+// from ..."). A paused execution keeps its engine waiting in this process
+// until it is resumed or stopped; a restart ends it in ERROR like a
+// running one. An asynchronous action (std.async_noop) leaves its task
+// RUNNING until PUT /v2/action_executions/{id} sends its result (state
+// SUCCESS or ERROR, output a JSON object), or until its timeout. Give
+// Controller to store.ServeControl so that `fernetflow execution
+// pause|resume|cancel` reach the server's executions (serve does).
 //
 // # Tenancy and policy
 //
