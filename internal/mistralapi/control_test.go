@@ -49,8 +49,12 @@ func (ts *testServer) startWaiter(t *testing.T, tok, wf string) (execID, actionI
 	execID = ex["id"].(string)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
+		// The engine knows the pending action before the store's snapshot
+		// shows it; a client learns the id from the API, so wait for that.
 		if p := ts.ctl.PendingActions(execID); len(p) == 1 {
-			return execID, p[0].ID
+			if code, _ := ts.call(t, tok, "GET", "/v2/action_executions/"+p[0].ID, "", ""); code == http.StatusOK {
+				return execID, p[0].ID
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
