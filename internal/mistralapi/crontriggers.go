@@ -49,19 +49,7 @@ var cronTriggerKind = listKind{
 }
 
 func (s *Server) cronTriggers() ([]*cronRecord, error) {
-	recs, err := s.opts.Store.Records(colCronTriggers)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*cronRecord, 0, len(recs))
-	for _, r := range recs {
-		var t cronRecord
-		if err := json.Unmarshal(r.Data, &t); err != nil {
-			return nil, fmt.Errorf("mistralapi: cron trigger %s: %w", r.ID, err)
-		}
-		out = append(out, &t)
-	}
-	return out, nil
+	return loadAll[cronRecord](s.opts.Store, colCronTriggers, "cron trigger")
 }
 
 // cronTrigger is a live trigger: its record and its schedule. A record
@@ -229,11 +217,7 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 			return conflict("Duplicate entry for cron trigger ['workflow_input_hash', 'workflow_name', 'pattern', 'project_id', 'workflow_params_hash', 'remaining_executions', 'first_execution_time']: %s", o.Name)
 		}
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if err := s.opts.Store.PutRecord(colCronTriggers, rec.ID, b); err != nil {
+	if err := putJSON(s.opts.Store, colCronTriggers, rec.ID, rec); err != nil {
 		return err
 	}
 	if err := s.opts.Store.CreateTrigger(sched); err != nil {

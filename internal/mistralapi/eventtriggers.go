@@ -41,19 +41,7 @@ var eventTriggerKind = listKind{
 }
 
 func (s *Server) eventTriggers() ([]*eventTriggerRecord, error) {
-	recs, err := s.opts.Store.Records(colEventTriggers)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*eventTriggerRecord, 0, len(recs))
-	for _, r := range recs {
-		var t eventTriggerRecord
-		if err := json.Unmarshal(r.Data, &t); err != nil {
-			return nil, fmt.Errorf("mistralapi: event trigger %s: %w", r.ID, err)
-		}
-		out = append(out, &t)
-	}
-	return out, nil
+	return loadAll[eventTriggerRecord](s.opts.Store, colEventTriggers, "event trigger")
 }
 
 func renderEventTrigger(t *eventTriggerRecord) resource {
@@ -130,11 +118,7 @@ func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *c
 	}
 	t := &eventTriggerRecord{ID: workflow.NewID(), Name: body.Name, ProjectID: c.ProjectID, Scope: scope, WorkflowID: wf.ID,
 		WorkflowInput: input, WorkflowParams: params, Exchange: body.Exchange, Topic: body.Topic, Event: body.Event, CreatedAt: s.now()}
-	b, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	if err := s.opts.Store.PutRecord(colEventTriggers, t.ID, b); err != nil {
+	if err := putJSON(s.opts.Store, colEventTriggers, t.ID, t); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, renderEventTrigger(t))

@@ -220,11 +220,7 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	rec := &executionRecord{ID: ex.ID, ProjectID: c.ProjectID, WorkflowID: wfRec.ID, WorkflowName: wfRec.Name,
 		WorkflowNamespace: wfRec.Namespace, Description: req.Description, Params: params,
 		SourceExecutionID: req.SourceExecutionID, CronTriggerID: req.CronTriggerID}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.opts.Store.PutRecord(colExecutions, rec.ID, b); err != nil {
+	if err := putJSON(s.opts.Store, colExecutions, rec.ID, rec); err != nil {
 		return nil, nil, err
 	}
 	if err := s.opts.Store.Record(context.Background(), ex); err != nil {
@@ -559,11 +555,7 @@ func (s *Server) updateExecution(w http.ResponseWriter, r *http.Request, c *call
 	}
 	if body.Description != "" {
 		rec.Description = body.Description
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := s.opts.Store.PutRecord(colExecutions, rec.ID, b); err != nil {
+		if err := putJSON(s.opts.Store, colExecutions, rec.ID, rec); err != nil {
 			return err
 		}
 	}

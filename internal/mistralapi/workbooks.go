@@ -1,8 +1,6 @@
 package mistralapi
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -35,27 +33,11 @@ var workbookKind = listKind{
 }
 
 func (s *Server) workbooks() ([]*workbookRecord, error) {
-	recs, err := s.opts.Store.Records(colWorkbooks)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*workbookRecord, 0, len(recs))
-	for _, r := range recs {
-		var wb workbookRecord
-		if err := json.Unmarshal(r.Data, &wb); err != nil {
-			return nil, fmt.Errorf("mistralapi: workbook %s: %w", r.ID, err)
-		}
-		out = append(out, &wb)
-	}
-	return out, nil
+	return loadAll[workbookRecord](s.opts.Store, colWorkbooks, "workbook")
 }
 
 func (s *Server) putWorkbook(wb *workbookRecord) error {
-	b, err := json.Marshal(wb)
-	if err != nil {
-		return err
-	}
-	return s.opts.Store.PutRecord(colWorkbooks, wb.ID, b)
+	return putJSON(s.opts.Store, colWorkbooks, wb.ID, wb)
 }
 
 // findWorkbook is the workbook name in namespace that c may see: its own

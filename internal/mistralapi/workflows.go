@@ -1,9 +1,7 @@
 package mistralapi
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -136,27 +134,11 @@ func qualifiedName(f *workflow.File, w *workflow.Workflow) string {
 }
 
 func (s *Server) workflows() ([]*workflowRecord, error) {
-	recs, err := s.opts.Store.Records(colWorkflows)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*workflowRecord, 0, len(recs))
-	for _, r := range recs {
-		var w workflowRecord
-		if err := json.Unmarshal(r.Data, &w); err != nil {
-			return nil, fmt.Errorf("mistralapi: workflow %s: %w", r.ID, err)
-		}
-		out = append(out, &w)
-	}
-	return out, nil
+	return loadAll[workflowRecord](s.opts.Store, colWorkflows, "workflow")
 }
 
 func (s *Server) putWorkflow(w *workflowRecord) error {
-	b, err := json.Marshal(w)
-	if err != nil {
-		return err
-	}
-	return s.opts.Store.PutRecord(colWorkflows, w.ID, b)
+	return putJSON(s.opts.Store, colWorkflows, w.ID, w)
 }
 
 // findWorkflow finds the workflow identifier (an id, or a name in
