@@ -585,7 +585,7 @@ func (r *run) next(d taskDone) {
 	funcs := r.funcs(te)
 	ledSomewhere := false
 	for ci, trs := range clauses {
-		for _, tr := range trs {
+		for ti, tr := range trs {
 			if tr.Condition != "" {
 				v, err := expr.EvalString(r.ctx, tr.Condition, d.out, funcs)
 				if err != nil {
@@ -632,7 +632,12 @@ func (r *run) next(d taskDone) {
 					r.forced, r.forcedM = Success, msg
 				}
 				r.cancel() // the workflow has ended: stop what still runs
-				if !ledSomewhere {
+				// Mistral evaluates all of the task's transitions before
+				// it runs the command: a task target after the command
+				// (never run) still makes the task lead somewhere, so its
+				// context is not in the final one (conformance/
+				// succeed_command_condition, succeed_after_with_items).
+				if !ledSomewhere && !r.leadsToTask(clauses, ci, ti+1, d.out, funcs) {
 					r.ends = append(r.ends, d.out)
 					r.endPubs = append(r.endPubs, d.pub)
 				}
@@ -670,6 +675,27 @@ func (r *run) next(d taskDone) {
 		r.ends = append(r.ends, d.out)
 		r.endPubs = append(r.endPubs, d.pub)
 	}
+}
+
+// leadsToTask reports whether a transition of clauses from clause ci,
+// index ti on, targets a task and its condition holds in ctx. A condition
+// that cannot be evaluated counts as false.
+func (r *run) leadsToTask(clauses [][]Transition, ci, ti int, ctx map[string]any, funcs expr.Funcs) bool {
+	for ; ci < len(clauses); ci, ti = ci+1, 0 {
+		for _, tr := range clauses[ci][min(ti, len(clauses[ci])):] {
+			if r.w.Task(tr.Target) == nil {
+				continue
+			}
+			if tr.Condition != "" {
+				v, err := expr.EvalString(r.ctx, tr.Condition, ctx, funcs)
+				if err != nil || !expr.Truthy(v) {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) joinSatisfied(t *Task, js *joinState) bool {
