@@ -333,6 +333,7 @@ type taskDone struct {
 	t   *Task
 	out map[string]any // outbound context
 	pub map[string]any // its published part (Mistral's task context)
+	in  map[string]any // the published part it started with
 }
 
 // Continue runs a started execution to its end.
@@ -511,7 +512,8 @@ func (r *run) loop() *Execution {
 		}
 		r.running--
 		r.mu.Lock()
-		d.pub = mergeContexts([]map[string]any{r.inPub[d.te], d.te.Published})
+		d.in = r.inPub[d.te]
+		d.pub = mergeContexts([]map[string]any{d.in, d.te.Published})
 		r.mu.Unlock()
 		delete(r.inPub, d.te)
 		r.notify(d.te)
@@ -563,6 +565,11 @@ func (r *run) next(d taskDone) {
 	startFailed, info, fatal := te.startFailed, te.StateInfo, te.fatal
 	r.mu.Unlock()
 	if startFailed {
+		// The task ends in ERROR with no next tasks and publishes
+		// nothing: Mistral's final context holds its inbound one
+		// (conformance/error_state_info_output, with_items_one_fails).
+		r.ends = append(r.ends, d.out)
+		r.endPubs = append(r.endPubs, d.in)
 		r.fail(fmt.Sprintf("Failed to run task [error=%s, wf=%s, task=%s]", info, r.w.Name, t.Name))
 		return
 	}
