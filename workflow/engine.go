@@ -333,6 +333,7 @@ type taskDone struct {
 	t   *Task
 	out map[string]any // outbound context
 	pub map[string]any // its published part (Mistral's task context)
+	in  map[string]any // the published part it started with
 }
 
 // Continue runs a started execution to its end.
@@ -511,7 +512,8 @@ func (r *run) loop() *Execution {
 		}
 		r.running--
 		r.mu.Lock()
-		d.pub = mergeContexts([]map[string]any{r.inPub[d.te], d.te.Published})
+		d.in = r.inPub[d.te]
+		d.pub = mergeContexts([]map[string]any{d.in, d.te.Published})
 		r.mu.Unlock()
 		delete(r.inPub, d.te)
 		r.notify(d.te)
@@ -563,6 +565,11 @@ func (r *run) next(d taskDone) {
 	startFailed, info, fatal := te.startFailed, te.StateInfo, te.fatal
 	r.mu.Unlock()
 	if startFailed {
+		// The task ends in ERROR with no next tasks and publishes
+		// nothing: Mistral's final context holds its inbound one
+		// (conformance/error_state_info_output, with_items_one_fails).
+		r.ends = append(r.ends, d.out)
+		r.endPubs = append(r.endPubs, d.in)
 		r.fail(fmt.Sprintf("Failed to run task [error=%s, wf=%s, task=%s]", info, r.w.Name, t.Name))
 		return
 	}
@@ -585,7 +592,7 @@ func (r *run) next(d taskDone) {
 	funcs := r.funcs(te)
 	ledSomewhere := false
 	for ci, trs := range clauses {
-		for _, tr := range trs {
+		for ti, tr := range trs {
 			if tr.Condition != "" {
 				v, err := expr.EvalString(r.ctx, tr.Condition, d.out, funcs)
 				if err != nil {
@@ -632,7 +639,12 @@ func (r *run) next(d taskDone) {
 					r.forced, r.forcedM = Success, msg
 				}
 				r.cancel() // the workflow has ended: stop what still runs
-				if !ledSomewhere {
+				// Mistral evaluates all of the task's transitions before
+				// it runs the command: a task target after the command
+				// (never run) still makes the task lead somewhere, so its
+				// context is not in the final one (conformance/
+				// succeed_command_condition, succeed_after_with_items).
+				if !ledSomewhere && !r.leadsToTask(clauses, ci, ti+1, d.out, funcs) {
 					r.ends = append(r.ends, d.out)
 					r.endPubs = append(r.endPubs, d.pub)
 				}
@@ -670,6 +682,27 @@ func (r *run) next(d taskDone) {
 		r.ends = append(r.ends, d.out)
 		r.endPubs = append(r.endPubs, d.pub)
 	}
+}
+
+// leadsToTask reports whether a transition of clauses from clause ci,
+// index ti on, targets a task and its condition holds in ctx. A condition
+// that cannot be evaluated counts as false.
+func (r *run) leadsToTask(clauses [][]Transition, ci, ti int, ctx map[string]any, funcs expr.Funcs) bool {
+	for ; ci < len(clauses); ci, ti = ci+1, 0 {
+		for _, tr := range clauses[ci][min(ti, len(clauses[ci])):] {
+			if r.w.Task(tr.Target) == nil {
+				continue
+			}
+			if tr.Condition != "" {
+				v, err := expr.EvalString(r.ctx, tr.Condition, ctx, funcs)
+				if err != nil || !expr.Truthy(v) {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) joinSatisfied(t *Task, js *joinState) bool {

@@ -274,6 +274,10 @@ func (p *fileParser) schemaCheck(doc map[string]any) error {
 			msg = "does not match the DSL schema: " + strings.SplitN(msg, " does not match", 2)[0] + " is not a <% %> expression (numbers and booleans are written unquoted)"
 		case strings.Contains(msg, `does not match pattern '^\\S+$'`):
 			msg = "does not match the DSL schema: " + strings.SplitN(msg, " does not match", 2)[0] + " is not a task name or an engine command (a transition target cannot be an expression)"
+		case strings.Contains(msg, "'oneOf' failed, subschemas 0, 2 matched"):
+			// Mistral's NEXT_TASK: fail(msg="x") is both a name (^\S+$)
+			// and a call (^\w+\(\w+=(.*)\)$), so oneOf rejects it.
+			msg = "does not match the DSL schema: a call with no space, such as fail(msg=\"x\"), is both a task name and a command to Mistral (write fail msg=\"x\", or give it a condition)"
 		case len(leaf.InstanceLocation) > 0:
 			msg = "does not match the DSL schema: " + msg
 		}
@@ -698,9 +702,10 @@ func (p *fileParser) transitions(path string, v any) ([]Transition, *publishSpec
 		cmd := target
 		if i := strings.IndexByte(cmd, '('); i > 0 && strings.Contains(cmd, " ") && strings.HasSuffix(strings.TrimSpace(cmd), ")") {
 			// fail(msg="it broke"): Mistral reads the name up to "(" and
-			// the key=value pairs anywhere. Without a space it takes the
-			// whole text as a task name (fail(msg="x") is "Task not
-			// found"): validation reports it so.
+			// the key=value pairs anywhere. Without a space the text is
+			// both a name and a call to Mistral's schema, which rejects it
+			// (testdata/bad/fail_call_without_space; the string form with
+			// a space runs: conformance/fail_msg_on_error).
 			cmd = cmd[:i] + " " + strings.TrimSuffix(strings.TrimSpace(cmd[i+1:]), ")")
 		}
 		name, params, msg := parseCmd(cmd)

@@ -177,6 +177,13 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 	}
 	if runErr != nil && tctx.Err() == context.DeadlineExceeded {
 		runErr = timeoutError(timeout)
+		if len(t.WithItems) == 0 {
+			// Mistral's get_task_execution_result lists the accepted
+			// action executions: none for a timed-out task, and a list
+			// unless there is exactly one, so the result is []
+			// (conformance/async_noop_timeout_publish_on_error).
+			result = []any{}
+		}
 	}
 
 	wa, err := r.evalNumber(ctx, t.WaitAfter, in, funcs)
