@@ -85,20 +85,28 @@ func (s *Server) loadWorkbook(c *caller, src, namespace string) (*workflow.File,
 	return f, nil
 }
 
+// workbookRequest reads what POST and PUT /v2/workbooks share: the scope
+// and namespace parameters and the text/plain definition (body), loaded.
+func (s *Server) workbookRequest(r *http.Request, c *caller) (scope, namespace, body string, f *workflow.File, err error) {
+	if scope, err = s.scopeParam(r); err != nil {
+		return "", "", "", nil, err
+	}
+	namespace = r.URL.Query().Get("namespace")
+	b, err := readBody(r)
+	if err != nil {
+		return "", "", "", nil, err
+	}
+	if f, err = s.loadWorkbook(c, string(b), namespace); err != nil {
+		return "", "", "", nil, err
+	}
+	return scope, namespace, string(b), f, nil
+}
+
 // createWorkbook is POST /v2/workbooks: text/plain, 201 with the
 // workbook; its workflows are created as WORKBOOK.WORKFLOW. 409 when the
 // project has the workbook (or one of its workflows) in the namespace.
 func (s *Server) createWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
-	scope, err := s.scopeParam(r)
-	if err != nil {
-		return err
-	}
-	namespace := r.URL.Query().Get("namespace")
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	f, err := s.loadWorkbook(c, string(body), namespace)
+	scope, namespace, body, f, err := s.workbookRequest(r, c)
 	if err != nil {
 		return err
 	}
@@ -127,7 +135,7 @@ func (s *Server) createWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	now := s.now()
 	wb := &workbookRecord{ID: workflow.NewID(), Name: f.Workbook, Namespace: namespace, ProjectID: c.ProjectID,
-		Scope: scope, Definition: string(body), CreatedAt: now}
+		Scope: scope, Definition: body, CreatedAt: now}
 	if err := s.syncWorkbookWorkflows(wb, f, nil, now); err != nil {
 		return err
 	}
@@ -188,16 +196,7 @@ func (s *Server) workbookWorkflows(wb *workbookRecord) ([]*workflowRecord, error
 // definition's name in the namespace (404 when there is none) and its
 // workflows are replaced.
 func (s *Server) updateWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
-	scope, err := s.scopeParam(r)
-	if err != nil {
-		return err
-	}
-	namespace := r.URL.Query().Get("namespace")
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	f, err := s.loadWorkbook(c, string(body), namespace)
+	scope, namespace, body, f, err := s.workbookRequest(r, c)
 	if err != nil {
 		return err
 	}
@@ -215,7 +214,7 @@ func (s *Server) updateWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 		return err
 	}
 	now := s.now()
-	wb.Definition, wb.Scope, wb.UpdatedAt = string(body), scope, now
+	wb.Definition, wb.Scope, wb.UpdatedAt = body, scope, now
 	if err := s.syncWorkbookWorkflows(wb, f, old, now); err != nil {
 		return err
 	}
