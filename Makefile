@@ -6,7 +6,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test integration bench fuzz demo lint clean
+.PHONY: build test integration bench fuzz demo lint promtool clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/fernetflow
@@ -42,6 +42,12 @@ demo: build
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+
+## promtool: check the example alert rules and run their unit tests with
+## Debian's promtool (package prometheus); fails when promtool is missing
+promtool:
+	promtool check rules examples/prometheus/fernetflow.rules.yml
+	cd examples/prometheus && promtool test rules fernetflow.rules.test.yml
 
 clean:
 	rm -rf bin

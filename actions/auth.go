@@ -178,6 +178,11 @@ func ProjectAllowed(c *Caller, allowed []string) bool {
 	return false
 }
 
+// Authorize applies k's rule (Projects, then Roles; admin when Roles is
+// empty) to a caller identified elsewhere, such as the Mistral API's: an
+// error wrapping ErrForbidden that names the project or the user.
+func (k *KeystoneAuth) Authorize(c *Caller) error { return k.authorize(c) }
+
 func (k *KeystoneAuth) authorize(c *Caller) error {
 	if c.ProjectID == "" {
 		return fmt.Errorf("%w: the token is not scoped to a project", ErrForbidden)

@@ -126,12 +126,17 @@ func (v *validator) validateActions() {
 		add := func(key, format string, args ...any) {
 			v.errs = append(v.errs, &Error{File: v.f.Name, Pos: a.Pos, Key: "action " + n + ": " + key, Msg: fmt.Sprintf(format, args...)})
 		}
+		// Mistral's parser does not look base actions up.
+		stricter := func(key, format string, args ...any) {
+			add(key, format, args...)
+			v.errs[len(v.errs)-1].Stricter = true
+		}
 		if v.reg != nil {
 			if _, ok := v.reg.Lookup(a.Base); !ok {
 				if _, adhoc := v.f.Actions[strings.TrimPrefix(a.Base, v.f.Workbook+".")]; adhoc {
-					add("base", "an ad-hoc action based on another ad-hoc action is not supported by fernetflow's engine")
+					stricter("base", "an ad-hoc action based on another ad-hoc action is not supported by fernetflow's engine")
 				} else {
-					add("base", "unknown base action %q%s", a.Base, suggest(a.Base, v.reg.Names()))
+					stricter("base", "unknown base action %q%s", a.Base, suggest(a.Base, v.reg.Names()))
 				}
 			}
 		}
@@ -149,3 +154,8 @@ func (v *validator) validateActions() {
 		}
 	}
 }
+
+// BindAdhoc is a as an Action whose base action resolves in reg: the
+// ad-hoc actions a server keeps outside any workbook (Mistral's POST
+// /v2/actions) run through it.
+func BindAdhoc(a *AdhocAction, reg Registry) Action { return &boundAdhoc{a: a, reg: reg} }

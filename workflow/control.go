@@ -184,17 +184,89 @@ func (c *Controller) Pause(id string) error {
 // first), as Mistral's PUT state RUNNING: tasks that ended while it was
 // paused follow their transitions, tasks held by pause-before start.
 // Resuming an execution that is not paused does nothing, as in Mistral.
-func (c *Controller) Resume(id string) error {
+func (c *Controller) Resume(id string) error { return c.ResumeEnv(id, nil) }
+
+// ResumeEnv is Resume with Mistral's params.env of PUT state RUNNING: env
+// is merged into the execution's env (nested mappings key by key, env's
+// values winning, as Mistral's merge_dicts) before it resumes, so that
+// env() in the tasks that start from then on sees it. Its sub-workflows
+// keep theirs, as in Mistral (resume_workflow passes env to the top one
+// only). A nil or empty env changes nothing; an execution that is not
+// paused neither resumes nor takes the env, as in Mistral.
+func (c *Controller) ResumeEnv(id string, env map[string]any) error {
 	c.mu.Lock()
 	r := c.runs[id]
 	c.mu.Unlock()
 	if r == nil {
 		return fmt.Errorf("execution %s: %w", id, ErrNotRunning)
 	}
+	norm, err := normalizeEnv(env)
+	if err != nil {
+		return fmt.Errorf("execution %s: env: %w", id, err)
+	}
 	for _, k := range c.children(r) {
 		_ = c.do(k.ex.ID, func(r *run) error { r.resume(); return nil })
 	}
-	return c.do(id, func(r *run) error { r.resume(); return nil })
+	return c.do(id, func(r *run) error {
+		if r.paused && r.forced == "" {
+			r.mergeEnv(norm)
+		}
+		r.resume()
+		return nil
+	})
+}
+
+// UpdateEnv merges env into a paused execution's env without resuming it,
+// as Mistral's PUT params.env without a state (update_workflow_execution_env,
+// which Mistral allows in IDLE, PAUSED and ERROR; an ended execution is
+// not the Controller's). A running execution's env does not change:
+// ErrNotPaused.
+func (c *Controller) UpdateEnv(id string, env map[string]any) error {
+	norm, err := normalizeEnv(env)
+	if err != nil {
+		return fmt.Errorf("execution %s: env: %w", id, err)
+	}
+	return c.do(id, func(r *run) error {
+		if !r.paused || r.forced != "" {
+			return fmt.Errorf("execution %s: %w", id, ErrNotPaused)
+		}
+		r.mergeEnv(norm)
+		r.record()
+		return nil
+	})
+}
+
+// ErrNotPaused is UpdateEnv's answer for an execution that is not paused:
+// Mistral updates the env only in IDLE, PAUSED or ERROR.
+var ErrNotPaused = errors.New("updating env is only permitted while the execution is PAUSED (or ended in ERROR)")
+
+func normalizeEnv(env map[string]any) (map[string]any, error) {
+	if len(env) == 0 {
+		return nil, nil
+	}
+	v, err := expr.Normalize(env)
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+// mergeEnv merges env into the execution's params.env: a new params map,
+// never a change to the one expressions may hold.
+func (r *run) mergeEnv(env map[string]any) {
+	if len(env) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	params := make(map[string]any, len(r.ex.Params)+1)
+	for k, v := range r.ex.Params {
+		params[k] = v
+	}
+	merged := cloneMap(r.ex.env())
+	mergeDicts(merged, env)
+	params["env"] = merged
+	r.ex.Params = params
 }
 
 // Stop ends execution id in state (Success, Failed or Cancelled) with msg

@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -353,5 +354,89 @@ wf:
 	r, _ := ex.Output["r"].([]any)
 	if len(r) != 3 {
 		t.Fatalf("result %v", ex.Output["r"])
+	}
+}
+
+// TestControllerResumeEnv: Mistral's PUT state RUNNING with params.env
+// merges env into the execution's (nested mappings key by key) before it
+// resumes; PUT params.env alone does so on a paused execution only.
+func TestControllerResumeEnv(t *testing.T) {
+	const src = `version: '2.0'
+wf:
+  output:
+    x: <% env().x %>
+    nested: <% env().nested %>
+    params_env: <% execution().params.env.x %>
+  tasks:
+    a:
+      action: std.noop
+      on-success: [pause, b]
+    b:
+      action: std.noop
+`
+	for _, tc := range []struct {
+		name   string
+		update map[string]any // UpdateEnv while paused
+		resume map[string]any // ResumeEnv
+		want   string
+	}{
+		{"no env", nil, nil, "map[nested:map[a:1 b:1] params_env:1 x:1]"},
+		{"resume env merges", nil, map[string]any{"x": 2, "nested": map[string]any{"b": "two"}}, "map[nested:map[a:1 b:two] params_env:2 x:2]"},
+		{"update then resume", map[string]any{"x": 3}, map[string]any{"nested": map[string]any{"c": 3}}, "map[nested:map[a:1 b:1 c:3] params_env:3 x:3]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, f := loadEngine(t, src)
+			c := &Controller{}
+			rec := &recorder{}
+			e.Control, e.Recorder = c, rec
+			start := map[string]any{"x": 1, "nested": map[string]any{"a": 1, "b": 1}}
+			ex, err := e.StartWith(f.Workflows[0], nil, Params{Env: start})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := ex.ID
+			end := make(chan *Execution, 1)
+			go func() { end <- e.Continue(context.Background(), f.Workflows[0], ex) }()
+			deadline := time.Now().Add(5 * time.Second)
+			for rec.lastState() != Paused && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if tc.update != nil {
+				if err := c.UpdateEnv(id, tc.update); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.ResumeEnv(id, tc.resume); err != nil {
+				t.Fatal(err)
+			}
+			got := wait(t, end)
+			if got.State != Success || fmt.Sprint(got.Output) != tc.want {
+				t.Errorf("state %s output %v, want %s", got.State, got.Output, tc.want)
+			}
+			if start["x"] != 1 {
+				t.Errorf("the caller's env map changed: %v", start)
+			}
+		})
+	}
+}
+
+func TestControllerUpdateEnvRunning(t *testing.T) {
+	c, _, id, end := startControlled(t, asyncWF)
+	pending(t, c, id, 1)
+	if err := c.UpdateEnv(id, map[string]any{"x": 1}); !errors.Is(err, ErrNotPaused) {
+		t.Errorf("UpdateEnv on a running execution: %v, want ErrNotPaused", err)
+	}
+	if err := c.ResumeEnv(id, map[string]any{"x": 1}); err != nil {
+		t.Errorf("ResumeEnv on a running execution: %v, want nil (nothing happens, as in Mistral)", err)
+	}
+	if err := c.ResumeEnv(id, map[string]any{"bad": make(chan int)}); err == nil {
+		t.Error("ResumeEnv took an env that is not JSON data")
+	}
+	p := c.PendingActions(id)
+	if err := c.CompleteAction(p[0].ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ex := wait(t, end); ex.State != Success || len(ex.env()) != 0 {
+		t.Fatalf("state %s env %v", ex.State, ex.env())
 	}
 }

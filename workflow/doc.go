@@ -14,12 +14,19 @@
 // unknown tasks, unknown actions, literal input an action's schema rejects,
 // unreachable tasks, joins nobody reaches, expressions that do not parse).
 // Every error names file:line:column, and the workflow, task and key.
+// Some of them Mistral 15's parser does not reject (unknown actions and
+// sub-workflows, action input, unreachable tasks, inline parameters it
+// drops, keys written twice, target:): those have Error.Stricter set;
+// Load refuses them all, Check and ErrorList.Split tell them apart, and
+// workflow validate reports them as warnings, so that it rejects exactly
+// what Mistral's parser rejects (checked on every file of testdata by the
+// integration suite).
 // A file holds version '2.0' and one or more workflows, or is a workbook
 // (name:, actions:, workflows:) whose ad-hoc actions (base, base-input,
-// input, output) tasks may call by short or qualified name. Jinja ({{ }})
-// is refused with a "not supported" error at its line rather than run
-// wrongly. As in Mistral, requires belongs to reverse workflows only, and
-// transitions and join to direct ones.
+// input, output) tasks may call by short or qualified name; its workflows
+// run as WORKBOOK.NAME (File.QualifiedName), as Mistral names them. As in
+// Mistral, requires belongs to reverse workflows only, and transitions and
+// join to direct ones.
 //
 // # Run a workflow
 //
@@ -29,7 +36,8 @@
 //	// ex.State: SUCCESS, ERROR, CANCELLED or PAUSED; ex.StateInfo says why
 //
 // StartWith takes Mistral's execution params: Env (what env() and
-// execution().params.env give, passed on to sub-workflows) and TaskName,
+// execution().params.env give, passed on to sub-workflows), Namespace
+// (execution().params.namespace, inherited by sub-workflows) and TaskName,
 // the target a reverse workflow needs. A reverse run executes the target
 // and what it requires, each task once its requirements succeeded; its
 // output is the target's context. An execution paused by the pause
@@ -47,6 +55,8 @@
 //	go e.Continue(ctx, w, ex)          // returns only once ex has ended
 //	ctl.Pause(ex.ID)                   // PAUSED at once; running tasks finish, what follows waits
 //	ctl.Resume(ex.ID)                  // RUNNING; held transitions and pause-before tasks go on
+//	ctl.ResumeEnv(ex.ID, env)          // the same, env merged into the execution's first (PUT params.env)
+//	ctl.UpdateEnv(ex.ID, env)          // a paused execution's env, merged; it stays paused
 //	ctl.Stop(ex.ID, workflow.Failed, msg) // force-fail (Cancelled: cancel; Success: succeed)
 //	ctl.CompleteAction(actionExID, result, nil) // an async action's result
 //

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -170,6 +171,9 @@ func (e *Engine) Start(w *Workflow, input map[string]any) (*Execution, error) {
 type Params struct {
 	// Env is what env() and execution().params.env give; nil is {}.
 	Env map[string]any
+	// Namespace is the namespace the workflow was taken from, as
+	// execution().params.namespace shows it ("" is Mistral's default).
+	Namespace string
 	// TaskName is a reverse workflow's target: the run executes it and
 	// what it requires. A reverse workflow needs one; a direct one
 	// ignores it.
@@ -193,7 +197,7 @@ func (e *Engine) StartWith(w *Workflow, input map[string]any, p Params) (*Execut
 		}
 		env = v.(map[string]any)
 	}
-	params := map[string]any{"env": env, "namespace": ""}
+	params := map[string]any{"env": env, "namespace": p.Namespace}
 	if w.Reverse {
 		if p.TaskName == "" {
 			return nil, fmt.Errorf("workflow %s is a reverse workflow: name the task to run (task_name)", w.Name)
@@ -204,7 +208,11 @@ func (e *Engine) StartWith(w *Workflow, input map[string]any, p Params) (*Execut
 		params["task_name"] = p.TaskName
 	}
 	now := e.now()
-	return &Execution{ID: NewID(), WorkflowName: w.Name, State: Running, Input: in, Params: params, CreatedAt: now, UpdatedAt: now}, nil
+	name := w.Name
+	if e.File != nil && e.File.Workbook != "" && slices.Contains(e.File.Workflows, w) {
+		name = e.File.QualifiedName(w) // a workbook's workflow is WB.NAME in Mistral
+	}
+	return &Execution{ID: NewID(), WorkflowName: name, State: Running, Input: in, Params: params, CreatedAt: now, UpdatedAt: now}, nil
 }
 
 func (ex *Execution) env() map[string]any {
@@ -346,7 +354,7 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets, inPub: map[*TaskExecution]map[string]any{},
 		done: make(chan taskDone, 64), joins: map[string]*joinState{}, globals: map[string]any{}}
 	r.parentRun = e.parent
-	r.envFn = func(context.Context) (any, error) { return r.ex.env(), nil }
+	r.envFn = func(context.Context) (any, error) { return r.env(), nil }
 	r.globalFn = func(_ context.Context, name string) (any, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -948,6 +956,7 @@ func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
 		return nil, nil
 	}
 	f.Execution = func(context.Context) (any, error) { return r.executionView(), nil }
+	f.Env = func(context.Context) (any, error) { return r.ex.env(), nil }
 	f.Global = func(_ context.Context, name string) (any, error) { return r.globals[name], nil }
 	f.Tasks = func(_ context.Context, q expr.TasksQuery) ([]any, error) { return r.tasksView(q), nil }
 	return f
@@ -964,12 +973,39 @@ func (r *run) executionView() map[string]any {
 	}
 }
 
+// env is the execution's env now (ResumeEnv may replace it).
+func (r *run) env() map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ex.env()
+}
+
+// params is the execution's params; the caller holds r.mu.
 func (r *run) params() map[string]any {
 	p := r.ex.Params
 	if p == nil {
 		p = map[string]any{"namespace": "", "env": map[string]any{}}
 	}
 	return p
+}
+
+// withGlobalsLocked is in with the global variables under what the
+// branch published (inPub): Mistral's ContextView, task context first,
+// then wf_ex.context. The caller holds r.mu.
+func (r *run) withGlobalsLocked(in, inPub map[string]any) map[string]any {
+	if len(r.globals) == 0 {
+		return in
+	}
+	c := make(map[string]any, len(in)+len(r.globals))
+	for k, v := range in {
+		c[k] = v
+	}
+	for k, v := range r.globals {
+		if _, mine := inPub[k]; !mine {
+			c[k] = v
+		}
+	}
+	return c
 }
 
 func (r *run) spawn(t *Task, in, inPub map[string]any) {
@@ -979,20 +1015,7 @@ func (r *run) spawn(t *Task, in, inPub map[string]any) {
 		te.Action = "workflow:" + t.Workflow
 	}
 	r.mu.Lock()
-	if len(r.globals) > 0 {
-		// Global variables sit under what the branch published
-		// (Mistral's ContextView: task context, then wf_ex.context).
-		c := make(map[string]any, len(in)+len(r.globals))
-		for k, v := range in {
-			c[k] = v
-		}
-		for k, v := range r.globals {
-			if _, mine := inPub[k]; !mine {
-				c[k] = v
-			}
-		}
-		in = c
-	}
+	in = r.withGlobalsLocked(in, inPub)
 	r.ex.Tasks = append(r.ex.Tasks, te)
 	r.latest[t.Name] = te
 	r.inPub[te] = inPub

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -61,18 +62,18 @@ func Parse(name string, src []byte) (*File, error) {
 	if err != nil {
 		return nil, ErrorList{err.(*Error)}
 	}
-	p := &fileParser{file: name, ix: ix}
+	p := &fileParser{file: name, ix: ix, errs: append(ErrorList(nil), ix.dups...)}
 	doc, ok := v.(map[string]any)
 	if !ok {
 		return nil, ErrorList{p.errAt("", "", "", "", "a workflow file is a mapping that starts with version: '2.0'")}
 	}
 	p.workbook = isWorkbook(doc)
 	p.checkUnsupported(doc)
-	if len(p.errs) > 0 {
+	if fatal(p.errs) {
 		return nil, p.sorted()
 	}
 	if err := p.schemaCheck(doc); err != nil {
-		return nil, err
+		return nil, err // p.errs with the schema's
 	}
 	var f *File
 	if p.workbook {
@@ -80,8 +81,13 @@ func Parse(name string, src []byte) (*File, error) {
 	} else {
 		f = p.build(doc)
 	}
-	if len(p.errs) > 0 {
+	if fatal(p.errs) {
 		return nil, p.sorted()
+	}
+	if len(p.errs) > 0 {
+		// Only what Mistral's parser accepts (Error.Stricter): the file
+		// comes back with the list, for workflow validate's warnings.
+		return f, p.sorted()
 	}
 	return f, nil
 }
@@ -96,6 +102,34 @@ func Load(name string, src []byte, reg Registry) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// Check parses and validates src as workflow validate does: errs are the
+// problems Mistral 15's parser rejects too, warns the ones only fernetflow
+// reports (Error.Stricter), which Load refuses as well. f is nil when errs
+// is not empty.
+func Check(name string, src []byte, reg Registry) (f *File, errs, warns ErrorList) {
+	f, err := Parse(name, src)
+	var list ErrorList
+	if err != nil && !errors.As(err, &list) {
+		return nil, ErrorList{{File: name, Pos: Pos{1, 1}, Msg: err.Error()}}, nil
+	}
+	if f != nil {
+		var vl ErrorList
+		if err := f.Validate(reg); err != nil && !errors.As(err, &vl) {
+			vl = ErrorList{{File: name, Pos: Pos{1, 1}, Msg: err.Error()}}
+		}
+		list = append(list, vl...)
+		sort.SliceStable(list, func(i, j int) bool {
+			a, b := list[i].Pos, list[j].Pos
+			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+		})
+	}
+	errs, warns = list.Split()
+	if len(errs) > 0 {
+		f = nil
+	}
+	return f, errs, warns
 }
 
 type fileParser struct {
@@ -161,6 +195,18 @@ func (p *fileParser) addf(path string, keyPos bool, format string, args ...any) 
 	p.errs = append(p.errs, &Error{File: p.file, Pos: pos, Workflow: wf, Task: task, Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// stricterf adds a problem Mistral's parser accepts (Error.Stricter).
+func (p *fileParser) stricterf(path string, keyPos bool, format string, args ...any) {
+	p.addf(path, keyPos, format, args...)
+	p.errs[len(p.errs)-1].Stricter = true
+}
+
+// fatal reports whether errs hold a problem Mistral's parser rejects too.
+func fatal(errs ErrorList) bool {
+	e, _ := errs.Split()
+	return len(e) > 0
+}
+
 func (p *fileParser) sorted() ErrorList {
 	sort.SliceStable(p.errs, func(i, j int) bool {
 		a, b := p.errs[i].Pos, p.errs[j].Pos
@@ -184,15 +230,15 @@ func (p *fileParser) checkUnsupported(doc map[string]any) {
 		switch x := v.(type) {
 		case string:
 			if x != "2.0" && x != "2" {
-				p.addf("/version", false, "version %q is not supported: use version: '2.0'", x)
+				p.stricterf("/version", false, "version %q is not supported: use version: '2.0'", x)
 			}
 		case float64:
 			if x != 2 {
-				p.addf("/version", false, "version %v is not supported: use version: '2.0'", x)
+				p.stricterf("/version", false, "version %v is not supported: use version: '2.0'", x)
 			}
 		case int64:
 			if x != 2 {
-				p.addf("/version", false, "version %d is not supported: use version: '2.0'", x)
+				p.stricterf("/version", false, "version %d is not supported: use version: '2.0'", x)
 			}
 		}
 	}
@@ -377,6 +423,18 @@ var (
 // inline parameters, with Mistral's rules (mistral/lang/base.py): a value
 // is quoted, an expression, [...], true, false, null or digits; anything
 // else is dropped by Mistral, and refused here.
+// cmdProblem reports what parseCmd found: text that is not key=value
+// Mistral drops silently (stricter), anything else as an error.
+func (p *fileParser) cmdProblem(path string, keyPos bool, msg string) {
+	if strings.HasPrefix(msg, droppedParams) {
+		p.stricterf(path, keyPos, "%s", msg)
+		return
+	}
+	p.addf(path, keyPos, "%s", msg)
+}
+
+const droppedParams = "inline parameter text "
+
 func parseCmd(s string) (string, map[string]any, string) {
 	if !strings.Contains(s, " ") {
 		return s, nil, ""
@@ -402,7 +460,7 @@ func parseCmd(s string) (string, map[string]any, string) {
 		params[k] = v
 	}
 	if left := strings.TrimSpace(covered); left != "" {
-		return cmd, params, fmt.Sprintf("inline parameter text %q is not key=value with a quoted, numeric, true/false/null, [list] or <%% %%> value: Mistral would silently drop it (quote it: key=\"value\")", left)
+		return cmd, params, fmt.Sprintf(droppedParams+"%q is not key=value with a quoted, numeric, true/false/null, [list] or <%% %%> value: Mistral would silently drop it (quote it: key=\"value\")", left)
 	}
 	return cmd, params, ""
 }
@@ -498,7 +556,7 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 		}
 		cmd, params, msg := parseCmd(s)
 		if msg != "" {
-			p.addf(path+"/"+k, false, "%s", msg)
+			p.cmdProblem(path+"/"+k, false, msg)
 		}
 		for pk, pv := range params {
 			if _, dup := t.Input[pk]; !dup {
@@ -627,6 +685,7 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 	t.Timeout, _, _ = get("timeout")
 	t.Concurrency, _, _ = get("concurrency")
 	t.KeepResult = m["keep-result"]
+	t.SafeRerun = m["safe-rerun"]
 	t.FailOn, _, _ = get("fail-on")
 	t.PauseBefore, _, _ = get("pause-before")
 	if reverse {
@@ -650,7 +709,7 @@ func (p *fileParser) task(path, name string, m map[string]any, defaults map[stri
 		}
 	}
 	if _, ok := m["target"]; ok {
-		p.addf(path+"/target", true, "target is not supported by fernetflow's engine yet: remove it")
+		p.stricterf(path+"/target", true, "target is not supported by fernetflow's engine yet: remove it")
 	}
 	return t
 }
@@ -664,6 +723,12 @@ func (p *fileParser) transitions(path string, v any) ([]Transition, *publishSpec
 		_, hasPub := m["publish"]
 		if hasNext || hasPub {
 			if pub, ok := m["publish"].(map[string]any); ok {
+				_, b := pub["branch"]
+				_, g := pub["global"]
+				_, a := pub["atomic"]
+				if !b && !g && !a {
+					p.addf(path+"/publish", true, "give branch:, global: or atomic: under publish: (Mistral: Either 'branch', 'global' or 'atomic' must be specified)")
+				}
 				publish = &publishSpec{}
 				publish.branch, _ = pub["branch"].(map[string]any)
 				publish.global, _ = pub["global"].(map[string]any)
@@ -710,7 +775,7 @@ func (p *fileParser) transitions(path string, v any) ([]Transition, *publishSpec
 		}
 		name, params, msg := parseCmd(cmd)
 		if msg != "" {
-			p.addf(ipath, true, "%s", msg)
+			p.cmdProblem(ipath, true, msg)
 		}
 		out = append(out, Transition{Target: name, Params: params, Condition: cond, Pos: p.ix.key(ipath)})
 	}
@@ -760,22 +825,38 @@ func (p *fileParser) byPosition(prefix string, names []string) {
 func (p *fileParser) buildWorkbook(doc map[string]any) *File {
 	f := &File{Name: p.file, Workbook: doc["name"].(string), Actions: map[string]*AdhocAction{}}
 	wfs, _ := doc["workflows"].(map[string]any)
+	wfs = withoutKeys(wfs, "version") // Mistral's WorkbookSpec allows version: '2.0' here
 	names := sortedKeys(wfs)
 	p.byPosition("/workflows", names)
 	for _, name := range names {
 		f.Workflows = append(f.Workflows, p.workflow("/workflows", name, wfs[name].(map[string]any)))
 	}
 	acts, _ := doc["actions"].(map[string]any)
-	for name, v := range acts {
+	for name, v := range withoutKeys(acts, "version") {
 		m := v.(map[string]any)
 		a := &AdhocAction{ActionName: name, Base: m["base"].(string), Output: m["output"], Pos: p.ix.key("/actions/" + escapeKey(name))}
 		a.Desc, _ = m["description"].(string)
 		a.BaseInput, _ = m["base-input"].(map[string]any)
+		// base: std.echo output="hi": as Mistral's ActionSpec, the inline
+		// parameters go over base-input.
+		base, params, msg := parseCmd(a.Base)
+		if msg != "" {
+			p.cmdProblem("/actions/"+escapeKey(name)+"/base", false, msg)
+		}
+		if len(params) > 0 {
+			a.BaseInput = cloneMap(a.BaseInput)
+			if a.BaseInput == nil {
+				a.BaseInput = map[string]any{}
+			}
+			maps.Copy(a.BaseInput, params)
+		}
+		a.Base = base
 		a.Params = inputParams(m["input"])
 		f.Actions[name] = a
 	}
 	if len(f.Workflows) == 0 {
-		p.errs = append(p.errs, &Error{File: p.file, Pos: Pos{1, 1}, Msg: "the workbook defines no workflow under workflows:"})
+		// Mistral's parser accepts a workbook of actions alone.
+		p.errs = append(p.errs, &Error{File: p.file, Pos: Pos{1, 1}, Msg: "the workbook defines no workflow under workflows: fernetflow runs workflows, not a library of actions", Stricter: true})
 	}
 	return f
 }

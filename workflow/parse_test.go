@@ -37,6 +37,18 @@ func TestBadFiles(t *testing.T) {
 			if !errors.As(err, &list) || len(list) == 0 {
 				t.Fatalf("error %v is not an ErrorList", err)
 			}
+			errs, warns := list.Split()
+			stricter := filepath.Base(filepath.Dir(f)) == "stricter"
+			if stricter && len(errs) > 0 {
+				t.Errorf("Mistral's parser accepts %s, but fernetflow reports an error (not Error.Stricter): %v", f, errs)
+			}
+			if !stricter && len(errs) == 0 {
+				t.Errorf("Mistral's parser rejects %s, but fernetflow only warns: %v", f, warns)
+			}
+			_, cerrs, cwarns := Check(name+".yaml", src, StdRegistry())
+			if len(cerrs) != len(errs) || (stricter && len(cwarns) == 0) {
+				t.Errorf("Check: %d errors, %d warnings; Load: %d errors, %d warnings", len(cerrs), len(cwarns), len(errs), len(warns))
+			}
 			first := list[0]
 			got := strings.TrimPrefix(first.Error(), name+".yaml:")
 			if first.Pos.Line < 1 || first.Pos.Column < 1 {

@@ -14,6 +14,11 @@ type Error struct {
 	Task     string
 	Key      string
 	Msg      string
+	// Stricter marks a problem Mistral 15's parser accepts (the file
+	// loads there; the run may fail later, or a task never runs):
+	// fernetflow's engine refuses it, and workflow validate reports it
+	// as a warning. Validate and Load still return it as an error.
+	Stricter bool
 }
 
 func (e *Error) Error() string {
@@ -38,6 +43,19 @@ func (e *Error) Error() string {
 
 // ErrorList is every problem found in a file, in file order.
 type ErrorList []*Error
+
+// Split parts l into the problems Mistral's parser rejects too (errs) and
+// the ones only fernetflow reports (warns, Error.Stricter).
+func (l ErrorList) Split() (errs, warns ErrorList) {
+	for _, e := range l {
+		if e.Stricter {
+			warns = append(warns, e)
+		} else {
+			errs = append(errs, e)
+		}
+	}
+	return errs, warns
+}
 
 func (l ErrorList) Error() string {
 	s := make([]string, len(l))
@@ -72,6 +90,15 @@ func (f *File) Workflow(name string) *Workflow {
 		}
 	}
 	return nil
+}
+
+// QualifiedName is w's name as Mistral knows it: WORKBOOK.NAME in a
+// workbook, NAME otherwise.
+func (f *File) QualifiedName(w *Workflow) string {
+	if f != nil && f.Workbook != "" {
+		return f.Workbook + "." + w.Name
+	}
+	return w.Name
 }
 
 // Action resolves an action name for a task of this file: a workbook's
@@ -168,10 +195,12 @@ type Task struct {
 	WaitBefore     any
 	WaitAfter      any
 	Timeout        any
-	KeepResult     any      // nil means true
-	FailOn         any      // bool or expression: fail a task that succeeded
-	PauseBefore    any      // bool or expression: pause the workflow before the task
-	Requires       []string // reverse workflows: the tasks this one needs
+	KeepResult     any // nil means true
+	// SafeRerun is safe-rerun: checked (Mistral validates its expression), not used by the engine.
+	SafeRerun   any
+	FailOn      any      // bool or expression: fail a task that succeeded
+	PauseBefore any      // bool or expression: pause the workflow before the task
+	Requires    []string // reverse workflows: the tasks this one needs
 	// PublishGlobal are the variables on-success/on-error/on-complete
 	// publish with global: (Mistral's wf_ex.context), by the state they
 	// publish on (Success or Failed).

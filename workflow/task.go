@@ -211,9 +211,16 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 	for k, v := range in {
 		out[k] = v
 	}
+	// Mistral evaluates publish over ContextView(task, in_context, env,
+	// wf_ex.context, input): wf_ex.context as it is now, so a global
+	// another branch published while this task ran is seen, under this
+	// task's own context (conformance/global_published_while_running).
+	r.mu.Lock()
+	pubCtx := r.withGlobalsLocked(in, r.inPub[te])
+	r.mu.Unlock()
 	published := map[string]any{}
 	if len(spec) > 0 {
-		pv, err := expr.EvalValue(ctx, spec, in, funcs)
+		pv, err := expr.EvalValue(ctx, spec, pubCtx, funcs)
 		if err != nil {
 			// Mistral fails the workflow at once ("Failed to handle
 			// action completion"): on-error does not apply.
@@ -229,7 +236,7 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 		}
 	}
 	if len(global) > 0 && te.fatal == "" {
-		gv, err := expr.EvalValue(ctx, global, in, funcs)
+		gv, err := expr.EvalValue(ctx, global, pubCtx, funcs)
 		if err != nil {
 			state, info = Failed, fmt.Sprintf("task %s: publish global: %v", t.Name, err)
 			r.mu.Lock()
@@ -411,8 +418,12 @@ func (r *run) subWorkflow(ctx context.Context, t *Task, te *TaskExecution, input
 	child := *r.e
 	child.OnTask = nil
 	child.parent = r
-	// A sub-workflow runs with its parent's env, as in Mistral.
-	ex, err := child.StartWith(w, input, Params{Env: r.ex.env()})
+	// A sub-workflow runs with its parent's env and namespace, as in
+	// Mistral.
+	r.mu.Lock()
+	ns, _ := r.params()["namespace"].(string)
+	r.mu.Unlock()
+	ex, err := child.StartWith(w, input, Params{Env: r.env(), Namespace: ns})
 	if err != nil {
 		return nil, err
 	}

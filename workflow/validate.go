@@ -42,14 +42,72 @@ type validator struct {
 }
 
 func (v *validator) add(w *Workflow, t *Task, key string, pos Pos, format string, args ...any) {
+	v.errs = append(v.errs, v.newError(w, t, key, pos, format, args...))
+}
+
+// stricter adds a problem Mistral's parser does not reject (Error.Stricter).
+func (v *validator) stricter(w *Workflow, t *Task, key string, pos Pos, format string, args ...any) {
+	e := v.newError(w, t, key, pos, format, args...)
+	e.Stricter = true
+	v.errs = append(v.errs, e)
+}
+
+// markStricter marks the problems fn adds as Error.Stricter.
+func (v *validator) markStricter(fn func()) {
+	n := len(v.errs)
+	fn()
+	for _, e := range v.errs[n:] {
+		e.Stricter = true
+	}
+}
+
+// Mistral's limits on names (mistral/lang/v2/tasks.py): a join task's
+// name goes into a longer key, so it is shorter.
+const (
+	maxTaskName     = 255
+	maxJoinTaskName = maxTaskName - 47
+)
+
+// uuidLike is oslo's uuidutils.is_uuid_like: 32 hexadecimal digits once
+// braces, urn:uuid: and dashes are gone. Mistral refuses such workflow
+// names (they would read as ids).
+func uuidLike(s string) bool {
+	s = strings.ToLower(s)
+	s = strings.TrimPrefix(s, "urn:")
+	s = strings.TrimPrefix(s, "uuid:")
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+	s = strings.ReplaceAll(s, "-", "")
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) newError(w *Workflow, t *Task, key string, pos Pos, format string, args ...any) *Error {
 	e := &Error{File: v.f.Name, Pos: pos, Workflow: w.Name, Key: key, Msg: fmt.Sprintf(format, args...)}
 	if t != nil {
 		e.Task = t.Name
 	}
-	v.errs = append(v.errs, e)
+	return e
 }
 
 func (v *validator) workflow(w *Workflow) {
+	if uuidLike(w.Name) {
+		v.add(w, nil, "", w.Pos, "a workflow name cannot look like a UUID (Mistral would take it for an id): rename it")
+	}
+	for _, t := range w.Tasks {
+		switch {
+		case len(t.Name) > maxTaskName:
+			v.add(w, t, "", t.Pos, "the name is %d characters: Mistral allows %d", len(t.Name), maxTaskName)
+		case t.Join != 0 && len(t.Name) > maxJoinTaskName:
+			v.add(w, t, "join", t.Pos, "a join task's name is at most %d characters in Mistral, this one has %d", maxJoinTaskName, len(t.Name))
+		}
+	}
 	names := make([]string, len(w.Tasks))
 	for i, t := range w.Tasks {
 		names[i] = t.Name
@@ -77,9 +135,13 @@ func (v *validator) workflow(w *Workflow) {
 				if tr.Condition != "" {
 					v.expression(w, t, key, tr.Pos, tr.Condition, true)
 				}
-				for _, pv := range tr.Params {
-					v.exprs(w, t, key, tr.Pos, pv)
-				}
+				// Mistral's parser does not check an engine command's
+				// parameters (fail msg=<% ... %>).
+				v.markStricter(func() {
+					for _, pv := range tr.Params {
+						v.exprs(w, t, key, tr.Pos, pv)
+					}
+				})
 			}
 		}
 	}
@@ -113,7 +175,7 @@ func (v *validator) workflow(w *Workflow) {
 		}
 		for _, t := range w.Tasks {
 			if !reached[t.Name] {
-				v.add(w, t, "", t.Pos, "unreachable: only tasks that themselves never run (%s) lead here; start it from a reachable task or remove it", strings.Join(inbound[t.Name], ", "))
+				v.stricter(w, t, "", t.Pos, "unreachable: only tasks that themselves never run (%s) lead here; start it from a reachable task or remove it", strings.Join(inbound[t.Name], ", "))
 			}
 		}
 	}
@@ -147,7 +209,9 @@ func (v *validator) reverse(w *Workflow, names []string) {
 
 func (v *validator) common(w *Workflow) {
 	v.exprs(w, nil, "output", w.Pos, w.Output)
-	v.exprs(w, nil, "output-on-error", w.Pos, w.OutputOnError)
+	// Mistral's parser does not check output-on-error's expressions (they
+	// fail when the workflow fails).
+	v.markStricter(func() { v.exprs(w, nil, "output-on-error", w.Pos, w.OutputOnError) })
 	v.exprs(w, nil, "vars", w.Pos, w.Vars)
 	for _, t := range w.Tasks {
 		v.task(w, t)
@@ -164,7 +228,7 @@ func (v *validator) task(w *Workflow, t *Task) {
 	for _, k := range []struct {
 		key string
 		v   any
-	}{{"wait-before", t.WaitBefore}, {"wait-after", t.WaitAfter}, {"timeout", t.Timeout}, {"concurrency", t.Concurrency}, {"keep-result", t.KeepResult}, {"fail-on", t.FailOn}, {"pause-before", t.PauseBefore}} {
+	}{{"wait-before", t.WaitBefore}, {"wait-after", t.WaitAfter}, {"timeout", t.Timeout}, {"concurrency", t.Concurrency}, {"keep-result", t.KeepResult}, {"fail-on", t.FailOn}, {"pause-before", t.PauseBefore}, {"safe-rerun", t.SafeRerun}} {
 		v.exprs(w, t, k.key, t.KeyPos(k.key), k.v)
 	}
 	if t.Retry != nil {
@@ -175,14 +239,14 @@ func (v *validator) task(w *Workflow, t *Task) {
 	}
 	if t.Workflow != "" {
 		if expr.IsExpression(t.Workflow) {
-			v.add(w, t, "workflow", t.KeyPos("workflow"), "a sub-workflow named by an expression is not supported by fernetflow's engine: name it")
+			v.stricter(w, t, "workflow", t.KeyPos("workflow"), "a sub-workflow named by an expression is not supported by fernetflow's engine: name it")
 		} else if v.f.Workflow(t.Workflow) == nil {
-			v.add(w, t, "workflow", t.KeyPos("workflow"), "sub-workflow %q is not defined in %s: define it in the same file", t.Workflow, v.f.Name)
+			v.stricter(w, t, "workflow", t.KeyPos("workflow"), "sub-workflow %q is not defined in %s: define it in the same file", t.Workflow, v.f.Name)
 		}
 		return
 	}
 	if expr.IsExpression(t.Action) {
-		v.add(w, t, "action", t.KeyPos("action"), "an action named by an expression is not supported by fernetflow's engine: name it")
+		v.stricter(w, t, "action", t.KeyPos("action"), "an action named by an expression is not supported by fernetflow's engine: name it")
 		return
 	}
 	if v.reg == nil && len(v.f.Actions) == 0 {
@@ -193,11 +257,11 @@ func (v *validator) task(w *Workflow, t *Task) {
 		return
 	}
 	if why, refused := RefusedStdActions[t.Action]; !ok && refused {
-		v.add(w, t, "action", t.KeyPos("action"), "action %s is one of Mistral's standard actions that fernetflow does not run: %s", t.Action, why)
+		v.stricter(w, t, "action", t.KeyPos("action"), "action %s is one of Mistral's standard actions that fernetflow does not run: %s", t.Action, why)
 		return
 	}
 	if !ok {
-		v.add(w, t, "action", t.KeyPos("action"), "unknown action %q (fernetflow action list shows every action, Mistral's std.* among them)%s", t.Action, suggest(t.Action, v.names()))
+		v.stricter(w, t, "action", t.KeyPos("action"), "unknown action %q (fernetflow action list shows every action, Mistral's std.* among them)%s", t.Action, suggest(t.Action, v.names()))
 		return
 	}
 	inputPos := t.KeyPos("input")
@@ -210,12 +274,12 @@ func (v *validator) task(w *Workflow, t *Task) {
 	if len(t.WithItems) > 0 || hasExpression(t.Input) {
 		// Values come at run time; the names can be checked now.
 		if err := checkInputNames(a, t.Input); err != nil {
-			v.add(w, t, "input", inputPos, "%v", err)
+			v.stricter(w, t, "input", inputPos, "%v", err)
 		}
 		return
 	}
 	if err := checkInput(a, t.Input); err != nil {
-		v.add(w, t, "input", inputPos, "%v", err)
+		v.stricter(w, t, "input", inputPos, "%v", err)
 	}
 }
 
@@ -401,3 +465,8 @@ func checkInputNames(a Action, input map[string]any) error {
 	}
 	return fmt.Errorf("input rejected by action %s: %s", a.Name(), strings.Join(parts, "; "))
 }
+
+// CheckInput validates input against a's input schema, as the engine does
+// before it runs a task's action (for actions run outside a workflow:
+// Mistral's POST /v2/action_executions).
+func CheckInput(a Action, input map[string]any) error { return checkInput(a, input) }

@@ -25,6 +25,10 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
 type posIndex struct {
 	keys map[string]Pos
 	vals map[string]Pos
+	// dups are keys written twice in one mapping: PyYAML (so Mistral)
+	// keeps the last value; fernetflow does too and reports each
+	// (Error.Stricter).
+	dups ErrorList
 }
 
 func (ix *posIndex) key(path string) Pos {
@@ -55,7 +59,7 @@ func (ix *posIndex) val(path string) Pos {
 // string, []any, map[string]any) and records the position of every node.
 // A file must hold exactly one YAML document.
 func decodeYAML(file string, src []byte) (any, *posIndex, error) {
-	f, err := parser.ParseBytes(src, 0)
+	f, err := parser.ParseBytes(src, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		return nil, nil, yamlError(file, err)
 	}
@@ -229,7 +233,9 @@ func (d *decoder) mapping(values []*ast.MappingValueNode, path string, depth int
 			k = fmt.Sprint(kk)
 		}
 		if _, dup := out[k]; dup {
-			return nil, d.errf(mv.Key, "key %q appears twice in the same mapping", k)
+			e := d.errf(mv.Key, "key %q appears twice in the same mapping: Mistral keeps this last one, the first is lost", k).(*Error)
+			e.Stricter = true
+			d.ix.dups = append(d.ix.dups, e)
 		}
 		p := path + "/" + escapeKey(k)
 		d.ix.keys[p] = nodePos(mv.Key)

@@ -38,6 +38,7 @@ func TestEveryOutputFormat(t *testing.T) {
 		{"keys", "max-active", "--token-expiration", "1h", "--rotation-interval", "24h"},
 		{"signer", "public", "--state-dir", state},
 		{"check", "--target", "local", "--nodes", strings.Join(r.nodes, ","), "--state-dir", state},
+		{"status", "--target", "local", "--nodes", strings.Join(r.nodes, ","), "--state-dir", state, "--schedule", "daily"},
 	}
 	reg := actions.All()
 	for _, n := range reg.Names() {

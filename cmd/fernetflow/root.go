@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fernetflow/fernetflow/internal/fleet"
+	"github.com/fernetflow/fernetflow/internal/ops"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/store"
@@ -40,6 +41,18 @@ type app struct {
 	// fireTriggers, when serve runs the Mistral API, fires the cron
 	// triggers instead of the Firer's Run (mistralapi.Server.FireTriggers).
 	fireTriggers func(ctx context.Context, fallback *store.Firer, tick time.Duration) error
+
+	// metrics, when serve has --metrics-listen, is the registry its
+	// /metrics serves and its HTTP servers are timed in.
+	metrics *ops.Metrics
+	// tally counts the deliveries of serve's cron-fired runs.
+	tally *deliveryTally
+	// serveFleet, set by serve's action flags, gives serve's fleet flags
+	// (nil, false when serve was given no fleet).
+	serveFleet func() (*fleetFlags, bool)
+
+	// now, when set (by tests only), is the clock status judges by.
+	now func() time.Time
 
 	// wrapTarget, when set (by tests only), wraps the fleet target of
 	// rotate/distribute/enroll, to inject faults.
@@ -88,6 +101,7 @@ and signed by the undercloud.`,
 		a.rotateCmd(),
 		a.distributeCmd(),
 		a.checkCmd(),
+		a.statusCmd(),
 		a.enrollCmd(),
 		a.actionCmd(),
 		a.workflowCmd(),

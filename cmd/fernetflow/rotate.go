@@ -14,9 +14,11 @@ import (
 	"github.com/fernetflow/fernetflow/internal/fleet"
 	"github.com/fernetflow/fernetflow/internal/fleet/local"
 	"github.com/fernetflow/fernetflow/internal/keys"
+	"github.com/fernetflow/fernetflow/internal/ops"
 	"github.com/fernetflow/fernetflow/internal/output"
 	"github.com/fernetflow/fernetflow/internal/rotation"
 	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/store"
 )
 
 // fleetFlags choose the target and the undercloud state for the commands
@@ -97,7 +99,13 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Inpu
 		fmt.Fprintf(a.stderr, "%s  %s\n", time.Now().Format("15:04:05"), line)
 	}
 	o := rotation.Options{Undercloud: h.Undercloud, Target: h.Target}
+	deliveries := map[string]int{}
+	var st *store.Store // the run's, when it has one (opened below)
 	o.OnDeliver = func(r fleet.Report, err error) {
+		mu.Lock()
+		deliveries[rotation.DeliveryResult(r, err)]++
+		mu.Unlock()
+		a.countDelivery(st, r, err)
 		if err != nil {
 			progress(fmt.Sprintf("  %-22s FAILED  %s", r.Name, firstLineOf(err.Error())))
 			return
@@ -119,7 +127,7 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Inpu
 	}
 	defer h.Target.Close() // stops Heat's signal receiver
 	if !f.noStore {
-		st, err := a.openStore(f.stateDir)
+		st, err = a.openStore(f.stateDir)
 		if err != nil {
 			return nil, fmt.Errorf("%w (or use --no-store)", err)
 		}
@@ -129,6 +137,16 @@ func (a *app) runDefinition(ctx context.Context, f *fleetFlags, in rotation.Inpu
 	res, err := rotation.Run(ctx, in.Workflow(), in.Map(), o)
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if st != nil {
+		// What status and /metrics report of this run (its outcome,
+		// duration, refusal reasons, deliveries).
+		mu.Lock()
+		rec := rotation.NewRunRecord(res, deliveries)
+		mu.Unlock()
+		if err := ops.RecordRun(st, rec); err != nil {
+			a.log.Warn("could not record the run for status and metrics", "execution", res.Execution.ID, "error", err)
+		}
 	}
 	return res, nil
 }
@@ -186,6 +204,8 @@ func (a *app) runResult(ctx context.Context, res *rotation.Result, f *fleetFlags
 
 func (a *app) rotateCmd() *cobra.Command {
 	var f fleetFlags
+	var sf statusFlags
+	var textfile string
 	in := rotation.DefaultRotateInput()
 	in.Concurrency, in.Timeout, in.CheckTimeout = 10, 10*time.Minute, rotation.DefaultCheckTimeout
 	cmd := &cobra.Command{
@@ -227,16 +247,34 @@ shows the plan and changes nothing anywhere.`,
 			if err := in.Validate(); err != nil {
 				return usageError{err}
 			}
+			if _, err := sf.options(); err != nil {
+				return err
+			}
 			in.Fleet = f.selection()
 			f.deliveryTimeout = in.Timeout
 			res, err := a.runDefinition(cmd.Context(), &f, in)
 			if err != nil {
 				return err
 			}
-			return a.runResult(cmd.Context(), res, &f)
+			runErr := a.runResult(cmd.Context(), res, &f)
+			if textfile != "" {
+				sf.rules = ops.Rules{MaxActiveKeys: in.MaxActiveKeys, TokenExpiration: in.TokenExpiration, AllowExpiredWindow: in.AllowExpiredWindow, Source: "flags"}
+				sf.rulesSet = func() bool { return true }
+				// A metrics file that cannot be written does not change
+				// the run's exit code: a timer retrying a rotation that
+				// succeeded would rotate again. The file then goes stale,
+				// which the example alert FernetKeyRotationOverdue sees.
+				if err := a.writeMetricsTextfile(cmd.Context(), &f, &sf, res, textfile); err != nil {
+					fmt.Fprintf(a.stderr, "fernetflow: %v\n", err)
+					a.log.Error("metrics textfile not written", "file", textfile, "error", err)
+				}
+			}
+			return runErr
 		},
 	}
 	f.register(a, cmd)
+	sf.register(cmd, false, "--metrics-textfile: ")
+	cmd.Flags().StringVar(&textfile, "metrics-textfile", "", "after the run, write the metrics of /metrics to this file, atomically, for node-exporter's textfile collector (such as /var/lib/prometheus/node-exporter/fernetflow.prom)")
 	cmd.Flags().IntVar(&in.MaxActiveKeys, "max-active-keys", in.MaxActiveKeys, "[fernet_tokens] max_active_keys")
 	cmd.Flags().Var(duration{&in.TokenExpiration}, "token-expiration", "[token] expiration, seconds or a duration")
 	cmd.Flags().Var(duration{&in.AllowExpiredWindow}, "allow-expired-window", "[token] allow_expired_window, seconds or a duration")
@@ -343,4 +381,19 @@ use). A node whose recipient changed is refused unless named in --reenroll.`,
 	f.register(a, cmd)
 	cmd.Flags().StringSliceVar(&in.Reenroll, "reenroll", nil, "server ids whose changed recipient is accepted (rebuilt nodes)")
 	return cmd
+}
+
+// writeMetricsTextfile writes the fleet's metrics after a run (rotate
+// --metrics-textfile): the nodes from their repositories on the local
+// target, from this run's own report round on Heat.
+func (a *app) writeMetricsTextfile(ctx context.Context, f *fleetFlags, sf *statusFlags, res *rotation.Result, path string) error {
+	var fresh *rotation.Result
+	if f.target != "local" {
+		fresh = res
+	}
+	m := ops.NewMetrics(func(ctx context.Context) (*ops.Status, error) { return a.fleetStatus(ctx, f, sf, fresh, false) }, false)
+	if err := m.WriteTextfile(path); err != nil {
+		return fmt.Errorf("--metrics-textfile %s: %w", path, err)
+	}
+	return nil
 }

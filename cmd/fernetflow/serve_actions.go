@@ -54,7 +54,7 @@ func (a *app) serveActionFlags(cmd *cobra.Command) {
 	fl.StringVar(&f.listen, "listen", "", "serve the Go actions over HTTP for OpenStack Mistral on this address (such as 127.0.0.1:8990); empty: no action server")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "action server: TLS certificate (PEM, with its chain); with --tls-key, the server speaks HTTPS only")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "action server: TLS private key (PEM)")
-	fl.StringVar(&f.auth, "auth", "keystone", "action server and Mistral API: how callers authenticate: keystone (X-Auth-Token validated by Keystone), "+noAuthName+" (NO AUTHENTICATION: anyone who can connect runs any workflow and action as one admin project; loopback --listen only, for a single-user host), or "+sharedSecretAuthName+" (FOR TESTS ONLY: fixed secrets from --shared-secret-file, never in production; action server only)")
+	fl.StringVar(&f.auth, "auth", "keystone", "action server and Mistral API: how callers authenticate: keystone (X-Auth-Token validated by Keystone), "+noAuthName+" (NO AUTHENTICATION: anyone who can connect runs any workflow and action as one admin project, and cron triggers fire with no Keystone trust, as nobody; loopback --listen only, for a single-user host), or "+sharedSecretAuthName+" (FOR TESTS ONLY: fixed secrets from --shared-secret-file, never in production; action server only)")
 	fl.StringVar(&f.keystoneURL, "keystone-url", os.Getenv("OS_AUTH_URL"), "action server: Keystone's endpoint that validates callers' tokens (default: OS_AUTH_URL)")
 	fl.StringSliceVar(&f.projects, "allowed-project", nil, "action server: project whose tokens may run actions: a project ID (any domain), DOMAIN/NAME (the project NAME in the domain of that name or id), or a bare NAME, which means the project NAME in the Default domain (id \"default\") only, never a project of that name in another domain; repeat or comma-separate; required")
 	fl.StringSliceVar(&f.roles, "allowed-role", []string{"admin"}, "action server: roles of which a caller needs one (keystone auth)")
@@ -90,13 +90,21 @@ meanwhile is honoured until then; --token-cache-ttl 0 asks Keystone every
 time.
 --auth ` + sharedSecretAuthName + ` is for tests only. With --tls-cert and
 --tls-key it speaks HTTPS. One JSON log line per request on stderr. On
-SIGINT or SIGTERM it stops taking requests and lets running actions end
-(30 s at most).`
+SIGINT or SIGTERM it stops taking requests and lets running actions, and
+the API's running executions, end (30 s at most, then they are cancelled
+and end in ERROR with the reason).`
 	cmd.Example += `
   # The action server for real Mistral, behind Keystone, over TLS
   fernetflow serve --listen 127.0.0.1:8990 --tls-cert /etc/fernetflow/tls.crt --tls-key /etc/fernetflow/tls.key \
       --auth keystone --keystone-url https://keystone.example:5000 --allowed-project admin \
       --target heat --os-cloud undercloud --stack overcloud --role Controller --state-dir /var/lib/fernetflow`
+	a.serveFleet = func() (*fleetFlags, bool) {
+		if err := f.syncShared(); err != nil {
+			return nil, false
+		}
+		given := cmd.Flags().Changed("target") || cmd.Flags().Changed("nodes") || cmd.Flags().Changed("stack")
+		return &f.fleet, given
+	}
 	run := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if f.listen == "" {
@@ -116,6 +124,9 @@ SIGINT or SIGTERM it stops taking requests and lets running actions end
 					return err
 				}
 				defer h.Target.Close()
+				if h.OnDeliver, err = a.serveDeliveries(f.fleet.stateDir); err != nil {
+					return err
+				}
 				a.cronRegistry, a.cronUndercloud = actions.Engine(actions.Host{Fleet: h, Heat: heatHostOf(h)}), h.Undercloud
 			}
 			return run(cmd, args)
@@ -162,7 +173,13 @@ func (s *runningServer) stop(ctx context.Context) error {
 		err = fmt.Errorf("action server: actions still running when shutting down: %w", errors.Join(err, s.http.Close()))
 	}
 	if s.api != nil {
-		err = errors.Join(err, s.api.Close(ctx))
+		// The API's executions end on their own until ctx does (a restart
+		// does not cut a rotation off); Close cancels what is left, which
+		// ends in ERROR with the reason.
+		_ = s.api.Drain(ctx)
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = errors.Join(err, s.api.Close(cctx))
 	}
 	if s.closeHost != nil {
 		err = errors.Join(err, s.closeHost())
@@ -191,6 +208,9 @@ func (a *app) startActionServer(ctx context.Context, cmd *cobra.Command, f *acti
 		if err != nil {
 			return nil, err
 		}
+		if h.OnDeliver, err = a.serveDeliveries(f.fleet.stateDir); err != nil {
+			return nil, err
+		}
 		served = actions.Host{Fleet: h, Heat: heatHostOf(h)} // heat.* share the target's cloud and signal receiver
 		closeHost = h.Target.Close
 	}
@@ -209,13 +229,13 @@ func (a *app) startActionServer(ctx context.Context, cmd *cobra.Command, f *acti
 	}
 	var api *mistralapi.Server
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", handler)
+	mux.Handle("/v1/", a.instrument("action-server", handler))
 	if f.auth != sharedSecretAuthName {
 		// Mistral's v2 API (/v2, and its version document at /).
 		if api, err = a.mistralAPI(ctx, cmd, f, a.cronRegistry, slog.New(slog.NewJSONHandler(a.stderr, nil)).With("component", "mistral-api")); err != nil {
 			return nil, err
 		}
-		mux.Handle("/", api)
+		mux.Handle("/", a.instrument("mistral-api", api))
 	}
 	srv := &http.Server{
 		Handler:           mux,
@@ -353,4 +373,13 @@ func heatHostOf(h *actions.FleetHost) *deploy.Host {
 		return ht.Host
 	}
 	return nil
+}
+
+// instrument times h's requests under server when serve has
+// --metrics-listen (fernetflow_http_request_duration_seconds).
+func (a *app) instrument(server string, h http.Handler) http.Handler {
+	if a.metrics == nil {
+		return h
+	}
+	return a.metrics.Instrument(server, h)
 }

@@ -16,8 +16,14 @@ import (
 	"github.com/fernetflow/fernetflow/internal/cloud"
 	"github.com/fernetflow/fernetflow/internal/mistralapi"
 	"github.com/fernetflow/fernetflow/workflow"
+	"github.com/fernetflow/fernetflow/workflow/definitions"
 	"github.com/fernetflow/fernetflow/workflow/store"
 )
+
+// apiMaxExecutions is how many executions serve's store keeps when it
+// serves the Mistral API (store.Store.MaxExecutions): the oldest finished
+// ones beyond it are deleted.
+const apiMaxExecutions = 10000
 
 // noAuthName is --auth's value that turns authentication off.
 const noAuthName = "noauth"
@@ -56,17 +62,44 @@ func (a *app) mistralAPI(ctx context.Context, cmd *cobra.Command, f *actionServe
 	if err != nil {
 		return nil, err
 	}
+	if fl := cmd.Flag("keep-executions"); fl == nil || !fl.Changed {
+		// An API client keeps the ids it was given: unless told, do not
+		// prune at the CLI's default (1,000) but at apiMaxExecutions.
+		st.MaxExecutions = apiMaxExecutions
+	}
 	var identify mistralapi.Identifier
+	var authorize func(*actions.Caller) error // nil: every caller (noauth)
+	var trusts mistralapi.Trusts              // none with noauth: triggers fire in their project, no delegation
 	switch f.auth {
 	case noAuthName:
 		identify = mistralapi.NoAuth
 	case "keystone":
-		ka := &actions.KeystoneAuth{URL: f.keystoneURL, CacheTTL: f.tokenCacheTTL, ServiceToken: serviceToken(cmd)}
+		svc := serviceToken(cmd)
+		ka := &actions.KeystoneAuth{URL: f.keystoneURL, CacheTTL: f.tokenCacheTTL, ServiceToken: svc}
 		identify = ka.Identify
+		// Any project's user may use the API for std.* workflows; only
+		// the action server's callers run fernetflow's own actions.
+		authorize = mistralapi.AuthorizeKeystone(f.projects, f.roles)
+		// Cron triggers fire as their creator through a trust to the
+		// service user (OS_* or --os-cloud); without one, POST
+		// /v2/cron_triggers answers 503 naming the fix.
+		trusts = &mistralapi.KeystoneTrusts{URL: f.keystoneURL, ServiceToken: svc}
 	default:
 		return nil, usagef("--auth %s: the Mistral API (/v2) needs --auth keystone or --auth %s", f.auth, noAuthName)
 	}
-	srv, err := mistralapi.New(mistralapi.Options{Store: st, Registry: reg, Identify: identify, Log: log})
+	var system []string
+	for _, name := range definitions.Names() {
+		src, err := definitions.Source(name)
+		if err != nil {
+			return nil, err
+		}
+		system = append(system, string(src))
+	}
+	srv, err := mistralapi.New(mistralapi.Options{Store: st, Registry: reg, Identify: identify, AuthorizeActions: authorize, Trusts: trusts, Log: log, SystemDefinitions: system,
+		// Runs of fernetflow's workflows (POST /v2/executions, the API's
+		// cron triggers: Heat's) count in status and /metrics as
+		// rotate's do; their deliveries counted as they happened.
+		OnEnd: func(ex *workflow.Execution) { a.recordRun(st, ex, nil) }})
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,7 @@ type validateResult struct {
 	Valid     bool     `json:"valid"`
 	Workflows []string `json:"workflows"`
 	Errors    []string `json:"errors"`
+	Warnings  []string `json:"warnings"`
 }
 
 type validateResults []validateResult
@@ -73,6 +74,8 @@ func (v validateResults) Table() ([]string, [][]string) {
 		status := "valid"
 		if !r.Valid {
 			status = "INVALID"
+		} else if len(r.Warnings) > 0 {
+			status = fmt.Sprintf("valid, %d warning(s)", len(r.Warnings))
 		}
 		rows = append(rows, []string{r.File, status, strings.Join(r.Workflows, ", ")})
 	}
@@ -80,17 +83,27 @@ func (v validateResults) Table() ([]string, [][]string) {
 }
 
 func (a *app) workflowValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var strict bool
+	cmd := &cobra.Command{
 		Use:   "validate FILE...",
-		Short: "Check Mistral DSL v2 workflow files: YAML, schema, transitions, actions, expressions",
-		Long: `Check each workflow file as fernetflow's engine would before running it:
-YAML syntax, the DSL v2 JSON Schema, transitions to unknown tasks, unknown
-actions, literal input an action rejects, unreachable tasks, joins nobody
-reaches, and <% %> expressions that do not parse. Every error names
-file:line:column, the workflow, the task and the key, on stderr.
+		Short: "Check Mistral DSL v2 workflow files as Mistral 15's parser does, and warn about what fernetflow refuses",
+		Long: `Check each workflow file or workbook: YAML syntax, the DSL v2 JSON Schema,
+transitions to unknown tasks, joins nobody reaches, and expressions that
+do not parse. A file is INVALID exactly when Mistral 15's parser rejects it
+(the integration suite checks the two agree on every file of
+workflow/testdata). Every problem names file:line:column, the workflow,
+the task and the key, on stderr.
 
-The exit code is 1 when any file has an error.`,
+fernetflow checks more than Mistral does before it runs a workflow:
+unknown actions and sub-workflows, literal input an action rejects,
+unreachable tasks, inline parameters Mistral silently drops, keys written
+twice, versions other than 2.0. Mistral accepts those files (and fails or
+misbehaves at run time), so validate reports them as warnings ("warning:"
+on stderr); workflow run refuses them. --strict makes them errors.
+
+The exit code is 1 when any file is invalid.`,
 		Example: `  fernetflow workflow validate rotate.yaml enroll.yaml
+  fernetflow workflow validate --strict my_workbook.yaml
   fernetflow workflow validate -f json workflow/testdata/bad/*.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -103,29 +116,32 @@ The exit code is 1 when any file has an error.`,
 			var results validateResults
 			bad := 0
 			for _, name := range args {
-				r := validateResult{File: name, Valid: true, Workflows: []string{}, Errors: []string{}}
+				r := validateResult{File: name, Valid: true, Workflows: []string{}, Errors: []string{}, Warnings: []string{}}
 				src, err := os.ReadFile(name)
 				var f *workflow.File
-				if err == nil {
-					f, err = workflow.Load(name, src, reg)
-				}
+				var errs, warns workflow.ErrorList
 				if err != nil {
+					errs = workflow.ErrorList{{File: name, Pos: workflow.Pos{Line: 1, Column: 1}, Msg: err.Error()}}
+				} else {
+					f, errs, warns = workflow.Check(name, src, reg)
+				}
+				if strict {
+					errs, warns = append(errs, warns...), nil
+				}
+				for _, e := range warns {
+					r.Warnings = append(r.Warnings, e.Error())
+					fmt.Fprintln(a.stderr, "warning: "+e.Error())
+				}
+				if len(errs) > 0 {
 					r.Valid = false
 					bad++
-					var list workflow.ErrorList
-					if errors.As(err, &list) {
-						for _, e := range list {
-							r.Errors = append(r.Errors, e.Error())
-						}
-					} else {
-						r.Errors = append(r.Errors, err.Error())
+					for _, e := range errs {
+						r.Errors = append(r.Errors, e.Error())
+						fmt.Fprintln(a.stderr, e.Error())
 					}
-					for _, e := range r.Errors {
-						fmt.Fprintln(a.stderr, e)
-					}
-				} else {
+				} else if f != nil {
 					for _, w := range f.Workflows {
-						r.Workflows = append(r.Workflows, w.Name)
+						r.Workflows = append(r.Workflows, f.QualifiedName(w))
 					}
 				}
 				results = append(results, r)
@@ -139,20 +155,23 @@ The exit code is 1 when any file has an error.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&strict, "strict", false, "report what only fernetflow refuses (unknown actions, unreachable tasks, ...) as errors, not warnings")
+	return cmd
 }
 
 // execView is an execution as fernetflow prints it (-f json: values, not
 // JSON in strings).
 type execView struct {
-	ID           string         `json:"id"`
-	WorkflowName string         `json:"workflow_name"`
-	State        workflow.State `json:"state"`
-	StateInfo    *string        `json:"state_info"`
-	Input        map[string]any `json:"input"`
-	Output       map[string]any `json:"output"`
-	CreatedAt    string         `json:"created_at"`
-	UpdatedAt    string         `json:"updated_at"`
-	Tasks        []taskView     `json:"tasks"`
+	ID                string         `json:"id"`
+	WorkflowName      string         `json:"workflow_name"`
+	WorkflowNamespace string         `json:"workflow_namespace"`
+	State             workflow.State `json:"state"`
+	StateInfo         *string        `json:"state_info"`
+	Input             map[string]any `json:"input"`
+	Output            map[string]any `json:"output"`
+	CreatedAt         string         `json:"created_at"`
+	UpdatedAt         string         `json:"updated_at"`
+	Tasks             []taskView     `json:"tasks"`
 }
 
 type taskView struct {
@@ -175,6 +194,7 @@ func newExecView(ex *workflow.Execution) execView {
 	ex = ex.Redacted()
 	v := execView{ID: ex.ID, WorkflowName: ex.WorkflowName, State: ex.State, StateInfo: strPtr(ex.StateInfo),
 		Input: ex.Input, Output: ex.Output, CreatedAt: mistralTime(ex.CreatedAt), UpdatedAt: mistralTime(ex.UpdatedAt), Tasks: []taskView{}}
+	v.WorkflowNamespace, _ = ex.Params["namespace"].(string)
 	if v.Input == nil {
 		v.Input = map[string]any{}
 	}
@@ -206,7 +226,7 @@ func (v execView) Table() ([]string, [][]string) {
 		info = firstLineOf(*v.StateInfo)
 	}
 	rows := [][]string{
-		{"id", v.ID}, {"workflow_name", v.WorkflowName}, {"state", string(v.State)}, {"state_info", info},
+		{"id", v.ID}, {"workflow_name", v.WorkflowName}, {"workflow_namespace", v.WorkflowNamespace}, {"state", string(v.State)}, {"state_info", info},
 		{"input", js(v.Input)}, {"output", js(v.Output)}, {"created_at", v.CreatedAt}, {"updated_at", v.UpdatedAt},
 	}
 	for _, t := range v.Tasks {
@@ -290,7 +310,7 @@ func (a *app) parseInputs(pairs []string, file string) (map[string]any, error) {
 
 func (a *app) workflowRunCmd() *cobra.Command {
 	var inputs []string
-	var inputFile, wfName, stateDir, envFile, taskName string
+	var inputFile, wfName, stateDir, envFile, taskName, namespace string
 	var noStore bool
 	cmd := &cobra.Command{
 		Use:   "run NAME|FILE",
@@ -298,7 +318,10 @@ func (a *app) workflowRunCmd() *cobra.Command {
 		Long: `Run a workflow with fernetflow's embedded engine and print the execution
 (-f json gives id, workflow_name, state, state_info, input, output and
 tasks, with values rather than JSON in strings). A file holding several
-workflows runs the first one it defines, or the one --workflow names.
+workflows runs the first one it defines, or the one --workflow names. A
+workbook (name:, workflows:, actions:) runs the same way: its workflows
+are WORKBOOK.NAME (--workflow takes either form) and its tasks call its
+ad-hoc actions and workflows by WORKBOOK.NAME or NAME.
 
 Progress goes to stderr, one line per task as it starts and ends. The
 execution is kept in STATE_DIR/executions.db (secret values redacted), for
@@ -329,7 +352,7 @@ command, pause-before, execution pause) waits for execution resume. With
 				if w = f.Workflow(wfName); w == nil {
 					var names []string
 					for _, x := range f.Workflows {
-						names = append(names, x.Name)
+						names = append(names, f.QualifiedName(x))
 					}
 					return usagef("--workflow %s: %s defines %s", wfName, args[0], strings.Join(names, ", "))
 				}
@@ -338,7 +361,7 @@ command, pause-before, execution pause) waits for execution resume. With
 			if err != nil {
 				return err
 			}
-			params := workflow.Params{TaskName: taskName}
+			params := workflow.Params{TaskName: taskName, Namespace: namespace}
 			if envFile != "" {
 				doc, err := readDocument(a.stdin, envFile, "--env")
 				if err != nil {
@@ -364,10 +387,16 @@ command, pause-before, execution pause) waits for execution resume. With
 				e.Control = &workflow.Controller{}
 				e.Recorder = &pauseNotice{Recorder: st, w: a.stderr}
 				cctx, stop := context.WithCancel(ctx)
-				defer stop()
-				go st.ServeControl(cctx, e.Control, func(req store.ControlRequest, err error) {
-					fmt.Fprintf(a.stderr, "execution %s: %s: %v\n", req.ExecutionID, req.State, err)
-				})
+				served := make(chan struct{})
+				go func() {
+					defer close(served)
+					st.ServeControl(cctx, e.Control, func(req store.ControlRequest, err error) {
+						fmt.Fprintf(a.stderr, "execution %s: %s: %v\n", req.ExecutionID, req.State, err)
+					})
+				}()
+				// The control loop may be in the store: it ends before the
+				// store closes and the command returns.
+				defer func() { stop(); <-served }()
 			}
 			var mu sync.Mutex
 			e.OnTask = func(ex *workflow.Execution, te *workflow.TaskExecution) {
@@ -397,6 +426,7 @@ command, pause-before, execution pause) waits for execution resume. With
 	cmd.Flags().StringVar(&inputFile, "input-file", "", "JSON or YAML file of workflow input (- for stdin); --input values override it")
 	cmd.Flags().StringVar(&wfName, "workflow", "", "which workflow of the file to run (default: the first one)")
 	cmd.Flags().StringVar(&envFile, "env", "", "JSON or YAML file of the execution's env: what env() and execution().params.env give (- for stdin)")
+	cmd.Flags().StringVar(&namespace, "namespace", "", "the execution's namespace, as Mistral's workflow_namespace (execution().params.namespace; sub-workflows inherit it)")
 	cmd.Flags().StringVar(&taskName, "task-name", "", "a reverse workflow's target task: run it and what it requires (Mistral's task_name)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", fleet.DefaultStateDir(), "directory of executions.db")
 	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not record the execution")

@@ -16,7 +16,8 @@ import (
 // its last). Its id is the task's, or, for an asynchronous action
 // (std.async_noop), the id the engine gave the action execution
 // (TaskExecution.ActionExecutionIDs), which PUT completes through the
-// Controller. POST (ad-hoc runs) and DELETE are not served.
+// Controller. Runs of POST /v2/action_executions are recorded apart
+// (actionruns.go) and listed with them.
 
 var actionExecutionKind = listKind{
 	name: "action_executions",
@@ -91,21 +92,30 @@ func (s *Server) listActionExecutions(w http.ResponseWriter, r *http.Request, c 
 		}
 		items = append(items, renderActionExecution(recs[i], te, withOutput || contains(p.fields, "output")))
 	}
-	page, next, err := p.page(items, actionExecutionKind, baseURL(r))
-	if err != nil {
-		return err
+	if task == "" {
+		runs, err := s.actionRuns()
+		if err != nil {
+			return err
+		}
+		for _, rec := range runs {
+			if (all || rec.ProjectID == c.ProjectID) && (p.projectID == "" || rec.ProjectID == p.projectID) {
+				items = append(items, renderActionRun(rec, withOutput || contains(p.fields, "output")))
+			}
+		}
 	}
-	body := map[string]any{"action_executions": page}
-	if next != "" {
-		body["next"] = next
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	return p.write(w, r, items, actionExecutionKind)
 }
 
 // getActionExecution is GET /v2/action_executions/{id}, with its output.
 func (s *Server) getActionExecution(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("id")
+	if run, err := s.findActionRun(c, id); err != nil || run != nil {
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, renderActionRun(run, true))
+		return nil
+	}
 	recs, tes, err := s.actionTasks(c, c.admin)
 	if err != nil {
 		return err
@@ -136,8 +146,9 @@ var actionStates = []workflow.State{workflow.Success, workflow.Failed, workflow.
 // an asynchronous action (std.async_noop) whose task waits RUNNING, as
 // Mistral's on_action_complete. State SUCCESS gives output (a JSON
 // object) as the action's result; ERROR fails the task with output as
-// its error ("Unknown error" when empty). CANCELLED, PAUSED and RUNNING
-// are Mistral states fernetflow's engine cannot give an action: 400.
+// its error ("Unknown error" when empty). PAUSED, RUNNING and CANCELLED
+// act on the action's workflow execution (controlActionExecution); a run
+// of POST /v2/action_executions takes them as its state (updateActionRun).
 func (s *Server) updateActionExecution(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("id")
 	var body struct {
@@ -163,6 +174,16 @@ func (s *Server) updateActionExecution(w http.ResponseWriter, r *http.Request, c
 		}
 		output = m
 	}
+	s.mu.Lock()
+	run, err := s.findActionRun(c, id)
+	if err != nil || run != nil {
+		defer s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return s.updateActionRun(w, run, st, output)
+	}
+	s.mu.Unlock()
 	recs, tes, err := s.actionTasks(c, c.admin)
 	if err != nil {
 		return err
@@ -177,12 +198,12 @@ func (s *Server) updateActionExecution(w http.ResponseWriter, r *http.Request, c
 	if te == nil {
 		return notFound("ActionExecution not found [id=%s]", id)
 	}
-	if st != workflow.Success && st != workflow.Failed {
-		return badRequest("Cannot set action execution %s to %s: fernetflow completes an action execution with SUCCESS or ERROR only", id, st)
-	}
 	aid := id
 	if id == te.ID {
 		aid = actionExecutionID(te)
+	}
+	if st != workflow.Success && st != workflow.Failed {
+		return s.controlActionExecution(w, rec, te, aid, st)
 	}
 	var aerr error
 	if st == workflow.Failed {
@@ -233,4 +254,37 @@ func (s *Server) waitTaskDone(id string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// controlActionExecution is PUT /v2/action_executions/{id} with state
+// PAUSED, RUNNING or CANCELLED on a workflow's action that has not ended.
+// Mistral pauses or resumes the action's task and with it the workflow,
+// and a cancelled action cancels its task and so the workflow; fernetflow's
+// engine controls whole executions: PAUSED pauses the action's execution,
+// RUNNING resumes it, CANCELLED cancels it (state_info names the action
+// execution).
+func (s *Server) controlActionExecution(w http.ResponseWriter, rec *executionRecord, te *workflow.TaskExecution, aid string, st workflow.State) error {
+	if te.State.Done() {
+		return badRequest("Action %s is already completed", aid)
+	}
+	var err error
+	switch st {
+	case workflow.Paused:
+		err = s.ctl.Pause(rec.ID)
+	case workflow.Running:
+		err = s.ctl.Resume(rec.ID)
+	case workflow.Cancelled:
+		err = s.ctl.Cancel(rec.ID, "Action execution "+aid+" cancelled")
+	}
+	if err != nil {
+		if errors.Is(err, workflow.ErrNotRunning) {
+			return badRequest("Cannot set action execution %s to %s: its workflow execution %s does not run in this server", aid, st, rec.ID)
+		}
+		return badRequest("Cannot set action execution %s to %s: %v", aid, st, err)
+	}
+	out := renderActionExecution(rec, te, false)
+	out["state"], out["updated_at"] = string(st), timestamp(s.now())
+	out["accepted"] = st == workflow.Cancelled
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

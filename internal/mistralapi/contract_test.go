@@ -13,7 +13,7 @@ import (
 )
 
 // call sends one request and decodes the JSON answer (nil for none).
-func (ts *testServer) call(t *testing.T, token, method, path, contentType, body string) (int, map[string]any) {
+func (ts *testServer) call(t testing.TB, token, method, path, contentType, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.url+path, strings.NewReader(body))
 	if err != nil {

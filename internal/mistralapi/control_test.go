@@ -2,6 +2,7 @@ package mistralapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -186,7 +187,6 @@ func TestActionExecutionErrors(t *testing.T) {
 		{"output not an object", aid, `{"state": "SUCCESS", "output": "[1]"}`, http.StatusBadRequest, "JsonType field value must be a dictionary"},
 		{"unknown id", "nope", `{"state": "SUCCESS"}`, http.StatusNotFound, "ActionExecution not found [id=nope]"},
 		{"other project", aid, `{"state": "SUCCESS"}`, http.StatusNotFound, "ActionExecution not found"},
-		{"cancelled", aid, `{"state": "CANCELLED"}`, http.StatusBadRequest, "SUCCESS or ERROR only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			token := tok
@@ -205,6 +205,40 @@ func TestActionExecutionErrors(t *testing.T) {
 	}
 	if end := ts.waitDone(t, tok, id); end["state"] != "ERROR" || !strings.Contains(end["state_info"].(string), "Unknown error") {
 		t.Errorf("end: %v", end)
+	}
+}
+
+// TestActionExecutionControl: PUT PAUSED, RUNNING and CANCELLED on a
+// waiting workflow action pause, resume and cancel its execution.
+func TestActionExecutionControl(t *testing.T) {
+	ts := newTestServer(t, "")
+	const tok = "p1:member"
+	id, aid := ts.startWaiter(t, tok, "idle")
+	for _, tc := range []struct{ put, want string }{
+		{"PAUSED", "PAUSED"},
+		{"RUNNING", "RUNNING"},
+		{"CANCELLED", "CANCELLED"},
+	} {
+		code, ae := ts.call(t, tok, "PUT", "/v2/action_executions/"+aid, "application/json", `{"state": "`+tc.put+`"}`)
+		if code != http.StatusOK || ae["state"] != tc.put {
+			t.Fatalf("PUT %s: %d %v", tc.put, code, ae)
+		}
+		var st string
+		for range 200 {
+			if st, _ = ts.state(t, tok, id); st == tc.want {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st != tc.want {
+			t.Errorf("after PUT %s the execution is %s", tc.put, st)
+		}
+	}
+	if end := ts.waitDone(t, tok, id); !strings.Contains(fmt.Sprint(end["state_info"]), "Action execution "+aid+" cancelled") {
+		t.Errorf("end: %v", end)
+	}
+	if code, b := ts.call(t, tok, "PUT", "/v2/action_executions/"+aid, "application/json", `{"state": "PAUSED"}`); code != http.StatusBadRequest {
+		t.Errorf("PUT PAUSED on a cancelled action: %d %v", code, b)
 	}
 }
 

@@ -34,6 +34,10 @@ type cronRecord struct {
 	FirstExecutionTime  *time.Time     `json:"first_execution_time"`
 	RemainingExecutions *int           `json:"remaining_executions"` // as created (uniqueness)
 	CreatedAt           time.Time      `json:"created_at"`
+	// TrustID is the Keystone trust from the creator to fernetflow's
+	// service user (Options.Trusts), empty without one. Only the id is
+	// kept: the trigger holds no token.
+	TrustID string `json:"trust_id,omitempty"`
 }
 
 // storeName is the store trigger's name: unique per project, as Mistral's
@@ -217,11 +221,33 @@ func (s *Server) createCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 			return conflict("Duplicate entry for cron trigger ['workflow_input_hash', 'workflow_name', 'pattern', 'project_id', 'workflow_params_hash', 'remaining_executions', 'first_execution_time']: %s", o.Name)
 		}
 	}
+	if s.opts.Trusts != nil {
+		// As Mistral: the creator delegates its roles on the project to
+		// the service user, so that the trigger fires as the creator.
+		id, err := s.opts.Trusts.Create(r.Context(), r.Header.Get(actions.TokenHeader), c.Caller)
+		switch {
+		case errors.Is(err, ErrTrustForbidden):
+			return errorf(http.StatusForbidden, "Can not create the cron trigger's trust (the trigger fires as its creator through a Keystone trust; a trust-scoped token cannot delegate): %v", err)
+		case err != nil:
+			s.log.Error("cron trigger trust", "trigger", rec.Name, "project", rec.ProjectID, "err", err)
+			return errorf(http.StatusServiceUnavailable, "Can not create the cron trigger's trust in Keystone: %v", err)
+		}
+		rec.TrustID = id
+	}
+	undo := func() {
+		if rec.TrustID != "" {
+			if err := s.opts.Trusts.Delete(context.WithoutCancel(r.Context()), rec.TrustID); err != nil {
+				s.log.Warn("delete cron trigger trust", "trigger", rec.Name, "trust", rec.TrustID, "err", err)
+			}
+		}
+	}
 	if err := putJSON(s.opts.Store, colCronTriggers, rec.ID, rec); err != nil {
+		undo()
 		return err
 	}
 	if err := s.opts.Store.CreateTrigger(sched); err != nil {
 		_ = s.opts.Store.DeleteRecord(colCronTriggers, rec.ID)
+		undo()
 		return conflict("Duplicate entry for cron trigger ['name', 'project_id']: %s, %s (%v)", rec.Name, rec.ProjectID, err)
 	}
 	writeJSON(w, http.StatusCreated, renderCronTrigger(cronTrigger{rec, sched}))
@@ -279,6 +305,7 @@ func (s *Server) deleteCronTrigger(w http.ResponseWriter, r *http.Request, c *ca
 	if err := s.opts.Store.DeleteRecord(colCronTriggers, t.rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	s.deleteTrust(r.Context(), t.rec)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -303,16 +330,7 @@ func (s *Server) listCronTriggers(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		items = append(items, renderCronTrigger(t))
 	}
-	page, next, err := p.page(items, cronTriggerKind, baseURL(r))
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"cron_triggers": page}
-	if next != "" {
-		body["next"] = next
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	return p.write(w, r, items, cronTriggerKind)
 }
 
 // FireTriggers fires the store's due cron triggers every tick until ctx
@@ -364,6 +382,17 @@ func (s *Server) FireTriggers(ctx context.Context, fallback *store.Firer, tick t
 
 var errNotAPITrigger = errors.New("not a cron trigger of the API")
 
+// deleteTrust deletes a deleted trigger's trust, as Mistral: a failure is
+// logged (the trigger is gone either way).
+func (s *Server) deleteTrust(ctx context.Context, rec *cronRecord) {
+	if rec.TrustID == "" || s.opts.Trusts == nil {
+		return
+	}
+	if err := s.opts.Trusts.Delete(context.WithoutCancel(ctx), rec.TrustID); err != nil {
+		s.log.Warn("delete cron trigger trust", "trigger", rec.Name, "project", rec.ProjectID, "trust", rec.TrustID, "err", err)
+	}
+}
+
 // fire starts the execution of one claimed slot of an API trigger, as
 // its project (Mistral fires as the trigger's creator through a trust;
 // fernetflow's actions run with fernetflow's own credentials, so the
@@ -380,16 +409,32 @@ func (s *Server) fire(cl store.Claim) error {
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return err
 	}
-	if cl.Trigger.RemainingExecutions != nil && *cl.Trigger.RemainingExecutions <= 1 {
+	usedUp := cl.Trigger.RemainingExecutions != nil && *cl.Trigger.RemainingExecutions <= 1
+	if usedUp {
 		_ = s.opts.Store.DeleteRecord(colCronTriggers, rec.ID) // used up: ClaimDue deleted its schedule
 	}
 	c := &caller{Caller: &actions.Caller{ProjectID: rec.ProjectID}}
+	if rec.TrustID != "" && s.opts.Trusts != nil {
+		// As its creator: Keystone gives the trust-scoped token only
+		// while the trust holds (the creator still has the roles).
+		as, err := s.opts.Trusts.Consume(s.ctx, rec.TrustID)
+		if usedUp {
+			defer s.deleteTrust(s.ctx, &rec)
+		}
+		if err != nil {
+			return fmt.Errorf("cron trigger %s of project %s does not fire: its creator's trust %s: %w (recreate the trigger as a user of the project)", rec.Name, rec.ProjectID, rec.TrustID, err)
+		}
+		if as.ProjectID != rec.ProjectID {
+			return fmt.Errorf("cron trigger %s of project %s does not fire: its trust %s is scoped to project %s", rec.Name, rec.ProjectID, rec.TrustID, as.ProjectID)
+		}
+		c = &caller{Caller: as}
+	}
 	_, ex, err := s.start(c, startRequest{WorkflowID: rec.WorkflowID, WorkflowNamespace: rec.WorkflowNamespace,
 		Input: rec.WorkflowInput, Params: rec.WorkflowParams, CronTriggerID: rec.ID,
 		Description: fmt.Sprintf("Workflow execution created by cron trigger '(%s)'.", rec.ID)})
 	if err != nil {
 		return fmt.Errorf("cron trigger %s of project %s: %w", rec.Name, rec.ProjectID, err)
 	}
-	s.log.Info("cron trigger fired", "trigger", rec.Name, "project", rec.ProjectID, "slot", cl.Slot.UTC().Format(timeFormat), "execution", ex.ID)
+	s.log.Info("cron trigger fired", "trigger", rec.Name, "project", rec.ProjectID, "as_user", c.UserName, "slot", cl.Slot.UTC().Format(timeFormat), "execution", ex.ID)
 	return nil
 }

@@ -15,16 +15,28 @@
 // # What is served
 //
 // Workflows (POST and PUT text/plain, GET list and one by name or id,
-// DELETE, POST /workflows/validate), executions (POST answers 201 RUNNING
-// and runs in the background; GET list and one; PUT description or state;
-// DELETE; params.env, and params.task_name for reverse workflows),
-// workbooks (POST and PUT text/plain, GET list and one, DELETE; their
-// workflows are named WORKBOOK.WORKFLOW), tasks (GET list and one,
-// /executions/{id}/tasks), action executions (GET, one per ACTION task
-// run; PUT completes an asynchronous one), cron triggers (POST, GET list and one, DELETE) and event
-// triggers (kept, never fired). Sub-workflows resolve across definitions
-// (the execution's namespace, then the default one), and their executions
-// are listed under their root (root_execution_id, task_execution_id).
+// DELETE, POST /workflows/validate), with Options.SystemDefinitions served
+// as public system workflows (serve gives fernetflow's own); executions
+// (POST answers 201 RUNNING and runs in the background; GET list and one;
+// PUT description or state; DELETE; params.env as an object or an
+// environment's name, and params.task_name for reverse workflows);
+// workbooks (POST and PUT text/plain, GET list and one, DELETE, POST
+// /workbooks/validate; their workflows are named WORKBOOK.WORKFLOW and
+// show their own text as definition, their actions become ad-hoc actions
+// WORKBOOK.ACTION; as Mistral 15, DELETE leaves both); actions (GET list
+// and one: the registry's actions as is_system with their input
+// signature, and ad-hoc actions; POST and PUT text/plain ad-hoc actions,
+// DELETE); tasks (GET list and one, /executions/{id}/tasks); action
+// executions (GET, one per ACTION task run, and the runs of POST, which
+// runs an action directly: synchronously, or recorded with params
+// {"save_result": true}; PUT completes an asynchronous one; DELETE of an
+// ended run, where Mistral's default configuration forbids deleting);
+// cron triggers (POST, GET list and one, DELETE); environments (CRUD);
+// services (GET: this process); and event triggers (POST, PUT, GET,
+// DELETE: stored, never fired, as no notification bus is listened to).
+// Sub-workflows resolve across definitions (the execution's namespace,
+// then the default one), and their executions are listed under their
+// root (root_execution_id, task_execution_id).
 // Lists take Mistral's limit,
 // marker, sort_keys, sort_dirs, fields and filters (eq: neq: in: nin: gt:
 // gte: lt: lte: has:), and answer an absolute next link when a limit
@@ -68,7 +80,8 @@
 //
 // Definitions, executions and triggers live in the workflow/store file
 // (collections mistral_workflows, mistral_workbooks, mistral_executions,
-// mistral_cron_triggers, mistral_event_triggers beside the engine's executions and the store's
+// mistral_cron_triggers, mistral_event_triggers, mistral_actions,
+// mistral_action_runs, mistral_environments beside the engine's executions and the store's
 // triggers, which `fernetflow execution list` and `crontrigger list` also
 // show). An execution runs in the process that started it: New ends in
 // ERROR, with a state_info saying so, every execution of the API that a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -73,6 +74,9 @@ func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *c
 	}
 	if body.WorkflowID == "" || body.Exchange == "" || body.Topic == "" || body.Event == "" {
 		return badRequest("Params {'workflow_id', 'exchange', 'topic', 'event'} must be provided for creating event trigger.")
+	}
+	if !uuidLike(body.WorkflowID) {
+		return badRequest("Invalid input for field/attribute workflow_id. Value: '%s'. Expected a uuid but received %s.", body.WorkflowID, body.WorkflowID)
 	}
 	scope := body.Scope
 	switch scope {
@@ -154,6 +158,86 @@ func (s *Server) getEventTrigger(w http.ResponseWriter, r *http.Request, c *call
 	return nil
 }
 
+// updateEventTrigger is PUT /v2/event_triggers/{id}: name, scope,
+// workflow_input and workflow_params change (workflow_id is ignored, as
+// Mistral); exchange, topic and event cannot (400, as Mistral: delete and create the trigger instead). The
+// trigger is stored only: nothing fires it (see the package doc).
+func (s *Server) updateEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var body struct {
+		Name           *string   `json:"name"`
+		WorkflowID     string    `json:"workflow_id"`
+		WorkflowInput  jsonField `json:"workflow_input"`
+		WorkflowParams jsonField `json:"workflow_params"`
+		Exchange       string    `json:"exchange"`
+		Topic          string    `json:"topic"`
+		Event          string    `json:"event"`
+		Scope          string    `json:"scope"`
+	}
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	if body.Exchange != "" || body.Topic != "" || body.Event != "" {
+		return badRequest("Can not update fields ['exchange', 'topic', 'event'] of event trigger.")
+	}
+	switch body.Scope {
+	case "", "private", "public":
+	default:
+		return badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", body.Scope)
+	}
+	input, err := body.WorkflowInput.object("workflow_input")
+	if err != nil {
+		return err
+	}
+	params, err := body.WorkflowParams.object("workflow_params")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.findEventTrigger(c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if t.ProjectID != c.ProjectID && !c.admin {
+		return notFound("Event trigger not found [id=%s].", t.ID)
+	}
+	if body.Name != nil {
+		t.Name = *body.Name
+	}
+	if body.Scope != "" {
+		t.Scope = body.Scope
+	}
+	if body.WorkflowInput.set {
+		t.WorkflowInput = input
+	}
+	if body.WorkflowParams.set {
+		t.WorkflowParams = params
+	}
+	t.UpdatedAt = s.now()
+	if err := putJSON(s.opts.Store, colEventTriggers, t.ID, t); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, renderEventTrigger(t))
+	return nil
+}
+
+// uuidLike is oslo's is_uuid_like: 32 hex digits, with or without
+// hyphens, braces or a urn:uuid: prefix.
+func uuidLike(s string) bool {
+	s = strings.TrimPrefix(strings.ToLower(s), "urn:uuid:")
+	s = strings.Trim(s, "{}")
+	s = strings.ReplaceAll(s, "-", "")
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
+
 // deleteEventTrigger is DELETE /v2/event_triggers/{id}: 204.
 func (s *Server) deleteEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
 	s.mu.Lock()
@@ -197,16 +281,7 @@ func (s *Server) listEventTriggers(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		items = append(items, renderEventTrigger(t))
 	}
-	page, next, err := p.page(items, eventTriggerKind, baseURL(r))
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"event_triggers": page}
-	if next != "" {
-		body["next"] = next
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	return p.write(w, r, items, eventTriggerKind)
 }
 
 // eventTriggerIDs are the ids of the event triggers (of any project) that

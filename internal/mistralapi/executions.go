@@ -58,13 +58,29 @@ const interruptedInfo = "fernetflow serve stopped while this execution was runni
 // recoverInterrupted ends in ERROR the API's executions that the store
 // shows running: at start no process runs them.
 func (s *Server) recoverInterrupted() error {
-	recs, err := s.opts.Store.Records(colExecutions)
+	if err := s.failInterrupted(colExecutions, "execution interrupted by a restart", false); err != nil {
+		return err
+	}
+	// The sub-workflow executions of the API's executions; the links of
+	// those whose execution is gone are dropped.
+	return s.failInterrupted(colSubExecutions, "sub-workflow execution interrupted by a restart", true)
+}
+
+// failInterrupted ends, in state ERROR with interruptedInfo, the
+// executions of collection col that the store still shows unfinished
+// (with their unfinished tasks); with dropGone, the records of those the
+// store no longer has are deleted.
+func (s *Server) failInterrupted(col store.Collection, logMsg string, dropGone bool) error {
+	recs, err := s.opts.Store.Records(col)
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
 		ex, err := s.opts.Store.Get(r.ID)
 		if errors.Is(err, store.ErrNotFound) {
+			if dropGone {
+				_ = s.opts.Store.DeleteRecord(col, r.ID)
+			}
 			continue
 		}
 		if err != nil {
@@ -83,7 +99,29 @@ func (s *Server) recoverInterrupted() error {
 		if err := s.opts.Store.Record(context.Background(), ex); err != nil {
 			return err
 		}
-		s.log.Warn("execution interrupted by a restart", "execution", ex.ID, "workflow", ex.WorkflowName)
+		s.log.Warn(logMsg, "execution", ex.ID, "workflow", ex.WorkflowName)
+	}
+	return nil
+}
+
+// deleteSubExecutions deletes the sub-workflow executions under root (the
+// store's and their links).
+func (s *Server) deleteSubExecutions(root string) error {
+	links, err := s.opts.Store.Records(colSubExecutions)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		var link subLink
+		if err := json.Unmarshal(l.Data, &link); err != nil || link.RootExecutionID != root {
+			continue
+		}
+		if err := s.opts.Store.Delete(l.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := s.opts.Store.DeleteRecord(colSubExecutions, l.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	return nil
 }
@@ -173,7 +211,16 @@ type startRequest struct {
 
 // start checks and records a new execution and runs it in the
 // background: it returns at once, with the execution RUNNING.
-func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow.Execution, error) {
+func (s *Server) start(c *caller, req startRequest) (_ *executionRecord, _ *workflow.Execution, err error) {
+	release, err := s.hold()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			release() // not started
+		}
+	}()
 	wfRec, err := s.findWorkflow(c, req.WorkflowID, req.WorkflowNamespace)
 	if err != nil {
 		return nil, nil, err
@@ -186,7 +233,7 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if wf == nil {
 		return nil, nil, fmt.Errorf("mistralapi: workflow %s is not in its own definition", wfRec.Name)
 	}
-	e := &workflow.Engine{Registry: s.opts.Registry, File: file, Recorder: recorder{s}, Control: s.ctl}
+	e := &workflow.Engine{Registry: s.ownActions(c), File: file, Recorder: &recorder{s: s}, Control: s.ctl}
 	ep, err := engineParams(wf, req.Params)
 	if err != nil {
 		return nil, nil, err
@@ -198,6 +245,7 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	if req.ID != "" {
 		ex.ID = req.ID
 	}
+	e.Recorder.(*recorder).root = ex.ID
 	ex.Description = req.Description
 	params := req.Params
 	if params == nil {
@@ -233,6 +281,9 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 	var once sync.Once
 	var sub chan struct{} // the first task's sub-workflow started a task
 	e.OnTask = func(_ *workflow.Execution, te *workflow.TaskExecution) {
+		// Noted before started is closed: POST answers then, and a client
+		// listing the tasks at once must see this one.
+		s.noteTask(id, te)
 		once.Do(func() {
 			if strings.HasPrefix(te.Action, "workflow:") {
 				// Registered before the engine starts the sub-workflow.
@@ -243,16 +294,14 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 			}
 			close(started)
 		})
-		s.noteTask(id, te)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	run := &runningExecution{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	s.running[ex.ID] = run
 	s.mu.Unlock()
-	s.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer release()
 		defer close(run.done)
 		defer cancel()
 		// With a Controller, Continue returns only when the execution
@@ -265,6 +314,9 @@ func (s *Server) start(c *caller, req startRequest) (*executionRecord, *workflow
 		delete(s.running, end.ID)
 		s.mu.Unlock()
 		s.log.Info("execution ended", "execution", end.ID, "workflow", end.WorkflowName, "project", rec.ProjectID, "state", end.State)
+		if s.opts.OnEnd != nil {
+			s.opts.OnEnd(end)
+		}
 	}()
 	// Mistral creates the first tasks before it answers: wait (briefly)
 	// until the engine has started one, so that a client listing the
@@ -355,6 +407,9 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, c *call
 	}
 	params, err := body.Params.object("params")
 	if err != nil {
+		return err
+	}
+	if err := s.envByName(c, params); err != nil {
 		return err
 	}
 	req := startRequest{ID: body.ID, WorkflowID: body.WorkflowID, WorkflowNamespace: body.WorkflowNamespace,
@@ -553,7 +608,12 @@ func (s *Server) updateExecution(w http.ResponseWriter, r *http.Request, c *call
 		return badRequest("The property description must be updated separately from state.")
 	case len(env) > 0 && body.State != "" && body.State != string(workflow.Running):
 		return badRequest("The property env can only be updated when workflow execution is not running or on resume from pause.")
-	case len(env) > 0:
+	case len(env) > 0 && body.State == "" && ex.State == workflow.Paused:
+		// Mistral's update_workflow_execution_env: merged, still paused.
+		if err := s.control(id, func(id string) error { return s.ctl.UpdateEnv(id, env) }); err != nil {
+			return notHere(id, workflow.Paused, err)
+		}
+	case len(env) > 0 && body.State == "":
 		return badRequest("Updating the env of an execution is not supported by fernetflow yet.")
 	}
 	if body.Description != "" {
@@ -576,7 +636,7 @@ func (s *Server) updateExecution(w http.ResponseWriter, r *http.Request, c *call
 		}
 	case workflow.Running:
 		if ex.State == workflow.Paused {
-			if err := s.control(id, s.ctl.Resume); err != nil {
+			if err := s.control(id, func(id string) error { return s.ctl.ResumeEnv(id, env) }); err != nil {
 				return notHere(id, st, err)
 			}
 		}
@@ -608,6 +668,12 @@ func (s *Server) updateExecution(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
+	if newEnv, ok := ex.Params["env"]; ok && len(env) > 0 && rec.Params != nil {
+		rec.Params["env"] = newEnv // what ResumeEnv or UpdateEnv merged
+		if err := putJSON(s.opts.Store, colExecutions, rec.ID, rec); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, s.renderExecution(rec, ex, true))
 	return nil
 }
@@ -631,6 +697,9 @@ func (s *Server) deleteExecution(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	if err := s.opts.Store.DeleteRecord(colExecutions, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.deleteSubExecutions(id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -674,12 +743,45 @@ func (s *Server) executions(c *caller, all bool) ([]apiExecution, error) {
 	return s.withSubExecutions(out, list)
 }
 
-// recorder is the engine's Recorder for the API's executions: the store,
-// and the signal start waits for when a sub-workflow records its first
-// task.
-type recorder struct{ s *Server }
+// colSubExecutions links each sub-workflow execution of the API's
+// executions to its root (subLink by the sub-execution's id), written when
+// the sub-execution is first recorded: its parent's snapshot may not show
+// the task that started it yet (the engine records a task when it ends),
+// and a restart or a DELETE of the root must still find it.
+const colSubExecutions store.Collection = "mistral_sub_executions"
 
-func (r recorder) Record(ctx context.Context, ex *workflow.Execution) error {
+type subLink struct {
+	RootExecutionID string `json:"root_execution_id"`
+}
+
+// recorder is the engine's Recorder for one execution of the API (root)
+// and its sub-workflows: the store, the link of each sub-execution to the
+// root, and the signal start waits for when a sub-workflow records its
+// first task.
+type recorder struct {
+	s      *Server
+	root   string
+	mu     sync.Mutex
+	linked map[string]bool
+}
+
+func (r *recorder) Record(ctx context.Context, ex *workflow.Execution) error {
+	if ex.ParentTaskID != "" && r.root != "" {
+		r.mu.Lock()
+		done := r.linked[ex.ID]
+		r.mu.Unlock()
+		if !done {
+			if err := putJSON(r.s.opts.Store, colSubExecutions, ex.ID, subLink{r.root}); err != nil {
+				return err
+			}
+			r.mu.Lock()
+			if r.linked == nil {
+				r.linked = map[string]bool{}
+			}
+			r.linked[ex.ID] = true
+			r.mu.Unlock()
+		}
+	}
 	err := r.s.opts.Store.Record(ctx, ex)
 	if ex.ParentTaskID != "" && len(ex.Tasks) > 0 {
 		r.s.liveMu.Lock()
@@ -695,6 +797,7 @@ func (r recorder) Record(ctx context.Context, ex *workflow.Execution) error {
 // noteTask keeps te, a task of the running execution id that just
 // started or ended (called by the engine; it must not block).
 func (s *Server) noteTask(id string, te *workflow.TaskExecution) {
+	s.taskOwners.note(te.ID, id)
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	m := s.live[id]
@@ -861,16 +964,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, c *calle
 		}
 		items = append(items, s.renderExecution(e.rec, e.ex, withOutput || contains(p.fields, "output")))
 	}
-	page, next, err := p.page(items, executionKind, baseURL(r))
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"executions": page}
-	if next != "" {
-		body["next"] = next
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	return p.write(w, r, items, executionKind)
 }
 
 func contains(list []string, s string) bool {

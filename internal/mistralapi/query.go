@@ -2,6 +2,7 @@ package mistralapi
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -260,6 +261,21 @@ func parseBool(s string) (bool, error) {
 // order, the marker, the limit and fields. It returns the page and, when
 // a limit was given and the page is full, the absolute link to the next
 // page (base is the server's URL, such as http://127.0.0.1:8989).
+// write answers a list request: 200 with the page of items under k's
+// name, and the absolute link to the next page when there is one.
+func (p *listParams) write(w http.ResponseWriter, r *http.Request, items []resource, k listKind) error {
+	page, next, err := p.page(items, k, baseURL(r))
+	if err != nil {
+		return err
+	}
+	body := map[string]any{k.name: page}
+	if next != "" {
+		body["next"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
 func (p *listParams) page(items []resource, k listKind, base string) ([]resource, string, error) {
 	var out []resource
 	for _, it := range items {
@@ -375,4 +391,15 @@ func singular(collection string) string {
 		return "Cron trigger"
 	}
 	return collection
+}
+
+// executionFilter is the execution id of a workflow_execution_id=ID (or
+// eq:ID) filter, when the list has one.
+func (p *listParams) executionFilter() (string, bool) {
+	for _, f := range p.filters {
+		if f.key == "workflow_execution_id" && f.op == "eq" && f.value != "" {
+			return f.value, true
+		}
+	}
+	return "", false
 }

@@ -2,12 +2,14 @@ package mistralapi
 
 import (
 	"context"
+	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +49,17 @@ type Options struct {
 	Registry workflow.Registry
 	// Identify authenticates callers (required): see Identifier.
 	Identify Identifier
+	// AuthorizeActions says whether a caller's executions and action runs
+	// may run Registry's actions other than the engine's std.* (fernetflow's
+	// own, which act on the fleet with this server's credentials and keys):
+	// nil lets every caller (--auth noauth); serve gives the action server's
+	// rule (AuthorizeKeystone). A cron trigger fires as its creator (its
+	// trust), or, without a trust, as its project with no roles.
+	AuthorizeActions func(*actions.Caller) error
+	// Trusts make cron triggers fire as their creator (see Trusts); nil
+	// means none: triggers fire in their project with no delegation
+	// (NoAuth).
+	Trusts Trusts
 	// AdminRoles are the roles that make a caller an admin (Mistral's
 	// policy rule admin_only); empty means "admin".
 	AdminRoles []string
@@ -55,6 +68,18 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// SystemDefinitions are workflow definitions (fernetflow's own,
+	// workflow/definitions) served as Mistral's system workflows: public,
+	// listed to every project, run by any, neither updated nor deleted.
+	SystemDefinitions []string
+	// OnEnd, when set, is called once with each execution the server
+	// ran (POST /v2/executions, a cron trigger's) when it has ended and
+	// the store holds its final state; not for sub-workflow executions.
+	// It runs on the execution's goroutine: Drain and Close wait for it.
+	OnEnd func(*workflow.Execution)
+	// ServiceName names this process in GET /v2/services; "" means
+	// "fernetflow@HOSTNAME".
+	ServiceName string
 }
 
 // Server serves Mistral's v2 REST API. Create it with New; it is an
@@ -63,10 +88,17 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// serviceName is the process in GET /v2/services.
+	serviceName string
+	// system are the workflows of Options.SystemDefinitions.
+	system []*workflowRecord
 
 	ctx    context.Context // the executions' parent
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	drainMu  sync.Mutex // draining, and wg.Add while not
+	draining bool       // Drain was called: start nothing more
 
 	mu      sync.Mutex // serialises writes that check uniqueness
 	running map[string]*runningExecution
@@ -74,6 +106,9 @@ type Server struct {
 	// ctl is the Control of every engine the server starts: PUT
 	// /v2/executions/{id} and /v2/action_executions/{id} act through it.
 	ctl *workflow.Controller
+
+	// taskOwners are hints (tasks.go): task id -> execution id.
+	taskOwners taskIndex
 
 	liveMu sync.Mutex
 	// live are the tasks of running executions as the engine started
@@ -102,7 +137,20 @@ func New(opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{opts: opts, log: log, ctx: ctx, cancel: cancel, running: map[string]*runningExecution{}, ctl: &workflow.Controller{}, live: map[string]map[string]*workflow.TaskExecution{}, subStarted: map[string]chan struct{}{}}
+	s.serviceName = opts.ServiceName
+	if s.serviceName == "" {
+		host, _ := os.Hostname()
+		s.serviceName = "fernetflow@" + host
+	}
+	if err := s.loadSystem(); err != nil {
+		cancel()
+		return nil, err
+	}
 	if err := s.recoverInterrupted(); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.recoverActionRuns(); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -117,7 +165,51 @@ func (s *Server) Controller() *workflow.Controller { return s.ctl }
 
 // Close cancels the executions the server runs and waits until they have
 // ended and are recorded (state CANCELLED), or until ctx ends.
+// Drain lets the executions and recorded action runs of this server end
+// on their own, until ctx ends, and starts none meanwhile: POST
+// /v2/executions, POST /v2/action_executions with save_result and cron
+// triggers are refused (503, "stopping"). serve drains on SIGINT or
+// SIGTERM before Close, so that a restart does not cut a rotation off.
+// It returns ctx's error when some are still running then (paused ones,
+// or ones waiting for an asynchronous action, wait for Close).
+func (s *Server) Drain(ctx context.Context) error {
+	s.drainMu.Lock()
+	s.draining = true
+	s.drainMu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errStopping is what a request that would start something gets while
+// the server drains.
+var errStopping = errorf(http.StatusServiceUnavailable, "fernetflow serve is stopping: it starts no execution and lets the running ones end; retry when it is back")
+
+// hold counts one more running execution or action run, or refuses it
+// while the server drains. The caller calls release when it has ended
+// (or was not started after all).
+func (s *Server) hold() (release func(), err error) {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	if s.draining {
+		return nil, errStopping
+	}
+	s.wg.Add(1)
+	return sync.OnceFunc(s.wg.Done), nil
+}
+
 func (s *Server) Close(ctx context.Context) error {
+	// What still runs ends in ERROR with the reason, as one a crash
+	// interrupted does at the next start; the cancel ends the rest
+	// (paused ones: CANCELLED).
+	for _, id := range s.ctl.Running() {
+		_ = s.ctl.Fail(id, interruptedInfo)
+	}
 	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -160,8 +252,15 @@ func (s *Server) routes() {
 	h("GET /v2/workbooks", s.listWorkbooks)
 	h("POST /v2/workbooks", s.createWorkbook)
 	h("PUT /v2/workbooks", s.updateWorkbook)
+	h("POST /v2/workbooks/validate", s.validateWorkbook)
 	h("GET /v2/workbooks/{name}", s.getWorkbook)
 	h("DELETE /v2/workbooks/{name}", s.deleteWorkbook)
+	h("GET /v2/actions", s.listActions)
+	h("POST /v2/actions", s.createActions)
+	h("PUT /v2/actions", s.updateActions)
+	h("GET /v2/actions/{id}", s.getAction)
+	h("PUT /v2/actions/{id}", s.updateActions)
+	h("DELETE /v2/actions/{id}", s.deleteAction)
 	h("GET /v2/executions", s.listExecutions)
 	h("POST /v2/executions", s.createExecution)
 	h("GET /v2/executions/{id}", s.getExecution)
@@ -173,14 +272,23 @@ func (s *Server) routes() {
 	h("GET /v2/tasks/{id}/action_executions", s.listActionExecutions)
 	h("GET /v2/action_executions", s.listActionExecutions)
 	h("GET /v2/action_executions/{id}", s.getActionExecution)
+	h("POST /v2/action_executions", s.createActionExecution)
 	h("PUT /v2/action_executions/{id}", s.updateActionExecution)
+	h("DELETE /v2/action_executions/{id}", s.deleteActionExecution)
 	h("GET /v2/cron_triggers", s.listCronTriggers)
 	h("POST /v2/cron_triggers", s.createCronTrigger)
 	h("GET /v2/cron_triggers/{id}", s.getCronTrigger)
 	h("DELETE /v2/cron_triggers/{id}", s.deleteCronTrigger)
+	h("GET /v2/environments", s.listEnvironments)
+	h("POST /v2/environments", s.createEnvironment)
+	h("PUT /v2/environments", s.updateEnvironment)
+	h("GET /v2/environments/{name}", s.getEnvironment)
+	h("DELETE /v2/environments/{name}", s.deleteEnvironment)
+	h("GET /v2/services", s.listServices)
 	h("GET /v2/event_triggers", s.listEventTriggers)
 	h("POST /v2/event_triggers", s.createEventTrigger)
 	h("GET /v2/event_triggers/{id}", s.getEventTrigger)
+	h("PUT /v2/event_triggers/{id}", s.updateEventTrigger)
 	h("DELETE /v2/event_triggers/{id}", s.deleteEventTrigger)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("The resource could not be found."))
@@ -192,6 +300,12 @@ func (s *Server) routes() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	// pecan answers /v2/actions/NAME/ as /v2/actions/NAME
+	// (python-mistralclient's action definition show sends the slash).
+	if p := r.URL.Path; len(p) > len("/v2/") && strings.HasPrefix(p, "/v2/") && strings.HasSuffix(p, "/") {
+		r.URL.Path = strings.TrimRight(p, "/")
+		r.URL.RawPath = ""
+	}
 	s.mux.ServeHTTP(sw, r)
 	s.log.Info("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery, "status", sw.status, "ms", time.Since(start).Milliseconds())
 }
@@ -378,4 +492,36 @@ func (f *intField) UnmarshalJSON(b []byte) error {
 		f.bad = string(b)
 	}
 	return nil
+}
+
+// SystemProject is the project of system workflows, as Mistral's.
+const SystemProject = "<default-project>"
+
+// loadSystem reads Options.SystemDefinitions into s.system. Their ids are
+// derived from their names, so that they stay the same across restarts
+// (a cron trigger keeps its workflow's id).
+func (s *Server) loadSystem() error {
+	now := s.now()
+	for i, src := range s.opts.SystemDefinitions {
+		f, err := workflow.Load(fmt.Sprintf("system definition %d", i), []byte(src), s.opts.Registry)
+		if err != nil {
+			return fmt.Errorf("mistralapi: system workflows: %w", err)
+		}
+		for _, wf := range f.Workflows {
+			rec := &workflowRecord{ID: systemID(wf.Name), Name: wf.Name, ProjectID: SystemProject, Scope: "public",
+				Definition: src, System: true, CreatedAt: now}
+			rec.Input, rec.Interface = signature(wf)
+			rec.Own = ownDefinition(f, src, wf.Name)
+			s.system = append(s.system, rec)
+		}
+	}
+	return nil
+}
+
+// systemID is a name-based (version 5 form) UUID for a system workflow.
+func systemID(name string) string {
+	h := sha1.Sum([]byte("fernetflow system workflow\x00" + name))
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }

@@ -43,7 +43,7 @@ type testServer struct {
 	url string
 }
 
-func newTestServer(t *testing.T, dir string) *testServer {
+func newTestServer(t testing.TB, dir string) *testServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -198,12 +198,28 @@ func TestGophercloud(t *testing.T) {
 	if _, err := crontriggers.Get(ctx, ts.client("p2"), "gc_ct").Extract(); !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		t.Fatalf("another project's trigger: %v, want 404", err)
 	}
-	all, err := crontriggers.List(c, crontriggers.ListOpts{Limit: 1}).AllPages(ctx)
+	ct2, err := crontriggers.Create(ctx, c, crontriggers.CreateOpts{Name: "gc_ct2", Pattern: "0 3 * * 0", WorkflowID: wfs[1].ID}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if list, _ := crontriggers.ExtractCronTriggers(all); len(list) != 1 || list[0].Name != "gc_ct" {
-		t.Fatalf("cron trigger list %+v", list)
+	var ctNames []string
+	pages = 0
+	err = crontriggers.List(c, crontriggers.ListOpts{Limit: 1, SortKeys: "name", SortDirs: "asc"}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		pages++
+		list, err := crontriggers.ExtractCronTriggers(p)
+		for _, x := range list {
+			ctNames = append(ctNames, x.Name)
+		}
+		return true, err
+	})
+	if err != nil || strings.Join(ctNames, ",") != "gc_ct,gc_ct2" || pages != 2 {
+		t.Fatalf("paged cron trigger list: %v in %d pages, %v; want gc_ct,gc_ct2 in 2", ctNames, pages, err)
+	}
+	if err := crontriggers.Delete(ctx, c, ct2.Name).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crontriggers.Get(ctx, c, ct2.ID).Extract(); !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		t.Fatalf("deleted cron trigger: %v, want 404", err)
 	}
 	if err := workflows.Delete(ctx, c, "greet").ExtractErr(); !gophercloud.ResponseCodeIs(err, http.StatusBadRequest) ||
 		!strings.Contains(err.Error(), "Can't delete workflow that has cron triggers associated") {

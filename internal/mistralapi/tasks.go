@@ -3,6 +3,7 @@ package mistralapi
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -62,6 +63,12 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *caller) er
 			return err
 		}
 		exs = []apiExecution{{rec, ex}}
+	} else if exID, ok := p.executionFilter(); ok {
+		// One execution's tasks (OSC, tempest): read that one only.
+		if rec, ex, err := s.findExecution(c, exID); err == nil && (all || rec.ProjectID == c.ProjectID) {
+			s.withLiveTasks(ex)
+			exs = []apiExecution{{rec, ex}}
+		}
 	} else if exs, err = s.executions(c, all); err != nil {
 		return err
 	}
@@ -74,32 +81,67 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *caller) er
 			items = append(items, renderTask(e.rec, e.ex, te, contains(p.fields, "result")))
 		}
 	}
-	page, next, err := p.page(items, taskKind, baseURL(r))
-	if err != nil {
-		return err
+	return p.write(w, r, items, taskKind)
+}
+
+// taskIndex maps task ids to the id of their execution: hints, learnt
+// as tasks start (noteTask) and from every scan, so that GET
+// /v2/tasks/{id} reads one execution instead of all. A wrong or stale
+// hint only costs the scan it saves.
+type taskIndex struct {
+	mu     sync.Mutex
+	owners map[string]string
+}
+
+// maxTaskHints bounds the index; it is emptied when full.
+const maxTaskHints = 100_000
+
+func (ix *taskIndex) note(taskID, executionID string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.owners == nil || len(ix.owners) >= maxTaskHints {
+		ix.owners = map[string]string{}
 	}
-	body := map[string]any{"tasks": page}
-	if next != "" {
-		body["next"] = next
-	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	ix.owners[taskID] = executionID
+}
+
+func (ix *taskIndex) owner(taskID string) string {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.owners[taskID]
 }
 
 // getTask is GET /v2/tasks/{id}, with its result.
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("id")
+	if owner := s.taskOwners.owner(id); owner != "" {
+		if rec, ex, err := s.findExecution(c, owner); err == nil {
+			s.withLiveTasks(ex)
+			for _, te := range ex.Tasks {
+				if te.ID == id {
+					writeJSON(w, http.StatusOK, renderTask(rec, ex, te, true))
+					return nil
+				}
+			}
+		}
+	}
 	exs, err := s.executions(c, c.admin)
 	if err != nil {
 		return err
 	}
+	var found *resource
 	for _, e := range exs {
 		for _, te := range e.ex.Tasks {
-			if te.ID == id {
-				writeJSON(w, http.StatusOK, renderTask(e.rec, e.ex, te, true))
-				return nil
+			s.taskOwners.note(te.ID, e.ex.ID)
+			if te.ID == id && found == nil {
+				r := renderTask(e.rec, e.ex, te, true)
+				found = &r
 			}
 		}
+	}
+	if found != nil {
+		writeJSON(w, http.StatusOK, *found)
+		return nil
 	}
 	return notFound("Task execution not found [id=%s]", id)
 }

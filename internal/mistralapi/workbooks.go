@@ -1,8 +1,8 @@
 package mistralapi
 
 import (
+	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/fernetflow/fernetflow/workflow"
@@ -88,23 +88,19 @@ func (s *Server) loadWorkbook(c *caller, src, namespace string) (*workflow.File,
 // workbookRequest reads what POST and PUT /v2/workbooks share: the scope
 // and namespace parameters and the text/plain definition (body), loaded.
 func (s *Server) workbookRequest(r *http.Request, c *caller) (scope, namespace, body string, f *workflow.File, err error) {
-	if scope, err = s.scopeParam(r); err != nil {
+	if scope, namespace, body, err = definitionRequest(r); err != nil {
 		return "", "", "", nil, err
 	}
-	namespace = r.URL.Query().Get("namespace")
-	b, err := readBody(r)
-	if err != nil {
+	if f, err = s.loadWorkbook(c, body, namespace); err != nil {
 		return "", "", "", nil, err
 	}
-	if f, err = s.loadWorkbook(c, string(b), namespace); err != nil {
-		return "", "", "", nil, err
-	}
-	return scope, namespace, string(b), f, nil
+	return scope, namespace, body, f, nil
 }
 
 // createWorkbook is POST /v2/workbooks: text/plain, 201 with the
-// workbook; its workflows are created as WORKBOOK.WORKFLOW. 409 when the
-// project has the workbook (or one of its workflows) in the namespace.
+// workbook; its workflows are created (or updated) as WORKBOOK.WORKFLOW,
+// its actions as WORKBOOK.ACTION. 409 when the project has the workbook
+// in the namespace.
 func (s *Server) createWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
 	scope, namespace, body, f, err := s.workbookRequest(r, c)
 	if err != nil {
@@ -121,22 +117,28 @@ func (s *Server) createWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 			return conflict("Duplicate entry for WorkbookDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", f.Workbook, namespace, c.ProjectID)
 		}
 	}
+	// As Mistral (create_or_update_workflow_definition), workflows of
+	// the workbook's names that exist (a deleted workbook's) are updated.
 	wfs, err := s.workflows()
 	if err != nil {
 		return err
 	}
+	var existing []*workflowRecord
 	for _, wf := range f.Workflows {
 		name := qualifiedName(f, wf)
 		for _, o := range wfs {
 			if o.Name == name && o.Namespace == namespace && o.ProjectID == c.ProjectID {
-				return conflict("Duplicate entry for WorkflowDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", name, namespace, c.ProjectID)
+				existing = append(existing, o)
 			}
 		}
 	}
 	now := s.now()
 	wb := &workbookRecord{ID: workflow.NewID(), Name: f.Workbook, Namespace: namespace, ProjectID: c.ProjectID,
 		Scope: scope, Definition: body, CreatedAt: now}
-	if err := s.syncWorkbookWorkflows(wb, f, nil, now); err != nil {
+	if err := s.syncWorkbookWorkflows(wb, f, existing, now); err != nil {
+		return err
+	}
+	if err := s.syncWorkbookActions(wb, f, now); err != nil {
 		return err
 	}
 	if err := s.putWorkbook(wb); err != nil {
@@ -218,6 +220,9 @@ func (s *Server) updateWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 	if err := s.syncWorkbookWorkflows(wb, f, old, now); err != nil {
 		return err
 	}
+	if err := s.syncWorkbookActions(wb, f, now); err != nil {
+		return err
+	}
 	if err := s.putWorkbook(wb); err != nil {
 		return err
 	}
@@ -234,8 +239,10 @@ func (s *Server) getWorkbook(w http.ResponseWriter, r *http.Request, c *caller) 
 	return nil
 }
 
-// deleteWorkbook is DELETE /v2/workbooks/{name}: 204, with its
-// workflows; 400 while a cron trigger uses one of them.
+// deleteWorkbook is DELETE /v2/workbooks/{name}: 204. As Mistral 15
+// (db_api.delete_workbook), only the workbook goes: its workflows and
+// actions stay, each deleted on its own (tempest's tearDown deletes
+// them after the workbook), and a workbook created again updates them.
 func (s *Server) deleteWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
 	name, namespace := r.PathValue("name"), r.URL.Query().Get("namespace")
 	s.mu.Lock()
@@ -243,35 +250,6 @@ func (s *Server) deleteWorkbook(w http.ResponseWriter, r *http.Request, c *calle
 	wb, err := s.findWorkbook(c, name, namespace)
 	if err != nil || (wb.ProjectID != c.ProjectID && !c.admin) {
 		return notFound("Workbook not found [workbook_name=%s, namespace=%s]", name, namespace)
-	}
-	wfs, err := s.workbookWorkflows(wb)
-	if err != nil {
-		return err
-	}
-	triggers, err := s.cronTriggers()
-	if err != nil {
-		return err
-	}
-	for _, wf := range wfs {
-		for _, t := range triggers {
-			if t.WorkflowID == wf.ID {
-				return badRequest("Can't delete workflow that has cron triggers associated. [workflow_identifier=%s, namespace=%s], [cron_trigger_id(s)=%s]",
-					wf.Name, namespace, t.ID)
-			}
-		}
-		ids, err := s.eventTriggerIDs(wf.ID)
-		if err != nil {
-			return err
-		}
-		if len(ids) > 0 {
-			return badRequest("Can't delete workflow that has event triggers associated. [workflow_identifier=%s], [event_trigger_id(s)=%s]",
-				wf.Name, strings.Join(ids, ", "))
-		}
-	}
-	for _, wf := range wfs {
-		if err := s.opts.Store.DeleteRecord(colWorkflows, wf.ID); err != nil {
-			return err
-		}
 	}
 	if err := s.opts.Store.DeleteRecord(colWorkbooks, wb.ID); err != nil {
 		return err
@@ -297,14 +275,24 @@ func (s *Server) listWorkbooks(w http.ResponseWriter, r *http.Request, c *caller
 		}
 		items = append(items, renderWorkbook(wb))
 	}
-	page, next, err := p.page(items, workbookKind, baseURL(r))
+	return p.write(w, r, items, workbookKind)
+}
+
+// validateWorkbook is POST /v2/workbooks/validate: 200 {"valid": bool,
+// "error": text}, as POST /v2/workflows/validate.
+func (s *Server) validateWorkbook(w http.ResponseWriter, r *http.Request, c *caller) error {
+	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"workbooks": page}
-	if next != "" {
-		body["next"] = next
+	if _, err := s.loadWorkbook(c, string(body), r.URL.Query().Get("namespace")); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			writeJSON(w, http.StatusOK, map[string]any{"valid": false, "error": ae.msg})
+			return nil
+		}
+		return err
 	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, map[string]any{"valid": true})
 	return nil
 }

@@ -1,12 +1,15 @@
 package mistralapi
 
 import (
+	"bytes"
 	"errors"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/fernetflow/fernetflow/workflow"
 	"github.com/fernetflow/fernetflow/workflow/store"
@@ -28,6 +31,13 @@ type workflowRecord struct {
 	Tags       []string `json:"tags"`
 	// Workbook is the workbook the workflow belongs to ("" for none).
 	Workbook string `json:"workbook,omitempty"`
+	// Own is the workflow's own text when Definition holds several
+	// workflows (Mistral's _cut_wf_definition_from_all): what the API
+	// shows; the engine runs Definition.
+	Own string `json:"own,omitempty"`
+	// System marks the server's own workflows (Options.SystemDefinitions),
+	// never stored: public, in no project, neither updated nor deleted.
+	System bool `json:"-"`
 	// Input and Interface are the workflow's signature (see signature).
 	Input     string         `json:"input"`
 	Interface map[string]any `json:"interface"`
@@ -39,6 +49,19 @@ var workflowKind = listKind{
 	name:       "workflows",
 	fields:     []string{"id", "name", "namespace", "input", "interface", "definition", "tags", "project_id", "scope", "created_at", "updated_at"},
 	filterable: []string{"id", "name", "namespace", "input", "definition", "tags", "scope", "created_at", "updated_at"},
+}
+
+// definition is the workflow's text as the API shows it: a workbook's
+// workflow's own text, cut out of the workbook (which the record keeps,
+// for the engine to run it with the workbook's actions).
+func (w *workflowRecord) definition() string {
+	if w.Own != "" {
+		return w.Own
+	}
+	if w.Workbook == "" {
+		return w.Definition
+	}
+	return cutWorkbookItem(w.Definition, "workflows:", strings.TrimPrefix(w.Name, w.Workbook+"."))
 }
 
 // visible reports whether c may see a resource of project in scope:
@@ -65,6 +88,9 @@ func (s *Server) loadDefinition(c *caller, src, namespace string) (f, full *work
 	}
 	full, err = s.withExternal(c, f, namespace)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.withStoredActions(c, full, namespace); err != nil {
 		return nil, nil, err
 	}
 	if err := full.Validate(s.opts.Registry); err != nil {
@@ -134,7 +160,15 @@ func qualifiedName(f *workflow.File, w *workflow.Workflow) string {
 }
 
 func (s *Server) workflows() ([]*workflowRecord, error) {
-	return loadAll[workflowRecord](s.opts.Store, colWorkflows, "workflow")
+	recs, err := loadAll[workflowRecord](s.opts.Store, colWorkflows, "workflow")
+	if err != nil {
+		return nil, err
+	}
+	for _, sys := range s.system {
+		c := *sys
+		recs = append(recs, &c)
+	}
+	return recs, nil
 }
 
 func (s *Server) putWorkflow(w *workflowRecord) error {
@@ -180,7 +214,7 @@ func (s *Server) renderWorkflow(w *workflowRecord, interfaceAsObject bool) resou
 	}
 	r := resource{
 		"id": w.ID, "name": w.Name, "namespace": w.Namespace, "input": input,
-		"definition": w.Definition, "tags": tags, "project_id": w.ProjectID, "scope": w.Scope,
+		"definition": w.definition(), "tags": tags, "project_id": w.ProjectID, "scope": w.Scope,
 		"created_at": timestamp(w.CreatedAt), "updated_at": timestamp(w.UpdatedAt),
 	}
 	withSortTimes(r, map[string]time.Time{"created_at": w.CreatedAt, "updated_at": w.UpdatedAt})
@@ -212,15 +246,23 @@ func signature(w *workflow.Workflow) (string, map[string]any) {
 	return strings.Join(parts, ", "), map[string]any{"input": in, "output": out}
 }
 
-func (s *Server) scopeParam(r *http.Request) (string, error) {
-	scope := r.URL.Query().Get("scope")
+// definitionRequest reads what POST and PUT of workflows, workbooks and
+// actions share: the scope parameter (private unless given), the
+// namespace and the text/plain definition.
+func definitionRequest(r *http.Request) (scope, namespace, body string, err error) {
+	scope = r.URL.Query().Get("scope")
 	switch scope {
 	case "":
-		return "private", nil
+		scope = "private"
 	case "private", "public":
-		return scope, nil
+	default:
+		return "", "", "", badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
 	}
-	return "", badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
+	b, err := readBody(r)
+	if err != nil {
+		return "", "", "", err
+	}
+	return scope, r.URL.Query().Get("namespace"), string(b), nil
 }
 
 // createWorkflows is POST /v2/workflows: text/plain DSL, one record per
@@ -228,16 +270,11 @@ func (s *Server) scopeParam(r *http.Request) (string, error) {
 // project. Policy: any project may create public workflows (Mistral's
 // default keeps publicize to admins; its devstack gate allows owners).
 func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *caller) error {
-	scope, err := s.scopeParam(r)
+	scope, namespace, body, err := definitionRequest(r)
 	if err != nil {
 		return err
 	}
-	namespace := r.URL.Query().Get("namespace")
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	f, _, err := s.loadDefinition(c, string(body), namespace)
+	f, _, err := s.loadDefinition(c, body, namespace)
 	if err != nil {
 		return err
 	}
@@ -258,8 +295,9 @@ func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *call
 			}
 		}
 		rec := &workflowRecord{ID: workflow.NewID(), Name: name, Namespace: namespace, ProjectID: c.ProjectID,
-			Scope: scope, Definition: string(body), CreatedAt: now.Add(time.Duration(i) * time.Microsecond)}
+			Scope: scope, Definition: body, CreatedAt: now.Add(time.Duration(i) * time.Microsecond)}
 		rec.Input, rec.Interface = signature(wf)
+		rec.Own = ownDefinition(f, body, wf.Name)
 		recs = append(recs, rec)
 	}
 	for _, rec := range recs {
@@ -276,17 +314,12 @@ func (s *Server) createWorkflows(w http.ResponseWriter, r *http.Request, c *call
 // replaces the caller's workflow of that name in the namespace (404 when
 // there is none); with an id, the text holds one workflow.
 func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, c *caller) error {
-	scope, err := s.scopeParam(r)
+	scope, namespace, body, err := definitionRequest(r)
 	if err != nil {
 		return err
 	}
-	namespace := r.URL.Query().Get("namespace")
 	id := r.PathValue("id")
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	f, _, err := s.loadDefinition(c, string(body), namespace)
+	f, _, err := s.loadDefinition(c, body, namespace)
 	if err != nil {
 		return err
 	}
@@ -305,11 +338,15 @@ func (s *Server) updateWorkflows(w http.ResponseWriter, r *http.Request, c *call
 		if err != nil {
 			return err
 		}
+		if rec.System {
+			return badRequest("Attempt to modify a system workflow: %s", rec.Name)
+		}
 		if rec.ProjectID != c.ProjectID && !c.admin {
 			return errorf(http.StatusForbidden, "Can not access WorkflowDefinition resource of other projects, ID: %s", rec.ID)
 		}
-		rec.Name, rec.Definition, rec.Scope, rec.UpdatedAt = qualifiedName(f, wf), string(body), scope, s.now()
+		rec.Name, rec.Definition, rec.Scope, rec.UpdatedAt = qualifiedName(f, wf), body, scope, s.now()
 		rec.Input, rec.Interface = signature(wf)
+		rec.Own = ownDefinition(f, body, wf.Name)
 		recs = append(recs, rec)
 	}
 	var out []resource
@@ -365,6 +402,9 @@ func (s *Server) deleteWorkflow(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
+	if rec.System {
+		return badRequest("Attempt to delete a system workflow: %s", ident)
+	}
 	if !c.admin && rec.ProjectID != c.ProjectID {
 		return errorf(http.StatusForbidden, "Can not access WorkflowDefinition resource of other projects, ID: %s", rec.ID)
 	}
@@ -417,14 +457,43 @@ func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request, c *caller
 		}
 		items = append(items, s.renderWorkflow(wf, false))
 	}
-	page, next, err := p.page(items, workflowKind, baseURL(r))
-	if err != nil {
-		return err
+	return p.write(w, r, items, workflowKind)
+}
+
+// ownDefinition is the text Mistral shows as the definition of workflow
+// name of src when src defines several (not a workbook): version and that
+// workflow alone, dumped again as YAML (_cut_wf_definition_from_all); ""
+// when src is the workflow's own text already.
+func ownDefinition(f *workflow.File, src, name string) string {
+	if f.Workbook != "" || len(f.Workflows) < 2 {
+		return ""
 	}
-	body := map[string]any{"workflows": page}
-	if next != "" {
-		body["next"] = next
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return ""
 	}
-	writeJSON(w, http.StatusOK, body)
-	return nil
+	m := doc.Content[0]
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	// A key given twice counts once, with its last value, as in the
+	// PyYAML that reads Mistral's definitions.
+	at := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		if k != "version" && k != name {
+			continue
+		}
+		if j, ok := at[k]; ok {
+			out.Content[j+1] = m.Content[i+1]
+			continue
+		}
+		at[k] = len(out.Content)
+		out.Content = append(out.Content, m.Content[i], m.Content[i+1])
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(out); err != nil || enc.Close() != nil {
+		return ""
+	}
+	return b.String()
 }

@@ -153,3 +153,27 @@ func observeAfterInstall(o InstallOptions, st *State, recipient string) (*wire.O
 	_, err := observe(obs, st, o.KeyRepository, o.Owner, o.ProbeTokens)
 	return obs, err
 }
+
+// Inspect observes the node read-only, for a status view: what its
+// installed record says and what its repository holds now, without making
+// an identity, taking the state lock or issuing a probe token (so that a
+// monitoring check never creates files on a node nor delays an install).
+// An install running at the same moment may be seen half way; the
+// undercloud's fleet.Classify reads such a state as an interrupted install.
+func Inspect(stateDir, keyRepository, serverID string, owner *keys.Owner) (*wire.Observation, error) {
+	if keyRepository == "" {
+		return nil, fmt.Errorf("%w (Keystone's [fernet_tokens] key_repository)", ErrNoKeyRepository)
+	}
+	obs := &wire.Observation{ServerID: serverID, Repository: wire.Holding{Keys: []wire.KeyRef{}}, Probe: wire.Probe{Rejected: []int{}}}
+	st, err := ReadState(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		obs.Installed = &wire.Installed{Generation: st.Generation, Fingerprint: st.Fingerprint, Keys: st.Keys}
+	}
+	if _, err := observeRepository(keyRepository, owner, &obs.Repository); err != nil {
+		return nil, err
+	}
+	return obs, nil
+}

@@ -53,6 +53,14 @@ func newHeatAPI(t *testing.T, e *heatEnv) *heatAPI {
 
 func (h *heatAPI) do(t *testing.T, method, path string, body any) (int, map[string]any) {
 	t.Helper()
+	return tokenJSON(t, "heat", h.base, h.token, method, path, body)
+}
+
+// tokenJSON sends body (JSON, if any) to base+path with an X-Auth-Token
+// and decodes the JSON answer ({"body": text} when it is not JSON); what
+// names the service in a failure.
+func tokenJSON(t *testing.T, what, base, token, method, path string, body any) (int, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -61,12 +69,12 @@ func (h *heatAPI) do(t *testing.T, method, path string, body any) (int, map[stri
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, h.base+path, rd)
+	req, _ := http.NewRequest(method, base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Auth-Token", h.token)
+	req.Header.Set("X-Auth-Token", token)
 	resp, err := heatHTTP.Do(req)
 	if err != nil {
-		t.Fatalf("heat %s %s: %v", method, path, err)
+		t.Fatalf("%s %s %s: %v", what, method, path, err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
@@ -153,11 +161,27 @@ func environmentFor(t *testing.T, extra map[string]any) (map[string]any, map[str
 const testSigner = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
 // TestHeatTemplates validates every template of heat/templates/ with a real
-// Heat, then creates, updates and deletes the rotation template's stack
-// against a real Mistral, and checks what Heat registered there.
+// Heat and creates, updates and deletes the rotation template's stack
+// against fernetflow serve registered as the workflow service, then against
+// a real Mistral, and checks what Heat registered in each. One Keystone and
+// one Heat serve them all; -run 'TestHeatTemplates/fernetflow' runs the
+// fernetflow part alone.
 func TestHeatTemplates(t *testing.T) {
 	e := startHeatEnv(t)
 	defer e.stop()
+	h := newHeatAPI(t, e)
+
+	// The same Keystone and Heat, with fernetflow serve as the workflow
+	// service (mistral_heat_test.go), then with real Mistral: one at a
+	// time in the catalog.
+	t.Run("fernetflow", func(t *testing.T) { testHeatOnFernetflow(t, e, h) })
+	t.Run("Mistral", func(t *testing.T) { testHeatOnMistral(t, e, h) })
+}
+
+// testHeatOnMistral creates, updates and deletes the rotation template's
+// stack against a real Mistral, checks what Heat registered there, then
+// follows the README's overcloud path.
+func testHeatOnMistral(t *testing.T, e *heatEnv, h *heatAPI) {
 	m := startMistralCron(t) // the overcloud path's trigger must fire
 
 	// Heat finds Mistral in the catalog (service type workflowv2).
@@ -165,33 +189,10 @@ func TestHeatTemplates(t *testing.T) {
 	for _, iface := range []string{"public", "internal", "admin"} {
 		e.create(t, "endpoint", map[string]any{"service_id": svc, "interface": iface, "region_id": "RegionOne", "url": m.API})
 	}
-	h := newHeatAPI(t, e)
-
-	t.Run("validate", func(t *testing.T) {
-		for _, name := range []string{heat.RotationTemplate, "fernet-node.yaml"} {
-			code, res := h.do(t, "POST", "/validate", map[string]any{"template": readTemplate(t, name)})
-			if code != 200 {
-				t.Fatalf("validate %s: HTTP %d %v", name, code, res)
-			}
-			params, _ := res["Parameters"].(map[string]any)
-			t.Logf("%s: valid, %d parameters", name, len(params))
-		}
-		env, files := environmentFor(t, map[string]any{"signer_public_key": testSigner})
-		code, res := h.do(t, "POST", "/validate", map[string]any{"template": overcloudStandIn, "environment": env, "files": files})
-		if code != 200 {
-			t.Fatalf("validate the environment with a stand-in overcloud: HTTP %d %v", code, res)
-		}
-		// A private key, or anything but the signer's public key, is
-		// refused (validate does not check values; a preview does).
-		code, res = h.do(t, "POST", "/stacks/preview", map[string]any{"stack_name": "bad-signer", "template": readTemplate(t, "fernet-node.yaml"),
-			"parameters": map[string]any{"server": "0d4f6e1a", "signer_public_key": "AGE-SECRET-KEY-1QQQ"}})
-		if code != 400 || !strings.Contains(fmt.Sprint(res), "signer_public_key") {
-			t.Fatalf("preview with a bad signer key: HTTP %d %v, want 400 naming signer_public_key", code, res)
-		}
-	})
-	if t.Failed() {
-		return
-	}
+	// A new token: Heat's keystonemiddleware keeps a validated token's
+	// catalog for minutes, and the old token's still names fernetflow serve
+	// (Heat then called the stopped fernetflow: ECONNREFUSED).
+	h = newHeatAPI(t, e)
 
 	t.Run("stack against Mistral", func(t *testing.T) {
 		code, res := h.do(t, "POST", "/stacks", map[string]any{
@@ -599,4 +600,31 @@ func checkMistral(t *testing.T, m *mistralServer, pattern string, maxActive, con
 		t.Errorf("cron trigger %+v, want workflow %s pattern %q input %v", ct, heat.RotationWorkflow, pattern, wantInput)
 	}
 	t.Logf("Mistral: workflow %s (%d tasks), cron trigger %s %q next at %s", heat.RotationWorkflow, len(g.Tasks), ct.Name, ct.Pattern, ct.NextExecution)
+}
+
+// validateTemplates validates every template of heat/templates/, and the
+// environment with a stand-in overcloud, with a real Heat. Heat refuses an
+// OS::Mistral resource type while no workflowv2 service is in the catalog
+// (ResourceTypeUnavailable), so it runs once fernetflow serve is registered.
+func validateTemplates(t *testing.T, h *heatAPI) {
+	for _, name := range []string{heat.RotationTemplate, "fernet-node.yaml"} {
+		code, res := h.do(t, "POST", "/validate", map[string]any{"template": readTemplate(t, name)})
+		if code != 200 {
+			t.Fatalf("validate %s: HTTP %d %v", name, code, res)
+		}
+		params, _ := res["Parameters"].(map[string]any)
+		t.Logf("%s: valid, %d parameters", name, len(params))
+	}
+	env, files := environmentFor(t, map[string]any{"signer_public_key": testSigner})
+	code, res := h.do(t, "POST", "/validate", map[string]any{"template": overcloudStandIn, "environment": env, "files": files})
+	if code != 200 {
+		t.Fatalf("validate the environment with a stand-in overcloud: HTTP %d %v", code, res)
+	}
+	// A private key, or anything but the signer's public key, is
+	// refused (validate does not check values; a preview does).
+	code, res = h.do(t, "POST", "/stacks/preview", map[string]any{"stack_name": "bad-signer", "template": readTemplate(t, "fernet-node.yaml"),
+		"parameters": map[string]any{"server": "0d4f6e1a", "signer_public_key": "AGE-SECRET-KEY-1QQQ"}})
+	if code != 400 || !strings.Contains(fmt.Sprint(res), "signer_public_key") {
+		t.Fatalf("preview with a bad signer key: HTTP %d %v, want 400 naming signer_public_key", code, res)
+	}
 }

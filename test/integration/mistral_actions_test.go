@@ -432,16 +432,10 @@ func restartMistralWithCron(t *testing.T, m *mistralServer) {
 // same database and port, and stops the new process when the test ends.
 func restartMistral(t *testing.T, m *mistralServer, edit func([]byte) []byte) {
 	t.Helper()
-	pgid := m.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
+	if len(m.procs) != 1 {
+		t.Fatal("restartMistral restarts the all-in-one Mistral only")
 	}
+	stopGroup(m.cmd, syscall.SIGINT, 10*time.Second)
 	conf := filepath.Join(m.dir, "mistral.conf")
 	b, err := os.ReadFile(conf)
 	if err != nil {
@@ -451,29 +445,8 @@ func restartMistral(t *testing.T, m *mistralServer, edit func([]byte) []byte) {
 	if err := os.WriteFile(conf, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.OpenFile(filepath.Join(m.dir, "server.out"), os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(debianPython, "testdata/mistral/mistral_all_in_one.py", "--server", "all", "--config-file", conf)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.cmd = cmd
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		out.Close()
-	})
+	m.cmd = startMistralProcess(t, m.dir, "server.out", "testdata/mistral/mistral_all_in_one.py", "--server", "all", "--config-file", conf)
+	m.procs = []*exec.Cmd{m.cmd}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		if resp, err := m.client.Get(m.API + "/"); err == nil {

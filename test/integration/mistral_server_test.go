@@ -19,14 +19,27 @@ import (
 	"time"
 )
 
-// mistralServer is real OpenStack Mistral 15 (Debian's packages) running
-// all-in-one on 127.0.0.1: fake in-process transport (no broker), SQLite,
-// no authentication, [scheduler] fixed_delay 0.1 s.
+// mistralServer is real OpenStack Mistral 15 (Debian's packages) on
+// 127.0.0.1: SQLite, no authentication, [scheduler] fixed_delay 0.1 s;
+// all-in-one with the fake in-process transport (no broker), or, given a
+// broker, one process per server as in production.
 type mistralServer struct {
 	API    string // http://127.0.0.1:PORT/v2
 	dir    string
-	cmd    *exec.Cmd
+	cmd    *exec.Cmd   // the all-in-one process, or the API's
+	procs  []*exec.Cmd // every Mistral process, cmd first; each leads its process group
 	client *http.Client
+}
+
+// mistralOptions says how startMistralWith runs Mistral.
+type mistralOptions struct {
+	// cron enables [cron_trigger], checking for due triggers every second.
+	cron bool
+	// transportURL is an oslo.messaging broker URL (rabbit://...): Mistral
+	// then runs as three processes, mistral-server --server api, engine
+	// and executor, on a SQLite database in WAL mode. Empty: fake:/, one
+	// process.
+	transportURL string
 }
 
 func freePort(t *testing.T) int {
@@ -43,7 +56,7 @@ func freePort(t *testing.T) int {
 // process group, when the test ends.
 func startMistral(t *testing.T) *mistralServer {
 	t.Helper()
-	return startMistralWith(t, false)
+	return startMistralWith(t, mistralOptions{})
 }
 
 // startMistralCron is startMistral with [cron_trigger] enabled, checking
@@ -51,10 +64,10 @@ func startMistral(t *testing.T) *mistralServer {
 // restart).
 func startMistralCron(t *testing.T) *mistralServer {
 	t.Helper()
-	return startMistralWith(t, true)
+	return startMistralWith(t, mistralOptions{cron: true})
 }
 
-func startMistralWith(t *testing.T, cron bool) *mistralServer {
+func startMistralWith(t *testing.T, o mistralOptions) *mistralServer {
 	t.Helper()
 	requirePythonModule(t, "mistral.cmd.launch", "python3-mistral")
 	requireTool(t, "mistral-db-manage", "mistral-common")
@@ -64,8 +77,12 @@ func startMistralWith(t *testing.T, cron bool) *mistralServer {
 	dir := t.TempDir()
 	port := freePort(t)
 	conf := filepath.Join(dir, "mistral.conf")
+	transport := "fake:/"
+	if o.transportURL != "" {
+		transport = o.transportURL
+	}
 	cfg := fmt.Sprintf(`[DEFAULT]
-transport_url = fake:/
+transport_url = %[3]s
 debug = False
 use_stderr = False
 log_file = %[1]s/mistral.log
@@ -102,8 +119,8 @@ random_delay = 0
 
 [oslo_policy]
 policy_file = /etc/mistral/policy.json
-`, dir, port)
-	if cron {
+`, dir, port, transport)
+	if o.cron {
 		cfg = strings.Replace(cfg, "[cron_trigger]\nenabled = False", "[cron_trigger]\nenabled = True\nexecution_interval = 1", 1)
 	}
 	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
@@ -115,31 +132,19 @@ policy_file = /etc/mistral/policy.json
 	run(t, "mistral-db-manage", "--config-file", conf, "populate")
 	t.Logf("Mistral database ready in %s", time.Since(t0).Round(100*time.Millisecond))
 
-	out, err := os.Create(filepath.Join(dir, "server.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(debianPython, "testdata/mistral/mistral_all_in_one.py", "--server", "all", "--config-file", conf)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m := &mistralServer{API: fmt.Sprintf("http://127.0.0.1:%d/v2", port), dir: dir, cmd: cmd, client: &http.Client{Timeout: 20 * time.Second}}
-	t.Cleanup(func() {
-		// mistral-server ignores SIGTERM; SIGINT stops it, SIGKILL if not.
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
+	m := &mistralServer{API: fmt.Sprintf("http://127.0.0.1:%d/v2", port), dir: dir, client: &http.Client{Timeout: 20 * time.Second}}
+	if o.transportURL == "" {
+		m.cmd = startMistralProcess(t, dir, "server.out", "testdata/mistral/mistral_all_in_one.py", "--server", "all", "--config-file", conf)
+		m.procs = []*exec.Cmd{m.cmd}
+	} else {
+		// Three processes write the database: WAL lets the API read
+		// while the engine writes.
+		run(t, debianPython, "-c", "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')", filepath.Join(dir, "mistral.sqlite"))
+		for _, server := range []string{"api", "engine", "executor"} {
+			m.procs = append(m.procs, startMistralProcess(t, dir, "server-"+server+".out", "/usr/bin/mistral-server", "--server", server, "--config-file", conf))
 		}
-		out.Close()
-	})
+		m.cmd = m.procs[0]
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		resp, err := m.client.Get(m.API + "/")
@@ -150,13 +155,84 @@ policy_file = /etc/mistral/policy.json
 			}
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
-			t.Fatalf("Mistral did not answer on %s/ within 90 s: %v\n%s", m.API, err, log)
+			t.Fatalf("Mistral did not answer on %s/ within 90 s: %v\n%s", m.API, err, m.outputs())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	// With a broker, the API answers before the engine and executor
+	// listen: an RPC sent then would be lost. Each says so on stdout.
+	for _, p := range m.procs[1:] {
+		for out := p.Stdout.(*os.File).Name(); ; {
+			b, _ := os.ReadFile(out)
+			if bytes.Contains(b, []byte(" server started.")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not start within 90 s\n%s", filepath.Base(out), m.outputs())
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
 	t.Logf("Mistral 15 up on %s in %s", m.API, time.Since(t0).Round(100*time.Millisecond))
 	return m
+}
+
+// startMistralProcess starts a Mistral server (script with args, under
+// Debian's python, unbuffered, its output in dir/outName) in its own
+// process group and stops it when the test ends: mistral-server ignores
+// SIGTERM; SIGINT stops it, SIGKILL if not within 5 s.
+func startMistralProcess(t *testing.T, dir, outName, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	out, err := os.OpenFile(filepath.Join(dir, outName), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(debianPython, append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopGroup(cmd, syscall.SIGINT, 5*time.Second)
+		out.Close()
+	})
+	return cmd
+}
+
+// stopGroup sends sig to cmd's process group, then SIGKILL if cmd has not
+// ended within grace. Safe to call again once cmd has ended.
+func stopGroup(cmd *exec.Cmd, sig syscall.Signal, grace time.Duration) {
+	if cmd.ProcessState != nil {
+		return
+	}
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, sig)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// outputs is the end of every Mistral process's output, for failure
+// messages.
+func (m *mistralServer) outputs() string {
+	var b strings.Builder
+	for _, p := range m.procs {
+		name := p.Stdout.(*os.File).Name()
+		out, _ := os.ReadFile(name)
+		if len(out) > 3000 {
+			out = out[len(out)-3000:]
+		}
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(name), out)
+	}
+	return b.String()
 }
 
 func (m *mistralServer) do(t *testing.T, method, path, ctype string, body []byte) (int, []byte) {

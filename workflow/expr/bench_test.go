@@ -105,3 +105,30 @@ func BenchmarkJinja(b *testing.B) {
 		}
 	}
 }
+
+// regexBench is a regex-heavy query over serversData(1000): a string
+// pattern per element (=~), a compiled regex() with groups (replace), a
+// search with a selector and a split.
+var regexBench = []struct{ name, src string }{
+	{"match_op", `$.servers.where($.name =~ '^overcloud-\d*[05]$').len()`},
+	{"regex_replace", `let(re => regex('^(\d+)\.(\d+)\.(\d+)\.(\d+)$')) -> $.servers.select($re.replace($.ip, '\\4.\\3.\\2.\\1')).len()`},
+	{"search_split", `$.servers.select(regex('(\w+)-(\d+)').search($.name, $2.value) + regex('-').split($.id)[1]).len()`},
+}
+
+// BenchmarkRegex parses and evaluates each of regexBench on every
+// iteration: the figures BENCHMARKS.md records.
+func BenchmarkRegex(b *testing.B) {
+	data := serversData(1000)
+	ctx := context.Background()
+	for _, c := range regexBench {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b, cpuTime())
+			for b.Loop() {
+				if _, err := Eval(ctx, c.src, data, Funcs{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -91,6 +91,17 @@
 // out-of-memory. Evaluation checks its context every 1024 steps and stops
 // with the context's error once it is cancelled.
 //
+// # Regular expressions
+//
+// =~, !~, matches and regex() take Python 3's re syntax and follow its
+// semantics, as Mistral does: backreferences (\1, (?P=name)), look-ahead
+// and look-behind, atomic groups and possessive quantifiers, Unicode \d,
+// \w, \s and \b, $ before a final newline, \Z. The pattern is rewritten
+// for a backtracking engine (github.com/dlclark/regexp2), so a pattern
+// can take time exponential in the text, as in Python: every match stops
+// after [RegexTimeout] with an error wrapping [ErrLimit] that names the
+// pattern.
+//
 // # Conformance
 //
 // testdata/conformance.json is a table of cases (expression or template,
@@ -122,7 +133,13 @@
 // Mistral). They share the YAQL functions' implementation. Undefined names
 // and keys are errors (StrictUndefined); a failing string gives a
 // *JinjaError naming it. The engine is github.com/nikolalohinski/gonja/v2
-// with Python's arithmetic, str(), ~, string and tojson put back; cases
+// with Python's arithmetic, str(), ~, string, tojson, reverse, round,
+// first, max and min put back, and Python's str and list methods. A
+// dict method's name read as an attribute ({{ _.items }}) is an error:
+// Jinja finds the method before the key, which Mistral then prints as
+// "<built-in method ...>" or fails to store (write _['items']). Macros
+// recurse at most 195 calls deep, about where Mistral's Python stops;
+// cases
 // marked go_differs list where gonja's filters and methods still differ.
 // Jinja evaluation is bounded by a step budget on range() and operators
 // and by the size of its output, not by Limits.

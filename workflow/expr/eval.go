@@ -593,7 +593,8 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 				if err := ev.allocate((len(s)+1)*(len(rx.src)+1)/64, op); err != nil {
 					return nil, err
 				}
-				return rx.re.MatchString(s) == (op == "=~"), nil
+				ok, err := rx.re.search(ev.ctx, s)
+				return ok == (op == "=~"), err
 			}
 			break
 		}
@@ -602,15 +603,17 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		if !ok1 || !ok2 {
 			break
 		}
-		// RE2 matches in time linear in the text times the pattern: charge it.
+		// Charge the match as linear in the text times the pattern (a
+		// backtracking one may take longer: RegexTimeout bounds it).
 		if err := ev.allocate((len(s)+1)*(len(pat)+1)/64, op); err != nil {
 			return nil, err
 		}
-		re, err := compilePy(pat, "")
+		re, err := compilePyCached(pat, "")
 		if err != nil {
 			return nil, fmt.Errorf("expr: %s: pattern %q: %v", op, pat, err)
 		}
-		return re.MatchString(s) == (op == "=~"), nil
+		ok, err := re.search(ev.ctx, s)
+		return ok == (op == "=~"), err
 	case "+", "-", "*", "/", "mod":
 		return ev.arith(op, l, r)
 	}

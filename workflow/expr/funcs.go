@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 )
 
 // form says how a builtin may be called: f(x) or x.f().
@@ -990,11 +994,31 @@ func fnCase(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := strings.ToLower(s)
-	if c.name == "toUpper" {
-		out = strings.ToUpper(s)
-	}
+	out := pyCase(s, c.name == "toUpper")
 	return out, ev.allocString(out, c.name+"()")
+}
+
+// pyCase is Python's str.upper() or str.lower(): full Unicode case
+// mapping ('straße'.upper() is 'STRASSE', a final Σ lowers to ς), where
+// Go's strings.ToUpper maps one rune to one rune.
+func pyCase(s string, upper bool) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	switch {
+	case ascii && upper:
+		return strings.ToUpper(s)
+	case ascii:
+		return strings.ToLower(s)
+	case upper:
+		return cases.Upper(language.Und).String(s) // a Caser is not safe for concurrent use
+	default:
+		return cases.Lower(language.Und).String(s)
+	}
 }
 
 func fnAffix(ev *evaluator, c *callCtx) (any, error) {

@@ -126,6 +126,9 @@ func FuzzJinja(f *testing.F) {
 	f.Add("{{ 'x' * 1000000000 }}")
 	f.Add("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
 	f.Add("{% include 'x' %}{{ 1 }}")
+	f.Add("{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}")
+	f.Add("{{ '%-+#08.3f|%5.2s|%x|%c' % (1.5, 'abc', 255, 65) }}")
+	f.Add("{{ _.l.index(1) }}{{ 'a b'.split() }}{{ _.a.items }}")
 	data := map[string]any{"l": []any{int64(3), int64(1), 2.5, "a", nil, true}, "a": map[string]any{"b": int64(1)}}
 	f.Fuzz(func(t *testing.T, src string) {
 		tm, err := ParseTemplate(src)

@@ -8,11 +8,13 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/nikolalohinski/gonja/v2"
@@ -84,9 +86,18 @@ type jinjaTemplate struct {
 // The names of the helpers that the parsed tree calls instead of gonja's
 // own operators and output, to get Python's semantics.
 const (
-	jinjaStr   = "__ff_str"
-	jinjaOpPfx = "__ff_op_"
+	jinjaStr     = "__ff_str"
+	jinjaOpPfx   = "__ff_op_"
+	jinjaDictAtt = "__ff_dict_attr"
 )
+
+// dictMethodNames are the methods of Python's dict: Jinja's dotted access
+// (environment.getattr) finds them before the keys, so in Mistral
+// {{ _.items }} is the method, never the data's "items" key.
+var dictMethodNames = map[string]bool{
+	"clear": true, "copy": true, "fromkeys": true, "get": true, "items": true, "keys": true,
+	"pop": true, "popitem": true, "setdefault": true, "update": true, "values": true,
+}
 
 func parseJinja(s string) (*jinjaTemplate, error) {
 	j := &jinjaTemplate{src: s}
@@ -177,8 +188,8 @@ var jinjaBaseEnv = func() *exec.Environment {
 		Context:           g,
 		Filters:           filters,
 		Tests:             gbuiltins.Tests,
-		ControlStructures: gbuiltins.ControlStructures,
-		Methods:           gbuiltins.Methods,
+		ControlStructures: jinjaControlStructures,
+		Methods:           jinjaMethods,
 	}
 }()
 
@@ -193,6 +204,15 @@ type jinjaRun struct {
 	data  any
 	funcs Funcs
 	steps atomic.Int64
+	// limit is the first limit the evaluation hit: gonja's wrapping of
+	// each call level would bury it.
+	limit atomic.Pointer[error]
+}
+
+// hitLimit records err as the evaluation's first limit and returns it.
+func (r *jinjaRun) hitLimit(err error) error {
+	r.limit.CompareAndSwap(nil, &err)
+	return err
 }
 
 var errJinjaSteps = fmt.Errorf("expr: the Jinja template runs more than %d steps: %w", DefaultLimits().MaxSteps/1000, ErrLimit)
@@ -202,7 +222,7 @@ func (r *jinjaRun) step(n int64) error {
 		return err
 	}
 	if r.steps.Add(n) > DefaultLimits().MaxSteps/1000 {
-		return errJinjaSteps
+		return r.hitLimit(errJinjaSteps)
 	}
 	return nil
 }
@@ -220,6 +240,17 @@ func (r *jinjaRun) environment() *exec.Environment {
 		c.Set(name, r.global(name))
 	}
 	c.Set("range", r.rangeFn)
+	c.Set(jinjaDictAtt, func(a *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(a.Args[0])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		name := a.Args[1].String()
+		if _, ok := v.(map[string]any); ok {
+			return exec.AsValue(fmt.Errorf("%s is a method of the dict in Mistral's Jinja, not its key %q (Jinja reads attributes before keys): write ['%s'] for the key, or call it: .%s()", name, name, name, name))
+		}
+		return exec.AsValue(fmt.Errorf("'%s' object has no attribute '%s'", pyTypeName(v), name))
+	})
 	c.Set(jinjaStr, func(a *exec.VarArgs) *exec.Value {
 		v, err := fromJinja(a.Args[0])
 		if err != nil {
@@ -460,6 +491,9 @@ func (j *jinjaTemplate) eval(ctx context.Context, data any, funcs Funcs) (any, e
 	env.Context.Set(jinjaRunKey, r)
 	v, err := j.run(r, env)
 	if err != nil {
+		if lim := r.limit.Load(); lim != nil {
+			err = *lim
+		}
 		if errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("expr: can not evaluate Jinja expression %s: %w", j.src, err)
 		}
@@ -704,6 +738,70 @@ func pyTypeName(v any) string {
 var jinjaOps = map[string]func(l, r any) (any, error){
 	"~": func(l, r any) (any, error) { return pyAdd(pyStr(l), pyStr(r)) },
 	"+": pyAdd, "-": pySub, "*": pyMul, "/": pyDiv, "//": pyFloorDiv, "%": pyMod, "**": pyPow,
+	"<": pyOrder("<"), ">": pyOrder(">"), "<=": pyOrder("<="), ">=": pyOrder(">="),
+}
+
+// pyOrder is Python's <, >, <= or >=: numbers (and booleans) with
+// numbers, strings with strings by code point, lists element by element;
+// anything else is a TypeError (gonja compared 1 < 'a' as strings).
+func pyOrder(op string) func(l, r any) (any, error) {
+	return func(l, r any) (any, error) {
+		c, err := pyCmp(l, r, op, 0)
+		if err != nil {
+			return nil, err
+		}
+		switch op {
+		case "<":
+			return c < 0, nil
+		case ">":
+			return c > 0, nil
+		case "<=":
+			return c <= 0, nil
+		}
+		return c >= 0, nil
+	}
+}
+
+func pyCmp(l, r any, op string, depth int) (int, error) {
+	if depth > DefaultLimits().MaxDepth {
+		return 0, fmt.Errorf("expr: values nest more than %d levels deep: %w", DefaultLimits().MaxDepth, ErrLimit)
+	}
+	asNum := func(v any) (float64, bool) {
+		if b, ok := v.(bool); ok {
+			if b {
+				return 1, true
+			}
+			return 0, true
+		}
+		return number(v)
+	}
+	if a, ok := asNum(l); ok {
+		if b, ok := asNum(r); ok {
+			x, xi := l.(int64)
+			y, yi := r.(int64)
+			if xi && yi {
+				return cmp3(x, y), nil
+			}
+			return cmp3(a, b), nil
+		}
+	}
+	switch x := l.(type) {
+	case string:
+		if y, ok := r.(string); ok {
+			return strings.Compare(x, y), nil
+		}
+	case []any:
+		if y, ok := r.([]any); ok {
+			for i := 0; i < len(x) && i < len(y); i++ {
+				if pyEquals(x[i], y[i]) {
+					continue
+				}
+				return pyCmp(x[i], y[i], op, depth+1)
+			}
+			return cmp3(int64(len(x)), int64(len(y))), nil
+		}
+	}
+	return 0, fmt.Errorf("'%s' not supported between instances of '%s' and '%s'", op, pyTypeName(l), pyTypeName(r))
 }
 
 func (r *jinjaRun) op(fn func(l, r any) (any, error)) func(*exec.VarArgs) *exec.Value {
@@ -921,13 +1019,17 @@ func pyMod(l, r any) (any, error) {
 	})
 }
 
-// pyPercent is Python's printf-style str % args for %s, %r, %d, %i, %f
-// and %%.
+// pyPercent is Python's printf-style str % args: flags, width and
+// precision, the conversions s r d i u f F e E g G x X o c and %%, and
+// %(name)s keys of a dict argument (not * widths or an integer's
+// precision). A list is the arguments, as a tuple is in Python (gonja has
+// no tuples).
 func pyPercent(f string, arg any) (any, error) {
 	args := []any{arg}
 	if l, ok := arg.([]any); ok {
 		args = l
 	}
+	dict, isDict := arg.(map[string]any)
 	var b strings.Builder
 	n := 0
 	next := func() (any, error) {
@@ -946,43 +1048,181 @@ func pyPercent(f string, arg any) (any, error) {
 		if i >= len(f) {
 			return nil, errors.New("incomplete format")
 		}
-		switch f[i] {
-		case '%':
+		if f[i] == '%' {
 			b.WriteByte('%')
-		case 's', 'r', 'd', 'i', 'f':
-			v, err := next()
-			if err != nil {
+			continue
+		}
+		// %[(key)][flags][width][.precision]conversion
+		start := i
+		var keyed *any
+		if f[i] == '(' {
+			depth, j := 1, i+1
+			for ; j < len(f) && depth > 0; j++ {
+				switch f[j] {
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+			if depth > 0 {
+				return nil, errors.New("incomplete format key")
+			}
+			if !isDict {
+				return nil, errors.New("format requires a mapping")
+			}
+			v, ok := dict[f[i+1:j-1]]
+			if !ok {
+				return nil, fmt.Errorf("%s", pyRepr(f[i+1:j-1], false)) // KeyError
+			}
+			keyed, i = &v, j
+		}
+		flags := ""
+		for i < len(f) && strings.IndexByte("-+ 0#", f[i]) >= 0 {
+			flags += string(f[i])
+			i++
+		}
+		width, prec := "", ""
+		for i < len(f) && f[i] >= '0' && f[i] <= '9' {
+			width += string(f[i])
+			i++
+		}
+		hasPrec := false
+		if i < len(f) && f[i] == '.' {
+			hasPrec = true
+			i++
+			for i < len(f) && f[i] >= '0' && f[i] <= '9' {
+				prec += string(f[i])
+				i++
+			}
+			if prec == "" {
+				prec = "0"
+			}
+		}
+		if len(width) > 6 || len(prec) > 6 {
+			return nil, errors.New("width or precision too big")
+		}
+		if i >= len(f) {
+			return nil, errors.New("incomplete format")
+		}
+		conv := f[i]
+		if strings.IndexByte("srdiufFeEgGxXoc", conv) < 0 {
+			return nil, fmt.Errorf("unsupported format character '%c' (0x%x) at index %d", conv, conv, i)
+		}
+		var v any
+		if keyed != nil {
+			v = *keyed
+		} else {
+			var err error
+			if v, err = next(); err != nil {
 				return nil, err
 			}
-			switch f[i] {
-			case 's':
-				b.WriteString(pyStr(v))
-			case 'r':
-				b.WriteString(pyRepr(v, false))
-			case 'd', 'i':
-				ni, nf, isF, ok := num(v)
-				if !ok {
-					return nil, fmt.Errorf("%%%c format: a real number is required, not %s", f[i], pyTypeName(v))
-				}
-				if isF {
-					ni = int64(nf)
-				}
-				b.WriteString(strconv.FormatInt(ni, 10))
-			case 'f':
-				_, nf, _, ok := num(v)
-				if !ok {
-					return nil, fmt.Errorf("must be real number, not %s", pyTypeName(v))
-				}
-				b.WriteString(strconv.FormatFloat(nf, 'f', 6, 64))
-			}
-		default:
-			return nil, fmt.Errorf("unsupported format character '%c' (0x%x) at index %d", f[i], f[i], i)
 		}
+		out, err := pyPercentOne(v, conv, flags, width, prec, hasPrec)
+		if err != nil {
+			return nil, fmt.Errorf("%s format: %w", f[start-1:i+1], err)
+		}
+		b.WriteString(out)
 	}
-	if n < len(args) {
+	if n < len(args) && !isDict {
 		return nil, errors.New("not all arguments converted during string formatting")
 	}
 	return b.String(), nil
+}
+
+// pyPercentOne formats one value of printf-style % formatting through
+// format()'s mini-language: %-5.2f is format(v, '<5.2f'); strings are
+// right-aligned unless '-' (format() left-aligns them).
+func pyPercentOne(v any, conv byte, flags, width, prec string, hasPrec bool) (string, error) {
+	left := strings.Contains(flags, "-")
+	switch conv {
+	case 's', 'r':
+		text := pyStr(v)
+		if conv == 'r' {
+			text = pyRepr(v, false)
+		}
+		if hasPrec {
+			p, _ := strconv.Atoi(prec)
+			if r := []rune(text); len(r) > p {
+				text = string(r[:p])
+			}
+		}
+		w, _ := strconv.Atoi(width)
+		if pad := w - utf8.RuneCountInString(text); pad > 0 {
+			if left {
+				return text + strings.Repeat(" ", pad), nil
+			}
+			return strings.Repeat(" ", pad) + text, nil
+		}
+		return text, nil
+	case 'c':
+		switch x := v.(type) {
+		case string:
+			if utf8.RuneCountInString(x) != 1 {
+				return "", errors.New("%c requires int or char")
+			}
+			return pyPercentOne(x, 's', flags, width, "", false)
+		case int64:
+			return pyPercentOne(string(rune(x)), 's', flags, width, "", false)
+		}
+		return "", errors.New("%c requires int or char")
+	}
+	ni, nf, isF, ok := num(v)
+	if !ok {
+		if strings.IndexByte("diuxXoc", conv) >= 0 {
+			return "", fmt.Errorf("a real number is required, not %s", pyTypeName(v))
+		}
+		return "", fmt.Errorf("must be real number, not %s", pyTypeName(v))
+	}
+	spec := ""
+	switch {
+	case left:
+		spec = "<"
+	case strings.Contains(flags, "0"):
+		spec = "0"
+	}
+	if strings.Contains(flags, "+") {
+		spec = strings.Replace(spec, "0", "", 1) + "+"
+		if strings.Contains(flags, "0") && !left {
+			spec += "0"
+		}
+	} else if strings.Contains(flags, " ") {
+		spec = strings.Replace(spec, "0", "", 1) + " "
+		if strings.Contains(flags, "0") && !left {
+			spec += "0"
+		}
+	}
+	if strings.Contains(flags, "#") {
+		spec = strings.Replace(spec, "0", "", 1) + "#"
+		if strings.Contains(flags, "0") && !left {
+			spec += "0"
+		}
+	}
+	spec += width
+	var arg any
+	switch conv {
+	case 'd', 'i', 'u', 'x', 'X', 'o':
+		if hasPrec {
+			return "", errors.New("precision for an integer conversion is not supported here")
+		}
+		if isF {
+			if math.IsInf(nf, 0) || math.IsNaN(nf) {
+				return "", errors.New("cannot convert float infinity or NaN to integer")
+			}
+			ni = int64(nf)
+		}
+		arg = ni
+		if conv == 'i' || conv == 'u' {
+			conv = 'd'
+		}
+	default:
+		arg = nf
+		if !hasPrec {
+			prec = "6"
+		}
+		spec += "." + prec
+	}
+	return pyFormatSpec(arg, spec+string(conv))
 }
 
 func pyPow(l, r any) (any, error) {
@@ -1029,6 +1269,28 @@ func rewriteJinja(root any, render bool) {
 				return
 			}
 			seen[v.Pointer()] = true
+			if c, ok := v.Interface().(*nodes.Call); ok {
+				if ga, ok := c.Func.(*nodes.GetAttribute); ok && dictMethodNames[ga.Attribute] {
+					// A call of a dict method (_.items()) stays: rewrite
+					// what it is called on and its arguments only.
+					if e, ok := ga.Node.(nodes.Expression); ok {
+						ga.Node = rewriteExpr(e, walk)
+					} else {
+						walk(reflect.ValueOf(ga.Node))
+					}
+					for i, a := range c.Args {
+						if a != nil {
+							c.Args[i] = rewriteExpr(a, walk)
+						}
+					}
+					for k, a := range c.Kwargs {
+						if a != nil {
+							c.Kwargs[k] = rewriteExpr(a, walk)
+						}
+					}
+					return
+				}
+			}
 			if o, ok := v.Interface().(*nodes.Output); ok && render {
 				if o.Expression != nil {
 					o.Expression = jinjaCall(jinjaStr, rewriteExpr(o.Expression, walk))
@@ -1108,6 +1370,15 @@ func rewriteJinja(root any, render bool) {
 // arithmetic operator.
 func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression {
 	walk(reflect.ValueOf(e))
+	if ga, ok := e.(*nodes.GetAttribute); ok && dictMethodNames[ga.Attribute] {
+		if obj, ok := ga.Node.(nodes.Expression); ok {
+			tok := &tokens.Token{Type: tokens.String, Val: ga.Attribute}
+			if p := ga.Position(); p != nil {
+				tok.Line, tok.Col, tok.Pos = p.Line, p.Col, p.Pos
+			}
+			return jinjaCall(jinjaDictAtt, obj, &nodes.String{Location: tok, Val: ga.Attribute})
+		}
+	}
 	if b, ok := e.(*nodes.BinaryExpression); ok && b.Operator != nil && b.Operator.Token != nil {
 		if _, ok := jinjaOps[b.Operator.Token.Val]; ok {
 			return jinjaCall(jinjaOpPfx+b.Operator.Token.Val, b.Left, b.Right)
@@ -1130,6 +1401,118 @@ func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
 
 // jinjaFilters replace gonja's filters whose results differ from Jinja's.
 var jinjaFilters = map[string]exec.FilterFunction{
+	// reverse gives a reversed copy (gonja's reverses the list in place,
+	// so {{ l | reverse | list }} saw it reversed twice).
+	"reverse": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		switch x := v.(type) {
+		case string:
+			r := []rune(x)
+			slices.Reverse(r)
+			return exec.AsValue(string(r))
+		case []any:
+			out := slices.Clone(x)
+			slices.Reverse(out)
+			return exec.AsValue(out)
+		}
+		return exec.AsValue(fmt.Errorf("argument must be iterable, not %s", pyTypeName(v)))
+	},
+	// round is Jinja's do_round: method common is Python's round(), half
+	// to even (2.5 rounds to 2.0; gonja's rounds half away from zero).
+	"round": func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		precision, method := 0, "common"
+		if len(a.Args) > 0 {
+			precision = a.Args[0].Integer()
+		}
+		if p, ok := a.KwArgs["precision"]; ok {
+			precision = p.Integer()
+		}
+		if len(a.Args) > 1 {
+			method = a.Args[1].String()
+		}
+		if m, ok := a.KwArgs["method"]; ok {
+			method = m.String()
+		}
+		op := math.RoundToEven
+		switch method {
+		case "common":
+		case "floor":
+			op = math.Floor
+		case "ceil":
+			op = math.Ceil
+		default:
+			return exec.AsValue(errors.New("method must be 'common', 'ceil' or 'floor'"))
+		}
+		factor := math.Pow(10, float64(precision))
+		return exec.AsValue(op(in.Float()*factor) / factor)
+	},
+	// first of an empty sequence is undefined in Jinja, which Mistral
+	// fails to print (gonja's is "").
+	"first": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		switch x := v.(type) {
+		case []any:
+			if len(x) > 0 {
+				return exec.AsValue(x[0])
+			}
+		case string:
+			if x != "" {
+				r, _ := utf8.DecodeRuneInString(x)
+				return exec.AsValue(string(r))
+			}
+		case map[string]any:
+			if keys := sortedKeys(x); len(keys) > 0 {
+				return exec.AsValue(keys[0])
+			}
+		}
+		return exec.AsValue(errors.New("no first item, sequence was empty (Jinja: undefined)"))
+	},
+	// format is Jinja's do_format: Python's printf-style value % args
+	// (gonja's uses Go's fmt verbs).
+	"format": func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if len(a.KwArgs) > 0 {
+			// Jinja formats with the keywords as a dict: '%(x)s' | format(x=1).
+			if len(a.Args) > 0 {
+				return exec.AsValue(errors.New("can't handle positional and keyword arguments at the same time"))
+			}
+			kw := map[string]any{}
+			for k, x := range a.KwArgs {
+				if kw[k], err = fromJinja(x); err != nil {
+					return exec.AsValue(err)
+				}
+			}
+			out, err := pyPercent(pyStr(v), kw)
+			if err != nil {
+				return exec.AsValue(err)
+			}
+			return exec.AsValue(out)
+		}
+		args := make([]any, len(a.Args))
+		for i, x := range a.Args {
+			if args[i], err = fromJinja(x); err != nil {
+				return exec.AsValue(err)
+			}
+		}
+		out, err := pyPercent(pyStr(v), args)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(out)
+	},
+	// max and min with attribute= give the item, as Jinja's, not the
+	// attribute (gonja's).
+	"max": jinjaMinMax(1),
+	"min": jinjaMinMax(-1),
 	// items walks a dict in key order (gonja's walks Go's map order).
 	"items": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 		v, err := fromJinja(in)
@@ -1173,4 +1556,74 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		}
 		return exec.AsValue(strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "'", `\u0027`).Replace(string(b)))
 	},
+}
+
+// jinjaMinMax is Jinja's do_max (sign 1) or do_min (-1): the largest or
+// smallest item, compared by its attribute= key when given; strings
+// compare case-insensitively unless case_sensitive=true. An empty
+// sequence is undefined, which Mistral fails to print.
+func jinjaMinMax(sign int) exec.FilterFunction {
+	return func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		v, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		items, ok := v.([]any)
+		if !ok {
+			if m, isMap := v.(map[string]any); isMap {
+				for _, k := range sortedKeys(m) {
+					items = append(items, k)
+				}
+			} else {
+				return exec.AsValue(fmt.Errorf("%s object is not iterable", pyTypeName(v)))
+			}
+		}
+		caseSensitive := false
+		if c, ok := a.KwArgs["case_sensitive"]; ok {
+			caseSensitive = c.IsTrue()
+		}
+		attr := ""
+		if at, ok := a.KwArgs["attribute"]; ok && !at.IsNil() {
+			attr = at.String()
+		}
+		key := func(x any) (any, error) {
+			if attr != "" {
+				for _, part := range strings.Split(attr, ".") {
+					m, ok := x.(map[string]any)
+					if !ok {
+						return nil, fmt.Errorf("%s object has no attribute %s", pyTypeName(x), part)
+					}
+					if x, ok = m[part]; !ok {
+						return nil, fmt.Errorf("'dict object' has no attribute '%s'", part)
+					}
+				}
+			}
+			if s, ok := x.(string); ok && !caseSensitive {
+				return strings.ToLower(s), nil
+			}
+			return x, nil
+		}
+		var best, bestKey any
+		for i, it := range items {
+			k, err := key(it)
+			if err != nil {
+				return exec.AsValue(err)
+			}
+			if i == 0 {
+				best, bestKey = it, k
+				continue
+			}
+			c, ok := compare(k, bestKey)
+			if !ok || k == nil || bestKey == nil {
+				return exec.AsValue(fmt.Errorf("'<' not supported between instances of '%s' and '%s'", pyTypeName(k), pyTypeName(bestKey)))
+			}
+			if c*sign > 0 {
+				best, bestKey = it, k
+			}
+		}
+		if len(items) == 0 {
+			return exec.AsValue(errors.New("no aggregated item, sequence was empty (Jinja: undefined)"))
+		}
+		return exec.AsValue(best)
+	}
 }

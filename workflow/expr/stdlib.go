@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -777,7 +776,7 @@ func fnRegex(ev *evaluator, c *callCtx) (any, error) {
 	if err := ev.allocate(len(pat), "regex()"); err != nil {
 		return nil, err
 	}
-	re, err := compilePy(pat, flags)
+	re, err := compilePyCached(pat, flags)
 	if err != nil {
 		return nil, fmt.Errorf("expr: regex(): pattern %q: %v", pat, err)
 	}
@@ -786,7 +785,7 @@ func fnRegex(ev *evaluator, c *callCtx) (any, error) {
 
 // regexArgs returns the regex and the string of rx.f(s) or s.f(rx), and
 // for a string pattern (s.matches('^a')) the compiled pattern.
-func (ev *evaluator) regexArgs(c *callCtx, b *bound) (*regexp.Regexp, string, error) {
+func (ev *evaluator) regexArgs(c *callCtx, b *bound) (*pyRegex, string, error) {
 	a, err := b.val(ev, 0, nil)
 	if err != nil {
 		return nil, "", err
@@ -813,7 +812,7 @@ func (ev *evaluator) regexArgs(c *callCtx, b *bound) (*regexp.Regexp, string, er
 		if err := ev.allocate(len(s)*(len(p)+1)/64, c.name+"()"); err != nil {
 			return nil, "", err
 		}
-		re, err := compilePy(p, "")
+		re, err := compilePyCached(p, "")
 		if err != nil {
 			return nil, "", fmt.Errorf("expr: %s(): pattern %q: %v", c.name, p, err)
 		}
@@ -831,7 +830,7 @@ func fnMatches(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return re.MatchString(s), nil
+	return re.search(ev.ctx, s)
 }
 
 // matchScope publishes a match as yaql does: $ and $1 are the whole match
@@ -839,11 +838,9 @@ func fnMatches(ev *evaluator, c *callCtx) (any, error) {
 // (yaql numbers from 1 for the whole match). A pattern with named groups
 // fails: yaql unpacks each group's value as a pair (Mistral's
 // regex('(?P<d>\d)').search('a5', $) is "not enough values to unpack").
-func matchScope(re *regexp.Regexp, s string, loc []int, parent *scope) (*scope, error) {
-	for _, n := range re.SubexpNames() {
-		if n != "" {
-			return nil, errors.New("expr: not enough values to unpack (expected 2, got 1)")
-		}
+func matchScope(re *pyRegex, s string, loc []int, parent *scope) (*scope, error) {
+	if re.named {
+		return nil, errors.New("expr: not enough values to unpack (expected 2, got 1)")
 	}
 	rec := func(i int) map[string]any {
 		if loc[2*i] < 0 {
@@ -883,7 +880,10 @@ func fnSearch(ev *evaluator, c *callCtx) (any, error) {
 	if c.name == "search" {
 		n = 1
 	}
-	locs := re.FindAllStringSubmatchIndex(s, n)
+	locs, err := re.findAll(ev.ctx, s, n)
+	if err != nil {
+		return nil, err
+	}
 	out := []any{}
 	for _, loc := range locs {
 		var v any = s[loc[0]:loc[1]]
@@ -926,9 +926,13 @@ func (ev *evaluator) regexSplit(c *callCtx, rx *regexValue, strAt int) (any, err
 	if max > 0 {
 		n = int(min(max, int64(len(s))))
 	}
+	locs, err := rx.re.findAll(ev.ctx, s, n)
+	if err != nil {
+		return nil, err
+	}
 	out := []any{}
 	last := 0
-	for _, loc := range rx.re.FindAllStringSubmatchIndex(s, n) {
+	for _, loc := range locs {
 		out = append(out, s[last:loc[0]])
 		for i := 1; i < len(loc)/2; i++ {
 			if loc[2*i] < 0 {
@@ -955,10 +959,14 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var repl string
+	var tmpl pyTemplate
 	if !by {
-		if repl, err = b.str(ev, 2); err != nil {
+		repl, err := b.str(ev, 2)
+		if err != nil {
 			return nil, err
+		}
+		if tmpl, err = re.template(repl); err != nil {
+			return nil, fmt.Errorf("expr: %s(): replacement %q: %v", c.name, repl, err)
 		}
 	}
 	count, err := b.integer(ev, 3, 0)
@@ -969,9 +977,13 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 	if count > 0 {
 		n = int(min(count, int64(len(s)+1)))
 	}
+	locs, err := re.findAll(ev.ctx, s, n)
+	if err != nil {
+		return nil, err
+	}
 	var out strings.Builder
 	last := 0
-	for _, loc := range re.FindAllStringSubmatchIndex(s, n) {
+	for _, loc := range locs {
 		out.WriteString(s[last:loc[0]])
 		if by {
 			sc, err := matchScope(re, s, loc, c.sc)
@@ -988,7 +1000,7 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 			}
 			out.WriteString(r)
 		} else {
-			out.WriteString(pyExpand(repl, s, loc))
+			tmpl.expand(&out, s, loc)
 		}
 		last = loc[1]
 		if out.Len() > ev.lim.MaxBytes {
@@ -997,54 +1009,6 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 	}
 	out.WriteString(s[last:])
 	return out.String(), ev.allocString(out.String(), c.name+"()")
-}
-
-// pyExpand expands Python's \1, \g<1> and escapes in a replacement.
-func pyExpand(repl, s string, loc []int) string {
-	var b strings.Builder
-	group := func(i int) {
-		if i < len(loc)/2 && loc[2*i] >= 0 {
-			b.WriteString(s[loc[2*i]:loc[2*i+1]])
-		}
-	}
-	for i := 0; i < len(repl); i++ {
-		ch := repl[i]
-		if ch != '\\' || i+1 == len(repl) {
-			b.WriteByte(ch)
-			continue
-		}
-		n := repl[i+1]
-		i++
-		switch {
-		case n >= '0' && n <= '9':
-			g := int(n - '0')
-			if i+1 < len(repl) && repl[i+1] >= '0' && repl[i+1] <= '9' {
-				g = g*10 + int(repl[i+1]-'0')
-				i++
-			}
-			group(g)
-		case n == 'g' && i+1 < len(repl) && repl[i+1] == '<':
-			end := strings.IndexByte(repl[i:], '>')
-			if end < 0 {
-				b.WriteString(`\g`)
-				continue
-			}
-			var g int
-			fmt.Sscan(repl[i+2:i+end], &g)
-			group(g)
-			i += end
-		case n == 'n':
-			b.WriteByte('\n')
-		case n == 't':
-			b.WriteByte('\t')
-		case n == '\\':
-			b.WriteByte('\\')
-		default:
-			b.WriteByte('\\')
-			b.WriteByte(n)
-		}
-	}
-	return b.String()
 }
 
 func fnReplaceBy(ev *evaluator, c *callCtx) (any, error) { return ev.regexReplace(c, true) }

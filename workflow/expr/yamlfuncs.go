@@ -15,8 +15,9 @@ import (
 
 // yaml_dump and yaml_parse follow PyYAML's safe_dump (block style, sorted
 // keys, ASCII only) and safe_load (YAML 1.1: yes is true, 010 is 8, 1:30
-// is 90, 1e3 is a string), as Mistral calls them. Long plain strings are
-// not folded at 80 columns here, where PyYAML may fold them.
+// is 90, 1e3 is a string), as Mistral calls them. Plain and single-quoted
+// strings fold at a space past column 80 as PyYAML's emitter does
+// (best_width 80); double-quoted ones (non-ASCII text) are not folded here.
 
 func fnYAMLDump(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
@@ -42,12 +43,15 @@ func fnYAMLDump(ev *evaluator, c *callCtx) (any, error) {
 			return nil, err
 		}
 	default:
-		s, plain, err := yamlScalar(v, 0)
+		s, plain, err := yamlScalar(v, 2)
 		if err != nil {
 			return nil, err
 		}
+		// A root scalar's continuation lines are indented by 2
+		// (PyYAML's increase_indent(flow=True) from no indent).
+		s = yamlFold(s, plain, -1, 2) // no space before a root scalar
 		b.WriteString(s + "\n")
-		if _, isStr := v.(string); (plain || !isStr) && !strings.Contains(s, "\n") {
+		if _, isStr := v.(string); plain || (!isStr && !strings.Contains(s, "\n")) {
 			b.WriteString("...\n") // PyYAML ends a bare plain scalar document so
 		}
 	}
@@ -115,12 +119,111 @@ func yamlValue(b *strings.Builder, v any, indent int, inSeq bool) error {
 		b.WriteString("\n")
 		return yamlBlock(b, x, indent, false) // PyYAML: sequences in a mapping are not indented
 	}
-	s, _, err := yamlScalar(v, indent+2)
+	s, plain, err := yamlScalar(v, indent+2)
 	if err != nil {
 		return err
 	}
-	b.WriteString(" " + s + "\n")
+	b.WriteString(" " + yamlFold(s, plain, yamlColumn(b), indent+2) + "\n")
 	return nil
+}
+
+// yamlColumn is the column the builder's last line ends at.
+func yamlColumn(b *strings.Builder) int {
+	s := b.String()
+	return len(s) - strings.LastIndexByte(s, '\n') - 1
+}
+
+// yamlBestWidth is PyYAML's Emitter.best_width.
+const yamlBestWidth = 80
+
+// yamlFold folds a scalar yamlScalar wrote as PyYAML's write_plain and
+// write_single_quoted do: a single space between two words becomes a line
+// break and indent spaces when the line is already past column 80. col
+// is the column before the space that precedes the scalar. Other scalars
+// are returned as they are.
+func yamlFold(s string, plain bool, col, indent int) string {
+	single := strings.HasPrefix(s, "'")
+	if !plain && !single {
+		return s
+	}
+	if col+1+len(s) <= yamlBestWidth {
+		return s // nothing can fold
+	}
+	text := s
+	column := col + 1 // the space before the scalar
+	if single {
+		// Undo yamlString's quoting: PyYAML folds the text as it writes it.
+		text = strings.TrimSuffix(strings.TrimPrefix(s, "'"), "'")
+		text = strings.ReplaceAll(text, "\n\n"+strings.Repeat(" ", indent), "\n")
+		text = strings.ReplaceAll(text, "''", "'")
+		column++ // the opening quote
+	}
+	pad := strings.Repeat(" ", indent)
+	var out strings.Builder
+	if single {
+		out.WriteByte('\'')
+	}
+	write := func(data string) {
+		out.WriteString(data)
+		column += len(data)
+	}
+	newline := func() {
+		out.WriteString("\n" + pad)
+		column = indent
+	}
+	spaces, breaks := false, false
+	start := 0
+	for end := 0; end <= len(text); end++ {
+		var ch byte
+		if end < len(text) {
+			ch = text[end]
+		}
+		switch {
+		case spaces:
+			if ch != ' ' {
+				fold := start+1 == end && column > yamlBestWidth
+				if single {
+					fold = fold && start != 0 && end != len(text)
+				}
+				if fold {
+					newline()
+				} else {
+					write(text[start:end])
+				}
+				start = end
+			}
+		case breaks: // single-quoted only: plain scalars hold no line break
+			if ch != '\n' {
+				if text[start] == '\n' {
+					out.WriteString("\n")
+				}
+				for range text[start:end] {
+					out.WriteString("\n")
+				}
+				out.WriteString(pad) // write_indent right after a line break
+				column = indent
+				start = end
+			}
+		default:
+			if end == len(text) || ch == ' ' || ch == '\n' || (single && ch == '\'') {
+				if start < end {
+					write(text[start:end])
+					start = end
+				}
+			}
+		}
+		if single && ch == '\'' && end < len(text) {
+			write("''")
+			start = end + 1
+		}
+		if end < len(text) {
+			spaces, breaks = ch == ' ', ch == '\n'
+		}
+	}
+	if single {
+		out.WriteByte('\'')
+	}
+	return out.String()
 }
 
 // yamlScalar is PyYAML's representation of a scalar; plain reports an

@@ -80,3 +80,40 @@ func (s *Store) DeleteRecord(c Collection, id string) error {
 		return bk.Delete([]byte(id))
 	})
 }
+
+// UpdateRecords reads and writes records of several collections in one
+// transaction: fn gets the current record of each id it asks get for
+// (nil when absent) and returns the records to put. Another process or
+// goroutine updating the same records waits for this one, so a
+// read-modify-write (a counter) loses no update. fn may run only once;
+// an error from it writes nothing.
+func (s *Store) UpdateRecords(fn func(get func(Collection, string) []byte) (map[Collection]map[string][]byte, error)) error {
+	return s.update(func(tx *bolt.Tx) error {
+		get := func(c Collection, id string) []byte {
+			bk := tx.Bucket(c.bucket())
+			if bk == nil {
+				return nil
+			}
+			if v := bk.Get([]byte(id)); v != nil {
+				return append([]byte(nil), v...)
+			}
+			return nil
+		}
+		puts, err := fn(get)
+		if err != nil {
+			return err
+		}
+		for c, recs := range puts {
+			bk, err := tx.CreateBucketIfNotExists(c.bucket())
+			if err != nil {
+				return err
+			}
+			for id, rec := range recs {
+				if err := bk.Put([]byte(id), rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,6 +61,99 @@ type Store struct {
 
 	path string
 	mu   sync.RWMutex // bbolt's file lock is per open file: serialise this process's own opens
+
+	// decoded caches executions as decoded from their stored bytes (by
+	// id, with the bytes' length and hash): a list of 1,000 decodes only
+	// what changed since the last read, whichever process wrote it.
+	decodedMu sync.Mutex
+	decoded   map[string]decodedEntry
+}
+
+// decodedEntry is one execution as decoded from bytes of length n and
+// hash sum.
+type decodedEntry struct {
+	n   int
+	sum uint64
+	ex  *workflow.Execution
+}
+
+// cacheSeed hashes stored executions for the decode cache.
+var cacheSeed = maphash.MakeSeed()
+
+// decodeCached is decodeExecution(raw) for the execution id, from the
+// cache when raw has not changed. The caller gets its own copy (see
+// cloneExecution).
+func (s *Store) decodeCached(id string, raw []byte) (*workflow.Execution, error) {
+	sum := maphash.Bytes(cacheSeed, raw)
+	s.decodedMu.Lock()
+	e, ok := s.decoded[id]
+	s.decodedMu.Unlock()
+	if ok && e.n == len(raw) && e.sum == sum {
+		return cloneExecution(e.ex), nil
+	}
+	ex, err := decodeExecution(raw)
+	if err != nil {
+		return nil, err
+	}
+	s.decodedMu.Lock()
+	if s.decoded == nil {
+		s.decoded = map[string]decodedEntry{}
+	}
+	s.decoded[id] = decodedEntry{len(raw), sum, ex}
+	s.decodedMu.Unlock()
+	return cloneExecution(ex), nil
+}
+
+// forget drops ids from the decode cache (deleted executions).
+func (s *Store) forget(ids ...string) {
+	s.decodedMu.Lock()
+	for _, id := range ids {
+		delete(s.decoded, id)
+	}
+	s.decodedMu.Unlock()
+}
+
+// cloneExecution is a copy of ex that a caller may change: the execution
+// and each task are copied, with their maps and results (deeply, as JSON
+// decoded them); the cache keeps the original.
+func cloneExecution(ex *workflow.Execution) *workflow.Execution {
+	cp := *ex
+	cp.Input, cp.Params, cp.Output = cloneMap(ex.Input), cloneMap(ex.Params), cloneMap(ex.Output)
+	if ex.Tasks != nil {
+		cp.Tasks = make([]*workflow.TaskExecution, len(ex.Tasks))
+		for i, te := range ex.Tasks {
+			tc := *te
+			tc.Published, tc.Result = cloneMap(te.Published), cloneValue(te.Result)
+			tc.ActionExecutionIDs = append([]string(nil), te.ActionExecutionIDs...)
+			cp.Tasks[i] = &tc
+		}
+	}
+	return &cp
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return cloneMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneValue(e)
+		}
+		return out
+	}
+	return v // strings, numbers, bools, nil: immutable
 }
 
 // FileName is the store's file name inside the state directory.
@@ -146,9 +240,10 @@ func (s *Store) Record(_ context.Context, ex *workflow.Execution) error {
 		}
 		if max := s.maxExecutions(); isNew && max > 0 {
 			if excess := count(bk) - max; excess > 0 {
-				_, err := prune(bk, func(list []summary) []summary {
+				ids, err := prune(bk, func(list []summary) []summary {
 					return list[:min(excess, len(list))] // the oldest: list is oldest first
 				}, ex.ID)
+				s.forget(ids...)
 				return err
 			}
 		}
@@ -238,6 +333,7 @@ func (s *Store) DeleteOlderThan(cutoff time.Time) ([]string, error) {
 			}
 			return out
 		}, "")
+		s.forget(ids...)
 		return err
 	})
 	return ids, err
@@ -277,7 +373,7 @@ func (s *Store) Get(id string) (*workflow.Execution, error) {
 	var out *workflow.Execution
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketExecutions)
-		raw := b.Get([]byte(id))
+		raw, key := b.Get([]byte(id)), id
 		if raw == nil && id != "" {
 			c := b.Cursor()
 			var match []byte
@@ -285,14 +381,14 @@ func (s *Store) Get(id string) (*workflow.Execution, error) {
 				if match != nil {
 					return fmt.Errorf("store: execution id prefix %q is ambiguous", id)
 				}
-				match = v
+				match, key = v, string(k)
 			}
 			raw = match
 		}
 		if raw == nil {
 			return fmt.Errorf("store: execution %s: %w", id, ErrNotFound)
 		}
-		ex, err := decodeExecution(raw)
+		ex, err := s.decodeCached(key, raw)
 		if err != nil {
 			return fmt.Errorf("store: execution %s: %w", id, err)
 		}
@@ -307,7 +403,7 @@ func (s *Store) List() ([]*workflow.Execution, error) {
 	var out []*workflow.Execution
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketExecutions).ForEach(func(k, v []byte) error {
-			ex, err := decodeExecution(v)
+			ex, err := s.decodeCached(string(k), v)
 			if err != nil {
 				return fmt.Errorf("store: execution %s: %w", k, err)
 			}
@@ -331,6 +427,7 @@ func (s *Store) Delete(id string) error {
 		if b.Get([]byte(id)) == nil {
 			return fmt.Errorf("store: execution %s: %w", id, ErrNotFound)
 		}
+		s.forget(id)
 		return b.Delete([]byte(id))
 	})
 }

@@ -116,3 +116,18 @@ func (l *Target) Deliver(ctx context.Context, s fleet.Server, d fleet.Delivery) 
 	r.Changed = res.Changed
 	return r, nil
 }
+
+// Inspect reports what the node's repository and installed record hold
+// now, read-only (node.Inspect): no identity is made, no lock taken, no
+// probe token issued. A node directory that does not exist holds nothing.
+func (l *Target) Inspect(s fleet.Server) (fleet.Report, error) {
+	dir, err := l.Dir(s.ID)
+	if err != nil {
+		return fleet.Report{}, err
+	}
+	obs, err := node.Inspect(StateDir(dir), KeyRepository(dir), s.ID, l.Owner)
+	if err != nil {
+		return fleet.Report{}, fmt.Errorf("fleet: node %s: %w", s.Name, err)
+	}
+	return fleet.ReportFrom(s, obs), nil
+}

@@ -7,9 +7,12 @@ over the same 1,000 servers as the Go benchmark, both with plain yaql
 a workflow pays. Prints the median of several timeit rounds per call,
 in wall-clock time and in this process's CPU time.
 
-  /usr/bin/python3 workflow/expr/testdata/bench_mistral.py
+  /usr/bin/python3 workflow/expr/testdata/bench_mistral.py [regex]
+
+With "regex", only BenchmarkRegex's queries.
 """
 import statistics
+import sys
 import time
 import timeit
 
@@ -41,6 +44,18 @@ def bench(name, fn, number=20, repeat=7):
     print('%-38s %9.1f µs/op wall %9.1f µs/op cpu  (median of %d x %d)'
           % (name, wall * 1e6, cpu * 1e6, repeat, number))
 
+
+# BenchmarkRegex's queries (regexBench in bench_test.go).
+REGEX = [
+    ('match_op', r"$.servers.where($.name =~ '^overcloud-\d*[05]$').len()"),
+    ('regex_replace', r"let(re => regex('^(\d+)\.(\d+)\.(\d+)\.(\d+)$')) -> $.servers.select($re.replace($.ip, '\\4.\\3.\\2.\\1')).len()"),
+    ('search_split', r"$.servers.select(regex('(\w+)-(\d+)').search($.name, $2.value) + regex('-').split($.id)[1]).len()"),
+]
+if sys.argv[1:] == ['regex']:
+    for name, src in REGEX:
+        assert expressions.evaluate('<% ' + src + ' %>', data) is not None, name
+        bench('mistral yaql  ' + name, lambda src=src: expressions.evaluate('<% ' + src + ' %>', data), number=5)
+    sys.exit(0)
 
 bench('plain yaql: parse + evaluate', lambda: list(engine(EXPR).evaluate(data=data)))
 parsed = engine(EXPR)
