@@ -98,26 +98,27 @@ type environmentBody struct {
 	Scope       string    `json:"scope"`
 }
 
-func (b *environmentBody) check() (map[string]any, error) {
+// readEnvironment decodes the JSON body of POST and PUT
+// /v2/environments: 400 without a name, for a scope other than private or
+// public, and for variables that are not an object.
+func readEnvironment(r *http.Request) (b environmentBody, vars map[string]any, err error) {
+	if err := decodeJSON(r, &b); err != nil {
+		return b, nil, err
+	}
 	if b.Name == "" {
-		return nil, badRequest("Invalid input for field/attribute name: the environment needs a name")
+		return b, nil, badRequest("Invalid input for field/attribute name: the environment needs a name")
 	}
-	switch b.Scope {
-	case "", "private", "public":
-	default:
-		return nil, badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", b.Scope)
+	if err := checkScope(b.Scope); err != nil {
+		return b, nil, err
 	}
-	return b.Variables.object("variables")
+	vars, err = b.Variables.object("variables")
+	return b, vars, err
 }
 
 // createEnvironment is POST /v2/environments (JSON): 201; 409 when the
 // project has one of the name.
 func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body environmentBody
-	if err := decodeJSON(r, &body); err != nil {
-		return err
-	}
-	vars, err := body.check()
+	body, vars, err := readEnvironment(r)
 	if err != nil {
 		return err
 	}
@@ -148,11 +149,7 @@ func (s *Server) createEnvironment(w http.ResponseWriter, r *http.Request, c *ca
 // updateEnvironment is PUT /v2/environments (JSON with name): the fields
 // given replace the caller's environment's.
 func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body environmentBody
-	if err := decodeJSON(r, &body); err != nil {
-		return err
-	}
-	vars, err := body.check()
+	body, vars, err := readEnvironment(r)
 	if err != nil {
 		return err
 	}

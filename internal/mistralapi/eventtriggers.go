@@ -59,17 +59,8 @@ func renderEventTrigger(t *eventTriggerRecord) resource {
 // cannot see; 409 for the same (exchange, topic, event, workflow) in the
 // project.
 func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body struct {
-		Name           string    `json:"name"`
-		WorkflowID     string    `json:"workflow_id"`
-		WorkflowInput  jsonField `json:"workflow_input"`
-		WorkflowParams jsonField `json:"workflow_params"`
-		Exchange       string    `json:"exchange"`
-		Topic          string    `json:"topic"`
-		Event          string    `json:"event"`
-		Scope          string    `json:"scope"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	body, input, params, err := readEventTrigger(r)
+	if err != nil {
 		return err
 	}
 	if body.WorkflowID == "" || body.Exchange == "" || body.Topic == "" || body.Event == "" {
@@ -79,20 +70,8 @@ func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *c
 		return badRequest("Invalid input for field/attribute workflow_id. Value: '%s'. Expected a uuid but received %s.", body.WorkflowID, body.WorkflowID)
 	}
 	scope := body.Scope
-	switch scope {
-	case "":
+	if scope == "" {
 		scope = "private"
-	case "private", "public":
-	default:
-		return badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
-	}
-	input, err := body.WorkflowInput.object("workflow_input")
-	if err != nil {
-		return err
-	}
-	params, err := body.WorkflowParams.object("workflow_params")
-	if err != nil {
-		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,7 +99,7 @@ func (s *Server) createEventTrigger(w http.ResponseWriter, r *http.Request, c *c
 				body.Exchange, body.Topic, body.Event, wf.ID, c.ProjectID)
 		}
 	}
-	t := &eventTriggerRecord{ID: workflow.NewID(), Name: body.Name, ProjectID: c.ProjectID, Scope: scope, WorkflowID: wf.ID,
+	t := &eventTriggerRecord{ID: workflow.NewID(), Name: deref(body.Name), ProjectID: c.ProjectID, Scope: scope, WorkflowID: wf.ID,
 		WorkflowInput: input, WorkflowParams: params, Exchange: body.Exchange, Topic: body.Topic, Event: body.Event, CreatedAt: s.now()}
 	if err := putJSON(s.opts.Store, colEventTriggers, t.ID, t); err != nil {
 		return err
@@ -163,34 +142,12 @@ func (s *Server) getEventTrigger(w http.ResponseWriter, r *http.Request, c *call
 // Mistral); exchange, topic and event cannot (400, as Mistral: delete and create the trigger instead). The
 // trigger is stored only: nothing fires it (see the package doc).
 func (s *Server) updateEventTrigger(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var body struct {
-		Name           *string   `json:"name"`
-		WorkflowID     string    `json:"workflow_id"`
-		WorkflowInput  jsonField `json:"workflow_input"`
-		WorkflowParams jsonField `json:"workflow_params"`
-		Exchange       string    `json:"exchange"`
-		Topic          string    `json:"topic"`
-		Event          string    `json:"event"`
-		Scope          string    `json:"scope"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
+	body, input, params, err := readEventTrigger(r)
+	if err != nil {
 		return err
 	}
 	if body.Exchange != "" || body.Topic != "" || body.Event != "" {
 		return badRequest("Can not update fields ['exchange', 'topic', 'event'] of event trigger.")
-	}
-	switch body.Scope {
-	case "", "private", "public":
-	default:
-		return badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", body.Scope)
-	}
-	input, err := body.WorkflowInput.object("workflow_input")
-	if err != nil {
-		return err
-	}
-	params, err := body.WorkflowParams.object("workflow_params")
-	if err != nil {
-		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -219,6 +176,45 @@ func (s *Server) updateEventTrigger(w http.ResponseWriter, r *http.Request, c *c
 	}
 	writeJSON(w, http.StatusOK, renderEventTrigger(t))
 	return nil
+}
+
+// eventTriggerBody is the JSON body of POST and PUT
+// /v2/event_triggers.
+type eventTriggerBody struct {
+	Name           *string   `json:"name"`
+	WorkflowID     string    `json:"workflow_id"`
+	WorkflowInput  jsonField `json:"workflow_input"`
+	WorkflowParams jsonField `json:"workflow_params"`
+	Exchange       string    `json:"exchange"`
+	Topic          string    `json:"topic"`
+	Event          string    `json:"event"`
+	Scope          string    `json:"scope"`
+}
+
+// readEventTrigger decodes an event trigger request: 400 for a scope
+// other than private or public (empty is left to the caller) and for
+// workflow_input or workflow_params that are not objects.
+func readEventTrigger(r *http.Request) (body eventTriggerBody, input, params map[string]any, err error) {
+	if err = decodeJSON(r, &body); err != nil {
+		return body, nil, nil, err
+	}
+	if err = checkScope(body.Scope); err != nil {
+		return body, nil, nil, err
+	}
+	if input, err = body.WorkflowInput.object("workflow_input"); err != nil {
+		return body, nil, nil, err
+	}
+	if params, err = body.WorkflowParams.object("workflow_params"); err != nil {
+		return body, nil, nil, err
+	}
+	return body, input, params, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // uuidLike is oslo's is_uuid_like: 32 hex digits, with or without

@@ -246,17 +246,26 @@ func signature(w *workflow.Workflow) (string, map[string]any) {
 	return strings.Join(parts, ", "), map[string]any{"input": in, "output": out}
 }
 
+// checkScope is Mistral's 400 for a scope other than private or public;
+// empty (not given) passes.
+func checkScope(scope string) error {
+	switch scope {
+	case "", "private", "public":
+		return nil
+	}
+	return badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
+}
+
 // definitionRequest reads what POST and PUT of workflows, workbooks and
 // actions share: the scope parameter (private unless given), the
 // namespace and the text/plain definition.
 func definitionRequest(r *http.Request) (scope, namespace, body string, err error) {
 	scope = r.URL.Query().Get("scope")
-	switch scope {
-	case "":
+	if err := checkScope(scope); err != nil {
+		return "", "", "", err
+	}
+	if scope == "" {
 		scope = "private"
-	case "private", "public":
-	default:
-		return "", "", "", badRequest("Scope must be one of the following: ['private', 'public']; actual: %s", scope)
 	}
 	b, err := readBody(r)
 	if err != nil {
