@@ -138,16 +138,18 @@
 // dict method's name read as an attribute ({{ _.items }}) is an error:
 // Jinja finds the method before the key, which Mistral then prints as
 // "<built-in method ...>" or fails to store (write _['items']). Macros
-// recurse at most 195 calls deep, about where Mistral's Python stops;
-// cases
-// marked go_differs list where gonja's filters and methods still differ.
+// recurse at most 195 calls deep, about where Mistral's Python stops.
+// attr() reads no dict key and default() replaces only undefined values,
+// as Jinja's; cases marked go_differs list where gonja still differs.
 // Jinja evaluation is bounded by a step budget on range() and operators
 // and by the size of its output, not by Limits.
 //
 // Left out: delegates, slicing beyond [i], the date and
 // time functions (now() returns an ISO string, not a datetime) and
-// executions(). The regular expressions are Go's RE2 with Python's \d, \w,
-// \s and $ emulated: lookaround and backreferences are errors here. Sets
+// executions(). The regular expressions are Python's re, compiled for
+// github.com/dlclark/regexp2's backtracking engine (lookaround,
+// backreferences, Python's \d, \w, \s, $ and (?P<name>...)), each match
+// bounded by RegexTimeout; \N{name} is refused. Sets
 // leave an evaluation as lists in sorted order; endless sequences
 // (sequence(), repeat(), cycle()) can only be read with take() or
 // first(). Cases of testdata/conformance.json marked go_differs name the

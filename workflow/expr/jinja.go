@@ -1399,8 +1399,56 @@ func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
 	return &nodes.Call{Location: tok, Func: &nodes.Name{Name: tok}, Args: args, Kwargs: map[string]nodes.Expression{}}
 }
 
+// jinjaAttr is Jinja's do_attr: Python's getattr, so a dict's keys are
+// not attributes: d | attr('k') is undefined, which Mistral's
+// StrictUndefined refuses with "'dict object' has no attribute 'k'"
+// (gonja's reads the key). Other values keep gonja's attribute lookup.
+func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	if len(a.Args) == 1 && in.IsDict() {
+		return exec.AsValue(fmt.Errorf("'dict object' has no attribute '%s'", a.Args[0].String()))
+	}
+	return gonjaAttr(e, in, a)
+}
+
+// gonjaAttr is gonja's own attr filter, for what is not a dict.
+var gonjaAttr = func() exec.FilterFunction {
+	f, ok := gbuiltins.Filters.Get("attr")
+	if !ok {
+		panic("expr: gonja has no attr filter")
+	}
+	return f
+}()
+
+// jinjaDefaultFilter is Jinja's do_default(value, default_value=”,
+// boolean=False): only an undefined value (here, the error StrictUndefined
+// gives) is replaced, not None, unless boolean is true; then every false
+// value is (gonja's replaced None too).
+func jinjaDefaultFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	def, boolean := exec.AsValue(""), false
+	if len(a.Args) > 0 {
+		def = a.Args[0]
+	} else if v, ok := a.KwArgs["default_value"]; ok {
+		def = v
+	}
+	if len(a.Args) > 1 {
+		boolean = a.Args[1].IsTrue()
+	} else if v, ok := a.KwArgs["boolean"]; ok {
+		boolean = v.IsTrue()
+	}
+	if in.IsError() || (boolean && !in.IsTrue()) {
+		return def
+	}
+	return in
+}
+
 // jinjaFilters replace gonja's filters whose results differ from Jinja's.
 var jinjaFilters = map[string]exec.FilterFunction{
+	"attr":    jinjaAttr,
+	"default": jinjaDefaultFilter,
+	"d":       jinjaDefaultFilter,
 	// reverse gives a reversed copy (gonja's reverses the list in place,
 	// so {{ l | reverse | list }} saw it reversed twice).
 	"reverse": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {

@@ -86,7 +86,9 @@ def _tasks(workflow_execution_id=None, name=None, state=None, **kw):
 db_api.get_workflow_execution = _exec
 db_api.get_task_execution = _task
 db_api.get_task_executions = _tasks
-std_functions._convert_to_user_model = lambda t: t
+# task() and tasks() give plain dicts, as the real _convert_to_user_model
+# does (a _Row would answer attr('state'), which Mistral's dict does not).
+std_functions._convert_to_user_model = lambda t: dict(t)
 
 
 def plain(v):
