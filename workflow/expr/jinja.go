@@ -1413,14 +1413,70 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	return gonjaAttr(e, in, a)
 }
 
+// jinjaMap is gonja's map, except that map(attribute=...) without a
+// default refuses an item that lacks the attribute: Jinja gives an
+// undefined value there, which Mistral's StrictUndefined refuses when it
+// is printed and Mistral fails to store in a list (gonja's gives None).
+func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	attr, ok := a.KwArgs["attribute"]
+	if _, hasDefault := a.KwArgs["default"]; !ok || hasDefault || len(a.Args) > 0 || in.IsError() {
+		return gonjaMap(e, in, a)
+	}
+	items, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	list, _ := items.([]any)
+	path := attr.String()
+	for _, item := range list {
+		if _, isDict := item.(map[string]any); !isDict {
+			continue // groupby's tuples and other objects: gonja's lookup
+		}
+		if missing := missingAttribute(item, path); missing != "" {
+			return exec.AsValue(fmt.Errorf("'%s object' has no attribute '%s'", pyTypeName(item), missing))
+		}
+	}
+	return gonjaMap(e, in, a)
+}
+
+// missingAttribute is the first part of a dotted attribute path (Jinja's
+// make_attrgetter: keys of dicts, indexes of lists) that v lacks, or ""
+// when it has them all or the walk reaches another kind of value.
+func missingAttribute(v any, path string) string {
+	for _, part := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			next, ok := x[part]
+			if !ok {
+				return part
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) {
+				return part
+			}
+			v = x[i]
+		default:
+			return "" // not a dict or list: gonja's lookup decides
+		}
+	}
+	return ""
+}
+
+var gonjaMap = gonjaFilter("map")
+
 // gonjaAttr is gonja's own attr filter, for what is not a dict.
-var gonjaAttr = func() exec.FilterFunction {
-	f, ok := gbuiltins.Filters.Get("attr")
+var gonjaAttr = gonjaFilter("attr")
+
+// gonjaFilter is gonja's builtin filter of that name.
+func gonjaFilter(name string) exec.FilterFunction {
+	f, ok := gbuiltins.Filters.Get(name)
 	if !ok {
-		panic("expr: gonja has no attr filter")
+		panic("expr: gonja has no " + name + " filter")
 	}
 	return f
-}()
+}
 
 // jinjaDefaultFilter is Jinja's do_default(value, default_value=”,
 // boolean=False): only an undefined value (here, the error StrictUndefined
@@ -1447,6 +1503,7 @@ func jinjaDefaultFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exe
 // jinjaFilters replace gonja's filters whose results differ from Jinja's.
 var jinjaFilters = map[string]exec.FilterFunction{
 	"attr":    jinjaAttr,
+	"map":     jinjaMap,
 	"default": jinjaDefaultFilter,
 	"d":       jinjaDefaultFilter,
 	// reverse gives a reversed copy (gonja's reverses the list in place,
