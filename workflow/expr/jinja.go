@@ -176,6 +176,7 @@ var jinjaBaseEnv = func() *exec.Environment {
 	for _, n := range []string{"_", "gettext", "ngettext"} {
 		g.Set(n, nil) // i18n helpers; "_" is Mistral's data context
 	}
+	g.Set("cycler", jinjaCycler)
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(gbuiltins.Filters)
 	for _, name := range mistralFuncNames {
 		_ = filters.Replace(name, mistralFilter(name))
@@ -192,6 +193,33 @@ var jinjaBaseEnv = func() *exec.Environment {
 		Methods:           jinjaMethods,
 	}
 }()
+
+// jinjaCycler is Jinja's cycler(*items): next() gives the items
+// themselves in turn (gonja's gives their strings), current is the one
+// next() gives next, reset() starts over.
+func jinjaCycler(_ *exec.Evaluator, a *exec.VarArgs) *exec.Value {
+	if len(a.Args) == 0 {
+		return exec.AsValue(errors.New("at least one item has to be provided"))
+	}
+	values := make([]any, len(a.Args))
+	for i, v := range a.Args {
+		values[i] = v.Interface()
+	}
+	idx := 0
+	c := map[string]any{"current": values[0]}
+	c["next"] = func() any {
+		v := values[idx]
+		idx = (idx + 1) % len(values)
+		c["current"] = values[idx]
+		return v
+	}
+	c["reset"] = func() any { // None, as Python's
+		idx = 0
+		c["current"] = values[0]
+		return nil
+	}
+	return exec.AsValue(c)
+}
 
 // mistralFuncNames are Mistral's expression functions
 // (mistral.expression.functions), which its Jinja environment has both as
