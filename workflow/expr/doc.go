@@ -149,7 +149,7 @@
 // executions(). The regular expressions are Python's re, compiled for
 // github.com/dlclark/regexp2's backtracking engine (lookaround,
 // backreferences, Python's \d, \w, \s, $ and (?P<name>...)), each match
-// bounded by RegexTimeout; \N{name} is refused. Sets
+// bounded by RegexTimeout; \N{name} knows Unicode's names, not aliases. Sets
 // leave an evaluation as lists in sorted order; endless sequences
 // (sequence(), repeat(), cycle()) can only be read with take() or
 // first(). Cases of testdata/conformance.json marked go_differs name the

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
+	"golang.org/x/text/unicode/runenames"
 )
 
 // RegexTimeout bounds every match of a pattern against a string: Python's
@@ -600,6 +601,33 @@ func (t *pyTranslator) octal3() bool {
 	return isOct(t.i-1) && isOct(t.i) && isOct(t.i+1)
 }
 
+// runeNames is every character's Unicode name, made on first use.
+var runeNames = sync.OnceValue(func() map[string]rune {
+	m := make(map[string]rune, 1<<16)
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if n := runenames.Name(r); n != "" && n[0] != '<' {
+			m[n] = r
+		}
+	}
+	return m
+})
+
+// runeNamed is Python's unicodedata.lookup without aliases, named
+// sequences and Hangul syllables: the character of that name, in any case,
+// or a CJK UNIFIED IDEOGRAPH-XXXX.
+func runeNamed(name string) (rune, bool) {
+	name = strings.ToUpper(name)
+	if hex, ok := strings.CutPrefix(name, "CJK UNIFIED IDEOGRAPH-"); ok && (len(hex) == 4 || len(hex) == 5) {
+		v, err := strconv.ParseUint(hex, 16, 32)
+		if err == nil && strings.HasPrefix(runenames.Name(rune(v)), "<CJK Ideograph") {
+			return rune(v), true
+		}
+		return 0, false
+	}
+	r, ok := runeNames()[name]
+	return r, ok
+}
+
 // literalEscape reads an escape that stands for one character at t.i
 // (\n, \x41, \u00e9, \U0001F600, octal \0 and \101, \. ...).
 func (t *pyTranslator) literalEscape() (rune, error) {
@@ -638,7 +666,24 @@ func (t *pyTranslator) literalEscape() (rune, error) {
 	case 'U':
 		return hex(8)
 	case 'N':
-		return 0, t.errAt(at, `\N{...} (a character by its name) is not supported here`)
+		// sre_parse: \N{NAME} is unicodedata.lookup(NAME).
+		if t.i >= len(t.src) || t.src[t.i] != '{' {
+			return 0, t.errAt(at, "missing {")
+		}
+		end := strings.IndexByte(t.src[t.i:], '}')
+		if end < 0 {
+			return 0, t.errAt(at, "missing }, unterminated name")
+		}
+		name := t.src[t.i+1 : t.i+end]
+		if name == "" {
+			return 0, t.errAt(at, "missing character name")
+		}
+		r, ok := runeNamed(name)
+		if !ok {
+			return 0, t.errAt(at, "undefined character name %s", pyRepr(name, false))
+		}
+		t.i += end + 1
+		return r, nil
 	}
 	if c >= '0' && c <= '7' {
 		j := t.i
