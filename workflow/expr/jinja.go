@@ -61,14 +61,33 @@ func Validate(s string) error {
 }
 
 // jinjaConfig is Mistral's SandboxedEnvironment: StrictUndefined,
-// trim_blocks and lstrip_blocks.
+// trim_blocks and lstrip_blocks; lstrip_blocks is lstripBlocks, not
+// gonja's, which also strips the spaces between }} and a {% on one line.
 var jinjaConfig = func() *config.Config {
 	c := config.New()
 	c.StrictUndefined = true
 	c.TrimBlocks = true
-	c.LeftStripBlocks = true
 	return c
 }()
+
+// lstripBlocks is Jinja's lstrip_blocks: the spaces and tabs that begin a
+// line before a {% or {# (not {%+ or {#+) are removed.
+func lstripBlocks(s string) string {
+	if !strings.Contains(s, "{%") && !strings.Contains(s, "{#") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for line := range strings.SplitAfterSeq(s, "\n") {
+		rest := strings.TrimLeft(line, " \t")
+		if len(rest) < len(line) && (strings.HasPrefix(rest, "{%") || strings.HasPrefix(rest, "{#")) &&
+			!strings.HasPrefix(rest[2:], "+") {
+			line = rest
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
 
 func init() { gonja.SetLoggerOutput(io.Discard) }
 
@@ -121,10 +140,11 @@ func parseJinja(s string) (*jinjaTemplate, error) {
 		j.whole = out
 		return j, nil
 	}
-	if _, err := parseJinjaSource(s); err != nil {
+	src := lstripBlocks(s)
+	if _, err := parseJinjaSource(src); err != nil {
 		return nil, jinjaSyntaxError(s, err)
 	}
-	t, err := exec.NewTemplate("expression", jinjaConfig, &jinjaLoader{src: s}, jinjaBaseEnv)
+	t, err := exec.NewTemplate("expression", jinjaConfig, &jinjaLoader{src: src}, jinjaBaseEnv)
 	if err != nil {
 		return nil, jinjaSyntaxError(s, err)
 	}
