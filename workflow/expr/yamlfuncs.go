@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 	yamlparser "github.com/goccy/go-yaml/parser"
@@ -17,7 +18,8 @@ import (
 // keys, ASCII only) and safe_load (YAML 1.1: yes is true, 010 is 8, 1:30
 // is 90, 1e3 is a string), as Mistral calls them. Plain and single-quoted
 // strings fold at a space past column 80 as PyYAML's emitter does
-// (best_width 80); double-quoted ones (non-ASCII text) are not folded here.
+// (best_width 80); double-quoted ones (what is not printable ASCII) with an
+// escaped line break, as write_double_quoted does.
 
 func fnYAMLDump(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
@@ -49,7 +51,7 @@ func fnYAMLDump(ev *evaluator, c *callCtx) (any, error) {
 		}
 		// A root scalar's continuation lines are indented by 2
 		// (PyYAML's increase_indent(flow=True) from no indent).
-		s = yamlFold(s, plain, -1, 2) // no space before a root scalar
+		s = yamlFold(s, plain, -1, 2, v) // no space before a root scalar
 		b.WriteString(s + "\n")
 		if _, isStr := v.(string); plain || (!isStr && !strings.Contains(s, "\n")) {
 			b.WriteString("...\n") // PyYAML ends a bare plain scalar document so
@@ -72,12 +74,25 @@ func yamlBlock(b *strings.Builder, v any, indent int, inSeq bool) error {
 	case map[string]any:
 		for _, k := range sortedKeys(x) {
 			line()
-			ks, _, err := yamlScalar(k, indent)
-			if err != nil {
-				return err
+			complexKey := !yamlSimpleKey(k)
+			if complexKey {
+				// PyYAML's complex key: "? KEY", then ":" on a line of its own.
+				ks, plain, err := yamlScalar(k, indent+2)
+				if err != nil {
+					return err
+				}
+				b.WriteString("?")
+				b.WriteString(" " + yamlFold(ks, plain, yamlColumn(b), indent+2, k) + "\n" + pad + ":")
+			} else {
+				ks, _, err := yamlScalar(k, indent)
+				if err != nil {
+					return err
+				}
+				b.WriteString(ks + ":")
 			}
-			b.WriteString(ks + ":")
-			if err := yamlValue(b, x[k], indent, false); err != nil {
+			// A complex key's collection value starts on the ":" line, as
+			// a sequence's item does.
+			if err := yamlValue(b, x[k], indent, complexKey); err != nil {
 				return err
 			}
 		}
@@ -91,6 +106,12 @@ func yamlBlock(b *strings.Builder, v any, indent int, inSeq bool) error {
 		}
 	}
 	return nil
+}
+
+// yamlSimpleKey is PyYAML's check_simple_key for a string key: not
+// empty, no line break, under 128 characters.
+func yamlSimpleKey(k string) bool {
+	return k != "" && !strings.ContainsAny(k, "\n\u0085\u2028\u2029") && utf8.RuneCountInString(k) < 128
 }
 
 // yamlValue writes what follows "key:" or "-".
@@ -123,7 +144,7 @@ func yamlValue(b *strings.Builder, v any, indent int, inSeq bool) error {
 	if err != nil {
 		return err
 	}
-	b.WriteString(" " + yamlFold(s, plain, yamlColumn(b), indent+2) + "\n")
+	b.WriteString(" " + yamlFold(s, plain, yamlColumn(b), indent+2, v) + "\n")
 	return nil
 }
 
@@ -136,12 +157,16 @@ func yamlColumn(b *strings.Builder) int {
 // yamlBestWidth is PyYAML's Emitter.best_width.
 const yamlBestWidth = 80
 
-// yamlFold folds a scalar yamlScalar wrote as PyYAML's write_plain and
-// write_single_quoted do: a single space between two words becomes a line
+// yamlFold folds a scalar v that yamlScalar wrote as s as PyYAML's
+// write_plain, write_single_quoted and write_double_quoted do (the last
+// in yamlDoubleQuoted): a single space between two words becomes a line
 // break and indent spaces when the line is already past column 80. col
 // is the column before the space that precedes the scalar. Other scalars
 // are returned as they are.
-func yamlFold(s string, plain bool, col, indent int) string {
+func yamlFold(s string, plain bool, col, indent int, v any) string {
+	if text, ok := v.(string); ok && strings.HasPrefix(s, `"`) {
+		return yamlDoubleQuoted(text, col, indent, true)
+	}
 	single := strings.HasPrefix(s, "'")
 	if !plain && !single {
 		return s
@@ -152,10 +177,8 @@ func yamlFold(s string, plain bool, col, indent int) string {
 	text := s
 	column := col + 1 // the space before the scalar
 	if single {
-		// Undo yamlString's quoting: PyYAML folds the text as it writes it.
-		text = strings.TrimSuffix(strings.TrimPrefix(s, "'"), "'")
-		text = strings.ReplaceAll(text, "\n\n"+strings.Repeat(" ", indent), "\n")
-		text = strings.ReplaceAll(text, "''", "'")
+		// PyYAML folds the text as it writes it.
+		text, _ = v.(string)
 		column++ // the opening quote
 	}
 	pad := strings.Repeat(" ", indent)
@@ -257,42 +280,111 @@ func yamlScalar(v any, indent int) (string, bool, error) {
 }
 
 func yamlString(s string, indent int) (string, bool, error) {
-	ascii := true
-	for _, r := range s {
-		if r > 0x7e || (r < 0x20 && r != '\n') {
-			ascii = false
-		}
-	}
-	if !ascii {
-		var b strings.Builder
-		b.WriteByte('"')
-		for _, r := range s {
-			switch {
-			case r == '"' || r == '\\':
-				b.WriteString("\\" + string(r))
-			case r == '\n':
-				b.WriteString(`\n`)
-			case r == '\t':
-				b.WriteString(`\t`)
-			case r < 0x20 || (r >= 0x7f && r <= 0xff):
-				fmt.Fprintf(&b, `\x%02X`, r)
-			case r > 0xffff:
-				fmt.Fprintf(&b, `\U%08X`, r)
-			case r > 0xff:
-				fmt.Fprintf(&b, `\u%04X`, r)
-			default:
-				b.WriteRune(r)
-			}
-		}
-		b.WriteByte('"')
-		return b.String(), false, nil
+	if yamlNeedsDouble(s) {
+		return yamlDoubleQuoted(s, -1, indent, false), false, nil
 	}
 	if yamlPlainOK(s) {
 		return s, true, nil
 	}
 	q := strings.ReplaceAll(s, "'", "''")
-	q = strings.ReplaceAll(q, "\n", "\n\n"+strings.Repeat(" ", indent))
+	// write_single_quoted: a run of n line breaks is n+1 of them, then the
+	// indent.
+	q = yamlBreakRun.ReplaceAllStringFunc(q, func(run string) string {
+		return run + "\n" + strings.Repeat(" ", indent)
+	})
 	return "'" + q + "'", false, nil
+}
+
+// yamlNeedsDouble is PyYAML's analyze_scalar leaving only the
+// double-quoted style (allow_unicode off, as safe_dump): a character other
+// than a line break or printable ASCII, a space before a line break, or a
+// line break before a space.
+func yamlNeedsDouble(s string) bool {
+	prevSpace, prevBreak := false, false
+	for _, r := range s {
+		switch {
+		case r == ' ':
+			if prevBreak {
+				return true
+			}
+			prevSpace, prevBreak = true, false
+		case r == '\n':
+			if prevSpace {
+				return true
+			}
+			prevSpace, prevBreak = false, true
+		case r < 0x20 || r > 0x7e:
+			return true
+		default:
+			prevSpace, prevBreak = false, false
+		}
+	}
+	return false
+}
+
+// yamlEscapes is PyYAML's Emitter.ESCAPE_REPLACEMENTS.
+var yamlEscapes = map[rune]string{
+	0: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0a: "n", 0x0b: "v", 0x0c: "f", 0x0d: "r", 0x1b: "e",
+	'"': "\"", '\\': "\\", 0x85: "N", 0xa0: "_", 0x2028: "L", 0x2029: "P",
+}
+
+// yamlDoubleQuoted is PyYAML's write_double_quoted with allow_unicode off:
+// every character but printable ASCII escaped, and, when split, the text
+// folded past column 80 with an escaped line break (a space that then
+// begins the next line is escaped too). col is the column before the space
+// that precedes the scalar; continuation lines are indented by indent.
+func yamlDoubleQuoted(text string, col, indent int, split bool) string {
+	rs := []rune(text)
+	var out strings.Builder
+	out.WriteByte('"')
+	column := col + 2 // the space and the opening quote
+	write := func(data string) {
+		out.WriteString(data)
+		column += len(data)
+	}
+	start := 0
+	for end := 0; end <= len(rs); end++ {
+		ch := rune(-1)
+		if end < len(rs) {
+			ch = rs[end]
+		}
+		if ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' {
+			if start < end {
+				write(string(rs[start:end]))
+				start = end
+			}
+			if ch >= 0 {
+				esc, ok := yamlEscapes[ch]
+				switch {
+				case ok:
+					esc = "\\" + esc
+				case ch <= 0xff:
+					esc = fmt.Sprintf("\\x%02X", ch)
+				case ch <= 0xffff:
+					esc = fmt.Sprintf("\\u%04X", ch)
+				default:
+					esc = fmt.Sprintf("\\U%08X", ch)
+				}
+				write(esc)
+				start = end + 1
+			}
+		}
+		if split && 0 < end && end < len(rs)-1 && (ch == ' ' || start >= end) && column+(end-start) > yamlBestWidth {
+			data := "\\"
+			if start < end {
+				data = string(rs[start:end]) + data
+				start = end
+			}
+			write(data)
+			out.WriteString("\n" + strings.Repeat(" ", indent))
+			column = indent
+			if rs[start] == ' ' {
+				write("\\")
+			}
+		}
+	}
+	out.WriteByte('"')
+	return out.String()
 }
 
 func yamlPlainOK(s string) bool {
@@ -301,6 +393,9 @@ func yamlPlainOK(s string) bool {
 	}
 	if _, isStr := yaml11Resolve(s).(string); !isStr || yaml11Date.MatchString(s) {
 		return false
+	}
+	if strings.HasPrefix(s, "---") || strings.HasPrefix(s, "...") {
+		return false // a document marker (PyYAML's analyze_scalar)
 	}
 	if strings.ContainsAny(s[:1], ",[]{}#&*!|>'\"%@`") {
 		return false
@@ -312,9 +407,10 @@ func yamlPlainOK(s string) bool {
 }
 
 var (
-	yaml11Float = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
-	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
-	yaml11Date  = regexp.MustCompile(`^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?$`)
+	yamlBreakRun = regexp.MustCompile(`\n+`)
+	yaml11Float  = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+	yaml11Int    = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	yaml11Date   = regexp.MustCompile(`^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?$`)
 )
 
 // yaml11Resolve is PyYAML's implicit resolution of a plain scalar.
@@ -430,6 +526,8 @@ func (y *yamlReader) node(n ast.Node, depth int) (any, error) {
 		return y.mapping(x.Values, depth)
 	case *ast.MappingValueNode:
 		return y.mapping([]*ast.MappingValueNode{x}, depth)
+	case *ast.MappingKeyNode: // "? KEY", a complex key
+		return y.node(x.Value, depth+1)
 	case *ast.SequenceNode:
 		out := make([]any, 0, len(x.Values))
 		for _, e := range x.Values {
