@@ -309,6 +309,7 @@ func (r *jinjaRun) environment() *exec.Environment {
 	for op, fn := range jinjaOps {
 		c.Set(jinjaOpPfx+op, r.op(fn))
 	}
+	c.Set(jinjaOpPfx+jinjaModOne, r.op(pyModOne))
 	return &exec.Environment{
 		Context:           c,
 		Filters:           jinjaBaseEnv.Filters,
@@ -1042,6 +1043,22 @@ func pyFloorDiv(l, r any) (any, error) {
 	})
 }
 
+// jinjaModOne names the % whose right operand is not a tuple literal:
+// gonja has no tuples, so only the parser tells Python's '%s-%s' % (a, b)
+// (the tuple's items are the arguments) from '%s' % [a, b] (one argument,
+// a list). A tuple kept in a variable is a list here, and so one argument.
+const jinjaModOne = "%1"
+
+// pyModOne is % with r as the one argument of a format string.
+func pyModOne(l, r any) (any, error) {
+	if s, ok := l.(string); ok {
+		if list, isList := r.([]any); isList {
+			return pyPercent(s, []any{list})
+		}
+	}
+	return pyMod(l, r)
+}
+
 func pyMod(l, r any) (any, error) {
 	if s, ok := l.(string); ok {
 		return pyPercent(s, r)
@@ -1428,6 +1445,9 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 		}
 	}
 	if b, ok := e.(*nodes.BinaryExpression); ok && b.Operator != nil && b.Operator.Token != nil {
+		if _, isTuple := b.Right.(*nodes.Tuple); b.Operator.Token.Val == "%" && !isTuple {
+			return jinjaCall(jinjaOpPfx+jinjaModOne, b.Left, b.Right)
+		}
 		if _, ok := jinjaOps[b.Operator.Token.Val]; ok {
 			return jinjaCall(jinjaOpPfx+b.Operator.Token.Val, b.Left, b.Right)
 		}
