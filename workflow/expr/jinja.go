@@ -136,7 +136,9 @@ func parseJinja(s string) (*jinjaTemplate, error) {
 		if len(root.Nodes) != 1 || !ok {
 			return nil, fmt.Errorf("expr: Jinja expression %s does not parse: want one expression", s)
 		}
-		rewriteJinja(out, false)
+		if err := rewriteJinja(out, false); err != nil {
+			return nil, jinjaSyntaxError(s, err)
+		}
 		j.whole = out
 		return j, nil
 	}
@@ -148,7 +150,9 @@ func parseJinja(s string) (*jinjaTemplate, error) {
 	if err != nil {
 		return nil, jinjaSyntaxError(s, err)
 	}
-	rewriteJinja(t.Root(), true)
+	if err := rewriteJinja(t.Root(), true); err != nil {
+		return nil, jinjaSyntaxError(s, err)
+	}
 	j.tmpl = t
 	return j, nil
 }
@@ -1324,7 +1328,11 @@ func pyPow(l, r any) (any, error) {
 // some statement fields unexported, so the walk sets those through
 // reflect and unsafe; the tree is the one parse made and nothing else
 // holds it.
-func rewriteJinja(root any, render bool) {
+//
+// It refuses a test that gonja's parser left without its operand or
+// argument ({{ in }}, {{ 1 in }}), which Jinja's parser refuses or reads
+// as an undefined name: gonja would evaluate it to false.
+func rewriteJinja(root any, render bool) (err error) {
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
@@ -1334,6 +1342,16 @@ func rewriteJinja(root any, render bool) {
 				return
 			}
 			seen[v.Pointer()] = true
+			if te, ok := v.Interface().(*nodes.TestExpression); ok && err == nil {
+				switch {
+				case te.Test == nil:
+					err = errors.New("a test without its name")
+				case te.Expression == nil:
+					err = fmt.Errorf("unexpected '%s'", te.Test.Name)
+				case te.Test.Name == "in" && len(te.Test.Args) == 0:
+					err = errors.New("unexpected 'end of print statement' after 'in'")
+				}
+			}
 			if c, ok := v.Interface().(*nodes.Call); ok {
 				if ga, ok := c.Func.(*nodes.GetAttribute); ok && dictMethodNames[ga.Attribute] {
 					// A call of a dict method (_.items()) stays: rewrite
@@ -1426,9 +1444,10 @@ func rewriteJinja(root any, render bool) {
 		if o.Alternative != nil {
 			o.Alternative = rewriteExpr(o.Alternative, walk)
 		}
-		return
+		return err
 	}
 	walk(reflect.ValueOf(root))
+	return err
 }
 
 // rewriteExpr rewrites e's subtrees, then e itself when it is an
@@ -1455,10 +1474,22 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 	return e
 }
 
+// nodePosition is e's position, or nil where gonja's Position would
+// dereference a part its parser left out ({{ in }} parses as a test of
+// nothing).
+func nodePosition(e nodes.Expression) (pos *tokens.Token) {
+	defer func() {
+		if recover() != nil {
+			pos = nil
+		}
+	}()
+	return e.Position()
+}
+
 func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
 	var pos *tokens.Token
 	if len(args) > 0 && args[0] != nil {
-		pos = args[0].Position()
+		pos = nodePosition(args[0])
 	}
 	tok := &tokens.Token{Type: tokens.Name, Val: name}
 	if pos != nil {
