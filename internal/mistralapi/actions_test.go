@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fernetflow/fernetflow/workflow"
 )
 
 func readTestdata(t *testing.T, name string) string {
@@ -415,5 +417,17 @@ func TestOwnDefinition(t *testing.T) {
 	_, ex := ts.call(t, tok, "POST", "/v2/executions", "application/json", `{"workflow_name": "greet", "input": {"who": "x"}}`)
 	if end := ts.waitDone(t, tok, ex["id"].(string)); end["state"] != "SUCCESS" {
 		t.Errorf("greet: %v", end)
+	}
+}
+
+// TestOwnDefinitionLastKeyWins: a key given twice anywhere in a workflow
+// counts once, with its last value, in the definition served, as PyYAML
+// reads the source (FuzzCutWorkbookItem found nested duplicates kept).
+func TestOwnDefinitionLastKeyWins(t *testing.T) {
+	src := "version: '2.0'\na:\n  tasks:\n    t:\n      action: std.noop\n      action: std.echo output=1\nb:\n  tasks:\n    u: {action: std.noop}\n"
+	two := &workflow.File{Workflows: []*workflow.Workflow{{Name: "a"}, {Name: "b"}}}
+	want := "version: '2.0'\na:\n  tasks:\n    t:\n      action: std.echo output=1\n"
+	if got := ownDefinition(two, src, "a"); got != want {
+		t.Errorf("ownDefinition:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -498,6 +498,9 @@ func ownDefinition(f *workflow.File, src, name string) string {
 		at[k] = len(out.Content)
 		out.Content = append(out.Content, m.Content[i], m.Content[i+1])
 	}
+	for i := 1; i < len(out.Content); i += 2 {
+		lastKeyWins(out.Content[i], 0)
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -505,4 +508,35 @@ func ownDefinition(f *workflow.File, src, name string) string {
 		return ""
 	}
 	return b.String()
+}
+
+// lastKeyWins removes the earlier of two equal scalar keys of every
+// mapping under n, keeping the first key's place and the last value, as
+// PyYAML (and the workflow parser) read them: the definition served
+// then has no duplicate key, which stricter YAML readers refuse.
+func lastKeyWins(n *yaml.Node, depth int) {
+	if n == nil || depth > 1000 {
+		return
+	}
+	if n.Kind == yaml.MappingNode {
+		at := map[string]int{}
+		var kept []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode {
+				if j, ok := at[k.Value]; ok {
+					kept[j+1] = n.Content[i+1]
+					continue
+				}
+				at[k.Value] = len(kept)
+			}
+			kept = append(kept, k, n.Content[i+1])
+		}
+		n.Content = kept
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode || n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			lastKeyWins(c, depth+1)
+		}
+	}
 }
