@@ -522,8 +522,8 @@ func (r *run) loop() *Execution {
 		r.mu.Lock()
 		d.in = r.inPub[d.te]
 		d.pub = mergeContexts([]map[string]any{d.in, d.te.Published})
+		delete(r.inPub, d.te) // under r.mu: running tasks read inPub
 		r.mu.Unlock()
-		delete(r.inPub, d.te)
 		r.notify(d.te)
 		switch {
 		case r.forced != "" || r.ctx.Err() != nil:
