@@ -483,24 +483,14 @@ func ownDefinition(f *workflow.File, src, name string) string {
 	}
 	m := doc.Content[0]
 	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode && (k.Value == "version" || k.Value == name) {
+			out.Content = append(out.Content, k, m.Content[i+1])
+		}
+	}
 	// A key given twice counts once, with its last value, as in the
 	// PyYAML that reads Mistral's definitions.
-	at := map[string]int{}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i].Value
-		if k != "version" && k != name {
-			continue
-		}
-		if j, ok := at[k]; ok {
-			out.Content[j+1] = m.Content[i+1]
-			continue
-		}
-		at[k] = len(out.Content)
-		out.Content = append(out.Content, m.Content[i], m.Content[i+1])
-	}
-	for i := 1; i < len(out.Content); i += 2 {
-		lastKeyWins(out.Content[i], 0)
-	}
+	lastKeyWins(out, 0)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

@@ -1577,7 +1577,7 @@ func gonjaFilter(name string) exec.FilterFunction {
 	return f
 }
 
-// jinjaDefaultFilter is Jinja's do_default(value, default_value=”,
+// jinjaDefaultFilter is Jinja's do_default(value, default_value="",
 // boolean=False): only an undefined value (here, the error StrictUndefined
 // gives) is replaced, not None, unless boolean is true; then every false
 // value is (gonja's replaced None too).

@@ -63,7 +63,7 @@ func fnTasks(ev *evaluator, c *callCtx) (any, error) {
 
 // fnJSONPP is Mistral's deprecated json_pp(data): json_dump with the
 // escaped newlines of strings turned back into newlines. A false data
-// (null, [], {}, 0, ”) makes Mistral dump its whole context, which fails
+// (null, [], {}, 0, "") makes Mistral dump its whole context, which fails
 // ("Circular reference detected"): so does json_pp(null) here.
 func fnJSONPP(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
