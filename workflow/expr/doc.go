@@ -150,7 +150,9 @@
 // github.com/dlclark/regexp2's backtracking engine (lookaround,
 // backreferences, Python's \d, \w, \s, $ and (?P<name>...)), each match
 // bounded by RegexTimeout; \N{name} knows Unicode's names, not aliases. Sets
-// leave an evaluation as lists in sorted order; endless sequences
+// leave an evaluation as lists in sorted order; a dict's items() is a set
+// of (key, value) pairs, which cannot leave an evaluation unless empty
+// (Mistral fails with "unhashable type: 'list'"); endless sequences
 // (sequence(), repeat(), cycle()) can only be read with take() or
 // first(). Cases of testdata/conformance.json marked go_differs name the
 // remaining differences.

@@ -128,7 +128,9 @@ func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits 
 		return nil, err
 	}
 	if ev.sets {
-		v = exportValue(v)
+		if v, err = exportValue(v); err != nil {
+			return nil, err
+		}
 	}
 	if _, ok := v.(*regexValue); ok {
 		return nil, errors.New("expr: the result is a regex, which has no value outside an expression")

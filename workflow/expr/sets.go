@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -10,7 +11,16 @@ import (
 // order: numbers, then strings, then the rest. A set leaves an evaluation
 // as a list in that order (Mistral's evaluator hands back the Python set;
 // the conformance harness lists it sorted).
-type setValue struct{ elems []any }
+type setValue struct {
+	elems []any
+	// view is the dict of yaql's items(): a Python ItemsView, a set of
+	// (key, value) tuples in the dict's order. It works as a set inside an
+	// expression but cannot leave one unless empty: yaql's output
+	// conversion makes a set of it and turns the tuples into lists, which
+	// Python cannot hash (Mistral: "unhashable type: 'list'", conformance
+	// case dict_items).
+	view map[string]any
+}
 
 // newSet builds a set, refusing what Python cannot hash (lists, dicts).
 func (ev *evaluator) newSet(fn string, items []any) (*setValue, error) {
@@ -23,7 +33,7 @@ func (ev *evaluator) newSet(fn string, items []any) (*setValue, error) {
 	for _, e := range items {
 		switch e.(type) {
 		case []any, map[string]any:
-			return nil, fmt.Errorf("expr: %s: unhashable type: %s", fn, typeName(e))
+			return nil, fmt.Errorf("expr: %s: unhashable type: '%s'", fn, pyTypeName(e))
 		}
 		k, err := distinctKey(e)
 		if err != nil {
@@ -82,25 +92,36 @@ func (s *setValue) subset(o *setValue, budget *int) bool {
 }
 
 // exportValue replaces the sets inside v by lists, for a result.
-func exportValue(v any) any {
+func exportValue(v any) (any, error) {
 	switch x := v.(type) {
 	case *setValue:
+		if x.view != nil && len(x.elems) > 0 {
+			return nil, errors.New("expr: the result holds a dict's items() (a set of tuples), which Mistral cannot return: unhashable type: 'list' (use .toList() or .select(...))")
+		}
 		return exportValue(x.elems)
 	case []any:
 		out := x
 		for i, e := range x {
-			if n := exportValue(e); !sameValue(n, e) {
+			n, err := exportValue(e)
+			if err != nil {
+				return nil, err
+			}
+			if !sameValue(n, e) {
 				if &out[0] == &x[0] {
 					out = slices.Clone(x)
 				}
 				out[i] = n
 			}
 		}
-		return out
+		return out, nil
 	case map[string]any:
 		var out map[string]any
 		for k, e := range x {
-			if n := exportValue(e); !sameValue(n, e) {
+			n, err := exportValue(e)
+			if err != nil {
+				return nil, err
+			}
+			if !sameValue(n, e) {
 				if out == nil {
 					out = make(map[string]any, len(x))
 					for k2, v2 := range x {
@@ -111,10 +132,10 @@ func exportValue(v any) any {
 			}
 		}
 		if out != nil {
-			return out
+			return out, nil
 		}
 	}
-	return v
+	return v, nil
 }
 
 // sameValue reports whether exportValue left v as it was.

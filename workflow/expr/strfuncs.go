@@ -161,7 +161,8 @@ func fnItems(ev *evaluator, c *callCtx) (any, error) {
 	for _, k := range sortedKeys(m) {
 		out = append(out, []any{k, m[k]})
 	}
-	return out, nil
+	ev.sets = true
+	return &setValue{elems: out, view: m}, nil
 }
 
 func fnContainsValue(ev *evaluator, c *callCtx) (any, error) {

@@ -246,6 +246,12 @@ func writeRepr(b *strings.Builder, v any, tuples bool) {
 		}
 		b.WriteString("}")
 	case *setValue:
+		if x.view != nil { // Python's repr of collections.abc.ItemsView
+			b.WriteString("ItemsView(")
+			writeRepr(b, x.view, tuples)
+			b.WriteString(")")
+			return
+		}
 		// yaql's sets are frozensets: str(set(1)) is "frozenset({1})".
 		if len(x.elems) == 0 {
 			b.WriteString("frozenset()")
