@@ -762,7 +762,7 @@ func fnJSONParse(ev *evaluator, c *callCtx) (any, error) {
 	if err := ev.allocate(len(s), "json_parse()"); err != nil {
 		return nil, err
 	}
-	v, err := UnmarshalJSON([]byte(s))
+	v, err := unmarshalPythonJSON([]byte(s))
 	if err != nil {
 		return nil, fmt.Errorf("expr: json_parse(): %s", strings.TrimPrefix(err.Error(), "expr: decode JSON: "))
 	}

@@ -3,6 +3,7 @@ package expr
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -613,4 +614,96 @@ func shortRepr(v any) string {
 		return article(v)
 	}
 	return pyRepr(v, false)
+}
+
+// unmarshalPythonJSON is UnmarshalJSON with the extensions of Python's
+// json.loads, which Mistral's json_parse() calls: the bare words NaN,
+// Infinity and -Infinity are floats. encoding/json refuses them, so each
+// is replaced by a sentinel string before decoding and by its float after:
+// the sentinel starts with a Unicode noncharacter the text does not hold
+// (neither raw nor as a \u escape), so no string of the text can equal it.
+func unmarshalPythonJSON(data []byte) (any, error) {
+	if !bytes.Contains(data, []byte("NaN")) && !bytes.Contains(data, []byte("Infinity")) {
+		return UnmarshalJSON(data)
+	}
+	mark := rune(-1)
+	lower := bytes.ToLower(data)
+	for r := rune(0xFDD0); r <= 0xFDEF; r++ {
+		if !bytes.ContainsRune(data, r) && !bytes.Contains(lower, fmt.Appendf(nil, `\u%04x`, r)) {
+			mark = r
+			break
+		}
+	}
+	if mark < 0 {
+		return UnmarshalJSON(data)
+	}
+	words := []string{"-Infinity", "Infinity", "NaN"}
+	floats := map[string]float64{}
+	var out bytes.Buffer
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			out.WriteByte(c)
+			switch c {
+			case '\\':
+				if i+1 < len(data) {
+					i++
+					out.WriteByte(data[i])
+				}
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+			out.WriteByte(c)
+			continue
+		}
+		replaced := false
+		for k, w := range words {
+			if bytes.HasPrefix(data[i:], []byte(w)) {
+				s := fmt.Sprintf("%c%d", mark, k)
+				floats[s] = [...]float64{math.Inf(-1), math.Inf(1), math.NaN()}[k]
+				out.WriteString(strconv.Quote(s))
+				i += len(w) - 1
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out.WriteByte(c)
+		}
+	}
+	v, err := UnmarshalJSON(out.Bytes())
+	if err != nil || len(floats) == 0 {
+		return v, err
+	}
+	var put func(any) any
+	put = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			if f, ok := floats[x]; ok {
+				return f
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = put(e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				if _, ok := floats[k]; ok {
+					err = errors.New("expr: decode JSON: a key is not a string (Python: Expecting property name enclosed in double quotes)")
+				}
+				x[k] = put(e)
+			}
+		}
+		return v
+	}
+	v = put(v)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
