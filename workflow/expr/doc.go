@@ -140,7 +140,8 @@
 // "<built-in method ...>" or fails to store (write _['items']). Macros
 // recurse at most 195 calls deep, about where Mistral's Python stops.
 // attr() reads no dict key and default() replaces only undefined values,
-// as Jinja's; cases marked go_differs list where gonja still differs.
+// as Jinja's; comparisons chain as Python's (0 < x < 10), and in takes any
+// expression on its right (3 in [1] + [3]) with Python's TypeErrors; cases marked go_differs list where gonja still differs.
 // Jinja evaluation is bounded by a step budget on range() and operators
 // and by the size of its output, not by Limits.
 //

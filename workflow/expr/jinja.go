@@ -70,6 +70,246 @@ var jinjaConfig = func() *config.Config {
 	return c
 }()
 
+// pyComparisons rewrites the comparisons of s that gonja's parser reads
+// unlike Jinja's, before parsing:
+//   - a chain, 0 < x < 10, is Python's (0 < x) and (x < 10) (gonja's was
+//     (0 < x) < 10: 1 < 3 < 2 was true);
+//   - the right operand of in / not in holding arithmetic, ~ or a filter,
+//     3 in [1] + [3] or x in l | list, is put in parentheses (gonja's
+//     parser takes a single variable or literal after in: a syntax error,
+//     or the filter applied to the test's result).
+//
+// A comparison's operands end, as in Jinja, at and, or, a unary not, if,
+// else, a comma, colon or = of their own bracket level, or the end of the
+// tag; a for loop's in is not a comparison. A chain's middle operands are
+// written twice (Jinja evaluates them once; its expressions have no side
+// effects that could tell). s is returned as it is when nothing needs
+// rewriting.
+func pyComparisons(s string) string {
+	if !strings.Contains(s, "{{") && !strings.Contains(s, "{%") {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n") // as gonja's lexer: offsets stay true
+	stream := tokens.LexAll(s, jinjaConfig)
+	var toks []*tokens.Token
+	for t := stream.Current(); t != nil && t.Type != tokens.EOF; t = stream.Current() {
+		if t.Type == tokens.Error {
+			return s
+		}
+		toks = append(toks, t)
+		stream.Next()
+	}
+	rw := &cmpRewriter{s: s, toks: toks}
+	var b strings.Builder
+	if len(toks) > 0 {
+		b.WriteString(s[:toks[0].Pos])
+	}
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.Type != tokens.VariableBegin && t.Type != tokens.BlockBegin {
+			b.WriteString(rw.raw(i))
+			continue
+		}
+		end := i + 1
+		for end < len(toks) && toks[end].Type != tokens.VariableEnd && toks[end].Type != tokens.BlockEnd {
+			end++
+		}
+		b.WriteString(rw.raw(i))
+		lo := i + 1
+		if t.Type == tokens.BlockBegin && lo < end && toks[lo].Type == tokens.Name && toks[lo].Val == "for" {
+			rw.forIn = true
+		}
+		b.WriteString(rw.level(lo, end))
+		rw.forIn = false
+		i = end - 1
+	}
+	if rw.changed {
+		return b.String()
+	}
+	return s
+}
+
+type cmpRewriter struct {
+	s       string
+	toks    []*tokens.Token
+	forIn   bool // the next in at the tag's top level is a for loop's
+	changed bool
+}
+
+// raw is token i's source text and the spaces after it.
+func (rw *cmpRewriter) raw(i int) string {
+	end := len(rw.s)
+	if i+1 < len(rw.toks) {
+		end = rw.toks[i+1].Pos
+	}
+	return rw.s[rw.toks[i].Pos:end]
+}
+
+// closing is the index of the bracket closing the one at i, or -1.
+func (rw *cmpRewriter) closing(i, hi int) int {
+	depth := 0
+	for j := i; j < hi; j++ {
+		switch rw.toks[j].Type {
+		case tokens.LeftParenthesis, tokens.LeftBracket, tokens.LeftBrace:
+			depth++
+		case tokens.RightParenthesis, tokens.RightBracket, tokens.RightBrace:
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// level renders tokens lo..hi-1, one bracket level, with its comparisons
+// rewritten.
+func (rw *cmpRewriter) level(lo, hi int) string {
+	var b strings.Builder
+	seg := lo
+	for i := lo; i < hi; i++ {
+		t := rw.toks[i]
+		switch t.Type {
+		case tokens.LeftParenthesis, tokens.LeftBracket, tokens.LeftBrace:
+			if j := rw.closing(i, hi); j > 0 {
+				i = j
+			} else {
+				i = hi - 1
+			}
+			continue
+		}
+		if rw.boundary(i) {
+			b.WriteString(rw.segment(seg, i))
+			b.WriteString(rw.raw(i))
+			seg = i + 1
+		}
+	}
+	b.WriteString(rw.segment(seg, hi))
+	return b.String()
+}
+
+// boundary reports whether token i ends a comparison at its level.
+func (rw *cmpRewriter) boundary(i int) bool {
+	t := rw.toks[i]
+	switch t.Type {
+	case tokens.Comma, tokens.Colon, tokens.Assign, tokens.Semicolon, tokens.And, tokens.Or:
+		return true
+	case tokens.Not:
+		return !(i+1 < len(rw.toks) && rw.toks[i+1].Type == tokens.In)
+	case tokens.In:
+		if rw.forIn {
+			rw.forIn = false
+			return true
+		}
+	case tokens.Name:
+		return t.Val == "if" || t.Val == "else" || t.Val == "recursive"
+	}
+	return false
+}
+
+// segment renders lo..hi-1, a stretch of one level without boundaries.
+func (rw *cmpRewriter) segment(lo, hi int) string {
+	type op struct{ at, n int } // the operator's first token and its count
+	var ops []op
+	for i := lo; i < hi; i++ {
+		switch rw.toks[i].Type {
+		case tokens.LeftParenthesis, tokens.LeftBracket, tokens.LeftBrace:
+			if j := rw.closing(i, hi); j > 0 {
+				i = j
+			} else {
+				i = hi - 1
+			}
+		case tokens.Equals, tokens.Ne, tokens.LowerThan, tokens.LowerThanOrEqual, tokens.GreaterThan, tokens.GreaterThanOrEqual, tokens.In:
+			if i > lo {
+				ops = append(ops, op{i, 1})
+			}
+		case tokens.Not:
+			if i > lo && i+1 < hi && rw.toks[i+1].Type == tokens.In {
+				ops = append(ops, op{i, 2})
+				i++
+			}
+		}
+	}
+	need := len(ops) >= 2
+	for k, o := range ops {
+		if rw.toks[o.at+o.n-1].Type == tokens.In {
+			end := hi
+			if k+1 < len(ops) {
+				end = ops[k+1].at
+			}
+			need = need || rw.hasOperator(o.at+o.n, end)
+		}
+	}
+	if !need {
+		return rw.render(lo, hi)
+	}
+	rw.changed = true
+	operands := make([]string, 0, len(ops)+1)
+	start := lo
+	for _, o := range ops {
+		operands = append(operands, "("+rw.render(start, o.at)+")")
+		start = o.at + o.n
+	}
+	operands = append(operands, "("+rw.render(start, hi)+")")
+	var b strings.Builder
+	b.WriteString("(")
+	for k, o := range ops {
+		if k > 0 {
+			b.WriteString(" and ")
+		}
+		b.WriteString(operands[k])
+		b.WriteString(" ")
+		for j := o.at; j < o.at+o.n; j++ {
+			b.WriteString(rw.toks[j].Val)
+			b.WriteString(" ")
+		}
+		b.WriteString(operands[k+1])
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// hasOperator reports whether lo..hi-1 holds arithmetic, ~ or a filter at
+// its own level (a leading - is a sign).
+func (rw *cmpRewriter) hasOperator(lo, hi int) bool {
+	for i := lo; i < hi; i++ {
+		switch rw.toks[i].Type {
+		case tokens.LeftParenthesis, tokens.LeftBracket, tokens.LeftBrace:
+			if j := rw.closing(i, hi); j > 0 {
+				i = j
+			}
+		case tokens.Addition, tokens.Multiply, tokens.Division, tokens.FloorDivision, tokens.Modulo,
+			tokens.Power, tokens.Tilde, tokens.Pipe:
+			return true
+		case tokens.Subtraction:
+			if i > lo {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// render is the source of lo..hi-1 with the comparisons inside its
+// brackets rewritten.
+func (rw *cmpRewriter) render(lo, hi int) string {
+	var b strings.Builder
+	for i := lo; i < hi; i++ {
+		switch rw.toks[i].Type {
+		case tokens.LeftParenthesis, tokens.LeftBracket, tokens.LeftBrace:
+			if j := rw.closing(i, hi); j > 0 {
+				b.WriteString(rw.raw(i))
+				b.WriteString(rw.level(i+1, j))
+				b.WriteString(rw.raw(j))
+				i = j
+				continue
+			}
+		}
+		b.WriteString(rw.raw(i))
+	}
+	return b.String()
+}
+
 // lstripBlocks is Jinja's lstrip_blocks: the spaces and tabs that begin a
 // line before a {% or {# (not {%+ or {#+) are removed.
 func lstripBlocks(s string) string {
@@ -128,7 +368,7 @@ func parseJinja(s string) (*jinjaTemplate, error) {
 		j.noVar = true
 	}
 	if m != nil && m[0] == s {
-		root, err := parseJinjaSource("{{" + m[1] + "}}")
+		root, err := parseJinjaSource(pyComparisons("{{" + m[1] + "}}"))
 		if err != nil {
 			return nil, jinjaSyntaxError(s, err)
 		}
@@ -142,7 +382,7 @@ func parseJinja(s string) (*jinjaTemplate, error) {
 		j.whole = out
 		return j, nil
 	}
-	src := lstripBlocks(s)
+	src := pyComparisons(lstripBlocks(s))
 	if _, err := parseJinjaSource(src); err != nil {
 		return nil, jinjaSyntaxError(s, err)
 	}
@@ -792,6 +1032,39 @@ var jinjaOps = map[string]func(l, r any) (any, error){
 	"~": func(l, r any) (any, error) { return pyAdd(pyStr(l), pyStr(r)) },
 	"+": pyAdd, "-": pySub, "*": pyMul, "/": pyDiv, "//": pyFloorDiv, "%": pyMod, "**": pyPow,
 	"<": pyOrder("<"), ">": pyOrder(">"), "<=": pyOrder("<="), ">=": pyOrder(">="),
+	"in": pyIn,
+}
+
+// pyIn is Python's in: a substring of a string (of strings only), an
+// item of a list (by ==), a key of a dict; anything else is a TypeError
+// (gonja's answered 3 in 'abc' and 'a' in 1 with false, none in 'a'
+// with true).
+func pyIn(l, r any) (any, error) {
+	switch c := r.(type) {
+	case string:
+		s, ok := l.(string)
+		if !ok {
+			return nil, fmt.Errorf("'in <string>' requires string as left operand, not %s", pyTypeName(l))
+		}
+		return strings.Contains(c, s), nil
+	case []any:
+		for _, e := range c {
+			if pyEquals(l, e) {
+				return true, nil
+			}
+		}
+		return false, nil
+	case map[string]any:
+		switch k := l.(type) {
+		case []any, map[string]any:
+			return nil, fmt.Errorf("unhashable type: '%s'", pyTypeName(l))
+		case string:
+			_, ok := c[k]
+			return ok, nil
+		}
+		return false, nil
+	}
+	return nil, fmt.Errorf("argument of type '%s' is not iterable", pyTypeName(r))
 }
 
 // pyOrder is Python's <, >, <= or >=: numbers (and booleans) with
@@ -988,16 +1261,15 @@ func pyMul(l, r any) (any, error) {
 			})
 		}
 	}
-	if _, ok := r.(string); ok {
+	_, lStr := l.(string)
+	_, lList := l.([]any)
+	if _, ok := r.(string); ok && !lStr && !lList {
 		return pyMul(r, l)
 	}
-	if _, ok := r.([]any); ok {
+	if _, ok := r.([]any); ok && !lStr && !lList {
 		return pyMul(r, l)
 	}
-	if _, isStr := l.(string); isStr {
-		return nil, fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(r))
-	}
-	if _, isList := l.([]any); isList {
+	if lStr || lList {
 		return nil, fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(r))
 	}
 	return arith("*", l, r, func(a, b int64) (any, error) {
@@ -1463,12 +1735,18 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 			return jinjaCall(jinjaDictAtt, obj, &nodes.String{Location: tok, Val: ga.Attribute})
 		}
 	}
+	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && te.Test.Name == "in" && len(te.Test.Args) == 1 && len(te.Test.Kwargs) == 0 {
+		return jinjaCall(jinjaOpPfx+"in", te.Expression, te.Test.Args[0])
+	}
 	if b, ok := e.(*nodes.BinaryExpression); ok && b.Operator != nil && b.Operator.Token != nil {
-		if _, isTuple := b.Right.(*nodes.Tuple); b.Operator.Token.Val == "%" && !isTuple {
+		// gonja's lexer keeps what precedes an operator and is no space
+		// to it (Python's whitespace, such as \x1e, is): "\x1e*".
+		op := strings.TrimLeftFunc(b.Operator.Token.Val, func(r rune) bool { return !strings.ContainsRune("+-*/%~<>=!", r) })
+		if _, isTuple := b.Right.(*nodes.Tuple); op == "%" && !isTuple {
 			return jinjaCall(jinjaOpPfx+jinjaModOne, b.Left, b.Right)
 		}
-		if _, ok := jinjaOps[b.Operator.Token.Val]; ok {
-			return jinjaCall(jinjaOpPfx+b.Operator.Token.Val, b.Left, b.Right)
+		if _, ok := jinjaOps[op]; ok {
+			return jinjaCall(jinjaOpPfx+op, b.Left, b.Right)
 		}
 	}
 	return e

@@ -45,3 +45,24 @@ func TestJinjaDictMethodAttributes(t *testing.T) {
 		})
 	}
 }
+
+// TestPyComparisons checks the source pyComparisons hands gonja's parser.
+func TestPyComparisons(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"{{ 1 < 2 }}", "{{ 1 < 2 }}"},
+		{"{{ x in l }}", "{{ x in l }}"},
+		{"{{ 3 in [1] + [3] }}", "{{ ((3 ) in ([1] + [3] ))}}"},
+		{"{{ 3 not in l | list }}", "{{ ((3 ) not in (l | list ))}}"},
+		{"{{ 1 < x < 10 }}", "{{ ((1 ) < (x ) and (x ) < (10 ))}}"},
+		{"{{ not a == b == c or d }}", "{{ not ((a ) == (b ) and (b ) == (c ))or d }}"},
+		{"{{ [1 < 2 < 3, (a < b)] }}", "{{ [((1 ) < (2 ) and (2 ) < (3)), (a < b)] }}"},
+		{"{% for x in a + b if x in c ~ d %}{{ x }}{% endfor %}", "{% for x in a + b if ((x ) in (c ~ d ))%}{{ x }}{% endfor %}"},
+		{"text 1 < 2 < 3 {{ 'in' }}", "text 1 < 2 < 3 {{ 'in' }}"},
+		{"{{ 1 < 2 < }}", "{{ ((1 ) < (2 ) and (2 ) < ())}}"},
+	}
+	for _, tt := range tests {
+		if got := pyComparisons(tt.in); got != tt.want {
+			t.Errorf("pyComparisons(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+		}
+	}
+}
