@@ -132,3 +132,24 @@ func BenchmarkRegex(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseJinja parses Jinja templates as the engine does on every
+// evaluation (EvalString): the jinjaVsYaql templates, and one with a
+// chained comparison and an in over an expression, which pyComparisons
+// rewrites before gonja parses it.
+func BenchmarkParseJinja(b *testing.B) {
+	srcs := map[string]string{"compare": "{{ 0 < _.servers | length < 100 and 'c-1' in _.names + ['x'] }}"}
+	for _, c := range jinjaVsYaql {
+		srcs[c.name] = c.jinja
+	}
+	for _, name := range []string{"where_select", "arith", "render", "compare"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseTemplate(srcs[name]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

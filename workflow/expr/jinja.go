@@ -86,9 +86,14 @@ var jinjaConfig = func() *config.Config {
 // effects that could tell). s is returned as it is when nothing needs
 // rewriting.
 func pyComparisons(s string) string {
-	if !strings.Contains(s, "{{") && !strings.Contains(s, "{%") {
+	if !mayNeedCmpRewrite(s) {
 		return s
 	}
+	return rewriteComparisons(s)
+}
+
+// rewriteComparisons is pyComparisons without mayNeedCmpRewrite's test.
+func rewriteComparisons(s string) string {
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n") // as gonja's lexer: offsets stay true
 	stream := tokens.LexAll(s, jinjaConfig)
 	var toks []*tokens.Token
@@ -127,6 +132,15 @@ func pyComparisons(s string) string {
 		return b.String()
 	}
 	return s
+}
+
+// mayNeedCmpRewrite is a cheap test of whether pyComparisons has work:
+// two comparison operators, or an in followed by a space or tab (where
+// gonja's lexer ends it), anywhere in s. It may say yes for nothing (text
+// outside the tags, a for loop's in), never no for something.
+func mayNeedCmpRewrite(s string) bool {
+	ops := strings.Count(s, "<") + strings.Count(s, ">") + strings.Count(s, "==") + strings.Count(s, "!=")
+	return ops >= 2 || strings.Contains(s, "in ") || strings.Contains(s, "in\t")
 }
 
 type cmpRewriter struct {

@@ -66,3 +66,17 @@ func TestPyComparisons(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPyComparisons checks that mayNeedCmpRewrite never skips a template
+// that rewriteComparisons would change, and that the rewrite never panics.
+func FuzzPyComparisons(f *testing.F) {
+	for _, s := range []string{"{{ '}}' if 1 < 2 < 3 else 'b' }}", "{{ 1 < x < 10 }}", "{{ 3 in [1] + [3] }}", "{% for x in a if x in b ~ c %}{% endfor %}", "{{ a\t in\tb | c }}", "x {{ 'in ' }}", "{{ [1 < 2 < 3] }}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		norm := strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+		if got := rewriteComparisons(s); got != norm && got != s && !mayNeedCmpRewrite(s) {
+			t.Fatalf("mayNeedCmpRewrite(%q) = false, but it is rewritten to %q", s, got)
+		}
+	})
+}
