@@ -2,7 +2,6 @@ package expr
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -20,19 +19,7 @@ func FuzzYAMLDump(f *testing.F) {
 		if !utf8.ValidString(s) || len(s) > 4096 {
 			t.Skip()
 		}
-		if strings.Contains(s, "\n'") {
-			// goccy/go-yaml drops a space that follows '' at the start of
-			// a continuation line of a single-quoted scalar ('a\n\n  '' '
-			// reads "a\n'"; PyYAML "a\n' "): found by this target, no
-			// upstream issue found. yaml_dump writes what PyYAML writes.
-			t.Skip("goccy/go-yaml misreads '' after a line break")
-		}
-		values := []any{s, map[string]any{"k": s}, []any{s, map[string]any{"a": s}}}
-		// goccy/go-yaml scans a plain key that ends in << as the merge key
-		// (goccy/go-yaml#885, open): "a<<:" is read as "<<:".
-		if !strings.HasSuffix(s, "<<") {
-			values = append(values, map[string]any{s: []any{s, int64(1)}})
-		}
+		values := []any{s, map[string]any{"k": s}, []any{s, map[string]any{"a": s}}, map[string]any{s: []any{s, int64(1)}}}
 		for _, v := range values {
 			dumped, err := Eval(context.Background(), "yaml_dump($)", v, Funcs{})
 			if err != nil {

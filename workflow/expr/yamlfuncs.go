@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
+	yamllexer "github.com/goccy/go-yaml/lexer"
 	yamlparser "github.com/goccy/go-yaml/parser"
 	yamltoken "github.com/goccy/go-yaml/token"
 )
@@ -19,7 +21,10 @@ import (
 // is 90, 1e3 is a string), as Mistral calls them. Plain and single-quoted
 // strings fold at a space past column 80 as PyYAML's emitter does
 // (best_width 80); double-quoted ones (what is not printable ASCII) with an
-// escaped line break, as write_double_quoted does.
+// escaped line break, as write_double_quoted does. yaml_parse reads with
+// goccy/go-yaml's scanner and parser, corrected where they read otherwise
+// than PyYAML: merge keys (<<: *anchor, <<: [*a, *b]) merge, a plain key
+// ending in << is a key, single-quoted scalars fold as PyYAML folds them.
 
 func fnYAMLDump(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
@@ -492,7 +497,21 @@ func fnYAMLParse(ev *evaluator, c *callCtx) (any, error) {
 	if err := ev.allocate(len(s), "yaml_parse()"); err != nil {
 		return nil, err
 	}
-	f, err := yamlparser.ParseBytes([]byte(s), 0)
+	toks := yamllexer.Tokenize(s)
+	for _, tk := range toks {
+		// goccy/go-yaml's scanner makes a plain scalar ending in << the
+		// merge key (goccy/go-yaml#885): "a<<: 1" is the key "a<<".
+		if o := strings.TrimSpace(tk.Origin); tk.Type == yamltoken.MergeKeyType && o != "<<" {
+			tk.Type, tk.Value = yamltoken.StringType, o
+			if tk.Position != nil { // it points at the <<: move it to the key's start
+				pos := *tk.Position
+				pos.Column -= utf8.RuneCountInString(o) - 2
+				pos.Offset -= len(o) - 2
+				tk.Position = &pos
+			}
+		}
+	}
+	f, err := yamlparser.Parse(toks, 0)
 	if err != nil {
 		return nil, fmt.Errorf("expr: yaml_parse(): %v", err)
 	}
@@ -565,6 +584,14 @@ func (y *yamlReader) node(n ast.Node, depth int) (any, error) {
 		return nil, nil
 	case ast.ScalarNode:
 		tk := n.GetToken()
+		if tk != nil && tk.Type == yamltoken.SingleQuoteType {
+			// goccy/go-yaml drops the space after a '' that begins a
+			// continuation line ('a\n\n  '' ' is "a\n' " in PyYAML):
+			// the scalar is read again from its source.
+			if s, ok := singleQuoted(tk.Origin); ok {
+				return s, nil
+			}
+		}
 		if tk != nil && (tk.Type == yamltoken.SingleQuoteType || tk.Type == yamltoken.DoubleQuoteType) {
 			return fmt.Sprint(x.GetValue()), nil
 		}
@@ -578,8 +605,38 @@ func (y *yamlReader) node(n ast.Node, depth int) (any, error) {
 
 func (y *yamlReader) mapping(values []*ast.MappingValueNode, depth int) (any, error) {
 	out := make(map[string]any, len(values))
+	// PyYAML's flatten_mapping: the mappings merged by << come first, the
+	// first of a list of them last (it wins), and the keys written in the
+	// mapping itself override them all.
+	var merged []map[string]any
 	for _, mv := range values {
-		if mv.Key == nil {
+		if _, ok := mv.Key.(*ast.MergeKeyNode); !ok {
+			continue
+		}
+		v, err := y.node(mv.Value, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		switch m := v.(type) {
+		case map[string]any:
+			merged = append(merged, m)
+		case []any:
+			for i := len(m) - 1; i >= 0; i-- {
+				mm, ok := m[i].(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("expr: yaml_parse(): while constructing a mapping: expected a mapping for merging, but found %s", pyTypeName(m[i]))
+				}
+				merged = append(merged, mm)
+			}
+		default:
+			return nil, fmt.Errorf("expr: yaml_parse(): while constructing a mapping: expected a mapping or list of mappings for merging, but found %s", pyTypeName(v))
+		}
+	}
+	for _, m := range merged {
+		maps.Copy(out, m)
+	}
+	for _, mv := range values {
+		if _, ok := mv.Key.(*ast.MergeKeyNode); mv.Key == nil || ok {
 			continue
 		}
 		kv, err := y.node(mv.Key, depth+1)
@@ -602,4 +659,87 @@ func (y *yamlReader) mapping(values []*ast.MappingValueNode, depth int) (any, er
 		out[k] = v
 	}
 	return out, nil
+}
+
+// singleQuoted reads a single-quoted scalar from its source text (the
+// token's Origin: the quotes, what is between them, spaces around) as
+// PyYAML's scan_flow_scalar does: ” is a quote; spaces before a line
+// break are dropped; a line break followed by more text folds to a space,
+// each empty line after it to a newline, and the next line's leading
+// spaces and tabs are dropped; \u2028 and \u2029 are kept as they are.
+// ok is false when src is not one whole single-quoted scalar.
+func singleQuoted(src string) (string, bool) {
+	src = strings.TrimSpace(src)
+	if len(src) < 2 || src[0] != '\'' || src[len(src)-1] != '\'' {
+		return "", false
+	}
+	body := src[1 : len(src)-1]
+	isBreak := func(r rune) bool { return r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029' }
+	rs := []rune(body)
+	var b strings.Builder
+	for i := 0; i < len(rs); {
+		r := rs[i]
+		switch {
+		case r == '\'':
+			if i+1 < len(rs) && rs[i+1] == '\'' {
+				b.WriteRune('\'')
+				i += 2
+				continue
+			}
+			return "", false // a lone quote ends the scalar before src does
+		case r == ' ' || r == '\t':
+			j := i
+			for j < len(rs) && (rs[j] == ' ' || rs[j] == '\t') {
+				j++
+			}
+			if j < len(rs) && isBreak(rs[j]) {
+				i = j // spaces before a break are dropped
+				continue
+			}
+			b.WriteString(string(rs[i:j]))
+			i = j
+		case isBreak(r):
+			first, n := yamlBreak(rs, i)
+			i += n
+			var breaks strings.Builder
+			for {
+				for i < len(rs) && (rs[i] == ' ' || rs[i] == '\t') {
+					i++
+				}
+				if i < len(rs) && isBreak(rs[i]) {
+					br, n := yamlBreak(rs, i)
+					breaks.WriteString(br)
+					i += n
+					continue
+				}
+				break
+			}
+			switch {
+			case first != "\n":
+				b.WriteString(first)
+			case breaks.Len() == 0:
+				b.WriteByte(' ')
+			}
+			b.WriteString(breaks.String())
+		default:
+			b.WriteRune(r)
+			i++
+		}
+	}
+	return b.String(), true
+}
+
+// yamlBreak is PyYAML's scan_line_break at rs[i]: \r\n, \r, \n and \x85
+// are "\n", \u2028 and \u2029 themselves; n is the runes it spans.
+func yamlBreak(rs []rune, i int) (string, int) {
+	switch rs[i] {
+	case '\r':
+		if i+1 < len(rs) && rs[i+1] == '\n' {
+			return "\n", 2
+		}
+		return "\n", 1
+	case '\n', '\u0085':
+		return "\n", 1
+	}
+	return string(rs[i]), 1
 }
