@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -70,6 +71,118 @@ var jinjaConfig = func() *config.Config {
 	return c
 }()
 
+// jinjaPrescan reads s as Jinja's lexer does where gonja's is looser: in
+// the tags ({{ }}, {% %}), outside string literals, a character that is
+// no part of Jinja's syntax ("`", "@", "#", "?", "$", "&", "^", "\\",
+// a control character, and ";", which its parser takes nowhere) is an
+// error, "unexpected char '`' at 3" as
+// Jinja's (gonja joined it to the next operator or ignored it), and
+// Python's other whitespace (\v, \f, \x1c-\x1f, \x85, \xa0, \u2000...)
+// is a space (gonja took it for part of a number or name). Comments and
+// {% raw %} blocks are left alone. It returns s with those spaces
+// replaced.
+func jinjaPrescan(s string) (string, error) {
+	var b []byte // nil until a space is replaced
+	i := 0
+	for i < len(s) {
+		j := strings.IndexByte(s[i:], '{')
+		if j < 0 || i+j+1 >= len(s) {
+			break
+		}
+		i += j
+		switch s[i+1] {
+		case '#':
+			end := strings.Index(s[i+2:], "#}")
+			if end < 0 {
+				return s, nil // gonja's parser reports it
+			}
+			i += 2 + end + 2
+			continue
+		case '{', '%':
+		default:
+			i++
+			continue
+		}
+		if m := jinjaRawRE.FindStringIndex(s[i:]); m != nil && m[0] == 0 {
+			end := jinjaEndRawRE.FindStringIndex(s[i+m[1]:])
+			if end == nil {
+				return s, nil
+			}
+			i += m[1] + end[1]
+			continue
+		}
+		closer := "}}"
+		if s[i+1] == '%' {
+			closer = "%}"
+		}
+		i += 2
+		depth := 0
+	tag:
+		for i < len(s) {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case depth == 0 && strings.HasPrefix(s[i:], closer):
+				i += 2
+				break tag
+			case depth == 0 && strings.HasPrefix(s[i:], "-"+closer):
+				i += 3
+				break tag
+			case r == '\'' || r == '"':
+				k := i + 1
+				for k < len(s) && s[k] != byte(r) {
+					if s[k] == '\\' {
+						k++
+					}
+					k++
+				}
+				if k >= len(s) {
+					return s, nil // an unterminated string: gonja's parser reports it
+				}
+				i = k + 1
+				continue
+			case r == '(' || r == '[' || r == '{':
+				depth++
+			case r == ')' || r == ']' || r == '}':
+				if depth > 0 {
+					depth--
+				}
+			case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			case pyIsSpace(r):
+				if b == nil {
+					b = []byte(s)
+				}
+				for k := range size {
+					b[i+k] = ' '
+				}
+			case r == ';': // Jinja's lexer knows it, its parser takes it nowhere
+				return "", fmt.Errorf("unexpected ';' at %d", i)
+			case r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("+-*/%~=!<>.:|,", r):
+			case r == utf8.RuneError && size == 1:
+				return "", fmt.Errorf("unexpected byte %#x at %d", s[i], i)
+			default:
+				return "", fmt.Errorf("unexpected char %s at %d", pyCharRepr(r), i)
+			}
+			i += size
+		}
+	}
+	if b == nil {
+		return s, nil
+	}
+	return string(b), nil
+}
+
+var (
+	jinjaRawRE    = regexp.MustCompile(`^\{%[-+]?\s*raw\s*[-+]?%\}`)
+	jinjaEndRawRE = regexp.MustCompile(`\{%[-+]?\s*endraw\s*[-+]?%\}`)
+)
+
+// pyIsSpace is Python's str.isspace for one character: Go's
+// unicode.IsSpace and the separators \x1c-\x1f.
+func pyIsSpace(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) }
+
+// pyCharRepr is Python's repr of a one-character string.
+func pyCharRepr(r rune) string { return pyRepr(string(r), false) }
+
 // pyComparisons rewrites the comparisons of s that gonja's parser reads
 // unlike Jinja's, before parsing:
 //   - a chain, 0 < x < 10, is Python's (0 < x) and (x < 10) (gonja's was
@@ -85,21 +198,21 @@ var jinjaConfig = func() *config.Config {
 // written twice (Jinja evaluates them once; its expressions have no side
 // effects that could tell). s is returned as it is when nothing needs
 // rewriting.
-func pyComparisons(s string) string {
+func pyComparisons(s string) (string, error) {
 	if !mayNeedCmpRewrite(s) {
-		return s
+		return s, nil
 	}
 	return rewriteComparisons(s)
 }
 
 // rewriteComparisons is pyComparisons without mayNeedCmpRewrite's test.
-func rewriteComparisons(s string) string {
+func rewriteComparisons(s string) (string, error) {
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n") // as gonja's lexer: offsets stay true
 	stream := tokens.LexAll(s, jinjaConfig)
 	var toks []*tokens.Token
 	for t := stream.Current(); t != nil && t.Type != tokens.EOF; t = stream.Current() {
 		if t.Type == tokens.Error {
-			return s
+			return s, nil // gonja's parser reports it
 		}
 		toks = append(toks, t)
 		stream.Next()
@@ -128,10 +241,13 @@ func rewriteComparisons(s string) string {
 		rw.forIn = false
 		i = end - 1
 	}
-	if rw.changed {
-		return b.String()
+	if rw.err != nil {
+		return "", rw.err
 	}
-	return s
+	if rw.changed {
+		return b.String(), nil
+	}
+	return s, nil
 }
 
 // mayNeedCmpRewrite is a cheap test of whether pyComparisons has work:
@@ -148,6 +264,7 @@ type cmpRewriter struct {
 	toks    []*tokens.Token
 	forIn   bool // the next in at the tag's top level is a for loop's
 	changed bool
+	err     error // the first comparison missing an operand
 }
 
 // raw is token i's source text and the spaces after it.
@@ -260,9 +377,17 @@ func (rw *cmpRewriter) segment(lo, hi int) string {
 	rw.changed = true
 	operands := make([]string, 0, len(ops)+1)
 	start := lo
-	for _, o := range ops {
+	for k, o := range ops {
 		operands = append(operands, "("+rw.render(start, o.at)+")")
 		start = o.at + o.n
+		end := hi
+		if k+1 < len(ops) {
+			end = ops[k+1].at
+		}
+		if start >= end && rw.err == nil {
+			// gonja drops an operator left without its right operand.
+			rw.err = fmt.Errorf("unexpected end of expression after '%s' (line %d)", strings.TrimSpace(rw.toks[o.at+o.n-1].Val), rw.toks[o.at].Line)
+		}
 	}
 	operands = append(operands, "("+rw.render(start, hi)+")")
 	var b strings.Builder
@@ -374,15 +499,23 @@ var dictMethodNames = map[string]bool{
 
 func parseJinja(s string) (*jinjaTemplate, error) {
 	j := &jinjaTemplate{src: s}
-	m := jinjaVarRE.FindStringSubmatch(s)
+	clean, err := jinjaPrescan(s)
+	if err != nil {
+		return nil, jinjaSyntaxError(s, err)
+	}
+	m := jinjaVarRE.FindStringSubmatch(clean)
 	if m == nil {
 		// Mistral's evaluator indexes the list of {{ }} and fails with
 		// "list index out of range" on a template of blocks alone; its
 		// validator parses it all the same.
 		j.noVar = true
 	}
-	if m != nil && m[0] == s {
-		root, err := parseJinjaSource(pyComparisons("{{" + m[1] + "}}"))
+	if m != nil && m[0] == clean {
+		src, err := pyComparisons("{{" + m[1] + "}}")
+		if err != nil {
+			return nil, jinjaSyntaxError(s, err)
+		}
+		root, err := parseJinjaSource(src)
 		if err != nil {
 			return nil, jinjaSyntaxError(s, err)
 		}
@@ -396,7 +529,10 @@ func parseJinja(s string) (*jinjaTemplate, error) {
 		j.whole = out
 		return j, nil
 	}
-	src := pyComparisons(lstripBlocks(s))
+	src, err := pyComparisons(lstripBlocks(clean))
+	if err != nil {
+		return nil, jinjaSyntaxError(s, err)
+	}
 	if _, err := parseJinjaSource(src); err != nil {
 		return nil, jinjaSyntaxError(s, err)
 	}

@@ -38,8 +38,13 @@ var wordOps = map[string]bool{"and": true, "or": true, "not": true, "in": true, 
 var symbolOps = []string{"=>", "->", "?.", "=~", "!~", ">=", "<=", "!=",
 	".", "[", "]", "{", "}", "(", ")", ",", "+", "-", "*", "/", ">", "<", "="}
 
-func isWordStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }
-func isWord(r rune) bool      { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+// isWordStart and isWord are yaql's [^\W\d] and \w in Python's re: a
+// word holds letters, numbers and _, and starts with anything of them but
+// a decimal digit (so ¼ and ² are words, as Mistral reads them).
+func isWordStart(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || (unicode.IsNumber(r) && !unicode.IsDigit(r))
+}
+func isWord(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) }
 
 // lex splits src into tokens. Errors are *SyntaxError.
 func lex(src string) ([]token, error) {
