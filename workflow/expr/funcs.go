@@ -927,6 +927,12 @@ func fnAnyAll(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	want := c.name == "any"
+	if want && c.nargs() == 1 {
+		// yaql's any() without a predicate asks whether the collection
+		// has an element, not whether one is truthy: any([0, null]) is
+		// true (all() tests each element's truth).
+		return len(l) > 0, nil
+	}
 	ls := lambdaScope(c.sc)
 	for _, e := range l {
 		v := e

@@ -599,10 +599,16 @@ var jinjaBaseEnv = func() *exec.Environment {
 	for name, f := range jinjaFilters {
 		_ = filters.Replace(name, f)
 	}
+	tests := exec.NewTestSet(map[string]exec.TestFunction{}).Update(gbuiltins.Tests)
+	for name, fn := range jinjaTests {
+		if tests.Replace(name, fn) != nil {
+			_ = tests.Register(name, fn)
+		}
+	}
 	return &exec.Environment{
 		Context:           g,
 		Filters:           filters,
-		Tests:             gbuiltins.Tests,
+		Tests:             tests,
 		ControlStructures: jinjaControlStructures,
 		Methods:           jinjaMethods,
 	}
@@ -1182,7 +1188,7 @@ var jinjaOps = map[string]func(l, r any) (any, error){
 	"~": func(l, r any) (any, error) { return pyAdd(pyStr(l), pyStr(r)) },
 	"+": pyAdd, "-": pySub, "*": pyMul, "/": pyDiv, "//": pyFloorDiv, "%": pyMod, "**": pyPow,
 	"<": pyOrder("<"), ">": pyOrder(">"), "<=": pyOrder("<="), ">=": pyOrder(">="),
-	"in": pyIn,
+	"in": pyIn, "==": pyEqOp, "!=": pyNeOp,
 }
 
 // pyIn is Python's in: a substring of a string (of strings only), an
@@ -1945,6 +1951,15 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 // undefined value there, which Mistral's StrictUndefined refuses when it
 // is printed and Mistral fails to store in a list (gonja's gives None).
 func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	if len(a.Args) > 0 {
+		name, err := fromJinja(a.Args[0])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if s, ok := name.(string); !ok || !e.Environment.Filters.Exists(s) {
+			return exec.AsValue(fmt.Errorf("No filter named %s.", pyRepr(name, false)))
+		}
+	}
 	attr, ok := a.KwArgs["attribute"]
 	if _, hasDefault := a.KwArgs["default"]; !ok || hasDefault || len(a.Args) > 0 || in.IsError() {
 		return gonjaMap(e, in, a)
@@ -2052,35 +2067,12 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		}
 		return exec.AsValue(fmt.Errorf("argument must be iterable, not %s", pyTypeName(v)))
 	},
-	// round is Jinja's do_round: method common is Python's round(), half
-	// to even (2.5 rounds to 2.0; gonja's rounds half away from zero).
-	"round": func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-		precision, method := 0, "common"
-		if len(a.Args) > 0 {
-			precision = a.Args[0].Integer()
-		}
-		if p, ok := a.KwArgs["precision"]; ok {
-			precision = p.Integer()
-		}
-		if len(a.Args) > 1 {
-			method = a.Args[1].String()
-		}
-		if m, ok := a.KwArgs["method"]; ok {
-			method = m.String()
-		}
-		op := math.RoundToEven
-		switch method {
-		case "common":
-		case "floor":
-			op = math.Floor
-		case "ceil":
-			op = math.Ceil
-		default:
-			return exec.AsValue(errors.New("method must be 'common', 'ceil' or 'floor'"))
-		}
-		factor := math.Pow(10, float64(precision))
-		return exec.AsValue(op(in.Float()*factor) / factor)
-	},
+	"round":      jinjaRound,
+	"sum":        jinjaSum,
+	"select":     jinjaSelect(false, true),
+	"reject":     jinjaSelect(false, false),
+	"selectattr": jinjaSelect(true, true),
+	"rejectattr": jinjaSelect(true, false),
 	// first of an empty sequence is undefined in Jinja, which Mistral
 	// fails to print (gonja's is "").
 	"first": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {

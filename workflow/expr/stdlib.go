@@ -143,25 +143,31 @@ func fnRound(ev *evaluator, c *callCtx) (any, error) {
 	}
 	switch x := v.(type) {
 	case int64:
-		if d >= 0 {
-			return x, nil
-		}
-		if d < -18 {
-			return int64(0), nil
-		}
-		p := int64(math.Pow10(int(-d)))
-		q, r := x/p, x%p
-		if r < 0 {
-			q, r = q-1, r+p
-		}
-		if 2*r > p || (2*r == p && q%2 != 0) {
-			q++
-		}
-		return q * p, nil
+		return roundInt(x, d), nil
 	case float64:
 		return pyRound(x, d), nil
 	}
 	return nil, b.err(0, v, "a number")
+}
+
+// roundInt is Python's round(x, d) for an integer: x itself for d >= 0,
+// else half to even at 10**-d (round(1250, -2) is 1200).
+func roundInt(x, d int64) int64 {
+	if d >= 0 {
+		return x
+	}
+	if d < -18 {
+		return 0
+	}
+	p := int64(math.Pow10(int(-d)))
+	q, r := x/p, x%p
+	if r < 0 {
+		q, r = q-1, r+p
+	}
+	if 2*r > p || (2*r == p && q%2 != 0) {
+		q++
+	}
+	return q * p
 }
 
 // pyRound rounds as Python does: on the exact decimal value of the

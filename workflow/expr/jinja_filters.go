@@ -1,0 +1,429 @@
+package expr
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/nikolalohinski/gonja/v2/exec"
+)
+
+// Jinja's filters and tests that gonja's versions answer where Jinja (with
+// Mistral's StrictUndefined) fails or answers otherwise, found by running
+// mutated conformance cases through both: a missing attribute or an
+// unknown test or filter name is an error, not an empty answer; sum keeps
+// Python's types; round gives an int for an int; even, odd and
+// divisibleby do Python's % (a TypeError for a string).
+
+// jinjaItem is Jinja's make_attrgetter applied to item: attr split at
+// dots, each part that is all digits an index, each looked up as
+// environment.getitem does (a key, then an attribute). A missing part is
+// Jinja's undefined: errUndefined names it as StrictUndefined does.
+func jinjaItem(item any, attr any) (any, error) {
+	var parts []any
+	switch a := attr.(type) {
+	case string:
+		for p := range strings.SplitSeq(a, ".") {
+			if n, err := strconv.Atoi(p); err == nil && p != "" && strings.Trim(p, "0123456789") == "" {
+				parts = append(parts, int64(n))
+			} else {
+				parts = append(parts, p)
+			}
+		}
+	case nil:
+		return item, nil
+	default:
+		parts = []any{attr}
+	}
+	v := item
+	for _, p := range parts {
+		next, ok := jinjaGetItem(v, p)
+		if !ok {
+			return nil, undefinedError(v, p)
+		}
+		v = next
+	}
+	return v, nil
+}
+
+// jinjaGetItem is obj[key] for the data model, as Jinja's getitem: a dict
+// by string key, a list or string by integer index (negative from the end).
+func jinjaGetItem(obj, key any) (any, bool) {
+	switch x := obj.(type) {
+	case map[string]any:
+		k, ok := key.(string)
+		if !ok {
+			return nil, false
+		}
+		v, ok := x[k]
+		return v, ok
+	case []any:
+		i, ok := key.(int64)
+		if !ok {
+			return nil, false
+		}
+		if i < 0 {
+			i += int64(len(x))
+		}
+		if i < 0 || i >= int64(len(x)) {
+			return nil, false
+		}
+		return x[i], true
+	}
+	return nil, false
+}
+
+// undefinedError is StrictUndefined's message for obj[key] or obj.key.
+func undefinedError(obj, key any) error {
+	if s, ok := key.(string); ok {
+		return fmt.Errorf("'%s object' has no attribute '%s'", pyTypeName(obj), s)
+	}
+	return fmt.Errorf("%s object has no element %s", pyTypeName(obj), pyRepr(key, false))
+}
+
+// undefinedSafeTests are the tests that answer for an undefined value
+// without touching it; any other fails on StrictUndefined.
+var undefinedSafeTests = map[string]bool{
+	"defined": true, "undefined": true, "none": true, "boolean": true, "false": true, "true": true,
+	"string": true, "mapping": true, "number": true, "integer": true, "float": true, "callable": true, "sameas": true,
+}
+
+// jinjaSelect is Jinja's select, reject, selectattr and rejectattr.
+func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		if in.IsError() {
+			return in
+		}
+		seq, err := fromJinja(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		args := a.Args
+		var attr any
+		if byAttr {
+			if len(args) == 0 {
+				return exec.AsValue(errors.New("Missing parameter for attribute name"))
+			}
+			if attr, err = fromJinja(args[0]); err != nil {
+				return exec.AsValue(err)
+			}
+			args = args[1:]
+		}
+		test := ""
+		if len(args) > 0 {
+			name, err := fromJinja(args[0])
+			if err != nil {
+				return exec.AsValue(err)
+			}
+			s, ok := name.(string)
+			if !ok || !e.Environment.Tests.Exists(s) {
+				return exec.AsValue(fmt.Errorf("No test named %s.", pyRepr(name, false)))
+			}
+			test, args = s, args[1:]
+		}
+		items, err := jinjaIterable(seq)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		params := &exec.VarArgs{Args: args, KwArgs: a.KwArgs}
+		out := make([]any, 0, len(items))
+		for _, item := range items {
+			v := item
+			var missing error
+			if byAttr {
+				if v, missing = jinjaItem(item, attr); missing != nil && !undefinedSafeTests[test] {
+					return exec.AsValue(missing)
+				}
+			}
+			var ok bool
+			switch {
+			case missing != nil:
+				ok = test == "undefined"
+			case test == "":
+				ok = Truthy(v)
+			default:
+				r := e.ExecuteTestByName(test, exec.AsValue(v), params)
+				if r.IsError() {
+					return r
+				}
+				ok = r.IsTrue()
+			}
+			if ok == keep {
+				out = append(out, item)
+			}
+		}
+		return exec.AsValue(out)
+	}
+}
+
+// jinjaIterable is what a Jinja for loop walks in v: a list's items, a
+// dict's keys, a string's characters.
+func jinjaIterable(v any) ([]any, error) {
+	switch x := v.(type) {
+	case []any:
+		return x, nil
+	case map[string]any:
+		keys := sortedKeys(x)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = k
+		}
+		return out, nil
+	case string:
+		out := []any{}
+		for _, r := range x {
+			out = append(out, string(r))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("'%s' object is not iterable", pyTypeName(v))
+}
+
+// jinjaSum is Jinja's sum(iterable, attribute=None, start=0): Python's +
+// from start, so 1.5 + 1.5 is 3.0 (gonja's gave 3) and a string is a
+// TypeError (gonja's skipped it).
+func jinjaSum(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	seq, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	var attr, total any = nil, int64(0)
+	named := []string{"attribute", "start"}
+	for i, arg := range a.Args {
+		if i >= len(named) {
+			return exec.AsValue(fmt.Errorf("sum() takes at most %d arguments", len(named)+1))
+		}
+		v, err := fromJinja(arg)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if i == 0 {
+			attr = v
+		} else {
+			total = v
+		}
+	}
+	for k, arg := range a.KwArgs {
+		v, err := fromJinja(arg)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		switch k {
+		case "attribute":
+			attr = v
+		case "start":
+			total = v
+		default:
+			return exec.AsValue(fmt.Errorf("sum() got an unexpected keyword argument '%s'", k))
+		}
+	}
+	items, err := jinjaIterable(seq)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	for _, item := range items {
+		v, err := jinjaItem(item, attr)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if total, err = pyAdd(total, v); err != nil {
+			return exec.AsValue(err)
+		}
+	}
+	return exec.AsValue(total)
+}
+
+// jinjaRound is Jinja's do_round(value, precision=0, method='common'):
+// common is Python's round(value, precision), an int for an int (and for
+// precision None), half to even; ceil and floor scale by 10**precision
+// and give a float.
+func jinjaRound(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	var precision, method any = int64(0), "common"
+	for i, arg := range a.Args {
+		x, err := fromJinja(arg)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		switch i {
+		case 0:
+			precision = x
+		case 1:
+			method = x
+		default:
+			return exec.AsValue(errors.New("round() takes at most 3 arguments"))
+		}
+	}
+	for k, arg := range a.KwArgs {
+		x, err := fromJinja(arg)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		switch k {
+		case "precision":
+			precision = x
+		case "method":
+			method = x
+		default:
+			return exec.AsValue(fmt.Errorf("round() got an unexpected keyword argument '%s'", k))
+		}
+	}
+	switch method {
+	case "common":
+		r, err := pyRoundAny(v, precision)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(r)
+	case "ceil", "floor":
+		scale, err := pyPow(int64(10), precision)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		scaled, err := pyMul(v, scale)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		f, ok := scaled.(float64)
+		if n, isInt := scaled.(int64); isInt {
+			f, ok = float64(n), true
+		}
+		if !ok {
+			return exec.AsValue(fmt.Errorf("must be real number, not %s", pyTypeName(scaled)))
+		}
+		if method == "ceil" {
+			f = math.Ceil(f)
+		} else {
+			f = math.Floor(f)
+		}
+		r, err := pyDiv(f, scale)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(r)
+	}
+	return exec.AsValue(errors.New("method must be common, ceil or floor"))
+}
+
+// pyRoundAny is Python's round(v, ndigits) on the data model: an int for
+// an int, or for a float when ndigits is None.
+func pyRoundAny(v, ndigits any) (any, error) {
+	var nd int64
+	switch n := ndigits.(type) {
+	case nil:
+	case bool:
+		nd = boolInt(n)
+	case int64:
+		nd = n
+	default:
+		return nil, fmt.Errorf("'%s' object cannot be interpreted as an integer", pyTypeName(ndigits))
+	}
+	switch x := v.(type) {
+	case bool:
+		return roundInt(boolInt(x), nd), nil
+	case int64:
+		return roundInt(x, nd), nil
+	case float64:
+		if ndigits != nil {
+			return pyRound(x, nd), nil
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("cannot convert float %s to integer", pyFloat(x))
+		}
+		r := math.RoundToEven(x)
+		if math.Abs(r) >= 1<<63 {
+			return nil, errOverflow
+		}
+		return int64(r), nil
+	}
+	return nil, fmt.Errorf("type %s doesn't define __round__ method", pyTypeName(v))
+}
+
+// jinjaParity is Jinja's even and odd tests: value % 2 with Python's %,
+// so a string is a TypeError and true is odd.
+func jinjaParity(odd bool) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error) {
+	return func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		v, err := fromJinja(in)
+		if err != nil {
+			return false, err
+		}
+		r, err := pyMod(v, int64(2))
+		if err != nil {
+			return false, err
+		}
+		return Truthy(r) == odd, nil
+	}
+}
+
+// jinjaDivisibleBy is Jinja's divisibleby test: value % num == 0.
+func jinjaDivisibleBy(_ *exec.Context, in *exec.Value, a *exec.VarArgs) (bool, error) {
+	v, err := fromJinja(in)
+	if err != nil {
+		return false, err
+	}
+	if len(a.Args) != 1 {
+		return false, errors.New("test_divisibleby() takes 2 positional arguments")
+	}
+	n, err := fromJinja(a.Args[0])
+	if err != nil {
+		return false, err
+	}
+	r, err := pyMod(v, n)
+	if err != nil {
+		return false, err
+	}
+	return pyEquals(r, int64(0)), nil
+}
+
+// pyEqOp and pyNeOp are Python's == and != on the data model: 1 == 1.0 ==
+// true, lists and dicts element by element (gonja's compared
+// {'a': true} and {'a': 1} unequal).
+func pyEqOp(l, r any) (any, error) { return pyEquals(l, r), nil }
+func pyNeOp(l, r any) (any, error) { return !pyEquals(l, r), nil }
+
+// jinjaCompareTest is Jinja's comparison tests (eq, ne, gt, ge, lt, le
+// and their aliases): Python's operators, so 3 > true holds and 1 > 'a' is
+// a TypeError (gonja's failed on a boolean and answered false for mixed
+// types).
+func jinjaCompareTest(op func(l, r any) (any, error)) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error) {
+	return func(_ *exec.Context, in *exec.Value, a *exec.VarArgs) (bool, error) {
+		if len(a.Args) != 1 {
+			return false, errors.New("a comparison test takes one argument")
+		}
+		l, err := fromJinja(in)
+		if err != nil {
+			return false, err
+		}
+		r, err := fromJinja(a.Args[0])
+		if err != nil {
+			return false, err
+		}
+		v, err := op(l, r)
+		if err != nil {
+			return false, err
+		}
+		return Truthy(v), nil
+	}
+}
+
+// jinjaTests are the tests that replace gonja's.
+var jinjaTests = func() map[string]exec.TestFunction {
+	m := map[string]exec.TestFunction{"even": jinjaParity(false), "odd": jinjaParity(true), "divisibleby": jinjaDivisibleBy}
+	for op, names := range map[string][]string{
+		"==": {"==", "eq", "equalto"}, "!=": {"!=", "ne"}, ">": {">", "gt", "greaterthan"},
+		">=": {">=", "ge"}, "<": {"<", "lt", "lessthan"}, "<=": {"<=", "le"},
+	} {
+		for _, n := range names {
+			m[n] = jinjaCompareTest(jinjaOps[op])
+		}
+	}
+	return m
+}()
