@@ -399,6 +399,9 @@ func yamlPlainOK(s string) bool {
 	if _, isStr := yaml11Resolve(s).(string); !isStr || yaml11Date.MatchString(s) {
 		return false
 	}
+	if s == "<<" || s == "=" { // YAML 1.1's merge and value keys: PyYAML quotes them
+		return false
+	}
 	if strings.HasPrefix(s, "---") || strings.HasPrefix(s, "...") {
 		return false // a document marker (PyYAML's analyze_scalar)
 	}
