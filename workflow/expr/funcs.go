@@ -150,6 +150,9 @@ func (c *callCtx) integer(ev *evaluator, i int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if x, ok := v.(bool); ok { // Python: a bool is an int
+		return boolInt(x), nil
+	}
 	n, ok := v.(int64)
 	if !ok {
 		return 0, c.argErr(i, v, "an integer")

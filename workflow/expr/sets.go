@@ -1,7 +1,6 @@
 package expr
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -22,7 +21,9 @@ type setValue struct {
 	view map[string]any
 }
 
-// newSet builds a set, refusing what Python cannot hash (lists, dicts).
+// newSet builds a set. Lists and dicts are elements too: yaql hands a
+// set its tuples and FrozenDicts, which Python hashes; such a set cannot
+// leave an evaluation (see exportValue).
 func (ev *evaluator) newSet(fn string, items []any) (*setValue, error) {
 	ev.sets = true
 	if err := ev.allocate(len(items), fn); err != nil {
@@ -31,9 +32,10 @@ func (ev *evaluator) newSet(fn string, items []any) (*setValue, error) {
 	s := &setValue{elems: make([]any, 0, len(items))}
 	seen := make(map[string]bool, len(items))
 	for _, e := range items {
-		switch e.(type) {
-		case []any, map[string]any:
-			return nil, fmt.Errorf("expr: %s: unhashable type: '%s'", fn, pyTypeName(e))
+		if _, ok := e.(*setValue); ok {
+			// yaql's sets are frozensets: a set of sets is a Python set.
+			// Lists give it its canonical form.
+			e = exportSetElems(e)
 		}
 		k, err := distinctKey(e)
 		if err != nil {
@@ -95,8 +97,18 @@ func (s *setValue) subset(o *setValue, budget *int) bool {
 func exportValue(v any) (any, error) {
 	switch x := v.(type) {
 	case *setValue:
-		if x.view != nil && len(x.elems) > 0 {
-			return nil, errors.New("expr: the result holds a dict's items() (a set of tuples), which Mistral cannot return: unhashable type: 'list' (use .toList() or .select(...))")
+		for _, e := range x.elems {
+			switch e.(type) {
+			case []any, map[string]any:
+				// yaql's output conversion makes a Python set of the set,
+				// with its tuples and FrozenDicts turned into lists and
+				// dicts, which Python cannot hash.
+				what := "a set of " + pyTypeName(e) + "s"
+				if x.view != nil {
+					what = "a dict's items() (a set of tuples)"
+				}
+				return nil, fmt.Errorf("expr: the result holds %s, which Mistral cannot return: unhashable type: '%s' (use .toList() or .select(...))", what, pyTypeName(e))
+			}
 		}
 		return exportValue(x.elems)
 	case []any:
@@ -154,4 +166,16 @@ func sameValue(a, b any) bool {
 		return false
 	}
 	return true
+}
+
+// exportSetElems is a set's elements as a list (a set inside a set).
+func exportSetElems(v any) any {
+	if s, ok := v.(*setValue); ok {
+		out := make([]any, len(s.elems))
+		for i, e := range s.elems {
+			out[i] = exportSetElems(e)
+		}
+		return out
+	}
+	return v
 }

@@ -602,9 +602,10 @@ func fnHex(ev *evaluator, c *callCtx) (any, error) {
 			return fmt.Sprintf("-0x%x", uint64(-x)), nil
 		}
 		return fmt.Sprintf("0x%x", x), nil
-	case bool:
-		return fmt.Sprintf("0x%x", boolInt(x)), nil
 	}
+	// yaql's hex takes yaqltypes.Integer, which refuses a bool (Mistral:
+	// No function "hex" matches supplied arguments), where int parameters
+	// take one.
 	return nil, c.argErr(0, v, "an integer")
 }
 
@@ -927,6 +928,9 @@ func (ev *evaluator) regexSplit(c *callCtx, rx *regexValue, strAt int) (any, err
 	max, err := b.integer(ev, 2, 0)
 	if err != nil {
 		return nil, err
+	}
+	if max < 0 { // Python's re.split: a negative maxsplit splits nothing
+		return []any{s}, nil
 	}
 	n := -1
 	if max > 0 {

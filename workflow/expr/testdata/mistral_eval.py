@@ -19,6 +19,7 @@ them are replaced by lookups in the fixture, so the functions themselves
 are Mistral's.
 """
 import datetime
+import functools
 import json
 import re
 import sys
@@ -91,6 +92,32 @@ db_api.get_task_executions = _tasks
 std_functions._convert_to_user_model = lambda t: dict(t)
 
 
+def _set_rank(x):
+    if x is None:
+        return 0
+    if isinstance(x, bool):
+        return 1
+    if isinstance(x, (int, float)):
+        return 2
+    if isinstance(x, str):
+        return 3
+    return 4
+
+
+def _set_order(a, b):
+    """The order in which workflow/expr lists a set (setOrder in sets.go):
+    null, booleans, numbers, strings, the rest; by value within a kind
+    where Python can compare them. A set has no order of its own: this
+    only makes the recorded list comparable."""
+    ra, rb = _set_rank(a), _set_rank(b)
+    if ra != rb:
+        return ra - rb
+    try:
+        return (a > b) - (a < b)
+    except TypeError:
+        return 0
+
+
 def plain(v):
     """Mistral's result as JSON data; sets (keys()) become sorted lists.
 
@@ -100,7 +127,7 @@ def plain(v):
     if isinstance(v, jinja2.Undefined):
         raise TypeError('Object of type Undefined is not JSON serializable')
     if isinstance(v, (set, frozenset)):
-        return sorted(plain(x) for x in v)
+        return sorted((plain(x) for x in v), key=functools.cmp_to_key(_set_order))
     if isinstance(v, (list, tuple)):
         return [plain(x) for x in v]
     if isinstance(v, dict):
