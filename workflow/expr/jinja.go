@@ -2068,6 +2068,8 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		return exec.AsValue(fmt.Errorf("argument must be iterable, not %s", pyTypeName(v)))
 	},
 	"round":      jinjaRound,
+	"abs":        jinjaAbs,
+	"sort":       jinjaSort,
 	"sum":        jinjaSum,
 	"select":     jinjaSelect(false, true),
 	"reject":     jinjaSelect(false, false),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -359,7 +360,10 @@ func jinjaParity(odd bool) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool
 		if err != nil {
 			return false, err
 		}
-		return Truthy(r) == odd, nil
+		if odd {
+			return pyEquals(r, int64(1)), nil // 1.5 is neither odd nor even
+		}
+		return pyEquals(r, int64(0)), nil
 	}
 }
 
@@ -427,3 +431,124 @@ var jinjaTests = func() map[string]exec.TestFunction {
 	}
 	return m
 }()
+
+// jinjaAbs is Python's abs(): a bool is an int, anything but a number a
+// TypeError (gonja's gave 0.0).
+func jinjaAbs(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	switch x := v.(type) {
+	case bool:
+		return exec.AsValue(boolInt(x))
+	case int64:
+		if x == math.MinInt64 {
+			return exec.AsValue(errOverflow)
+		}
+		if x < 0 {
+			x = -x
+		}
+		return exec.AsValue(x)
+	case float64:
+		return exec.AsValue(math.Abs(x))
+	}
+	return exec.AsValue(fmt.Errorf("bad operand type for abs(): '%s'", pyTypeName(v)))
+}
+
+// jinjaSort is Jinja's do_sort(value, reverse=False,
+// case_sensitive=False, attribute=None): Python's stable sorted() on the
+// attribute(s) (a comma-separated list of them makes a list key), strings
+// compared lower-cased unless case_sensitive; values Python cannot order
+// (1 and 'a') are a TypeError (gonja's ordered them anyway).
+func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	opts := map[string]any{"reverse": false, "case_sensitive": false, "attribute": nil}
+	order := []string{"reverse", "case_sensitive", "attribute"}
+	for i, arg := range a.Args {
+		if i >= len(order) {
+			return exec.AsValue(errors.New("sort() takes at most 4 arguments"))
+		}
+		if opts[order[i]], err = fromJinja(arg); err != nil {
+			return exec.AsValue(err)
+		}
+	}
+	for k, arg := range a.KwArgs {
+		if _, ok := opts[k]; !ok {
+			return exec.AsValue(fmt.Errorf("do_sort() got an unexpected keyword argument '%s'", k))
+		}
+		if opts[k], err = fromJinja(arg); err != nil {
+			return exec.AsValue(err)
+		}
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	var attrs []any
+	if s, ok := opts["attribute"].(string); ok {
+		for part := range strings.SplitSeq(s, ",") {
+			attrs = append(attrs, part)
+		}
+	} else if opts["attribute"] != nil {
+		attrs = []any{opts["attribute"]}
+	}
+	fold := !Truthy(opts["case_sensitive"])
+	keyOf := func(item any) (any, error) {
+		if len(attrs) == 0 {
+			return caseKey(item, fold), nil
+		}
+		var keys []any
+		for _, at := range attrs {
+			k, err := jinjaItem(item, at)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, caseKey(k, fold))
+		}
+		if len(keys) == 1 {
+			return keys[0], nil
+		}
+		return keys, nil
+	}
+	type keyed struct{ item, key any }
+	ks := make([]keyed, len(items))
+	for i, item := range items {
+		k, err := keyOf(item)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		ks[i] = keyed{item, k}
+	}
+	reverse := Truthy(opts["reverse"])
+	var cmpErr error
+	slices.SortStableFunc(ks, func(x, y keyed) int {
+		c, err := pyCmp(x.key, y.key, "<", 0)
+		if err != nil && cmpErr == nil {
+			cmpErr = err
+		}
+		if reverse {
+			return -c
+		}
+		return c
+	})
+	if cmpErr != nil {
+		return exec.AsValue(cmpErr)
+	}
+	out := make([]any, len(ks))
+	for i, k := range ks {
+		out[i] = k.item
+	}
+	return exec.AsValue(out)
+}
+
+// caseKey is Jinja's ignore_case: a string lower-cased when fold.
+func caseKey(v any, fold bool) any {
+	if s, ok := v.(string); ok && fold {
+		return strings.ToLower(s)
+	}
+	return v
+}
