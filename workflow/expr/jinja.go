@@ -1957,7 +1957,7 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 			return exec.AsValue(err)
 		}
 		if s, ok := name.(string); !ok || !e.Environment.Filters.Exists(s) {
-			return exec.AsValue(fmt.Errorf("No filter named %s.", pyRepr(name, false)))
+			return exec.AsValue(fmt.Errorf("no filter named %s (Jinja: No filter named ...)", pyRepr(name, false)))
 		}
 	}
 	attr, ok := a.KwArgs["attribute"]

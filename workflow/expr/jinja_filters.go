@@ -105,7 +105,7 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 		var attr any
 		if byAttr {
 			if len(args) == 0 {
-				return exec.AsValue(errors.New("Missing parameter for attribute name"))
+				return exec.AsValue(errors.New("missing parameter for attribute name"))
 			}
 			if attr, err = fromJinja(args[0]); err != nil {
 				return exec.AsValue(err)
@@ -120,7 +120,7 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 			}
 			s, ok := name.(string)
 			if !ok || !e.Environment.Tests.Exists(s) {
-				return exec.AsValue(fmt.Errorf("No test named %s.", pyRepr(name, false)))
+				return exec.AsValue(fmt.Errorf("no test named %s (Jinja: No test named ...)", pyRepr(name, false)))
 			}
 			test, args = s, args[1:]
 		}
