@@ -487,6 +487,7 @@ const (
 	jinjaStr     = "__ff_str"
 	jinjaOpPfx   = "__ff_op_"
 	jinjaDictAtt = "__ff_dict_attr"
+	jinjaIndex   = "__ff_index"
 )
 
 // dictMethodNames are the methods of Python's dict: Jinja's dotted access
@@ -688,6 +689,7 @@ func (r *jinjaRun) environment() *exec.Environment {
 		c.Set(name, r.global(name))
 	}
 	c.Set("range", r.rangeFn)
+	c.Set(jinjaIndex, jinjaIndexFn)
 	c.Set(jinjaDictAtt, func(a *exec.VarArgs) *exec.Value {
 		v, err := fromJinja(a.Args[0])
 		if err != nil {
@@ -1485,7 +1487,7 @@ const jinjaModOne = "%1"
 func pyModOne(l, r any) (any, error) {
 	if s, ok := l.(string); ok {
 		if list, isList := r.([]any); isList {
-			return pyPercent(s, []any{list})
+			return pyPercentArgs(s, list, []any{list}, true)
 		}
 	}
 	return pyMod(l, r)
@@ -1526,7 +1528,15 @@ func pyPercent(f string, arg any) (any, error) {
 	if l, ok := arg.([]any); ok {
 		args = l
 	}
-	dict, isDict := arg.(map[string]any)
+	_, isDict := arg.(map[string]any)
+	return pyPercentArgs(f, arg, args, isDict)
+}
+
+// pyPercentArgs formats f with args; mapping is Python's PyMapping_Check
+// on the right operand (a dict, or a list given as one argument): then
+// arguments left over are no error (' a ' % [1] is ' a ').
+func pyPercentArgs(f string, arg any, args []any, mapping bool) (any, error) {
+	dict, _ := arg.(map[string]any) // nil for a list: %(key)s fails
 	var b strings.Builder
 	n := 0
 	next := func() (any, error) {
@@ -1565,7 +1575,7 @@ func pyPercent(f string, arg any) (any, error) {
 			if depth > 0 {
 				return nil, errors.New("incomplete format key")
 			}
-			if !isDict {
+			if dict == nil {
 				return nil, errors.New("format requires a mapping")
 			}
 			v, ok := dict[f[i+1:j-1]]
@@ -1621,7 +1631,7 @@ func pyPercent(f string, arg any) (any, error) {
 		}
 		b.WriteString(out)
 	}
-	if n < len(args) && !isDict {
+	if n < len(args) && !mapping {
 		return nil, errors.New("not all arguments converted during string formatting")
 	}
 	return b.String(), nil
@@ -1893,6 +1903,22 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 	}
 	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && te.Test.Name == "in" && len(te.Test.Args) == 1 && len(te.Test.Kwargs) == 0 {
 		return jinjaCall(jinjaOpPfx+"in", te.Expression, te.Test.Args[0])
+	}
+	if gi, ok := e.(*nodes.GetItem); ok && gi.Arg != nil {
+		obj, objOK := gi.Node.(nodes.Expression)
+		arg, argOK := gi.Arg.(nodes.Expression)
+		switch a := gi.Arg.(type) {
+		case *nodes.String:
+			argOK = false // a key: gonja's lookup
+		case *nodes.Integer:
+			argOK = a.Val < 0
+		}
+		if objOK && argOK {
+			// Python's index: a negative one counts from the end, down to
+			// -len (gonja's stopped at -len+1: 'a-b'.split('-')[-2] was
+			// "not found"); a bool is 0 or 1.
+			gi.Arg = jinjaCall(jinjaIndex, obj, arg)
+		}
 	}
 	if b, ok := e.(*nodes.BinaryExpression); ok && b.Operator != nil && b.Operator.Token != nil {
 		// gonja's lexer keeps what precedes an operator and is no space

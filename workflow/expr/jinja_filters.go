@@ -552,3 +552,40 @@ func caseKey(v any, fold bool) any {
 	}
 	return v
 }
+
+// jinjaIndexFn is what a computed or negative index becomes before
+// gonja's item lookup: for a list or string, a negative integer counted
+// from the end (an error past -len, Python's IndexError) and a bool as 0
+// or 1; anything else as it is.
+func jinjaIndexFn(a *exec.VarArgs) *exec.Value {
+	if len(a.Args) != 2 {
+		return exec.AsValue(errors.New("index: want an object and an index"))
+	}
+	obj, key := a.Args[0], a.Args[1]
+	if !obj.IsList() && !obj.IsString() {
+		return key
+	}
+	var i int
+	switch {
+	case key.IsBool():
+		if key.Bool() {
+			i = 1
+		}
+	case key.IsInteger():
+		i = key.Integer()
+	default:
+		return key
+	}
+	if i < 0 {
+		n := obj.Len()
+		if i+n < 0 {
+			what := "list"
+			if obj.IsString() {
+				what = "string"
+			}
+			return exec.AsValue(fmt.Errorf("%s index out of range", what))
+		}
+		i += n
+	}
+	return exec.AsValue(i)
+}

@@ -347,7 +347,10 @@ func fnSplitWhere(ev *evaluator, c *callCtx) (any, error) {
 				cur = append(cur, e)
 			}
 		}
-		return append(out, cur), nil
+		if len(cur) > 0 { // yaql yields the last part only when it has items
+			out = append(out, cur)
+		}
+		return out, nil
 	}
 	var prev any
 	start := 0
