@@ -661,9 +661,17 @@ func fnFirstLast(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var def any
+	if c.nargs() == 2 {
+		// yaql evaluates the default before the call, used or not:
+		// [1].first($ mod 2) fails where $ is a dict.
+		if def, err = c.arg(ev, 1); err != nil {
+			return nil, err
+		}
+	}
 	if len(l) == 0 {
 		if c.nargs() == 2 {
-			return c.arg(ev, 1)
+			return def, nil
 		}
 		return nil, fmt.Errorf("expr: %s(): the list is empty and no default is given", c.name)
 	}

@@ -2094,6 +2094,7 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		return exec.AsValue(fmt.Errorf("argument must be iterable, not %s", pyTypeName(v)))
 	},
 	"round":      jinjaRound,
+	"trim":       jinjaTrim,
 	"abs":        jinjaAbs,
 	"sort":       jinjaSort,
 	"sum":        jinjaSum,
@@ -2220,15 +2221,9 @@ func jinjaMinMax(sign int) exec.FilterFunction {
 		if err != nil {
 			return exec.AsValue(err)
 		}
-		items, ok := v.([]any)
-		if !ok {
-			if m, isMap := v.(map[string]any); isMap {
-				for _, k := range sortedKeys(m) {
-					items = append(items, k)
-				}
-			} else {
-				return exec.AsValue(fmt.Errorf("%s object is not iterable", pyTypeName(v)))
-			}
+		items, err := jinjaIterable(v) // a string's characters too: 'xyz' | max is 'z'
+		if err != nil {
+			return exec.AsValue(err)
 		}
 		caseSensitive := false
 		if c, ok := a.KwArgs["case_sensitive"]; ok {

@@ -589,3 +589,31 @@ func jinjaIndexFn(a *exec.VarArgs) *exec.Value {
 	}
 	return exec.AsValue(i)
 }
+
+// jinjaTrim is Jinja's do_trim(value, chars=None): str(value).strip(chars)
+// (gonja's refused a value that is not a string).
+func jinjaTrim(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	var chars any
+	if len(a.Args) > 0 {
+		if chars, err = fromJinja(a.Args[0]); err != nil {
+			return exec.AsValue(err)
+		}
+	}
+	if c, ok := a.KwArgs["chars"]; ok {
+		if chars, err = fromJinja(c); err != nil {
+			return exec.AsValue(err)
+		}
+	}
+	s := pyStr(v)
+	switch c := chars.(type) {
+	case nil:
+		return exec.AsValue(strings.TrimFunc(s, pyIsSpace))
+	case string:
+		return exec.AsValue(strings.Trim(s, c))
+	}
+	return exec.AsValue(errors.New("strip arg must be None or str"))
+}
