@@ -656,6 +656,10 @@ type jinjaRun struct {
 	// limit is the first limit the evaluation hit: gonja's wrapping of
 	// each call level would bury it.
 	limit atomic.Pointer[error]
+	// opErr is the first error an operator gave. Python raises it, where
+	// gonja can drop the error value: a for loop's if clause reads it as
+	// false, a list literal keeps it as an item ([1 > 'a'] | length).
+	opErr atomic.Pointer[error]
 }
 
 // hitLimit records err as the evaluation's first limit and returns it.
@@ -984,12 +988,18 @@ func (j *jinjaTemplate) run(r *jinjaRun, env *exec.Environment) (v any, err erro
 		if res.IsError() {
 			return nil, res.Interface().(error)
 		}
+		if e := r.opErr.Load(); e != nil {
+			return nil, *e
+		}
 		return fromJinja(res)
 	}
 	var b limitWriter
 	b.max = DefaultLimits().MaxBytes
 	if err := j.tmpl.Execute(&b, env.Context); err != nil {
 		return nil, err
+	}
+	if e := r.opErr.Load(); e != nil {
+		return nil, *e
 	}
 	return b.String(), nil
 }
@@ -1303,6 +1313,7 @@ func (r *jinjaRun) op(fn func(l, r any) (any, error)) func(*exec.VarArgs) *exec.
 		}
 		v, err := fn(l, rv)
 		if err != nil {
+			r.opErr.CompareAndSwap(nil, &err)
 			return exec.AsValue(err)
 		}
 		return exec.AsValue(v)

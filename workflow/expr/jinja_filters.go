@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 )
@@ -420,7 +421,8 @@ func jinjaCompareTest(op func(l, r any) (any, error)) func(*exec.Context, *exec.
 
 // jinjaTests are the tests that replace gonja's.
 var jinjaTests = func() map[string]exec.TestFunction {
-	m := map[string]exec.TestFunction{"even": jinjaParity(false), "odd": jinjaParity(true), "divisibleby": jinjaDivisibleBy}
+	m := map[string]exec.TestFunction{"even": jinjaParity(false), "odd": jinjaParity(true), "divisibleby": jinjaDivisibleBy,
+		"upper": jinjaCaseTest(unicode.IsUpper), "lower": jinjaCaseTest(unicode.IsLower)}
 	for op, names := range map[string][]string{
 		"==": {"==", "eq", "equalto"}, "!=": {"!=", "ne"}, ">": {">", "gt", "greaterthan"},
 		">=": {">=", "ge"}, "<": {"<", "lt", "lessthan"}, "<=": {"<=", "le"},
@@ -616,4 +618,26 @@ func jinjaTrim(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		return exec.AsValue(strings.Trim(s, c))
 	}
 	return exec.AsValue(errors.New("strip arg must be None or str"))
+}
+
+// jinjaCaseTest is Jinja's upper and lower tests: Python's isupper() and
+// islower() of str(value), true when it has a cased character and all of
+// them are of that case (” is neither; gonja's found ” upper).
+func jinjaCaseTest(is func(rune) bool) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error) {
+	return func(_ *exec.Context, in *exec.Value, _ *exec.VarArgs) (bool, error) {
+		v, err := fromJinja(in)
+		if err != nil {
+			return false, err
+		}
+		cased := false
+		for _, r := range pyStr(v) {
+			if unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) {
+				if !is(r) {
+					return false, nil
+				}
+				cased = true
+			}
+		}
+		return cased, nil
+	}
 }

@@ -133,13 +133,9 @@ func fnRound(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	nd, err := b.val(ev, 1, int64(0))
+	d, err := b.integer(ev, 1, 0)
 	if err != nil {
 		return nil, err
-	}
-	d, ok := nd.(int64)
-	if !ok {
-		return nil, b.err(1, nd, "an integer")
 	}
 	switch x := v.(type) {
 	case int64:

@@ -12,6 +12,9 @@ wrapped in <% %>.
                           when Mistral disagrees with a case
   mistral_eval.py fill    print the table with "want"/"error" of every case
                           set from Mistral's answer (to write new cases)
+  mistral_eval.py sample  fill, but drop the cases Mistral takes over 2 s
+                          on, or answers with what JSON cannot hold: for
+                          generated tables (testdata/mutate.py)
 
 task(), tasks(), execution(), env() and global() read the case's
 "workflow" fixture (global() its "context"): the database calls behind
@@ -22,6 +25,7 @@ import datetime
 import functools
 import json
 import re
+import signal
 import sys
 import types
 
@@ -160,18 +164,41 @@ def canon(v):
     return json.dumps(v, sort_keys=True)
 
 
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(*_):
+    raise _Timeout()
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else 'check'
     table = json.load(sys.stdin)
     failures = []
+    kept = []
+    if mode == 'sample':
+        signal.signal(signal.SIGALRM, _alarm)
     for case in table['cases']:
         try:
+            if mode == 'sample':
+                signal.alarm(2)
             got, err = evaluate(table, case), None
+        except _Timeout:
+            continue
         except Exception as e:  # what Mistral reports as a failed expression
             msg = str(e).split('\n')[0]
             m = re.search(r'error=(.*?), data=', msg)
             got, err = None, '%s: %s' % (type(e).__name__, m.group(1) if m else msg)
-        if mode == 'fill':
+        finally:
+            signal.alarm(0)
+        if mode == 'sample':
+            try:
+                json.dumps(got, allow_nan=False)
+            except (TypeError, ValueError):
+                continue
+            kept.append(case)
+        if mode in ('fill', 'sample'):
             if err is not None:
                 case.pop('want', None)
                 case.setdefault('error', '')
@@ -188,7 +215,9 @@ def main():
             failures.append({'name': case['name'], 'want': case.get('want'), 'error': err})
         elif canon(got) != canon(case.get('want')):
             failures.append({'name': case['name'], 'want': case.get('want'), 'got': got})
-    if mode == 'fill':
+    if mode == 'sample':
+        table['cases'] = kept
+    if mode in ('fill', 'sample'):
         write_table(table)
         return 0
     json.dump({'checked': len(table['cases']), 'failures': failures}, sys.stdout, indent=1)
