@@ -194,36 +194,11 @@ func jinjaSum(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if err != nil {
 		return exec.AsValue(err)
 	}
-	var attr, total any = nil, int64(0)
-	named := []string{"attribute", "start"}
-	for i, arg := range a.Args {
-		if i >= len(named) {
-			return exec.AsValue(fmt.Errorf("sum() takes at most %d arguments", len(named)+1))
-		}
-		v, err := fromJinja(arg)
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		if i == 0 {
-			attr = v
-		} else {
-			total = v
-		}
+	args, err := jinjaBind("sum", a, []string{"attribute", "start"}, nil, int64(0))
+	if err != nil {
+		return exec.AsValue(err)
 	}
-	for k, arg := range a.KwArgs {
-		v, err := fromJinja(arg)
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		switch k {
-		case "attribute":
-			attr = v
-		case "start":
-			total = v
-		default:
-			return exec.AsValue(fmt.Errorf("sum() got an unexpected keyword argument '%s'", k))
-		}
-	}
+	attr, total := args[0], args[1]
 	items, err := jinjaIterable(seq)
 	if err != nil {
 		return exec.AsValue(err)
@@ -249,35 +224,11 @@ func jinjaRound(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value 
 	if err != nil {
 		return exec.AsValue(err)
 	}
-	var precision, method any = int64(0), "common"
-	for i, arg := range a.Args {
-		x, err := fromJinja(arg)
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		switch i {
-		case 0:
-			precision = x
-		case 1:
-			method = x
-		default:
-			return exec.AsValue(errors.New("round() takes at most 3 arguments"))
-		}
+	args, err := jinjaBind("round", a, []string{"precision", "method"}, int64(0), "common")
+	if err != nil {
+		return exec.AsValue(err)
 	}
-	for k, arg := range a.KwArgs {
-		x, err := fromJinja(arg)
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		switch k {
-		case "precision":
-			precision = x
-		case "method":
-			method = x
-		default:
-			return exec.AsValue(fmt.Errorf("round() got an unexpected keyword argument '%s'", k))
-		}
-	}
+	precision, method := args[0], args[1]
 	switch method {
 	case "common":
 		r, err := pyRoundAny(v, precision)
@@ -468,24 +419,11 @@ func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if err != nil {
 		return exec.AsValue(err)
 	}
-	opts := map[string]any{"reverse": false, "case_sensitive": false, "attribute": nil}
-	order := []string{"reverse", "case_sensitive", "attribute"}
-	for i, arg := range a.Args {
-		if i >= len(order) {
-			return exec.AsValue(errors.New("sort() takes at most 4 arguments"))
-		}
-		if opts[order[i]], err = fromJinja(arg); err != nil {
-			return exec.AsValue(err)
-		}
+	args, err := jinjaBind("sort", a, []string{"reverse", "case_sensitive", "attribute"}, false, false, nil)
+	if err != nil {
+		return exec.AsValue(err)
 	}
-	for k, arg := range a.KwArgs {
-		if _, ok := opts[k]; !ok {
-			return exec.AsValue(fmt.Errorf("do_sort() got an unexpected keyword argument '%s'", k))
-		}
-		if opts[k], err = fromJinja(arg); err != nil {
-			return exec.AsValue(err)
-		}
-	}
+	opts := map[string]any{"reverse": args[0], "case_sensitive": args[1], "attribute": args[2]}
 	items, err := jinjaIterable(v)
 	if err != nil {
 		return exec.AsValue(err)
@@ -599,17 +537,11 @@ func jinjaTrim(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if err != nil {
 		return exec.AsValue(err)
 	}
-	var chars any
-	if len(a.Args) > 0 {
-		if chars, err = fromJinja(a.Args[0]); err != nil {
-			return exec.AsValue(err)
-		}
+	args, err := jinjaBind("trim", a, []string{"chars"}, nil)
+	if err != nil {
+		return exec.AsValue(err)
 	}
-	if c, ok := a.KwArgs["chars"]; ok {
-		if chars, err = fromJinja(c); err != nil {
-			return exec.AsValue(err)
-		}
-	}
+	chars := args[0]
 	s := pyStr(v)
 	switch c := chars.(type) {
 	case nil:
@@ -640,4 +572,37 @@ func jinjaCaseTest(is func(rune) bool) func(*exec.Context, *exec.Value, *exec.Va
 		}
 		return cased, nil
 	}
+}
+
+// jinjaBind binds a filter's arguments (after the filtered value) to the
+// parameters names as Python does: by position, then by keyword, with
+// defaults for the rest; too many, unknown or doubled ones are Python's
+// TypeError.
+func jinjaBind(fn string, a *exec.VarArgs, names []string, defaults ...any) ([]any, error) {
+	out := slices.Clone(defaults)
+	for i, arg := range a.Args {
+		if i >= len(names) {
+			return nil, fmt.Errorf("%s() takes at most %d arguments (%d given)", fn, len(names)+1, len(a.Args)+1)
+		}
+		v, err := fromJinja(arg)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	for k, arg := range a.KwArgs {
+		i := slices.Index(names, k)
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("%s() got an unexpected keyword argument '%s'", fn, k)
+		case i < len(a.Args):
+			return nil, fmt.Errorf("%s() got multiple values for argument '%s'", fn, k)
+		}
+		v, err := fromJinja(arg)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
