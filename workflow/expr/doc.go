@@ -133,15 +133,25 @@
 // Mistral). They share the YAQL functions' implementation. Undefined names
 // and keys are errors (StrictUndefined); a failing string gives a
 // *JinjaError naming it. The engine is github.com/nikolalohinski/gonja/v2
-// with Python's arithmetic, str(), ~, string, tojson, reverse, round,
-// first, max and min put back, and Python's str and list methods. A
-// dict method's name read as an attribute ({{ _.items }}) is an error:
+// with Python's and Jinja's behaviour put back where gonja's differs:
+//   - the lexer: a character that is no part of Jinja's syntax in a tag is
+//     an error, Python's other whitespace (\v, \f, \xa0...) a space;
+//   - operators: Python's arithmetic, ==, !=, ordering and in (any
+//     expression on its right, 3 in [1] + [3]), chained comparisons
+//     (0 < x < 10), indexes from the end down to -len; an operator's error
+//     fails the evaluation even where gonja would drop it (a for loop's if);
+//   - filters: str(), ~, string, tojson, reverse, round, sum, sort, trim,
+//     abs, first, max, min, attr, default, map, select, reject, selectattr
+//     and rejectattr (a missing attribute, test or filter is an error);
+//     tests: even, odd, divisibleby, upper, lower and the comparisons;
+//   - Python's str and list methods.
+//
+// A dict method's name read as an attribute ({{ _.items }}) is an error:
 // Jinja finds the method before the key, which Mistral then prints as
 // "<built-in method ...>" or fails to store (write _['items']). Macros
 // recurse at most 195 calls deep, about where Mistral's Python stops.
-// attr() reads no dict key and default() replaces only undefined values,
-// as Jinja's; comparisons chain as Python's (0 < x < 10), and in takes any
-// expression on its right (3 in [1] + [3]) with Python's TypeErrors; cases marked go_differs list where gonja still differs.
+// Cases marked go_differs list where the engine still differs (tuples
+// print as lists; dict keys are strings).
 // Jinja evaluation is bounded by a step budget on range() and operators
 // and by the size of its output, not by Limits.
 //
