@@ -600,6 +600,11 @@ var jinjaBaseEnv = func() *exec.Environment {
 	for name, f := range jinjaFilters {
 		_ = filters.Replace(name, f)
 	}
+	for name := range jinjaSignatures {
+		if f, ok := filters.Get(name); ok {
+			_ = filters.Replace(name, jinjaChecked(name, f))
+		}
+	}
 	tests := exec.NewTestSet(map[string]exec.TestFunction{}).Update(gbuiltins.Tests)
 	for name, fn := range jinjaTests {
 		if tests.Replace(name, fn) != nil {
@@ -2106,6 +2111,7 @@ var jinjaFilters = map[string]exec.FilterFunction{
 	},
 	"round":      jinjaRound,
 	"trim":       jinjaTrim,
+	"center":     jinjaCenter,
 	"abs":        jinjaAbs,
 	"sort":       jinjaSort,
 	"sum":        jinjaSum,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 )
@@ -605,4 +606,93 @@ func jinjaBind(fn string, a *exec.VarArgs, names []string, defaults ...any) ([]a
 		out[i] = v
 	}
 	return out, nil
+}
+
+// jinjaSignatures are the parameters of Jinja's built-in filters after
+// the filtered value (Jinja 3.1; "*" takes any arguments), with the
+// number of them that have no default. gonja's filters ignore arguments
+// they do not know; jinjaChecked refuses them as Python does.
+var jinjaSignatures = map[string]struct {
+	params   []string
+	required int
+}{
+	"abs": {}, "attr": {[]string{"name"}, 1}, "batch": {[]string{"linecount", "fill_with"}, 1},
+	"capitalize": {}, "center": {[]string{"width"}, 0}, "count": {},
+	"d": {[]string{"default_value", "boolean"}, 0}, "default": {[]string{"default_value", "boolean"}, 0},
+	"dictsort": {[]string{"case_sensitive", "by", "reverse"}, 0}, "e": {}, "escape": {},
+	"filesizeformat": {[]string{"binary"}, 0}, "first": {}, "float": {[]string{"default"}, 0},
+	"forceescape": {}, "groupby": {[]string{"attribute", "default", "case_sensitive"}, 1},
+	"indent": {[]string{"width", "first", "blank"}, 0}, "int": {[]string{"default", "base"}, 0},
+	"items": {}, "join": {[]string{"d", "attribute"}, 0}, "last": {}, "length": {}, "list": {},
+	"lower": {}, "max": {[]string{"case_sensitive", "attribute"}, 0}, "min": {[]string{"case_sensitive", "attribute"}, 0},
+	"pprint": {}, "replace": {[]string{"old", "new", "count"}, 2}, "reverse": {},
+	"slice": {[]string{"slices", "fill_with"}, 1}, "string": {}, "striptags": {}, "title": {},
+	"tojson": {[]string{"indent"}, 0}, "truncate": {[]string{"length", "killwords", "end", "leeway"}, 0},
+	"unique": {[]string{"case_sensitive", "attribute"}, 0}, "upper": {}, "urlencode": {},
+	"wordcount": {}, "wordwrap": {[]string{"width", "break_long_words", "wrapstring", "break_on_hyphens"}, 0},
+	"xmlattr": {[]string{"autospace"}, 0},
+}
+
+// jinjaChecked wraps filter name with Python's argument checks: too many
+// positional arguments, an unknown or doubled keyword, a missing required
+// one are TypeErrors ({{ l | reverse(2) }} fails in Mistral; gonja's
+// reversed).
+func jinjaChecked(name string, f exec.FilterFunction) exec.FilterFunction {
+	sig, ok := jinjaSignatures[name]
+	if !ok {
+		return f
+	}
+	return func(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		if len(a.Args) > len(sig.params) {
+			return exec.AsValue(fmt.Errorf("%s() takes %d positional arguments but %d were given", name, len(sig.params)+1, len(a.Args)+1))
+		}
+		given := len(a.Args)
+		for k := range a.KwArgs {
+			i := slices.Index(sig.params, k)
+			switch {
+			case i < 0:
+				return exec.AsValue(fmt.Errorf("%s() got an unexpected keyword argument '%s'", name, k))
+			case i < len(a.Args):
+				return exec.AsValue(fmt.Errorf("%s() got multiple values for argument '%s'", name, k))
+			case i < sig.required:
+				given++
+			}
+		}
+		if given < sig.required {
+			return exec.AsValue(fmt.Errorf("%s() missing required argument '%s'", name, sig.params[given]))
+		}
+		return f(e, in, a)
+	}
+}
+
+// jinjaCenter is Jinja's do_center(value, width=80): Python's
+// str(value).center(width), which puts the odd space on the left when
+// the width is odd (gonja's required the width and padded otherwise).
+func jinjaCenter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("center", a, []string{"width"}, int64(80))
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	width, ok := args[0].(int64)
+	if b, isBool := args[0].(bool); isBool {
+		width, ok = boolInt(b), true
+	}
+	if !ok {
+		return exec.AsValue(fmt.Errorf("'%s' object cannot be interpreted as an integer", pyTypeName(args[0])))
+	}
+	s := pyStr(v)
+	n := int64(utf8.RuneCountInString(s))
+	if width <= n {
+		return exec.AsValue(s)
+	}
+	if width > int64(DefaultLimits().MaxBytes) {
+		return exec.AsValue(fmt.Errorf("expr: center(): width %d: %w", width, ErrLimit))
+	}
+	marg := width - n
+	left := marg/2 + (marg & width & 1)
+	return exec.AsValue(strings.Repeat(" ", int(left)) + s + strings.Repeat(" ", int(marg-left)))
 }
