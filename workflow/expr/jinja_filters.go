@@ -696,3 +696,39 @@ func jinjaCenter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value
 	left := marg/2 + (marg & width & 1)
 	return exec.AsValue(strings.Repeat(" ", int(left)) + s + strings.Repeat(" ", int(marg-left)))
 }
+
+// jinjaLength is Jinja's length and count: Python's len(), a TypeError for
+// a value that has none (gonja's gave 0 for a number or None).
+func jinjaLength(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	switch x := v.(type) {
+	case string:
+		return exec.AsValue(utf8.RuneCountInString(x))
+	case []any:
+		return exec.AsValue(len(x))
+	case map[string]any:
+		return exec.AsValue(len(x))
+	}
+	return exec.AsValue(fmt.Errorf("object of type '%s' has no len()", pyTypeName(v)))
+}
+
+// jinjaLast is Jinja's last: the last item of a sequence (a dict's last
+// key, a string's last character); a TypeError for what is not iterable
+// and Jinja's undefined for an empty one (gonja's gave "").
+func jinjaLast(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if len(items) == 0 {
+		return exec.AsValue(errors.New("no last item, sequence was empty (Jinja: undefined)"))
+	}
+	return exec.AsValue(items[len(items)-1])
+}
