@@ -99,12 +99,9 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 		if in.IsError() {
 			return in
 		}
-		seq, err := fromJinja(in)
-		if err != nil {
-			return exec.AsValue(err)
-		}
 		args := a.Args
 		var attr any
+		var err error
 		if byAttr {
 			if len(args) == 0 {
 				return exec.AsValue(errors.New("missing parameter for attribute name"))
@@ -126,7 +123,7 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 			}
 			test, args = s, args[1:]
 		}
-		items, err := jinjaIterable(seq)
+		items, err := jinjaValues(in)
 		if err != nil {
 			return exec.AsValue(err)
 		}
@@ -136,7 +133,7 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 			v := item
 			var missing error
 			if byAttr {
-				if v, missing = jinjaItem(item, attr); missing != nil && !undefinedSafeTests[test] {
+				if v, missing = jinjaValueItem(item, attr); missing != nil && !undefinedSafeTests[test] {
 					return exec.AsValue(missing)
 				}
 			}
@@ -145,20 +142,94 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 			case missing != nil:
 				ok = test == "undefined"
 			case test == "":
-				ok = Truthy(v)
+				ok = jinjaTruthy(v)
 			default:
-				r := e.ExecuteTestByName(test, exec.AsValue(v), params)
+				r := e.ExecuteTestByName(test, v, params)
 				if r.IsError() {
 					return r
 				}
 				ok = r.IsTrue()
 			}
 			if ok == keep {
-				out = append(out, item)
+				out = append(out, item.Interface())
 			}
 		}
 		return exec.AsValue(out)
 	}
+}
+
+// jinjaValues is jinjaIterable on a gonja value: a list's items as they
+// are (no conversion of what may be large), else through the data model.
+func jinjaValues(in *exec.Value) ([]*exec.Value, error) {
+	if in.IsList() {
+		out := make([]*exec.Value, 0, in.Len())
+		in.Iterate(func(_, _ int, key, _ *exec.Value) bool {
+			out = append(out, key)
+			return true
+		}, func() {})
+		return out, nil
+	}
+	v, err := fromJinja(in)
+	if err != nil {
+		return nil, err
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*exec.Value, len(items))
+	for i, x := range items {
+		out[i] = exec.AsValue(x)
+	}
+	return out, nil
+}
+
+// jinjaValueItem is jinjaItem on a gonja value: a dict's keys and a
+// list's indexes looked up in place, anything else through the data model.
+func jinjaValueItem(item *exec.Value, attr any) (*exec.Value, error) {
+	path, ok := attr.(string)
+	if !ok {
+		x, err := fromJinja(item)
+		if err != nil {
+			return nil, err
+		}
+		v, err := jinjaItem(x, attr)
+		if err != nil {
+			return nil, err
+		}
+		return exec.AsValue(v), nil
+	}
+	v := item
+	for part := range strings.SplitSeq(path, ".") {
+		var key any = part
+		if n, err := strconv.Atoi(part); err == nil && part != "" && strings.Trim(part, "0123456789") == "" {
+			key = n
+		}
+		var next *exec.Value
+		found := false
+		switch {
+		case v.IsDict():
+			if k, isStr := key.(string); isStr {
+				next, found = v.GetItem(k)
+			}
+		case v.IsList():
+			if i, isInt := key.(int); isInt {
+				next, found = v.GetItem(i)
+			}
+		}
+		if !found {
+			x, err := fromJinja(v)
+			if err != nil {
+				return nil, err
+			}
+			if k, isInt := key.(int); isInt {
+				return nil, undefinedError(x, int64(k))
+			}
+			return nil, undefinedError(x, key)
+		}
+		v = next
+	}
+	return v, nil
 }
 
 // jinjaIterable is what a Jinja for loop walks in v: a list's items, a
@@ -700,6 +771,14 @@ func jinjaCenter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value
 // jinjaLength is Jinja's length and count: Python's len(), a TypeError for
 // a value that has none (gonja's gave 0 for a number or None).
 func jinjaLength(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	switch {
+	case in.IsError():
+		return in
+	case in.IsString():
+		return exec.AsValue(utf8.RuneCountInString(in.String()))
+	case in.IsList(), in.IsDict():
+		return exec.AsValue(in.Len()) // no conversion of what may be large
+	}
 	v, err := fromJinja(in)
 	if err != nil {
 		return exec.AsValue(err)
