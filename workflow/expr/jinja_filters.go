@@ -798,6 +798,11 @@ func jinjaLength(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value
 // key, a string's last character); a TypeError for what is not iterable
 // and Jinja's undefined for an empty one (gonja's gave "").
 func jinjaLast(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if in.IsList() && in.Len() > 0 {
+		if v, ok := in.GetItem(in.Len() - 1); ok {
+			return v // in place: no conversion of the whole list
+		}
+	}
 	v, err := fromJinja(in)
 	if err != nil {
 		return exec.AsValue(err)
