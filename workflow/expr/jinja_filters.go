@@ -816,3 +816,95 @@ func jinjaLast(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 	}
 	return exec.AsValue(items[len(items)-1])
 }
+
+// jinjaList is Jinja's list: Python's list(value), a list's items, a
+// dict's keys, a string's characters; a TypeError for anything else
+// (gonja's gave [] for None).
+func jinjaList(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	if in.IsList() {
+		out := make([]any, 0, in.Len())
+		in.Iterate(func(_, _ int, key, _ *exec.Value) bool {
+			out = append(out, key.Interface())
+			return true
+		}, func() {})
+		return exec.AsValue(out)
+	}
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(items)
+}
+
+// jinjaEscape is Jinja's escape and e: markupsafe's escape of str(value)
+// (& < > ' " as entities), so none is "None" (gonja's gave "").
+func jinjaEscape(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if in.IsString() {
+		return exec.AsValue(markupEscape.Replace(in.String()))
+	}
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(markupEscape.Replace(pyStr(v)))
+}
+
+var markupEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&#39;", `"`, "&#34;")
+
+// jinjaDictsort is Jinja's do_dictsort(value, case_sensitive=False,
+// by='key', reverse=False): the (key, value) pairs sorted by key or by
+// value, strings lower-cased unless case_sensitive; what is not a dict is
+// Python's AttributeError (gonja's gave [] for any dict of the data).
+func jinjaDictsort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return exec.AsValue(fmt.Errorf("'%s' object has no attribute 'items'", pyTypeName(v)))
+	}
+	args, err := jinjaBind("dictsort", a, []string{"case_sensitive", "by", "reverse"}, false, "key", false)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	pos := 0
+	switch args[1] {
+	case "key":
+	case "value":
+		pos = 1
+	default:
+		return exec.AsValue(errors.New("you can only sort by either 'key' or 'value'"))
+	}
+	fold, reverse := !Truthy(args[0]), Truthy(args[2])
+	pairs := make([][2]any, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		pairs = append(pairs, [2]any{k, m[k]})
+	}
+	var cmpErr error
+	slices.SortStableFunc(pairs, func(x, y [2]any) int {
+		c, err := pyCmp(caseKey(x[pos], fold), caseKey(y[pos], fold), "<", 0)
+		if err != nil && cmpErr == nil {
+			cmpErr = err
+		}
+		if reverse {
+			return -c
+		}
+		return c
+	})
+	if cmpErr != nil {
+		return exec.AsValue(cmpErr)
+	}
+	out := make([]any, len(pairs))
+	for i, p := range pairs {
+		out[i] = []any{p[0], p[1]}
+	}
+	return exec.AsValue(out)
+}
