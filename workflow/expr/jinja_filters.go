@@ -392,24 +392,13 @@ func jinjaParity(odd bool) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool
 }
 
 // jinjaDivisibleBy is Jinja's divisibleby test: value % num == 0.
-func jinjaDivisibleBy(_ *exec.Context, in *exec.Value, a *exec.VarArgs) (bool, error) {
-	v, err := fromJinja(in)
+var jinjaDivisibleBy = jinjaBinaryTest(func(l, r any) (any, error) {
+	m, err := pyMod(l, r)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if len(a.Args) != 1 {
-		return false, errors.New("test_divisibleby() takes 2 positional arguments")
-	}
-	n, err := fromJinja(a.Args[0])
-	if err != nil {
-		return false, err
-	}
-	r, err := pyMod(v, n)
-	if err != nil {
-		return false, err
-	}
-	return pyEquals(r, int64(0)), nil
-}
+	return pyEquals(m, int64(0)), nil
+})
 
 // pyEqOp and pyNeOp are Python's == and != on the data model: 1 == 1.0 ==
 // true, lists and dicts element by element (gonja's compared
@@ -417,14 +406,14 @@ func jinjaDivisibleBy(_ *exec.Context, in *exec.Value, a *exec.VarArgs) (bool, e
 func pyEqOp(l, r any) (any, error) { return pyEquals(l, r), nil }
 func pyNeOp(l, r any) (any, error) { return !pyEquals(l, r), nil }
 
-// jinjaCompareTest is Jinja's comparison tests (eq, ne, gt, ge, lt, le
-// and their aliases): Python's operators, so 3 > true holds and 1 > 'a' is
-// a TypeError (gonja's failed on a boolean and answered false for mixed
-// types).
-func jinjaCompareTest(op func(l, r any) (any, error)) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error) {
+// jinjaBinaryTest is a Jinja test of one argument as op's truth: the
+// comparison tests (eq, ne, gt, ge, lt, le and their aliases) with
+// Python's operators, so 3 > true holds and 1 > 'a' is a TypeError
+// (gonja's failed on a boolean and answered false for mixed types).
+func jinjaBinaryTest(op func(l, r any) (any, error)) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error) {
 	return func(_ *exec.Context, in *exec.Value, a *exec.VarArgs) (bool, error) {
 		if len(a.Args) != 1 {
-			return false, errors.New("a comparison test takes one argument")
+			return false, errors.New("the test takes one argument")
 		}
 		l, err := fromJinja(in)
 		if err != nil {
@@ -451,7 +440,7 @@ var jinjaTests = func() map[string]exec.TestFunction {
 		">=": {">=", "ge"}, "<": {"<", "lt", "lessthan"}, "<=": {"<=", "le"},
 	} {
 		for _, n := range names {
-			m[n] = jinjaCompareTest(jinjaOps[op])
+			m[n] = jinjaBinaryTest(jinjaOps[op])
 		}
 	}
 	return m
@@ -535,20 +524,8 @@ func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		}
 		ks[i] = keyed{item, k}
 	}
-	reverse := Truthy(opts["reverse"])
-	var cmpErr error
-	slices.SortStableFunc(ks, func(x, y keyed) int {
-		c, err := pyCmp(x.key, y.key, "<", 0)
-		if err != nil && cmpErr == nil {
-			cmpErr = err
-		}
-		if reverse {
-			return -c
-		}
-		return c
-	})
-	if cmpErr != nil {
-		return exec.AsValue(cmpErr)
+	if err := pySortStable(ks, func(k keyed) any { return k.key }, Truthy(opts["reverse"])); err != nil {
+		return exec.AsValue(err)
 	}
 	out := make([]any, len(ks))
 	for i, k := range ks {
@@ -803,18 +780,14 @@ func jinjaLast(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 			return v // in place: no conversion of the whole list
 		}
 	}
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	items, err := jinjaIterable(v)
+	items, err := jinjaValues(in)
 	if err != nil {
 		return exec.AsValue(err)
 	}
 	if len(items) == 0 {
 		return exec.AsValue(errors.New("no last item, sequence was empty (Jinja: undefined)"))
 	}
-	return exec.AsValue(items[len(items)-1])
+	return items[len(items)-1]
 }
 
 // jinjaList is Jinja's list: Python's list(value), a list's items, a
@@ -824,23 +797,15 @@ func jinjaList(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 	if in.IsError() {
 		return in
 	}
-	if in.IsList() {
-		out := make([]any, 0, in.Len())
-		in.Iterate(func(_, _ int, key, _ *exec.Value) bool {
-			out = append(out, key.Interface())
-			return true
-		}, func() {})
-		return exec.AsValue(out)
-	}
-	v, err := fromJinja(in)
+	items, err := jinjaValues(in)
 	if err != nil {
 		return exec.AsValue(err)
 	}
-	items, err := jinjaIterable(v)
-	if err != nil {
-		return exec.AsValue(err)
+	out := make([]any, len(items))
+	for i, v := range items {
+		out[i] = v.Interface()
 	}
-	return exec.AsValue(items)
+	return exec.AsValue(out)
 }
 
 // jinjaEscape is Jinja's escape and e: markupsafe's escape of str(value)
@@ -888,9 +853,23 @@ func jinjaDictsort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 	for _, k := range sortedKeys(m) {
 		pairs = append(pairs, [2]any{k, m[k]})
 	}
+	if err := pySortStable(pairs, func(p [2]any) any { return caseKey(p[pos], fold) }, reverse); err != nil {
+		return exec.AsValue(err)
+	}
+	out := make([]any, len(pairs))
+	for i, p := range pairs {
+		out[i] = []any{p[0], p[1]}
+	}
+	return exec.AsValue(out)
+}
+
+// pySortStable is Python's sorted(s, key=key, reverse=reverse) in place:
+// stable both ways, and the first comparison Python cannot make (1 < 'a')
+// is the error.
+func pySortStable[T any](s []T, key func(T) any, reverse bool) error {
 	var cmpErr error
-	slices.SortStableFunc(pairs, func(x, y [2]any) int {
-		c, err := pyCmp(caseKey(x[pos], fold), caseKey(y[pos], fold), "<", 0)
+	slices.SortStableFunc(s, func(x, y T) int {
+		c, err := pyCmp(key(x), key(y), "<", 0)
 		if err != nil && cmpErr == nil {
 			cmpErr = err
 		}
@@ -899,12 +878,5 @@ func jinjaDictsort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 		}
 		return c
 	})
-	if cmpErr != nil {
-		return exec.AsValue(cmpErr)
-	}
-	out := make([]any, len(pairs))
-	for i, p := range pairs {
-		out[i] = []any{p[0], p[1]}
-	}
-	return exec.AsValue(out)
+	return cmpErr
 }
