@@ -206,7 +206,15 @@ func pyComparisons(s string) (string, error) {
 }
 
 // rewriteComparisons is pyComparisons without mayNeedCmpRewrite's test.
-func rewriteComparisons(s string) (string, error) {
+func rewriteComparisons(s string) (out string, err error) {
+	defer func() {
+		// gonja's lexer panics on some malformed input (a slice out of
+		// range in lexNumber, found by FuzzPyComparisons): leave s as it
+		// is, for gonja's parser, which recovers, to report.
+		if recover() != nil {
+			out, err = s, nil
+		}
+	}()
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n") // as gonja's lexer: offsets stay true
 	stream := tokens.LexAll(s, jinjaConfig)
 	var toks []*tokens.Token
