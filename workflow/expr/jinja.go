@@ -215,6 +215,9 @@ func rewriteComparisons(s string) (out string, err error) {
 			out, err = s, nil
 		}
 	}()
+	if !utf8.ValidString(s) {
+		return s, nil // gonja's lexer can loop forever on invalid UTF-8 in a tag (FuzzPyComparisons)
+	}
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n") // as gonja's lexer: offsets stay true
 	stream := tokens.LexAll(s, jinjaConfig)
 	var toks []*tokens.Token
