@@ -33,10 +33,23 @@ func startWaiting(t *testing.T, s *Store) (string, <-chan *workflow.Execution) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go s.ServeControl(ctx, e.Control, func(req ControlRequest, err error) { t.Errorf("%+v: %v", req, err) })
+	served, ran := make(chan struct{}), make(chan struct{})
+	// The engine and ServeControl write to the store in t.TempDir: both
+	// end before the directory is removed.
+	t.Cleanup(func() {
+		cancel()
+		<-served
+		<-ran
+	})
+	go func() {
+		defer close(served)
+		s.ServeControl(ctx, e.Control, func(req ControlRequest, err error) { t.Errorf("%+v: %v", req, err) })
+	}()
 	end := make(chan *workflow.Execution, 1)
-	go func() { end <- e.Continue(ctx, f.Workflows[0], ex) }()
+	go func() {
+		defer close(ran)
+		end <- e.Continue(ctx, f.Workflows[0], ex)
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for len(e.Control.PendingActions(ex.ID)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -56,8 +69,15 @@ func TestControlThroughTheStore(t *testing.T) {
 	if err := s.WaitControl(context.Background(), id, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// The store shows the execution PAUSED (list and show read it).
-	list, err := s.List()
+	// The store shows the execution PAUSED (list and show read it) once
+	// the engine has applied the request it took and recorded the state.
+	var list []*workflow.Execution
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		list, err = s.List()
+		if err == nil && len(list) == 1 && list[0].State == workflow.Paused || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || len(list) != 1 || list[0].State != workflow.Paused {
 		t.Fatalf("list %v %v, want one PAUSED execution", list, err)
 	}
