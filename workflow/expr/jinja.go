@@ -2027,36 +2027,11 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		if _, isDict := item.(map[string]any); !isDict {
 			continue // groupby's tuples and other objects: gonja's lookup
 		}
-		if missing := missingAttribute(item, path); missing != "" {
-			return exec.AsValue(fmt.Errorf("'%s object' has no attribute '%s'", pyTypeName(item), missing))
+		if _, err := jinjaItem(item, path); err != nil {
+			return exec.AsValue(err)
 		}
 	}
 	return gonjaMap(e, in, a)
-}
-
-// missingAttribute is the first part of a dotted attribute path (Jinja's
-// make_attrgetter: keys of dicts, indexes of lists) that v lacks, or ""
-// when it has them all or the walk reaches another kind of value.
-func missingAttribute(v any, path string) string {
-	for _, part := range strings.Split(path, ".") {
-		switch x := v.(type) {
-		case map[string]any:
-			next, ok := x[part]
-			if !ok {
-				return part
-			}
-			v = next
-		case []any:
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(x) {
-				return part
-			}
-			v = x[i]
-		default:
-			return "" // not a dict or list: gonja's lookup decides
-		}
-	}
-	return ""
 }
 
 var gonjaMap = gonjaFilter("map")
@@ -2264,21 +2239,16 @@ func jinjaMinMax(sign int) exec.FilterFunction {
 		if c, ok := a.KwArgs["case_sensitive"]; ok {
 			caseSensitive = c.IsTrue()
 		}
-		attr := ""
-		if at, ok := a.KwArgs["attribute"]; ok && !at.IsNil() {
-			attr = at.String()
+		var attr any
+		if at, ok := a.KwArgs["attribute"]; ok {
+			if attr, err = fromJinja(at); err != nil {
+				return exec.AsValue(err)
+			}
 		}
 		key := func(x any) (any, error) {
-			if attr != "" {
-				for _, part := range strings.Split(attr, ".") {
-					m, ok := x.(map[string]any)
-					if !ok {
-						return nil, fmt.Errorf("%s object has no attribute %s", pyTypeName(x), part)
-					}
-					if x, ok = m[part]; !ok {
-						return nil, fmt.Errorf("'dict object' has no attribute '%s'", part)
-					}
-				}
+			x, err := jinjaItem(x, attr)
+			if err != nil {
+				return nil, err
 			}
 			if s, ok := x.(string); ok && !caseSensitive {
 				return strings.ToLower(s), nil

@@ -74,6 +74,19 @@ func jinjaGetItem(obj, key any) (any, bool) {
 			return nil, false
 		}
 		return x[i], true
+	case string:
+		i, ok := key.(int64)
+		if !ok {
+			return nil, false
+		}
+		r := []rune(x)
+		if i < 0 {
+			i += int64(len(r))
+		}
+		if i < 0 || i >= int64(len(r)) {
+			return nil, false
+		}
+		return string(r[i]), true
 	}
 	return nil, false
 }
