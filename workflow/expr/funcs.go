@@ -1233,22 +1233,22 @@ func fnTask(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(0, 1); err != nil {
 		return nil, err
 	}
-	name := ""
+	var v any
 	if c.nargs() == 1 {
-		v, err := c.arg(ev, 0)
-		if err != nil {
+		var err error
+		if v, err = c.arg(ev, 0); err != nil {
 			return nil, err
-		}
-		if v != nil {
-			s, ok := v.(string)
-			if !ok {
-				return nil, c.argErr(0, v, "a task name")
-			}
-			name = s
 		}
 	}
 	if ev.funcs.Task == nil {
 		return nil, errors.New("expr: task(): no task executions here (outside a workflow)")
+	}
+	// Mistral's task_(): a false name is the current task; another is
+	// looked up by name, which a value that is not a string never is
+	// (Mistral logs "Task ... not found" and gives None).
+	name, none := taskFilter(v)
+	if none {
+		return nil, nil
 	}
 	v, err := ev.funcs.Task(ev.ctx, name)
 	if err != nil {

@@ -886,6 +886,13 @@ func (r *jinjaRun) callMistral(name string, d any, a *exec.VarArgs) *exec.Value 
 	if (name == "json_dump" || name == "json_parse" || name == "json_pp" || name == "yaml_dump" || name == "yaml_parse" || name == "global") && len(args) == 0 {
 		return exec.AsValue(fmt.Errorf("%s_() missing 1 required positional argument: '%s'", name, params[0]))
 	}
+	if name == "global" {
+		switch k := args[0].(type) {
+		case []any, map[string]any:
+			// wf_ex.context.get(var_name) hashes the name.
+			return exec.AsValue(fmt.Errorf("unhashable type: '%s'", pyTypeName(k)))
+		}
+	}
 	if name == "env" {
 		// env_(context) reads context['__env'], which fernetflow's engine
 		// serves through Funcs.Env instead.

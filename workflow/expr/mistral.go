@@ -14,18 +14,38 @@ func fnGlobal(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
 		return nil, err
 	}
-	name, err := c.str(ev, 0)
+	v, err := c.arg(ev, 0)
 	if err != nil {
 		return nil, err
+	}
+	name, ok := v.(string)
+	if !ok {
+		// Mistral's wf_ex.context.get(var_name): the context's keys are
+		// strings, so another value finds nothing (yaql hands lists and
+		// dicts over as tuples and FrozenDicts, which Python hashes; from
+		// Jinja they are refused before, see jinjaRun.callMistral).
+		return nil, nil
 	}
 	if ev.funcs.Global == nil {
 		return nil, errors.New("expr: global(): no workflow execution here (outside a workflow)")
 	}
-	v, err := ev.funcs.Global(ev.ctx, name)
+	v, err = ev.funcs.Global(ev.ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("expr: global(%s): %w", pyRepr(name, false), err)
 	}
 	return Normalize(v)
+}
+
+// taskFilter is a filter argument of Mistral's task() and tasks(): a
+// false value (null, "", 0, [], {}) filters nothing; a true one is
+// compared with the task's string field, so a value that is not a string
+// matches no task (none is false).
+func taskFilter(v any) (s string, none bool) {
+	if !Truthy(v) {
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, !ok
 }
 
 // fnTasks is tasks(workflowExecutionId, recursive, state, flat).
@@ -34,25 +54,21 @@ func fnTasks(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var args [4]any
+	for i := range args {
+		if args[i], err = b.val(ev, i, nil); err != nil {
+			return nil, err
+		}
+	}
 	var q TasksQuery
-	if q.WorkflowExecutionID, _, err = b.optStr(ev, 0); err != nil {
-		return nil, err
-	}
-	r, err := b.val(ev, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	q.Recursive = Truthy(r)
-	if q.State, _, err = b.optStr(ev, 2); err != nil {
-		return nil, err
-	}
-	f, err := b.val(ev, 3, false)
-	if err != nil {
-		return nil, err
-	}
-	q.Flat = Truthy(f)
+	id, noID := taskFilter(args[0])
+	state, noState := taskFilter(args[2])
+	q.WorkflowExecutionID, q.Recursive, q.State, q.Flat = id, Truthy(args[1]), state, Truthy(args[3])
 	if ev.funcs.Tasks == nil {
 		return nil, errors.New("expr: tasks(): no task executions here (outside a workflow)")
+	}
+	if noID || noState {
+		return []any{}, nil
 	}
 	l, err := ev.funcs.Tasks(ev.ctx, q)
 	if err != nil {
