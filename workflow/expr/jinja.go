@@ -608,8 +608,10 @@ var jinjaBaseEnv = func() *exec.Environment {
 		_ = filters.Replace(name, mistralFilter(name))
 		_ = filters.Register(name, mistralFilter(name))
 	}
-	for name, f := range jinjaFilters {
-		_ = filters.Replace(name, f)
+	for _, set := range []map[string]exec.FilterFunction{jinjaFilters, jinjaStrFilters} {
+		for name, f := range set {
+			_ = filters.Replace(name, f)
+		}
 	}
 	for name := range jinjaSignatures {
 		if f, ok := filters.Get(name); ok {
@@ -1112,6 +1114,11 @@ func fromJinjaAny(x any, depth int) (any, error) {
 			k, err := fromJinjaAny(p.Key, depth+1)
 			if err != nil {
 				return nil, err
+			}
+			switch k.(type) {
+			case []any, map[string]any:
+				// A Python dict hashes its keys: {[1]: 2} is a TypeError.
+				return nil, fmt.Errorf("unhashable type: '%s'", pyTypeName(k))
 			}
 			v, err := fromJinjaAny(p.Value, depth+1)
 			if err != nil {
