@@ -186,7 +186,8 @@ type evaluator struct {
 	sets  bool // a set was made: the result is exported (see exportValue)
 	defs  bool // def() was called: calls look for user functions first
 	// orders are the sort keys of lists that orderBy() returned, by their
-	// first element, for thenBy() (yaql's OrderingIterable).
+	// first element's place in the array (an empty one has room for
+	// one), for thenBy() (yaql's OrderingIterable).
 	orders map[*any]*ordering
 }
 

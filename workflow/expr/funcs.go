@@ -1039,7 +1039,7 @@ func pyCase(s string, upper bool) string {
 }
 
 func fnAffix(ev *evaluator, c *callCtx) (any, error) {
-	if err := c.arity(2, -1); err != nil {
+	if err := c.arity(1, -1); err != nil { // yaql: string.startsWith(*prefixes), false without one
 		return nil, err
 	}
 	s, err := c.str(ev, 0)

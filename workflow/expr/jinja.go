@@ -499,6 +499,7 @@ const (
 	jinjaOpPfx   = "__ff_op_"
 	jinjaDictAtt = "__ff_dict_attr"
 	jinjaIndex   = "__ff_index"
+	jinjaSlice   = "__ff_slice"
 )
 
 // dictMethodNames are the methods of Python's dict: Jinja's dotted access
@@ -712,6 +713,7 @@ func (r *jinjaRun) environment() *exec.Environment {
 	}
 	c.Set("range", r.rangeFn)
 	c.Set(jinjaIndex, jinjaIndexFn)
+	c.Set(jinjaSlice, jinjaSliceFn)
 	c.Set(jinjaDictAtt, func(a *exec.VarArgs) *exec.Value {
 		v, err := fromJinja(a.Args[0])
 		if err != nil {
@@ -803,7 +805,14 @@ func mistralFilter(name string) exec.FilterFunction {
 		}
 		d, err := fromJinja(in)
 		if err != nil {
-			return exec.AsValue(err)
+			switch name {
+			case "json_dump", "json_parse", "json_pp", "yaml_dump", "yaml_parse", "uuid":
+				// The filtered value is the function's context, which
+				// these never read: _.nope | json_dump(1) is "1".
+				d = nil
+			default:
+				return exec.AsValue(err)
+			}
 		}
 		return r.callMistral(name, d, a)
 	}
@@ -1753,6 +1762,10 @@ func pyPercentOne(v any, conv byte, flags, width, prec string, hasPrec bool) (st
 		if hasPrec {
 			return "", errors.New("precision for an integer conversion is not supported here")
 		}
+		if isF && (conv == 'x' || conv == 'X' || conv == 'o') {
+			// Python truncates a float for %d, %i and %u only.
+			return "", fmt.Errorf("%%%c format: an integer is required, not float", conv)
+		}
 		if isF {
 			if math.IsInf(nf, 0) || math.IsNaN(nf) {
 				return "", errors.New("cannot convert float infinity or NaN to integer")
@@ -1945,6 +1958,21 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && te.Test.Name == "in" && len(te.Test.Args) == 1 && len(te.Test.Kwargs) == 0 {
 		return jinjaCall(jinjaOpPfx+"in", te.Expression, te.Test.Args[0])
 	}
+	if gs, ok := e.(*nodes.GetSlice); ok {
+		if obj, ok := gs.Node.(nodes.Expression); ok {
+			// Python's slice: None bounds, bools, clamping (gonja's
+			// refused s[::none]).
+			args := []nodes.Expression{obj}
+			for _, b := range []nodes.Node{gs.Start, gs.End, gs.Step} {
+				x, ok := b.(nodes.Expression)
+				if !ok {
+					x = &nodes.None{Location: &tokens.Token{Type: tokens.Name, Val: "none"}}
+				}
+				args = append(args, x)
+			}
+			return jinjaCall(jinjaSlice, args...)
+		}
+	}
 	if gi, ok := e.(*nodes.GetItem); ok && gi.Arg != nil {
 		obj, objOK := gi.Node.(nodes.Expression)
 		arg, argOK := gi.Arg.(nodes.Expression)
@@ -2006,6 +2034,9 @@ func jinjaCall(name string, args ...nodes.Expression) nodes.Expression {
 func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if in.IsError() {
 		return in
+	}
+	if len(a.Args) == 1 && !a.Args[0].IsString() {
+		return exec.AsValue(fmt.Errorf("attribute name must be string, not '%s'", jinjaTypeName(a.Args[0])))
 	}
 	if len(a.Args) == 1 && in.IsDict() {
 		return exec.AsValue(fmt.Errorf("'dict object' has no attribute '%s'", a.Args[0].String()))
@@ -2126,6 +2157,8 @@ var jinjaFilters = map[string]exec.FilterFunction{
 	"reject":     jinjaSelect(false, false),
 	"selectattr": jinjaSelect(true, true),
 	"rejectattr": jinjaSelect(true, false),
+	"batch":      jinjaBatch,
+	"slice":      jinjaSliceFilter,
 	// first of an empty sequence is undefined in Jinja, which Mistral
 	// fails to print (gonja's is "").
 	"first": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {

@@ -511,9 +511,12 @@ func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		attrs = []any{opts["attribute"]}
 	}
 	fold := !Truthy(opts["case_sensitive"])
+	// The key is a list, as make_multi_attrgetter's: Python compares
+	// lists element by element with == first, so equal dicts sort
+	// ([{}, {}] | sort) where {} < {} alone is a TypeError.
 	keyOf := func(item any) (any, error) {
 		if len(attrs) == 0 {
-			return caseKey(item, fold), nil
+			return []any{caseKey(item, fold)}, nil
 		}
 		var keys []any
 		for _, at := range attrs {
@@ -522,9 +525,6 @@ func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 				return nil, err
 			}
 			keys = append(keys, caseKey(k, fold))
-		}
-		if len(keys) == 1 {
-			return keys[0], nil
 		}
 		return keys, nil
 	}
@@ -590,6 +590,108 @@ func jinjaIndexFn(a *exec.VarArgs) *exec.Value {
 		i += n
 	}
 	return exec.AsValue(i)
+}
+
+// jinjaSliceFn is what obj[start:stop:step] becomes: Python's slice of
+// a list or string, each bound an integer, a bool or None.
+func jinjaSliceFn(a *exec.VarArgs) *exec.Value {
+	if len(a.Args) != 4 {
+		return exec.AsValue(errors.New("slice: want an object and three bounds"))
+	}
+	var vals [4]any
+	for i, x := range a.Args {
+		v, err := fromJinja(x)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		vals[i] = v
+	}
+	var n int
+	switch x := vals[0].(type) {
+	case []any:
+		n = len(x)
+	case string:
+		n = utf8.RuneCountInString(x)
+	case map[string]any:
+		return exec.AsValue(errors.New("unhashable type: 'slice'"))
+	default:
+		return exec.AsValue(fmt.Errorf("'%s' object is not subscriptable", pyTypeName(vals[0])))
+	}
+	idx, err := pySliceIndices(n, vals[1], vals[2], vals[3])
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	switch x := vals[0].(type) {
+	case []any:
+		out := make([]any, len(idx))
+		for i, j := range idx {
+			out[i] = x[j]
+		}
+		return exec.AsValue(out)
+	default:
+		r := []rune(x.(string))
+		out := make([]rune, len(idx))
+		for i, j := range idx {
+			out[i] = r[j]
+		}
+		return exec.AsValue(string(out))
+	}
+}
+
+// pySliceIndices are the indexes that seq[start:stop:step] takes of a
+// sequence of n (Python's slice.indices and range).
+func pySliceIndices(n int, start, stop, step any) ([]int, error) {
+	bound := func(v any) (int, bool, error) {
+		if v == nil {
+			return 0, false, nil
+		}
+		i, err := pyIntArg(v)
+		if err != nil {
+			return 0, false, errors.New("slice indices must be integers or None or have an __index__ method")
+		}
+		return int(max(min(i, math.MaxInt32), math.MinInt32)), true, nil
+	}
+	st, ok, err := bound(step)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		st = 1
+	}
+	if st == 0 {
+		return nil, errors.New("slice step cannot be zero")
+	}
+	lower, upper := 0, n
+	if st < 0 {
+		lower, upper = -1, n-1
+	}
+	clamp := func(v any, def int) (int, error) {
+		i, ok, err := bound(v)
+		if err != nil || !ok {
+			return def, err
+		}
+		if i < 0 {
+			i += n
+		}
+		return max(lower, min(i, upper)), nil
+	}
+	first, last := lower, upper // the defaults: the whole sequence
+	if st < 0 {
+		first, last = upper, lower
+	}
+	lo, err := clamp(start, first)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := clamp(stop, last)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for i := lo; (st > 0 && i < hi) || (st < 0 && i > hi); i += st {
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // jinjaTrim is Jinja's do_trim(value, chars=None): str(value).strip(chars)
@@ -892,4 +994,103 @@ func pySortStable[T any](s []T, key func(T) any, reverse bool) error {
 		return c
 	})
 	return cmpErr
+}
+
+// jinjaBatch is Jinja's do_batch(value, linecount, fill_with=None): lists
+// of linecount items, the last one filled up with fill_with when given. A
+// linecount that no length equals (0.0 is 0, "2" never) makes the first
+// batch empty or takes every item, as in Python.
+func jinjaBatch(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("batch", a, []string{"linecount", "fill_with"}, nil, nil)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	count := args[0]
+	out := []any{}
+	tmp := []any{}
+	for _, item := range items {
+		if pyEquals(int64(len(tmp)), count) {
+			out = append(out, tmp)
+			tmp = []any{}
+		}
+		tmp = append(tmp, item)
+	}
+	if len(tmp) > 0 {
+		if fill := args[1]; fill != nil {
+			n, ok := pyReal(count)
+			if !ok {
+				return exec.AsValue(fmt.Errorf("'<' not supported between instances of 'int' and '%s'", pyTypeName(count)))
+			}
+			if float64(len(tmp)) < n {
+				k, err := pyIntArg(count)
+				if err != nil {
+					return exec.AsValue(fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(count)))
+				}
+				if k > int64(DefaultLimits().MaxItems) {
+					return exec.AsValue(fmt.Errorf("expr: batch(): more than %d items: %w", DefaultLimits().MaxItems, ErrLimit))
+				}
+				for int64(len(tmp)) < k {
+					tmp = append(tmp, fill)
+				}
+			}
+		}
+		out = append(out, tmp)
+	}
+	return exec.AsValue(out)
+}
+
+// jinjaSliceFilter is Jinja's do_slice(value, slices, fill_with=None):
+// the items cut into that many lists, the first ones one longer, the
+// others filled up with fill_with when given; none for slices < 0.
+func jinjaSliceFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("slice", a, []string{"slices", "fill_with"}, nil, nil)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	seq, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	parts, err := pyIntArg(args[0])
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if parts == 0 {
+		return exec.AsValue(errors.New("integer division or modulo by zero"))
+	}
+	if parts > int64(DefaultLimits().MaxItems) {
+		return exec.AsValue(fmt.Errorf("expr: slice(): more than %d slices: %w", DefaultLimits().MaxItems, ErrLimit))
+	}
+	out := []any{}
+	if parts < 0 {
+		return exec.AsValue(out) // range(slices) is empty
+	}
+	n := int64(len(seq))
+	per, extra := n/parts, n%parts
+	offset := int64(0)
+	for i := range parts {
+		start := offset + i*per
+		if i < extra {
+			offset++
+		}
+		end := offset + (i+1)*per
+		tmp := slices.Clone(seq[start:end])
+		if args[1] != nil && i >= extra {
+			tmp = append(tmp, args[1])
+		}
+		out = append(out, tmp)
+	}
+	return exec.AsValue(out)
 }

@@ -37,10 +37,36 @@ var jinjaMethods = func() exec.Methods {
 			list[name] = f
 		}
 	}
+	dict := map[string]exec.Method[map[string]any]{"get": dictGet}
+	for _, name := range []string{"keys", "values", "items", "pop", "setdefault", "update", "copy", "clear"} {
+		if f, ok := m.Dict.Get(name); ok {
+			dict[name] = f
+		}
+	}
 	m.Str = exec.NewMethodSet(str)
 	m.List = exec.NewMethodSet(list)
+	m.Dict = exec.NewMethodSet(dict)
 	return m
 }()
+
+// dictGet is Python's dict.get(key, default=None): the keys are strings,
+// so another key finds nothing, and a list or dict is unhashable (gonja's
+// looked str(key) up: {'1': 2}.get(1) was 2).
+func dictGet(self map[string]any, _ *exec.Value, a *exec.VarArgs) (any, error) {
+	args, err := methodArgs(a, 1, 2, "get")
+	if err != nil {
+		return nil, err
+	}
+	switch k := args[0].(type) {
+	case string:
+		if v, ok := self[k]; ok {
+			return v, nil
+		}
+	case []any, map[string]any:
+		return nil, fmt.Errorf("unhashable type: '%s'", pyTypeName(k))
+	}
+	return argOr(args, 1), nil
+}
 
 // methodArgs turns a method call's arguments into the data model.
 func methodArgs(a *exec.VarArgs, min, max int, name string) ([]any, error) {
@@ -68,9 +94,9 @@ func strSplit(self string, _ *exec.Value, a *exec.VarArgs) (any, error) {
 	}
 	maxsplit := -1
 	if len(args) == 2 {
-		n, ok := args[1].(int64)
-		if !ok {
-			return nil, errors.New("'maxsplit' must be an integer")
+		n, err := pyIntArg(args[1])
+		if err != nil {
+			return nil, err
 		}
 		maxsplit = int(n)
 	}
@@ -147,9 +173,9 @@ func strReplace(self string, _ *exec.Value, a *exec.VarArgs) (any, error) {
 	}
 	n := -1
 	if len(args) == 3 {
-		c, ok := args[2].(int64)
-		if !ok {
-			return nil, errors.New("'count' must be an integer")
+		c, err := pyIntArg(args[2])
+		if err != nil {
+			return nil, err
 		}
 		n = int(c)
 	}
@@ -169,9 +195,9 @@ func strCount(self string, _ *exec.Value, a *exec.VarArgs) (any, error) {
 	start, end := 0, len(r)
 	for i, p := range []*int{&start, &end} {
 		if v := argOr(args, i+1); v != nil {
-			n, ok := v.(int64)
-			if !ok {
-				return nil, errors.New("slice indices must be integers or None")
+			n, err := pyIntArg(v)
+			if err != nil {
+				return nil, errors.New("slice indices must be integers or None or have an __index__ method")
 			}
 			*p = pyIndex(int(n), len(r))
 		}

@@ -442,13 +442,10 @@ func fnOrderBy(ev *evaluator, c *callCtx) (any, error) {
 	case "orderBy", "orderByDescending":
 		o = &ordering{items: l, keys: make([][]any, len(l))}
 	default: // thenBy, thenByDescending
-		if len(l) > 0 {
-			o = ev.orders[&l[0]]
+		if cap(l) > 0 {
+			o = ev.orders[&l[:1][0]]
 		}
 		if o == nil {
-			if len(l) == 0 {
-				return []any{}, nil
-			}
 			return nil, fmt.Errorf("expr: %s(): the receiver must come from orderBy() or orderByDescending()", c.name)
 		}
 		o = &ordering{items: o.items, keys: o.keys, desc: o.desc}
@@ -490,16 +487,16 @@ func fnOrderBy(ev *evaluator, c *callCtx) (any, error) {
 	if cmpErr != nil {
 		return nil, cmpErr
 	}
-	out := make([]any, len(idx))
+	// An empty result has room for one element too: its array names it
+	// ([].orderBy($).thenBy($) is [], [].thenBy($) an error).
+	out := make([]any, len(idx), max(len(idx), 1))
 	for i, j := range idx {
 		out[i] = o.items[j]
 	}
-	if len(out) > 0 {
-		if ev.orders == nil {
-			ev.orders = map[*any]*ordering{}
-		}
-		ev.orders[&out[0]] = o
+	if ev.orders == nil {
+		ev.orders = map[*any]*ordering{}
 	}
+	ev.orders[&out[:1][0]] = o
 	return out, nil
 }
 

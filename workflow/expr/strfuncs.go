@@ -111,7 +111,7 @@ func fnSetFn(ev *evaluator, c *callCtx) (any, error) {
 		out[k] = v
 	}
 	switch {
-	case len(c.named) > 0 && c.nargs() == 1:
+	case c.nargs() == 1: // yaql's dict.set(*args) of key => value rules, none too
 		for _, nm := range c.named {
 			k, v, err := ev.entry(nm, c.sc, "set()")
 			if err != nil {
