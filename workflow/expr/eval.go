@@ -124,6 +124,9 @@ func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits 
 	if _, ok := v.(*letContext); ok {
 		return nil, errors.New("expr: let() must be followed by -> and an expression")
 	}
+	if _, ok := v.(*lazySeq); ok {
+		return nil, fmt.Errorf("expr: the result is an endless sequence (sequence(), repeat(), cycle()), which Mistral lists until memory runs out: read it with take() or first(): %w", ErrLimit)
+	}
 	if err := ev.checkSize(v, "the result"); err != nil {
 		return nil, err
 	}

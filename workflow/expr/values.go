@@ -594,6 +594,9 @@ func valueSize(v any, limit int) int {
 			}
 		case *setValue:
 			return walk(x.elems)
+		case *lazySeq:
+			n = limit + 1 // endless: Mistral lists it until memory runs out
+			return false
 		case map[string]any:
 			for k, e := range x {
 				n += len(k)
