@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -2254,17 +2255,34 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		if err != nil {
 			return exec.AsValue(err)
 		}
-		indent := ""
-		if i, ok := a.KwArgs["indent"]; ok && i.IsInteger() {
-			indent = strings.Repeat(" ", i.Integer())
-		} else if len(a.Args) > 0 && a.Args[0].IsInteger() {
-			indent = strings.Repeat(" ", a.Args[0].Integer())
-		}
-		b, err := MarshalJSON(v, indent)
+		args, err := jinjaBind("tojson", a, []string{"indent"}, nil)
 		if err != nil {
 			return exec.AsValue(err)
 		}
-		return exec.AsValue(strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "'", `\u0027`).Replace(string(b)))
+		// json.dumps' indent: a number of spaces or the string itself
+		// (0 and less, which Python writes as bare newlines, are compact
+		// here).
+		indent := ""
+		switch i := args[0].(type) {
+		case nil:
+		case string:
+			indent = i
+		default:
+			n, err := pyIntArg(i)
+			if err != nil {
+				return exec.AsValue(fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(i)))
+			}
+			if n > 64 {
+				return exec.AsValue(fmt.Errorf("expr: tojson(): indent %d: %w", n, ErrLimit))
+			}
+			indent = strings.Repeat(" ", int(max(n, 0)))
+		}
+		// json.dumps' ensure_ascii: every character past "~" is \uXXXX.
+		var b bytes.Buffer
+		if err := writeJSON(&b, v, indent, "", ", ", ": ", true); err != nil {
+			return exec.AsValue(err)
+		}
+		return exec.AsValue(strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "'", `\u0027`).Replace(b.String()))
 	},
 }
 

@@ -238,9 +238,9 @@ func listIndex(_ []any, selfValue *exec.Value, a *exec.VarArgs) (any, error) {
 	}
 	start, end := 0, len(self)
 	for i, p := range []*int{&start, &end} {
-		if v := argOr(args, i+1); v != nil {
-			n, ok := v.(int64)
-			if !ok {
+		if i+1 < len(args) { // list.index takes no None, unlike str.count
+			n, err := pyIntArg(args[i+1])
+			if err != nil {
 				return nil, errors.New("slice indices must be integers or have an __index__ method")
 			}
 			*p = pyIndex(int(n), len(self))

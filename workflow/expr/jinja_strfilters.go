@@ -33,6 +33,8 @@ var jinjaStrFilters = map[string]exec.FilterFunction{
 	"wordwrap":       jinjaWordwrap,
 	"filesizeformat": jinjaFilesizeformat,
 	"urlencode":      jinjaURLEncode,
+	"int":            jinjaIntFilter,
+	"float":          jinjaFloatFilter,
 }
 
 // jinjaSoftStr is a filter without arguments that gives f(str(value)).
@@ -637,4 +639,130 @@ func urlQuote(s string, forQS bool) string {
 		}
 	}
 	return b.String()
+}
+
+// pyParseInt is Python's int(s, base) of a string: surrounding
+// whitespace, a sign, "_" between digits (and after a prefix), the 0x, 0o
+// and 0b prefixes where base is 0 or theirs; base 0 refuses other leading
+// zeros. Integers past 64 bits are an error here (Python's grow).
+func pyParseInt(s string, base int64) (int64, error) {
+	bad := fmt.Errorf("invalid literal for int() with base %d: %s", base, pyRepr(s, false))
+	if base != 0 && (base < 2 || base > 36) {
+		return 0, errors.New("int() base must be >= 2 and <= 36, or 0")
+	}
+	t := strings.TrimFunc(s, pyIsSpace)
+	neg := false
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		neg, t = t[0] == '-', t[1:]
+	}
+	prefixed := false
+	if len(t) >= 2 && t[0] == '0' {
+		p := map[byte]int64{'x': 16, 'X': 16, 'o': 8, 'O': 8, 'b': 2, 'B': 2}[t[1]]
+		if p != 0 && (base == 0 || base == p) {
+			base, t, prefixed = p, t[2:], true
+		}
+	}
+	if base == 0 {
+		base = 10
+		if strings.Trim(t, "0_") == "" && t != "" && t[0] == '0' {
+			t = "0" + strings.TrimLeft(t, "0_") // 0, 00 and 0_0 are zero
+		} else if len(t) > 1 && t[0] == '0' {
+			return 0, bad
+		}
+	}
+	var digits strings.Builder
+	for i := 0; i < len(t); i++ {
+		if t[i] == '_' {
+			if i == len(t)-1 || t[i+1] == '_' || (i == 0 && !prefixed) {
+				return 0, bad
+			}
+			continue
+		}
+		digits.WriteByte(t[i])
+	}
+	if digits.Len() == 0 {
+		return 0, bad
+	}
+	u, err := strconv.ParseUint(digits.String(), int(base), 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+			return 0, fmt.Errorf("expr: int(): %s does not fit in 64 bits: %w", pyRepr(s, false), ErrLimit)
+		}
+		return 0, bad
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return -int64(u-1) - 1, nil
+	case !neg && u < 1<<63:
+		return int64(u), nil
+	}
+	return 0, fmt.Errorf("expr: int(): %s does not fit in 64 bits: %w", pyRepr(s, false), ErrLimit)
+}
+
+// pyFloatOf is Python's float(v): ok is false where Python raises a
+// TypeError or ValueError.
+func pyFloatOf(v any) (float64, bool) {
+	if s, ok := v.(string); ok {
+		f, err := pyParseFloat(s)
+		return f, err == nil
+	}
+	return pyReal(v)
+}
+
+// jinjaIntFilter is Jinja's do_int(value, default=0, base=10): int() of
+// the value (of a string in that base), else int(float(value)), else the
+// default, whatever it is.
+func jinjaIntFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("int", a, []string{"default", "base"}, int64(0), int64(10))
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	switch x := v.(type) {
+	case int64:
+		return exec.AsValue(x)
+	case bool:
+		return exec.AsValue(boolInt(x))
+	case string:
+		if base, err := pyIntArg(args[1]); err == nil {
+			n, err := pyParseInt(x, base)
+			if errors.Is(err, ErrLimit) {
+				return exec.AsValue(err)
+			}
+			if err == nil {
+				return exec.AsValue(n)
+			}
+		}
+	}
+	f, ok := pyFloatOf(v)
+	switch {
+	case !ok || math.IsNaN(f):
+		return exec.AsValue(args[0])
+	case math.IsInf(f, 0):
+		return exec.AsValue(errors.New("cannot convert float infinity to integer"))
+	case math.Abs(f) >= 1<<63:
+		return exec.AsValue(fmt.Errorf("expr: int(): %s does not fit in 64 bits: %w", pyFloat(f), ErrLimit))
+	}
+	return exec.AsValue(int64(f))
+}
+
+// jinjaFloatFilter is Jinja's do_float(value, default=0.0): float() of the
+// value, else the default.
+func jinjaFloatFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("float", a, []string{"default"}, 0.0)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if f, ok := pyFloatOf(v); ok {
+		return exec.AsValue(f)
+	}
+	return exec.AsValue(args[0])
 }
