@@ -1943,6 +1943,10 @@ func rewriteJinja(root any, render bool) (err error) {
 	return err
 }
 
+// undefinedFilters are the filters whose result may be Jinja's undefined
+// (an item or attribute that is not there, the first or last of nothing).
+var undefinedFilters = map[string]bool{"attr": true, "first": true, "last": true, "min": true, "max": true}
+
 // rewriteExpr rewrites e's subtrees, then e itself when it is an
 // arithmetic operator.
 func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression {
@@ -1958,6 +1962,21 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 	}
 	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && te.Test.Name == "in" && len(te.Test.Args) == 1 && len(te.Test.Kwargs) == 0 {
 		return jinjaCall(jinjaOpPfx+"in", te.Expression, te.Test.Args[0])
+	}
+	if fe, ok := e.(*nodes.FilteredExpression); ok && len(fe.Filters) > 1 && fe.Expression != nil {
+		// gonja stops a chain at the first error, where Jinja hands an
+		// undefined value on: x | first | default('d') is (x | first) |
+		// default('d'), so that default sees the undefined (an error
+		// here) that first gives for an empty list. Only there: any other
+		// error is an exception in Jinja, which default does not catch.
+		cur := &nodes.FilteredExpression{Expression: fe.Expression}
+		for i, f := range fe.Filters {
+			cur.Filters = append(cur.Filters, f)
+			if i+1 < len(fe.Filters) && undefinedFilters[f.Name] && (fe.Filters[i+1].Name == "default" || fe.Filters[i+1].Name == "d") {
+				cur = &nodes.FilteredExpression{Expression: cur}
+			}
+		}
+		return cur
 	}
 	if gs, ok := e.(*nodes.GetSlice); ok {
 		if obj, ok := gs.Node.(nodes.Expression); ok {
@@ -2042,7 +2061,16 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if len(a.Args) == 1 && in.IsDict() {
 		return exec.AsValue(fmt.Errorf("'dict object' has no attribute '%s'", a.Args[0].String()))
 	}
-	return gonjaAttr(e, in, a)
+	out := gonjaAttr(e, in, a)
+	switch x := in.Interface().(type) {
+	case nil, string, bool, int, int64, float64, []any:
+		// A value of the data model: what gonja finds nothing for is
+		// Jinja's undefined ('a' | attr('a')), not None.
+		if len(a.Args) == 1 && out.IsNil() {
+			return exec.AsValue(fmt.Errorf("'%s object' has no attribute '%s'", pyTypeName(x), a.Args[0].String()))
+		}
+	}
+	return out
 }
 
 // jinjaMap is gonja's map, except that map(attribute=...) without a
@@ -2060,6 +2088,9 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		}
 	}
 	attr, ok := a.KwArgs["attribute"]
+	if !ok && len(a.Args) == 0 {
+		return exec.AsValue(errors.New("map requires a filter argument"))
+	}
 	if _, hasDefault := a.KwArgs["default"]; !ok || hasDefault || len(a.Args) > 0 || in.IsError() {
 		return gonjaMap(e, in, a)
 	}

@@ -537,7 +537,11 @@ func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		}
 		ks[i] = keyed{item, k}
 	}
-	if err := pySortStable(ks, func(k keyed) any { return k.key }, Truthy(opts["reverse"])); err != nil {
+	reverse, err := pyIntArg(opts["reverse"]) // sorted()'s reverse is an int
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if err := pySortStable(ks, func(k keyed) any { return k.key }, reverse != 0); err != nil {
 		return exec.AsValue(err)
 	}
 	out := make([]any, len(ks))
@@ -963,7 +967,12 @@ func jinjaDictsort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 	default:
 		return exec.AsValue(errors.New("you can only sort by either 'key' or 'value'"))
 	}
-	fold, reverse := !Truthy(args[0]), Truthy(args[2])
+	fold := !Truthy(args[0])
+	rev, err := pyIntArg(args[2]) // sorted()'s reverse is an int
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	reverse := rev != 0
 	pairs := make([][2]any, 0, len(m))
 	for _, k := range sortedKeys(m) {
 		pairs = append(pairs, [2]any{k, m[k]})

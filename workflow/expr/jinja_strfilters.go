@@ -35,6 +35,8 @@ var jinjaStrFilters = map[string]exec.FilterFunction{
 	"urlencode":      jinjaURLEncode,
 	"int":            jinjaIntFilter,
 	"float":          jinjaFloatFilter,
+	"join":           jinjaJoin,
+	"indent":         jinjaIndent,
 }
 
 // jinjaSoftStr is a filter without arguments that gives f(str(value)).
@@ -765,4 +767,94 @@ func jinjaFloatFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.
 		return exec.AsValue(f)
 	}
 	return exec.AsValue(args[0])
+}
+
+// jinjaJoin is Jinja's do_join(value, d="", attribute=None) outside
+// autoescape: str(d).join(str(item) for each item, or for its attribute,
+// which must exist).
+func jinjaJoin(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("join", a, []string{"d", "attribute"}, "", nil)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	sep := pyStr(args[0])
+	var b strings.Builder
+	for i, item := range items {
+		if args[1] != nil {
+			if item, err = jinjaItem(item, args[1]); err != nil {
+				return exec.AsValue(err)
+			}
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(pyStr(item))
+		if b.Len() > DefaultLimits().MaxBytes {
+			return exec.AsValue(fmt.Errorf("expr: join(): the string would be more than %d bytes: %w", DefaultLimits().MaxBytes, ErrLimit))
+		}
+	}
+	return exec.AsValue(b.String())
+}
+
+// jinjaIndent is Jinja's do_indent(s, width=4, first=False, blank=False):
+// every line of s but the first (and blank ones unless blank) starts with
+// width spaces, or with width itself when it is a string.
+func jinjaIndent(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("indent", a, []string{"width", "first", "blank"}, int64(4), false, false)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return exec.AsValue(fmt.Errorf("'%s' object has no attribute 'splitlines'", pyTypeName(v)))
+	}
+	indention, ok := args[0].(string)
+	if !ok {
+		n, err := pyIntArg(args[0])
+		if err != nil {
+			return exec.AsValue(fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(args[0])))
+		}
+		if n > 1024 {
+			return exec.AsValue(fmt.Errorf("expr: indent(): width %d: %w", n, ErrLimit))
+		}
+		indention = strings.Repeat(" ", int(max(n, 0)))
+	}
+	lines := pySplitlines(s + "\n")
+	if len(s)+(len(lines)+1)*len(indention) > DefaultLimits().MaxBytes {
+		return exec.AsValue(fmt.Errorf("expr: indent(): the string would be more than %d bytes: %w", DefaultLimits().MaxBytes, ErrLimit))
+	}
+	var rv string
+	if Truthy(args[2]) {
+		rv = strings.Join(lines, "\n"+indention)
+	} else {
+		var b strings.Builder
+		b.WriteString(lines[0])
+		for _, line := range lines[1:] {
+			b.WriteString("\n")
+			if line != "" {
+				b.WriteString(indention)
+			}
+			b.WriteString(line)
+		}
+		rv = b.String()
+	}
+	if Truthy(args[1]) {
+		rv = indention + rv
+	}
+	if len(rv) > DefaultLimits().MaxBytes {
+		return exec.AsValue(fmt.Errorf("expr: indent(): the string would be more than %d bytes: %w", DefaultLimits().MaxBytes, ErrLimit))
+	}
+	return exec.AsValue(rv)
 }

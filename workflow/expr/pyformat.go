@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -156,14 +157,12 @@ func pyFormatSpec(v any, spec string) (string, error) {
 	}
 	pyType := map[string]string{"null": "NoneType", "boolean": "bool", "integer": "int", "float": "float", "string": "str", "list": "tuple", "dict": "dict"}[typeName(v)]
 	if b, ok := v.(bool); ok {
-		if typ == 0 || typ == 's' {
-			if typ == 's' {
-				return "", fmt.Errorf("unknown format code 's' for object of type 'bool'")
-			}
-			v = map[bool]string{true: "True", false: "False"}[b]
-		} else {
-			v = boolInt(b)
+		// bool's __format__ is int's for any spec but "" (handled above):
+		// '{0:>6}'.format(true) is "     1".
+		if typ == 's' {
+			return "", fmt.Errorf("unknown format code 's' for object of type 'bool'")
 		}
+		v = boolInt(b)
 	}
 	var body, prefix string
 	neg := false
@@ -212,6 +211,9 @@ func pyFormatSpec(v any, spec string) (string, error) {
 				prefix = "0b"
 			}
 		case 'c':
+			if x < 0 || x > unicode.MaxRune {
+				return "", errors.New("%c arg not in range(0x110000)")
+			}
 			body, neg = string(rune(x)), false
 		case 'e', 'E', 'f', 'F', 'g', 'G', '%':
 			return pyFormatSpec(float64(x), spec)
