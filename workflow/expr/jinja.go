@@ -2094,12 +2094,22 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if _, hasDefault := a.KwArgs["default"]; !ok || hasDefault || len(a.Args) > 0 || in.IsError() {
 		return gonjaMap(e, in, a)
 	}
+	path := attr.String()
+	if raw, ok := in.Interface().([]any); ok {
+		for _, item := range raw {
+			if g, ok := item.(jinjaGroup); ok {
+				// A group has grouper, list and its two indexes only.
+				if _, err := jinjaItem(g, path); err != nil {
+					return exec.AsValue(fmt.Errorf("'_GroupTuple object' has no attribute '%s'", path))
+				}
+			}
+		}
+	}
 	items, err := fromJinja(in)
 	if err != nil {
 		return exec.AsValue(err)
 	}
 	list, _ := items.([]any)
-	path := attr.String()
 	for _, item := range list {
 		if _, isDict := item.(map[string]any); !isDict {
 			continue // groupby's tuples and other objects: gonja's lookup
@@ -2190,6 +2200,7 @@ var jinjaFilters = map[string]exec.FilterFunction{
 	"selectattr": jinjaSelect(true, true),
 	"rejectattr": jinjaSelect(true, false),
 	"batch":      jinjaBatch,
+	"groupby":    jinjaGroupBy,
 	"slice":      jinjaSliceFilter,
 	// first of an empty sequence is undefined in Jinja, which Mistral
 	// fails to print (gonja's is "").

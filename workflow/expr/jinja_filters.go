@@ -74,6 +74,14 @@ func jinjaGetItem(obj, key any) (any, bool) {
 			return nil, false
 		}
 		return x[i], true
+	case jinjaGroup:
+		switch key {
+		case "grouper":
+			return x[0], true
+		case "list":
+			return x[1], true
+		}
+		return jinjaGetItem([]any(x), key)
 	case string:
 		i, ok := key.(int64)
 		if !ok {
@@ -1100,6 +1108,83 @@ func jinjaSliceFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.
 			tmp = append(tmp, args[1])
 		}
 		out = append(out, tmp)
+	}
+	return exec.AsValue(out)
+}
+
+// jinjaGroup is one group of Jinja's groupby: a (grouper, list) tuple
+// whose grouper and list are attributes too.
+type jinjaGroup []any
+
+// GetAttribute gives grouper and list to gonja's attribute lookup.
+func (g jinjaGroup) GetAttribute(name string) (*exec.Value, bool) {
+	switch name {
+	case "grouper":
+		return exec.AsValue(g[0]), true
+	case "list":
+		return exec.AsValue(g[1]), true
+	}
+	return exec.AsValue(nil), false
+}
+
+// jinjaGroupBy is Jinja's do_groupby(value, attribute, default=None,
+// case_sensitive=False): the items sorted by their attribute (default
+// where it is missing) and grouped where it is equal, as (grouper, list)
+// tuples; without case_sensitive strings group case-insensitively and the
+// grouper is the first item's own. A missing attribute without a default
+// is undefined, which Mistral refuses.
+func jinjaGroupBy(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	args, err := jinjaBind("groupby", a, []string{"attribute", "default", "case_sensitive"}, errMissing, nil, false)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	if args[0] == errMissing {
+		return exec.AsValue(errors.New("sync_do_groupby() missing 1 required positional argument: 'attribute'"))
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	attr, def, fold := args[0], args[1], !Truthy(args[2])
+	raw := func(item any) (any, error) {
+		k, err := jinjaItem(item, attr)
+		if err != nil && def != nil {
+			return def, nil
+		}
+		return k, err
+	}
+	type keyed struct{ item, key any }
+	ks := make([]keyed, len(items))
+	for i, item := range items {
+		k, err := raw(item)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		ks[i] = keyed{item, caseKey(k, fold)}
+	}
+	if err := pySortStable(ks, func(k keyed) any { return k.key }, false); err != nil {
+		return exec.AsValue(err)
+	}
+	out := []any{}
+	for i := 0; i < len(ks); {
+		j := i + 1
+		for j < len(ks) && pyEquals(ks[j].key, ks[i].key) {
+			j++
+		}
+		list := make([]any, 0, j-i)
+		for _, k := range ks[i:j] {
+			list = append(list, k.item)
+		}
+		grouper := ks[i].key
+		if fold {
+			grouper, _ = raw(list[0])
+		}
+		out = append(out, jinjaGroup{grouper, list})
+		i = j
 	}
 	return exec.AsValue(out)
 }
