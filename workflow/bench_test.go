@@ -36,6 +36,22 @@ items:
       publish: {r: <% task().result %>}
 `
 
+// itemsJinjaYAML is itemsYAML with Jinja expressions, which cost more to
+// parse than YAQL's.
+const itemsJinjaYAML = `version: '2.0'
+items:
+  input: [vals]
+  output: {n: "{{ _.r | length }}"}
+  tasks:
+    each:
+      with-items: i in {{ _.vals }}
+      concurrency: 50
+      action: std.echo
+      input:
+        output: "{{ _.i * 2 if _.i is number else _.i | upper }}"
+      publish: {r: "{{ task().result }}"}
+`
+
 // peakHeap samples the heap while fn runs and returns the peak in bytes.
 func peakHeap(fn func()) uint64 {
 	var peak atomic.Uint64
@@ -106,4 +122,28 @@ func BenchmarkWithItems10000(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(peak)/(1<<20), "MB-peak-heap")
+}
+
+// BenchmarkWithItemsJinja1000 runs with-items over 1,000 items whose
+// input and publish are Jinja expressions: the cost of evaluating (and
+// parsing) an expression once an item.
+func BenchmarkWithItemsJinja1000(b *testing.B) {
+	f, err := Load("items.yaml", []byte(itemsJinjaYAML), StdRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	items := make([]any, 1000)
+	for i := range items {
+		items[i] = int64(i)
+	}
+	e := &Engine{Registry: StdRegistry(), File: f}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ex, err := e.Run(context.Background(), f.Workflows[0], map[string]any{"vals": items})
+		if err != nil || ex.State != Success || ex.Output["n"] != int64(1000) {
+			b.Fatalf("%v %v %v", err, ex.StateInfo, ex.Output)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "µs/item")
 }

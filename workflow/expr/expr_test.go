@@ -3,6 +3,8 @@ package expr
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -251,5 +253,53 @@ func TestNormalize(t *testing.T) {
 	b, _ := MarshalJSON(got, "")
 	if want := `{"a": 1, "b": ["x"], "c": 0.5, "d": {"k": "v"}, "e": [{"cpus": 4, "name": "ctl1"}]}`; string(b) != want {
 		t.Errorf("Normalize = %s, want %s", b, want)
+	}
+}
+
+// TestTemplateConcurrentEval evaluates the same parsed templates (what
+// EvalString's cache shares) from many goroutines: each gets what one
+// evaluation alone gives (go test -race checks the sharing).
+func TestTemplateConcurrentEval(t *testing.T) {
+	srcs := []string{
+		"{% macro f(n) %}{% if n > 0 %}{{ n }},{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(_.n) }}",
+		"{% set total = namespace(v=0) %}{% for x in _.l %}{% set total.v = total.v + x %}{% endfor %}{{ total.v }}",
+		"{{ _.l | select('odd') | map('string') | join('-') }} {{ _.l[::-1] }} {{ _.s | wordwrap(3) }}",
+		"{{ _.g | groupby(0) | map(attribute='list') | list }}",
+		"<% $.l.where($ > 1).select($ * 2) %> and <% $.s.toUpper() %>",
+		"{{ _.n * 2 }}",
+	}
+	data := func(i int) map[string]any {
+		return map[string]any{"n": int64(i % 7), "l": []any{int64(i), int64(1), int64(2), int64(3)}, "s": fmt.Sprintf("abc def %d", i),
+			"g": []any{[]any{int64(i % 2), "a"}, []any{int64(1), "b"}, []any{int64(0), "c"}}}
+	}
+	for _, src := range srcs {
+		tmpl, err := ParseTemplate(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		want := make([]any, 20)
+		for i := range want {
+			if want[i], err = tmpl.Eval(context.Background(), data(i), Funcs{}); err != nil {
+				t.Fatalf("%s on %d: %v", src, i, err)
+			}
+		}
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range want {
+					got, err := tmpl.Eval(context.Background(), data(i), Funcs{})
+					if err != nil {
+						got = err.Error()
+					}
+					if !reflect.DeepEqual(got, want[i]) {
+						t.Errorf("%s on %d: %#v, alone %#v", src, i, got, want[i])
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // inlineRE is Mistral's INLINE_YAQL_REGEXP: the shortest <% ... %> on one
@@ -86,12 +87,56 @@ func (t *Template) Eval(ctx context.Context, data any, funcs Funcs) (any, error)
 }
 
 // EvalString parses and evaluates a string that may hold <% %> expressions.
+// The parsed form of strings up to templateCacheMax bytes is kept (see
+// parseTemplateCached): an engine evaluates the same task input for every
+// item of a with-items.
 func EvalString(ctx context.Context, s string, data any, funcs Funcs) (any, error) {
-	t, err := ParseTemplate(s)
+	t, err := parseTemplateCached(s)
 	if err != nil {
 		return nil, err
 	}
 	return t.Eval(ctx, data, funcs)
+}
+
+// templateCache holds parsed templates by their text, as regexCache holds
+// patterns. When it is full it starts over. A Template is immutable once
+// parsed and safe for concurrent Eval.
+var templateCache struct {
+	sync.Mutex
+	m map[string]*Template
+}
+
+const (
+	templateCacheSize = 1024
+	templateCacheMax  = 16 << 10 // longer texts are parsed each time
+)
+
+// parseTemplateCached is ParseTemplate through templateCache. A text that
+// fails to parse is not kept.
+func parseTemplateCached(s string) (*Template, error) {
+	if len(s) > templateCacheMax {
+		return ParseTemplate(s)
+	}
+	templateCache.Lock()
+	t, ok := templateCache.m[s]
+	templateCache.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := ParseTemplate(s)
+	if err != nil {
+		return nil, err
+	}
+	if t.jinja == nil && len(t.progs) == 0 {
+		return t, nil // a plain string: parsing it is as cheap as a lookup
+	}
+	templateCache.Lock()
+	defer templateCache.Unlock()
+	if templateCache.m == nil || len(templateCache.m) >= templateCacheSize {
+		templateCache.m = map[string]*Template{}
+	}
+	templateCache.m[s] = t
+	return t, nil
 }
 
 // EvalValue evaluates every string inside v (a value of the data model,
