@@ -160,6 +160,7 @@ type scope struct {
 }
 
 func (s *scope) lookup(name string) any {
+	top := s
 	for ; s != nil; s = s.parent {
 		if s.lambda && name == "1" {
 			return s.dollar
@@ -167,6 +168,11 @@ func (s *scope) lookup(name string) any {
 		if v, ok := s.vars[name]; ok {
 			return v
 		}
+	}
+	if name == "1" {
+		// yaql stores $ as $1: where nothing set $1 (a lambda, unpack()),
+		// it is $ (Mistral's $.l.append($1) appends the data).
+		return top.dollar
 	}
 	return nil
 }
