@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -746,10 +747,16 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 	}
 	switch op {
 	case "+":
-		if a, ok := l.(*setValue); ok {
+		a, aSet := l.(*setValue)
+		b, bSet := r.(*setValue)
+		if aSet && bSet {
+			// yaql's combine_lists: two frozensets make their union.
+			return ev.newSet("+", append(slices.Clone(a.elems), b.elems...))
+		}
+		if aSet {
 			l = a.elems
 		}
-		if b, ok := r.(*setValue); ok {
+		if bSet {
 			r = b.elems
 		}
 		switch a := l.(type) {
