@@ -738,11 +738,7 @@ func (ev *evaluator) arith(op string, l, r any) (any, error) {
 			if rf == 0 {
 				return nil, errors.New("expr: float modulo by zero")
 			}
-			m := math.Mod(lf, rf)
-			if m != 0 && (m < 0) != (rf < 0) {
-				m += rf
-			}
-			return m, nil
+			return pyFloatMod(lf, rf), nil
 		}
 	}
 	switch op {

@@ -1561,11 +1561,7 @@ func pyMod(l, r any) (any, error) {
 		if b == 0 {
 			return nil, errors.New("float modulo")
 		}
-		m := math.Mod(a, b)
-		if m != 0 && (m < 0) != (b < 0) {
-			m += b
-		}
-		return m, nil
+		return pyFloatMod(a, b), nil
 	})
 }
 
@@ -2095,25 +2091,25 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		return gonjaMap(e, in, a)
 	}
 	path := attr.String()
-	if raw, ok := in.Interface().([]any); ok {
-		for _, item := range raw {
-			if g, ok := item.(jinjaGroup); ok {
-				// A group has grouper, list and its two indexes only.
-				if _, err := jinjaItem(g, path); err != nil {
-					return exec.AsValue(fmt.Errorf("'_GroupTuple object' has no attribute '%s'", path))
-				}
-			}
-		}
-	}
 	items, err := fromJinja(in)
 	if err != nil {
 		return exec.AsValue(err)
 	}
 	list, _ := items.([]any)
-	for _, item := range list {
-		if _, isDict := item.(map[string]any); !isDict {
-			continue // groupby's tuples and other objects: gonja's lookup
+	raw, _ := in.Interface().([]any)
+	for i, item := range list {
+		if i < len(raw) {
+			if g, ok := raw[i].(jinjaGroup); ok {
+				// A group has grouper, list and its two indexes only.
+				if _, err := jinjaItem(g, path); err != nil {
+					return exec.AsValue(fmt.Errorf("'_GroupTuple object' has no attribute '%s'", path))
+				}
+				continue
+			}
 		}
+		// Jinja's getitem, then getattr: a value of the data model has
+		// no attribute Mistral could use, so a missing key or index is
+		// undefined.
 		if _, err := jinjaItem(item, path); err != nil {
 			return exec.AsValue(err)
 		}
@@ -2312,6 +2308,9 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		default:
 			n, err := pyIntArg(i)
 			if err != nil {
+				if !jsonNests(v) {
+					break // json.dumps uses the indent only inside a list or dict
+				}
 				return exec.AsValue(fmt.Errorf("can't multiply sequence by non-int of type '%s'", pyTypeName(i)))
 			}
 			if n > 64 {
@@ -2326,6 +2325,18 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		}
 		return exec.AsValue(strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`, "'", `\u0027`).Replace(b.String()))
 	},
+}
+
+// jsonNests reports whether json.dumps writes v with newlines when
+// indenting: a list or dict that is not empty.
+func jsonNests(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		return len(x) > 0
+	case map[string]any:
+		return len(x) > 0
+	}
+	return false
 }
 
 // jinjaMinMax is Jinja's do_max (sign 1) or do_min (-1): the largest or
@@ -2372,9 +2383,13 @@ func jinjaMinMax(sign int) exec.FilterFunction {
 				best, bestKey = it, k
 				continue
 			}
-			c, ok := compare(k, bestKey)
-			if !ok || k == nil || bestKey == nil {
-				return exec.AsValue(fmt.Errorf("'<' not supported between instances of '%s' and '%s'", pyTypeName(k), pyTypeName(bestKey)))
+			op := "<" // Python's min compares with <, max with >
+			if sign > 0 {
+				op = ">"
+			}
+			c, err := pyCmp(k, bestKey, op, 0) // Python's order: lists too
+			if err != nil {
+				return exec.AsValue(err)
 			}
 			if c*sign > 0 {
 				best, bestKey = it, k

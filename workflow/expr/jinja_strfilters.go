@@ -301,12 +301,14 @@ func jinjaWordwrap(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 	default:
 		return exec.AsValue(fmt.Errorf("'<=' not supported between instances of '%s' and 'int'", pyTypeName(w)))
 	}
-	if width <= 0 {
-		return exec.AsValue(fmt.Errorf("invalid width %s (must be > 0)", pyRepr(args[0], false)))
-	}
 	w := textWrapper{width: width, breakLong: Truthy(args[1]), hyphens: Truthy(args[3])}
 	var out strings.Builder
 	for i, line := range pySplitlines(s) {
+		if width <= 0 {
+			// textwrap checks the width of each line it wraps: an empty
+			// text has none.
+			return exec.AsValue(fmt.Errorf("invalid width %s (must be > 0)", pyRepr(args[0], false)))
+		}
 		if i > 0 {
 			out.WriteString(sep)
 		}

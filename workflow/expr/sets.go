@@ -55,6 +55,9 @@ func setOrder(a, b any) int {
 	if ra != rb {
 		return ra - rb
 	}
+	if ra == 1 { // false before true, as the harness lists Python's sets
+		return int(boolInt(a.(bool)) - boolInt(b.(bool)))
+	}
 	if c, ok := compare(a, b); ok {
 		return c
 	}

@@ -710,3 +710,16 @@ func unmarshalPythonJSON(data []byte) (any, error) {
 	}
 	return v, nil
 }
+
+// pyFloatMod is Python's float %: the sign of the divisor, and a zero
+// result signed as the divisor (0.0 % -1.5 is -0.0).
+func pyFloatMod(a, b float64) float64 {
+	m := math.Mod(a, b)
+	if m == 0 {
+		return math.Copysign(0, b)
+	}
+	if (m < 0) != (b < 0) {
+		m += b
+	}
+	return m
+}
