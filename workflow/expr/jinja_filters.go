@@ -313,11 +313,7 @@ func jinjaSum(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 // precision None), half to even; ceil and floor scale by 10**precision
 // and give a float.
 func jinjaRound(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("round", a, []string{"precision", "method"}, int64(0), "common")
+	v, args, err := jinjaFilterArgs(in, a, "round", []string{"precision", "method"}, int64(0), "common")
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -497,11 +493,7 @@ func jinjaAbs(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 // compared lower-cased unless case_sensitive; values Python cannot order
 // (1 and 'a') are a TypeError (gonja's ordered them anyway).
 func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("sort", a, []string{"reverse", "case_sensitive", "attribute"}, false, false, nil)
+	v, args, err := jinjaFilterArgs(in, a, "sort", []string{"reverse", "case_sensitive", "attribute"}, false, false, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -709,11 +701,7 @@ func pySliceIndices(n int, start, stop, step any) ([]int, error) {
 // jinjaTrim is Jinja's do_trim(value, chars=None): str(value).strip(chars)
 // (gonja's refused a value that is not a string).
 func jinjaTrim(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("trim", a, []string{"chars"}, nil)
+	v, args, err := jinjaFilterArgs(in, a, "trim", []string{"chars"}, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -783,6 +771,17 @@ func jinjaBind(fn string, a *exec.VarArgs, names []string, defaults ...any) ([]a
 	return out, nil
 }
 
+// jinjaFilterArgs is a filter's input and its arguments bound as
+// jinjaBind binds them.
+func jinjaFilterArgs(in *exec.Value, a *exec.VarArgs, fn string, names []string, defaults ...any) (any, []any, error) {
+	v, err := fromJinja(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	args, err := jinjaBind(fn, a, names, defaults...)
+	return v, args, err
+}
+
 // jinjaSignatures are the parameters of Jinja's built-in filters after
 // the filtered value (Jinja 3.1; "*" takes any arguments), with the
 // number of them that have no default. gonja's filters ignore arguments
@@ -844,11 +843,7 @@ func jinjaChecked(name string, f exec.FilterFunction) exec.FilterFunction {
 // str(value).center(width), which puts the odd space on the left when
 // the width is odd (gonja's required the width and padded otherwise).
 func jinjaCenter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("center", a, []string{"width"}, int64(80))
+	v, args, err := jinjaFilterArgs(in, a, "center", []string{"width"}, int64(80))
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -1018,11 +1013,7 @@ func pySortStable[T any](s []T, key func(T) any, reverse bool) error {
 // linecount that no length equals (0.0 is 0, "2" never) makes the first
 // batch empty or takes every item, as in Python.
 func jinjaBatch(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("batch", a, []string{"linecount", "fill_with"}, nil, nil)
+	v, args, err := jinjaFilterArgs(in, a, "batch", []string{"linecount", "fill_with"}, nil, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -1068,11 +1059,7 @@ func jinjaBatch(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value 
 // the items cut into that many lists, the first ones one longer, the
 // others filled up with fill_with when given; none for slices < 0.
 func jinjaSliceFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("slice", a, []string{"slices", "fill_with"}, nil, nil)
+	v, args, err := jinjaFilterArgs(in, a, "slice", []string{"slices", "fill_with"}, nil, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -1134,11 +1121,7 @@ func (g jinjaGroup) GetAttribute(name string) (*exec.Value, bool) {
 // grouper is the first item's own. A missing attribute without a default
 // is undefined, which Mistral refuses.
 func jinjaGroupBy(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("groupby", a, []string{"attribute", "default", "case_sensitive"}, errMissing, nil, false)
+	v, args, err := jinjaFilterArgs(in, a, "groupby", []string{"attribute", "default", "case_sensitive"}, errMissing, nil, false)
 	if err != nil {
 		return exec.AsValue(err)
 	}

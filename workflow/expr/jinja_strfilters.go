@@ -129,11 +129,7 @@ func pyIntArg(v any) (int64, error) {
 // jinjaReplace is Jinja's do_replace(s, old, new, count=None) outside
 // autoescape: str(s).replace(str(old), str(new), count).
 func jinjaReplace(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("replace", a, []string{"old", "new", "count"}, nil, nil, nil)
+	v, args, err := jinjaFilterArgs(in, a, "replace", []string{"old", "new", "count"}, nil, nil, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -187,11 +183,7 @@ func pyLen(v any) (int64, error) {
 // (a short list too), else its first length-len(end) characters, cut at
 // the last space unless killwords, and end.
 func jinjaTruncate(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("truncate", a, []string{"length", "killwords", "end", "leeway"}, int64(255), false, "...", int64(5))
+	v, args, err := jinjaFilterArgs(in, a, "truncate", []string{"length", "killwords", "end", "leeway"}, int64(255), false, "...", int64(5))
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -242,15 +234,10 @@ func jinjaTruncate(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 // pyReal is a number Python compares with an int: an int, a float or a
 // bool.
 func pyReal(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case float64:
-		return x, true
-	case bool:
-		return float64(boolInt(x)), true
+	if b, ok := v.(bool); ok {
+		return float64(boolInt(b)), true
 	}
-	return 0, false
+	return number(v)
 }
 
 // textwrap's wordsep_re (Python 3.11), which break_on_hyphens uses, and
@@ -272,11 +259,7 @@ const (
 // wrapped by Python's textwrap.wrap (expand_tabs and replace_whitespace
 // off), joined by wrapstring ("\n").
 func jinjaWordwrap(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("wordwrap", a, []string{"width", "break_long_words", "wrapstring", "break_on_hyphens"}, int64(79), true, nil, true)
+	v, args, err := jinjaFilterArgs(in, a, "wordwrap", []string{"width", "break_long_words", "wrapstring", "break_on_hyphens"}, int64(79), true, nil, true)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -497,11 +480,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // float(value) as "1 Byte", "N Bytes", then "1.5 kB" ... ("KiB" ... with
 // binary).
 func jinjaFilesizeformat(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("filesizeformat", a, []string{"binary"}, false)
+	v, args, err := jinjaFilterArgs(in, a, "filesizeformat", []string{"binary"}, false)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -554,13 +533,8 @@ func jinjaFilesizeformat(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *ex
 
 // pyFormatFixed is Python's f"{x:.{prec}f}".
 func pyFormatFixed(x float64, prec int) string {
-	switch {
-	case math.IsInf(x, 1):
-		return "inf"
-	case math.IsInf(x, -1):
-		return "-inf"
-	case math.IsNaN(x):
-		return "nan"
+	if s, ok := pyNonFinite(x); ok {
+		return s
 	}
 	return strconv.FormatFloat(x, 'f', prec, 64)
 }
@@ -718,11 +692,7 @@ func pyFloatOf(v any) (float64, bool) {
 // the value (of a string in that base), else int(float(value)), else the
 // default, whatever it is.
 func jinjaIntFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("int", a, []string{"default", "base"}, int64(0), int64(10))
+	v, args, err := jinjaFilterArgs(in, a, "int", []string{"default", "base"}, int64(0), int64(10))
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -757,11 +727,7 @@ func jinjaIntFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Va
 // jinjaFloatFilter is Jinja's do_float(value, default=0.0): float() of the
 // value, else the default.
 func jinjaFloatFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("float", a, []string{"default"}, 0.0)
+	v, args, err := jinjaFilterArgs(in, a, "float", []string{"default"}, 0.0)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -775,11 +741,7 @@ func jinjaFloatFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.
 // autoescape: str(d).join(str(item) for each item, or for its attribute,
 // which must exist).
 func jinjaJoin(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("join", a, []string{"d", "attribute"}, "", nil)
+	v, args, err := jinjaFilterArgs(in, a, "join", []string{"d", "attribute"}, "", nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -810,11 +772,7 @@ func jinjaJoin(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 // every line of s but the first (and blank ones unless blank) starts with
 // width spaces, or with width itself when it is a string.
 func jinjaIndent(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, err := fromJinja(in)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	args, err := jinjaBind("indent", a, []string{"width", "first", "blank"}, int64(4), false, false)
+	v, args, err := jinjaFilterArgs(in, a, "indent", []string{"width", "first", "blank"}, int64(4), false, false)
 	if err != nil {
 		return exec.AsValue(err)
 	}

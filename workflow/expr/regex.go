@@ -78,34 +78,20 @@ func compilePy(pat, flags string) (*pyRegex, error) {
 
 // regexCache holds compiled patterns by flags and pattern, as Python's
 // re module keeps its last 512: $.list.where($ =~ 'a+') compiles once,
-// not once an element. When it is full it starts over. A pyRegex is safe
-// for concurrent use.
-var regexCache struct {
-	sync.Mutex
-	m map[string]*pyRegex
-}
-
-const regexCacheSize = 256
+// not once an element. A pyRegex is safe for concurrent use.
+var regexCache = resetCache[*pyRegex]{size: 256}
 
 // compilePyCached is compilePy through regexCache.
 func compilePyCached(pat, flags string) (*pyRegex, error) {
 	key := flags + "/" + pat
-	regexCache.Lock()
-	re, ok := regexCache.m[key]
-	regexCache.Unlock()
-	if ok {
+	if re, ok := regexCache.get(key); ok {
 		return re, nil
 	}
 	re, err := compilePy(pat, flags)
 	if err != nil {
 		return nil, err
 	}
-	regexCache.Lock()
-	defer regexCache.Unlock()
-	if regexCache.m == nil || len(regexCache.m) >= regexCacheSize {
-		regexCache.m = map[string]*pyRegex{}
-	}
-	regexCache.m[key] = re
+	regexCache.put(key, re)
 	return re, nil
 }
 

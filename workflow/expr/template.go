@@ -99,44 +99,56 @@ func EvalString(ctx context.Context, s string, data any, funcs Funcs) (any, erro
 }
 
 // templateCache holds parsed templates by their text, as regexCache holds
-// patterns. When it is full it starts over. A Template is immutable once
-// parsed and safe for concurrent Eval.
-var templateCache struct {
-	sync.Mutex
-	m map[string]*Template
-}
+// patterns. A Template is immutable once parsed and safe for concurrent
+// Eval.
+var templateCache = resetCache[*Template]{size: 1024}
 
-const (
-	templateCacheSize = 1024
-	templateCacheMax  = 16 << 10 // longer texts are parsed each time
-)
+// templateCacheMax is the longest text templateCache keeps: longer ones
+// are parsed each time.
+const templateCacheMax = 16 << 10
 
 // parseTemplateCached is ParseTemplate through templateCache. A text that
-// fails to parse is not kept.
+// fails to parse is not kept, nor one without an expression.
 func parseTemplateCached(s string) (*Template, error) {
 	if len(s) > templateCacheMax {
 		return ParseTemplate(s)
 	}
-	templateCache.Lock()
-	t, ok := templateCache.m[s]
-	templateCache.Unlock()
-	if ok {
+	if t, ok := templateCache.get(s); ok {
 		return t, nil
 	}
 	t, err := ParseTemplate(s)
 	if err != nil {
 		return nil, err
 	}
-	if t.jinja == nil && len(t.progs) == 0 {
-		return t, nil // a plain string: parsing it is as cheap as a lookup
+	if t.jinja != nil || len(t.progs) > 0 {
+		templateCache.put(s, t) // a plain string is as cheap to parse as to look up
 	}
-	templateCache.Lock()
-	defer templateCache.Unlock()
-	if templateCache.m == nil || len(templateCache.m) >= templateCacheSize {
-		templateCache.m = map[string]*Template{}
-	}
-	templateCache.m[s] = t
 	return t, nil
+}
+
+// resetCache is a map of at most size values, safe for concurrent use,
+// that starts over when it is full (as Python's re module does with its
+// cache): no bookkeeping per lookup.
+type resetCache[V any] struct {
+	mu   sync.Mutex
+	m    map[string]V
+	size int
+}
+
+func (c *resetCache[V]) get(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+func (c *resetCache[V]) put(key string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.size {
+		c.m = make(map[string]V)
+	}
+	c.m[key] = v
 }
 
 // EvalValue evaluates every string inside v (a value of the data model,

@@ -167,15 +167,24 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// pyFloat formats f as Python's repr does: 1.0, 0.1, 1e+16, 1e-05.
-func pyFloat(f float64) string {
+// pyNonFinite is how Python writes an infinity or NaN, in repr and in
+// every format: inf, -inf, nan.
+func pyNonFinite(f float64) (string, bool) {
 	switch {
 	case math.IsInf(f, 1):
-		return "inf"
+		return "inf", true
 	case math.IsInf(f, -1):
-		return "-inf"
+		return "-inf", true
 	case math.IsNaN(f):
-		return "nan"
+		return "nan", true
+	}
+	return "", false
+}
+
+// pyFloat formats f as Python's repr does: 1.0, 0.1, 1e+16, 1e-05.
+func pyFloat(f float64) string {
+	if s, ok := pyNonFinite(f); ok {
+		return s
 	}
 	abs := math.Abs(f)
 	if abs != 0 && (abs < 1e-4 || abs >= 1e16) {
