@@ -1046,11 +1046,16 @@ func fnAffix(ev *evaluator, c *callCtx) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// yaql checks every argument's type before the call: 'aX'.endsWith('X', 1) fails.
+	affixes := make([]string, 0, c.nargs()-1)
 	for i := 1; i < c.nargs(); i++ {
 		a, err := c.str(ev, i)
 		if err != nil {
 			return nil, err
 		}
+		affixes = append(affixes, a)
+	}
+	for _, a := range affixes {
 		if (c.name == "startsWith" && strings.HasPrefix(s, a)) || (c.name == "endsWith" && strings.HasSuffix(s, a)) {
 			return true, nil
 		}

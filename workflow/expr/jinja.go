@@ -501,6 +501,9 @@ const (
 	jinjaDictAtt = "__ff_dict_attr"
 	jinjaIndex   = "__ff_index"
 	jinjaSlice   = "__ff_slice"
+	// jinjaDefaultUndef is default after a filter that may give undefined
+	// (see undefinedFilters): it replaces that undefined only.
+	jinjaDefaultUndef = "__ff_default_undefined"
 )
 
 // dictMethodNames are the methods of Python's dict: Jinja's dotted access
@@ -612,7 +615,9 @@ var jinjaBaseEnv = func() *exec.Environment {
 	}
 	for _, set := range []map[string]exec.FilterFunction{jinjaFilters, jinjaStrFilters} {
 		for name, f := range set {
-			_ = filters.Replace(name, f)
+			if filters.Replace(name, f) != nil {
+				_ = filters.Register(name, f)
+			}
 		}
 	}
 	for name := range jinjaSignatures {
@@ -1939,6 +1944,32 @@ func rewriteJinja(root any, render bool) (err error) {
 	return err
 }
 
+// jinjaUndefined is the undefined value a filter gives (the first item
+// of nothing, a missing attribute): an error here, as StrictUndefined
+// refuses to print it, that default replaces. Other errors of a filter
+// are Python exceptions, which default does not catch.
+// Its message ends with undefinedMark, by which default knows it: gonja
+// flattens a filter's error into a string ("invalid call to filter ...").
+type jinjaUndefined string
+
+const undefinedMark = " (Jinja: undefined)"
+
+func (u jinjaUndefined) Error() string {
+	if strings.HasSuffix(string(u), undefinedMark) {
+		return string(u)
+	}
+	return string(u) + undefinedMark
+}
+
+// jinjaDefaultUndefined is default(value, ...) after a filter that may
+// give undefined: it replaces that undefined, not another error.
+func jinjaDefaultUndefined(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	if in.IsError() && !strings.HasSuffix(in.Error(), undefinedMark) {
+		return in
+	}
+	return jinjaDefaultFilter(e, in, a)
+}
+
 // undefinedFilters are the filters whose result may be Jinja's undefined
 // (an item or attribute that is not there, the first or last of nothing).
 var undefinedFilters = map[string]bool{"attr": true, "first": true, "last": true, "min": true, "max": true}
@@ -1970,6 +2001,9 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 			cur.Filters = append(cur.Filters, f)
 			if i+1 < len(fe.Filters) && undefinedFilters[f.Name] && (fe.Filters[i+1].Name == "default" || fe.Filters[i+1].Name == "d") {
 				cur = &nodes.FilteredExpression{Expression: cur}
+				next := *fe.Filters[i+1]
+				next.Name = jinjaDefaultUndef
+				fe.Filters[i+1] = &next
 			}
 		}
 		return cur
@@ -2055,7 +2089,7 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		return exec.AsValue(fmt.Errorf("attribute name must be string, not '%s'", jinjaTypeName(a.Args[0])))
 	}
 	if len(a.Args) == 1 && in.IsDict() {
-		return exec.AsValue(fmt.Errorf("'dict object' has no attribute '%s'", a.Args[0].String()))
+		return exec.AsValue(jinjaUndefined(fmt.Sprintf("'dict object' has no attribute '%s'", a.Args[0].String())))
 	}
 	out := gonjaAttr(e, in, a)
 	switch x := in.Interface().(type) {
@@ -2063,7 +2097,7 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		// A value of the data model: what gonja finds nothing for is
 		// Jinja's undefined ('a' | attr('a')), not None.
 		if len(a.Args) == 1 && out.IsNil() {
-			return exec.AsValue(fmt.Errorf("'%s object' has no attribute '%s'", pyTypeName(x), a.Args[0].String()))
+			return exec.AsValue(jinjaUndefined(fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(x), a.Args[0].String())))
 		}
 	}
 	return out
@@ -2155,10 +2189,11 @@ func jinjaDefaultFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exe
 
 // jinjaFilters replace gonja's filters whose results differ from Jinja's.
 var jinjaFilters = map[string]exec.FilterFunction{
-	"attr":    jinjaAttr,
-	"map":     jinjaMap,
-	"default": jinjaDefaultFilter,
-	"d":       jinjaDefaultFilter,
+	"attr":            jinjaAttr,
+	"map":             jinjaMap,
+	"default":         jinjaDefaultFilter,
+	"d":               jinjaDefaultFilter,
+	jinjaDefaultUndef: jinjaDefaultUndefined,
 	// reverse gives a reversed copy (gonja's reverses the list in place,
 	// so {{ l | reverse | list }} saw it reversed twice).
 	"reverse": func(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
@@ -2220,7 +2255,7 @@ var jinjaFilters = map[string]exec.FilterFunction{
 				return exec.AsValue(keys[0])
 			}
 		}
-		return exec.AsValue(errors.New("no first item, sequence was empty (Jinja: undefined)"))
+		return exec.AsValue(jinjaUndefined("no first item, sequence was empty"))
 	},
 	// format is Jinja's do_format: Python's printf-style value % args
 	// (gonja's uses Go's fmt verbs).
@@ -2396,7 +2431,7 @@ func jinjaMinMax(sign int) exec.FilterFunction {
 			}
 		}
 		if len(items) == 0 {
-			return exec.AsValue(errors.New("no aggregated item, sequence was empty (Jinja: undefined)"))
+			return exec.AsValue(jinjaUndefined("no aggregated item, sequence was empty"))
 		}
 		return exec.AsValue(best)
 	}

@@ -907,7 +907,7 @@ func jinjaLast(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 		return exec.AsValue(err)
 	}
 	if len(items) == 0 {
-		return exec.AsValue(errors.New("no last item, sequence was empty (Jinja: undefined)"))
+		return exec.AsValue(jinjaUndefined("no last item, sequence was empty"))
 	}
 	return items[len(items)-1]
 }

@@ -961,6 +961,23 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if by {
+		// yaql's string.replaceBy(regexp, ...) calls regexp.sub: a
+		// pattern given as a string has none ('abc'.replaceBy('b', x)
+		// fails in Mistral; string.replace takes one).
+		a, err := b.val(ev, 0, nil)
+		if err != nil {
+			return nil, err
+		}
+		x, err := b.val(ev, 1, nil)
+		if err != nil {
+			return nil, err
+		}
+		_, aStr := a.(string)
+		if _, xStr := x.(string); aStr && xStr {
+			return nil, fmt.Errorf("expr: replaceBy(): the pattern %s is a string: give regex(%s) (yaql calls its sub method)", pyRepr(x, false), pyRepr(x, false))
+		}
+	}
 	re, s, err := ev.regexArgs(c, b)
 	if err != nil {
 		return nil, err
