@@ -625,6 +625,11 @@ var jinjaBaseEnv = func() *exec.Environment {
 			_ = filters.Replace(name, jinjaChecked(name, f))
 		}
 	}
+	for _, name := range jinjaGenerators {
+		if f, ok := filters.Get(name); ok {
+			_ = filters.Replace(name, jinjaGenerator(f))
+		}
+	}
 	tests := exec.NewTestSet(map[string]exec.TestFunction{}).Update(gbuiltins.Tests)
 	for name, fn := range jinjaTests {
 		if tests.Replace(name, fn) != nil {
@@ -2130,7 +2135,7 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		return exec.AsValue(err)
 	}
 	list, _ := items.([]any)
-	raw, _ := in.Interface().([]any)
+	raw := rawItems(in)
 	for i, item := range list {
 		if i < len(raw) {
 			if g, ok := raw[i].(jinjaGroup); ok {
@@ -2209,7 +2214,7 @@ var jinjaFilters = map[string]exec.FilterFunction{
 		case []any:
 			out := slices.Clone(x)
 			slices.Reverse(out)
-			return exec.AsValue(out)
+			return exec.AsValue(jinjaGen(out)) // Python's reversed(): an iterator
 		}
 		return exec.AsValue(fmt.Errorf("argument must be iterable, not %s", pyTypeName(v)))
 	},
@@ -2324,6 +2329,9 @@ var jinjaFilters = map[string]exec.FilterFunction{
 	// tojson is Jinja's htmlsafe_json_dumps: sorted keys, Python's
 	// separators, and <, >, & and ' escaped.
 	"tojson": func(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		if err := notGenerator(in, "Object of type generator is not JSON serializable"); err != nil {
+			return exec.AsValue(err)
+		}
 		v, err := fromJinja(in)
 		if err != nil {
 			return exec.AsValue(err)

@@ -870,6 +870,9 @@ func jinjaCenter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value
 // jinjaLength is Jinja's length and count: Python's len(), a TypeError for
 // a value that has none (gonja's gave 0 for a number or None).
 func jinjaLength(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if err := notGenerator(in, "object of type 'generator' has no len()"); err != nil {
+		return exec.AsValue(err)
+	}
 	switch {
 	case in.IsError():
 		return in
@@ -897,6 +900,9 @@ func jinjaLength(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value
 // key, a string's last character); a TypeError for what is not iterable
 // and Jinja's undefined for an empty one (gonja's gave "").
 func jinjaLast(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if err := notGenerator(in, "'generator' object is not reversible"); err != nil {
+		return exec.AsValue(err)
+	}
 	if in.IsList() && in.Len() > 0 {
 		if v, ok := in.GetItem(in.Len() - 1); ok {
 			return v // in place: no conversion of the whole list
@@ -1170,4 +1176,56 @@ func jinjaGroupBy(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Valu
 		i = j
 	}
 	return exec.AsValue(out)
+}
+
+// jinjaGen is what Jinja's map, select, reject, selectattr, rejectattr,
+// batch, slice, unique and items filters give, and reverse of a list: a
+// generator (an iterator), which later filters read as a list but which
+// has no len() and no last item and which tojson cannot write. As a
+// task's value it is a list: Mistral stores values through
+// utils.to_json_str, whose fallback lists a generator.
+type jinjaGen []any
+
+// jinjaGenerators are the filters whose result is a jinjaGen.
+var jinjaGenerators = []string{"map", "select", "reject", "selectattr", "rejectattr", "batch", "slice", "unique", "items"}
+
+// jinjaGenerator wraps filter f so that its list is a jinjaGen.
+func jinjaGenerator(f exec.FilterFunction) exec.FilterFunction {
+	return func(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+		out := f(e, in, a)
+		if out.IsError() {
+			return out
+		}
+		if l, ok := out.Interface().([]any); ok {
+			return exec.AsValue(jinjaGen(l))
+		}
+		v, err := fromJinja(out)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if l, ok := v.([]any); ok {
+			return exec.AsValue(jinjaGen(l))
+		}
+		return out
+	}
+}
+
+// notGenerator is err (a Python TypeError) when v is a jinjaGen.
+func notGenerator(v *exec.Value, msg string) error {
+	if _, ok := v.Interface().(jinjaGen); ok {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// rawItems is v's list as gonja holds it (groupby's tuples kept), a
+// generator's too; nil for anything else.
+func rawItems(v *exec.Value) []any {
+	switch x := v.Interface().(type) {
+	case []any:
+		return x
+	case jinjaGen:
+		return x
+	}
+	return nil
 }

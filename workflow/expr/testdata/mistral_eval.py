@@ -21,6 +21,7 @@ task(), tasks(), execution(), env() and global() read the case's
 them are replaced by lookups in the fixture, so the functions themselves
 are Mistral's.
 """
+import collections.abc
 import datetime
 import functools
 import json
@@ -130,6 +131,11 @@ def plain(v):
     """
     if isinstance(v, jinja2.Undefined):
         raise TypeError('Object of type Undefined is not JSON serializable')
+    if isinstance(v, (collections.abc.Iterator, collections.abc.MappingView)):
+        # Mistral stores a value through utils.to_json_str: its fallback
+        # lists a generator ({{ l | map('string') }}) and oslo's
+        # to_primitive any other iterator or dict view.
+        return [plain(x) for x in v]
     if isinstance(v, (set, frozenset)):
         return sorted((plain(x) for x in v), key=functools.cmp_to_key(_set_order))
     if isinstance(v, (list, tuple)):
