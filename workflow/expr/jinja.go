@@ -744,9 +744,9 @@ func (r *jinjaRun) environment() *exec.Environment {
 		return exec.AsValue(pyStr(v))
 	})
 	for op, fn := range jinjaOps {
-		c.Set(jinjaOpPfx+op, r.op(fn))
+		c.Set(jinjaOpPfx+op, r.op(op, fn))
 	}
-	c.Set(jinjaOpPfx+jinjaModOne, r.op(pyModOne))
+	c.Set(jinjaOpPfx+jinjaModOne, r.op("%", pyModOne))
 	return &exec.Environment{
 		Context:           c,
 		Filters:           jinjaBaseEnv.Filters,
@@ -1348,10 +1348,20 @@ func pyCmp(l, r any, op string, depth int) (int, error) {
 	return 0, fmt.Errorf("'%s' not supported between instances of '%s' and '%s'", op, pyTypeName(l), pyTypeName(r))
 }
 
-func (r *jinjaRun) op(fn func(l, r any) (any, error)) func(*exec.VarArgs) *exec.Value {
+func (r *jinjaRun) op(name string, fn func(l, r any) (any, error)) func(*exec.VarArgs) *exec.Value {
 	return func(a *exec.VarArgs) *exec.Value {
 		if err := r.step(1); err != nil {
 			return exec.AsValue(err)
+		}
+		_, lGen := a.Args[0].Interface().(jinjaGen)
+		_, rGen := a.Args[1].Interface().(jinjaGen)
+		switch {
+		case (lGen || rGen) && name == "==":
+			return exec.AsValue(false) // a generator equals only itself
+		case (lGen || rGen) && name == "!=":
+			return exec.AsValue(true)
+		case lGen && name == "in" && !a.Args[1].IsString():
+			return exec.AsValue(false)
 		}
 		l, err := fromJinja(a.Args[0])
 		if err != nil {

@@ -357,11 +357,17 @@ func fnUnpack(ev *evaluator, c *callCtx) (any, error) {
 		return nil, err
 	}
 	vars := map[string]any{}
+	// yaql's unpack sets $1, $2, ... (or the names) in a context whose $
+	// is unset: $ is $1 there, the first item, or null with names.
 	if c.nargs() == 1 {
+		var first any
 		for i, e := range l {
 			vars[fmt.Sprint(i+1)] = e
+			if i == 0 {
+				first = e
+			}
 		}
-		return &letContext{vars: vars, dollar: l, setDollar: true}, nil
+		return &letContext{vars: vars, dollar: first, setDollar: true}, nil
 	}
 	if c.nargs()-1 != len(l) {
 		return nil, fmt.Errorf("expr: unpack(): cannot unpack %d elements into %d", len(l), c.nargs()-1)
@@ -373,7 +379,7 @@ func fnUnpack(ev *evaluator, c *callCtx) (any, error) {
 		}
 		vars[name] = l[i-1]
 	}
-	return &letContext{vars: vars, dollar: l, setDollar: true}, nil
+	return &letContext{vars: vars, dollar: nil, setDollar: true}, nil
 }
 
 // fnWith is with(args...) -> expr: $1, $2, ... are the arguments and $ is
