@@ -2225,6 +2225,13 @@ var jinjaFilters = map[string]exec.FilterFunction{
 			out := slices.Clone(x)
 			slices.Reverse(out)
 			return exec.AsValue(jinjaGen(out)) // Python's reversed(): an iterator
+		case map[string]any:
+			keys := sortedKeys(x) // a dict is reversible: its keys, last first
+			out := make(jinjaGen, len(keys))
+			for i, k := range keys {
+				out[len(keys)-1-i] = k
+			}
+			return exec.AsValue(out)
 		}
 		return exec.AsValue(fmt.Errorf("argument must be iterable, not %s", pyTypeName(v)))
 	},
@@ -2247,6 +2254,7 @@ var jinjaFilters = map[string]exec.FilterFunction{
 	"rejectattr": jinjaSelect(true, false),
 	"batch":      jinjaBatch,
 	"groupby":    jinjaGroupBy,
+	"unique":     jinjaUnique,
 	"slice":      jinjaSliceFilter,
 	// first of an empty sequence is undefined in Jinja, which Mistral
 	// fails to print (gonja's is "").

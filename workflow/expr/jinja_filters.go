@@ -120,6 +120,15 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 		if in.IsError() {
 			return in
 		}
+		if in.IsList() || in.IsDict() || in.IsString() {
+			if in.Len() == 0 {
+				return exec.AsValue([]any{})
+			}
+		} else if !jinjaTruthy(in) {
+			// select_or_reject reads its arguments only "if value":
+			// none | reject('nope') is an empty generator.
+			return exec.AsValue([]any{})
+		}
 		args := a.Args
 		var attr any
 		var err error
@@ -1228,4 +1237,42 @@ func rawItems(v *exec.Value) []any {
 		return x
 	}
 	return nil
+}
+
+// jinjaUnique is Jinja's do_unique(value, case_sensitive=False,
+// attribute=None): the items whose key (the item or its attribute,
+// strings folded unless case_sensitive) was not seen before; Python's set
+// of keys refuses a list or dict (gonja's took anything, and gave [] for
+// what is not iterable).
+func jinjaUnique(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
+	v, args, err := jinjaFilterArgs(in, a, "unique", []string{"case_sensitive", "attribute"}, false, nil)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	items, err := jinjaIterable(v)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	fold := !Truthy(args[0])
+	seen := map[string]bool{}
+	out := []any{}
+	for _, item := range items {
+		k, err := jinjaItem(item, args[1])
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		switch k.(type) {
+		case []any, map[string]any:
+			return exec.AsValue(fmt.Errorf("unhashable type: '%s'", pyTypeName(k)))
+		}
+		key, err := distinctKey(caseKey(k, fold))
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, item)
+		}
+	}
+	return exec.AsValue(out)
 }

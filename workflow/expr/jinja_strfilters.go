@@ -273,20 +273,13 @@ func jinjaWordwrap(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 			return exec.AsValue(fmt.Errorf("sequence item 0: expected str instance, %s found", pyTypeName(args[2])))
 		}
 	}
-	var width float64
-	switch w := args[0].(type) {
-	case int64:
-		width = float64(w)
-	case bool:
-		width = float64(boolInt(w))
-	case float64:
-		width = w
-	default:
-		return exec.AsValue(fmt.Errorf("'<=' not supported between instances of '%s' and 'int'", pyTypeName(w)))
-	}
+	width, widthOK := pyReal(args[0])
 	w := textWrapper{width: width, breakLong: Truthy(args[1]), hyphens: Truthy(args[3])}
 	var out strings.Builder
 	for i, line := range pySplitlines(s) {
+		if !widthOK {
+			return exec.AsValue(fmt.Errorf("'<=' not supported between instances of '%s' and 'int'", pyTypeName(args[0])))
+		}
 		if width <= 0 {
 			// textwrap checks the width of each line it wraps: an empty
 			// text has none.
