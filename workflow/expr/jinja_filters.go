@@ -780,6 +780,17 @@ func jinjaBind(fn string, a *exec.VarArgs, names []string, defaults ...any) ([]a
 	return out, nil
 }
 
+// jinjaFilterItems is jinjaFilterArgs for a filter that iterates its
+// input: the input's items (see jinjaIterable) and the arguments.
+func jinjaFilterItems(in *exec.Value, a *exec.VarArgs, fn string, names []string, defaults ...any) ([]any, []any, error) {
+	v, args, err := jinjaFilterArgs(in, a, fn, names, defaults...)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, err := jinjaIterable(v)
+	return items, args, err
+}
+
 // jinjaFilterArgs is a filter's input and its arguments bound as
 // jinjaBind binds them.
 func jinjaFilterArgs(in *exec.Value, a *exec.VarArgs, fn string, names []string, defaults ...any) (any, []any, error) {
@@ -1028,11 +1039,7 @@ func pySortStable[T any](s []T, key func(T) any, reverse bool) error {
 // linecount that no length equals (0.0 is 0, "2" never) makes the first
 // batch empty or takes every item, as in Python.
 func jinjaBatch(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, args, err := jinjaFilterArgs(in, a, "batch", []string{"linecount", "fill_with"}, nil, nil)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	items, err := jinjaIterable(v)
+	items, args, err := jinjaFilterItems(in, a, "batch", []string{"linecount", "fill_with"}, nil, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -1074,11 +1081,7 @@ func jinjaBatch(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value 
 // the items cut into that many lists, the first ones one longer, the
 // others filled up with fill_with when given; none for slices < 0.
 func jinjaSliceFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, args, err := jinjaFilterArgs(in, a, "slice", []string{"slices", "fill_with"}, nil, nil)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	seq, err := jinjaIterable(v)
+	seq, args, err := jinjaFilterItems(in, a, "slice", []string{"slices", "fill_with"}, nil, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -1245,11 +1248,7 @@ func rawItems(v *exec.Value) []any {
 // of keys refuses a list or dict (gonja's took anything, and gave [] for
 // what is not iterable).
 func jinjaUnique(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, args, err := jinjaFilterArgs(in, a, "unique", []string{"case_sensitive", "attribute"}, false, nil)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	items, err := jinjaIterable(v)
+	items, args, err := jinjaFilterItems(in, a, "unique", []string{"case_sensitive", "attribute"}, false, nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}

@@ -734,11 +734,7 @@ func jinjaFloatFilter(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.
 // autoescape: str(d).join(str(item) for each item, or for its attribute,
 // which must exist).
 func jinjaJoin(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	v, args, err := jinjaFilterArgs(in, a, "join", []string{"d", "attribute"}, "", nil)
-	if err != nil {
-		return exec.AsValue(err)
-	}
-	items, err := jinjaIterable(v)
+	items, args, err := jinjaFilterItems(in, a, "join", []string{"d", "attribute"}, "", nil)
 	if err != nil {
 		return exec.AsValue(err)
 	}

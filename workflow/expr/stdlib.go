@@ -818,6 +818,12 @@ func (ev *evaluator) regexArgs(c *callCtx, b *bound) (*pyRegex, string, error) {
 	case *regexValue:
 		return p.re, s, ev.allocate(len(s)*(len(p.src)+1)/64, c.name+"()")
 	case string:
+		if c.name == "replaceBy" {
+			// yaql's string.replaceBy(regexp, ...) calls regexp.sub: a
+			// pattern given as a string has none ('abc'.replaceBy('b', x)
+			// fails in Mistral; string.replace takes one).
+			return nil, "", fmt.Errorf("expr: replaceBy(): the pattern %s is a string: give regex(%s) (yaql calls its sub method)", pyRepr(p, false), pyRepr(p, false))
+		}
 		if err := ev.allocate(len(s)*(len(p)+1)/64, c.name+"()"); err != nil {
 			return nil, "", err
 		}
@@ -966,23 +972,6 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 	b, err := c.bind(3, "regexp", "string", "repl", "count")
 	if err != nil {
 		return nil, err
-	}
-	if by {
-		// yaql's string.replaceBy(regexp, ...) calls regexp.sub: a
-		// pattern given as a string has none ('abc'.replaceBy('b', x)
-		// fails in Mistral; string.replace takes one).
-		a, err := b.val(ev, 0, nil)
-		if err != nil {
-			return nil, err
-		}
-		x, err := b.val(ev, 1, nil)
-		if err != nil {
-			return nil, err
-		}
-		_, aStr := a.(string)
-		if _, xStr := x.(string); aStr && xStr {
-			return nil, fmt.Errorf("expr: replaceBy(): the pattern %s is a string: give regex(%s) (yaql calls its sub method)", pyRepr(x, false), pyRepr(x, false))
-		}
 	}
 	re, s, err := ev.regexArgs(c, b)
 	if err != nil {
