@@ -63,17 +63,9 @@ func jinjaGetItem(obj, key any) (any, bool) {
 		v, ok := x[k]
 		return v, ok
 	case []any:
-		i, ok := key.(int64)
-		if !ok {
-			return nil, false
+		if i, ok := itemIndex(key, len(x)); ok {
+			return x[i], true
 		}
-		if i < 0 {
-			i += int64(len(x))
-		}
-		if i < 0 || i >= int64(len(x)) {
-			return nil, false
-		}
-		return x[i], true
 	case jinjaGroup:
 		switch key {
 		case "grouper":
@@ -83,20 +75,28 @@ func jinjaGetItem(obj, key any) (any, bool) {
 		}
 		return jinjaGetItem([]any(x), key)
 	case string:
-		i, ok := key.(int64)
-		if !ok {
-			return nil, false
-		}
 		r := []rune(x)
-		if i < 0 {
-			i += int64(len(r))
+		if i, ok := itemIndex(key, len(r)); ok {
+			return string(r[i]), true
 		}
-		if i < 0 || i >= int64(len(r)) {
-			return nil, false
-		}
-		return string(r[i]), true
 	}
 	return nil, false
+}
+
+// itemIndex is key as an index into a sequence of n: an integer, negative
+// from the end; ok is false for another key or one out of range.
+func itemIndex(key any, n int) (int, bool) {
+	i, ok := key.(int64)
+	if !ok {
+		return 0, false
+	}
+	if i < 0 {
+		i += int64(n)
+	}
+	if i < 0 || i >= int64(n) {
+		return 0, false
+	}
+	return int(i), true
 }
 
 // undefinedError is StrictUndefined's message for obj[key] or obj.key.
