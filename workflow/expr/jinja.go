@@ -501,6 +501,9 @@ const (
 	jinjaDictAtt = "__ff_dict_attr"
 	jinjaIndex   = "__ff_index"
 	jinjaSlice   = "__ff_slice"
+	jinjaLookup  = "__ff_lookup"
+	jinjaDictLit = "__ff_dict"
+	jinjaStrict  = "__ff_strict"
 	// jinjaDefaultUndef is default after a filter that may give undefined
 	// (see undefinedFilters): it replaces that undefined only.
 	jinjaDefaultUndef = "__ff_default_undefined"
@@ -625,6 +628,8 @@ var jinjaBaseEnv = func() *exec.Environment {
 			_ = filters.Replace(name, jinjaChecked(name, f))
 		}
 	}
+	// default as rewriteExpr renames it takes default's arguments.
+	_ = filters.Replace(jinjaDefaultUndef, jinjaChecked("default", jinjaDefaultUndefined))
 	for _, name := range jinjaGenerators {
 		if f, ok := filters.Get(name); ok {
 			_ = filters.Replace(name, jinjaGenerator(f))
@@ -634,6 +639,11 @@ var jinjaBaseEnv = func() *exec.Environment {
 	for name, fn := range jinjaTests {
 		if tests.Replace(name, fn) != nil {
 			_ = tests.Register(name, fn)
+		}
+	}
+	for name := range undefinedSafeTests {
+		if f, ok := tests.Get(name); ok {
+			_ = tests.Replace(name, undefinedSafe(name, f))
 		}
 	}
 	return &exec.Environment{
@@ -725,6 +735,8 @@ func (r *jinjaRun) environment() *exec.Environment {
 	c.Set("range", r.rangeFn)
 	c.Set(jinjaIndex, jinjaIndexFn)
 	c.Set(jinjaSlice, jinjaSliceFn)
+	c.Set(jinjaLookup, jinjaLookupFn)
+	c.Set(jinjaDictLit, jinjaDictFn)
 	c.Set(jinjaDictAtt, func(a *exec.VarArgs) *exec.Value {
 		v, err := fromJinja(a.Args[0])
 		if err != nil {
@@ -814,6 +826,17 @@ func mistralFilter(name string) exec.FilterFunction {
 		if !ok {
 			return exec.AsValue(errors.New("no evaluation"))
 		}
+		if name == "env" && !sameMap(in.Interface(), r.data) {
+			// env_(context) is context['__env']: only the data context
+			// has one here (the engine serves it), any other dict is a
+			// KeyError ({} | env).
+			if m, ok := in.Interface().(map[string]any); ok {
+				if e, ok := m["__env"]; ok {
+					return exec.AsValue(e)
+				}
+				return exec.AsValue(errors.New("'__env'"))
+			}
+		}
 		d, err := fromJinja(in)
 		if err != nil {
 			switch name {
@@ -827,6 +850,13 @@ func mistralFilter(name string) exec.FilterFunction {
 		}
 		return r.callMistral(name, d, a)
 	}
+}
+
+// sameMap reports whether a and b are the same Go map (not equal ones).
+func sameMap(a, b any) bool {
+	x, ok1 := a.(map[string]any)
+	y, ok2 := b.(map[string]any)
+	return ok1 && ok2 && reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer()
 }
 
 // jinjaRunOf finds the evaluation behind an evaluator through the
@@ -1976,10 +2006,34 @@ func (u jinjaUndefined) Error() string {
 	return string(u) + undefinedMark
 }
 
+// isUndefined reports whether in is the jinjaUndefined of the step that
+// gave it, not an error an operation raised on one: gonja hands a
+// function's or filter's error on as a new error ("invalid call to filter
+// 'first': ..."), and wraps it again in anything that takes it as an
+// operand ("unable to evaluate parameters: ..."), which Jinja's
+// StrictUndefined would have raised on.
+func isUndefined(in *exec.Value) bool {
+	if !in.IsError() {
+		return false
+	}
+	if _, ok := in.Interface().(jinjaUndefined); ok {
+		return true
+	}
+	m := in.Error()
+	if loc := gonjaCallWrap.FindStringIndex(m); loc != nil {
+		m = m[loc[1]:]
+	}
+	return strings.HasSuffix(m, undefinedMark) && !strings.Contains(m, "invalid call to ") && !strings.Contains(m, "nable to evaluate ")
+}
+
+// gonjaCallWrap is how gonja hands on the error of a function or filter
+// (a filter's, with its node printed first).
+var gonjaCallWrap = regexp.MustCompile(`^(?:unable to evaluate filter &\{.*?\}: )?invalid call to (?:function|filter) '[^']*': `)
+
 // jinjaDefaultUndefined is default(value, ...) after a filter that may
 // give undefined: it replaces that undefined, not another error.
 func jinjaDefaultUndefined(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
-	if in.IsError() && !strings.HasSuffix(in.Error(), undefinedMark) {
+	if in.IsError() && !isUndefined(in) {
 		return in
 	}
 	return jinjaDefaultFilter(e, in, a)
@@ -2002,8 +2056,25 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 			return jinjaCall(jinjaDictAtt, obj, &nodes.String{Location: tok, Val: ga.Attribute})
 		}
 	}
+	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && undefinedSafeTests[te.Test.Name] {
+		// x is defined: only x's last step may be undefined (zz.yy is
+		// an error in Jinja when zz is); see jinjaLookupFn.
+		if x := undefinedLookup(te.Expression); x != nil {
+			te.Expression = x
+		}
+	}
 	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && te.Test.Name == "in" && len(te.Test.Args) == 1 && len(te.Test.Kwargs) == 0 {
 		return jinjaCall(jinjaOpPfx+"in", te.Expression, te.Test.Args[0])
+	}
+	if fe, ok := e.(*nodes.FilteredExpression); ok && len(fe.Filters) > 0 && fe.Expression != nil && (fe.Filters[0].Name == "default" || fe.Filters[0].Name == "d") {
+		// x | default(...): as for x is defined, only x's last step may
+		// be undefined; any other error is raised (_.zz.yy | d(1) fails).
+		if x := undefinedLookup(fe.Expression); x != nil {
+			fe.Expression = x
+		}
+		head := *fe.Filters[0]
+		head.Name = jinjaDefaultUndef
+		fe.Filters[0] = &head
 	}
 	if fe, ok := e.(*nodes.FilteredExpression); ok && len(fe.Filters) > 1 && fe.Expression != nil {
 		// gonja stops a chain at the first error, where Jinja hands an
@@ -2011,10 +2082,17 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 		// default('d'), so that default sees the undefined (an error
 		// here) that first gives for an empty list. Only there: any other
 		// error is an exception in Jinja, which default does not catch.
+		// The filter before default stands alone, so that default knows
+		// its undefined from one an earlier filter gave (gonja hands that
+		// on): [] | first | max | default('x') fails, as max(undefined).
 		cur := &nodes.FilteredExpression{Expression: fe.Expression}
 		for i, f := range fe.Filters {
+			toDefault := i+1 < len(fe.Filters) && undefinedFilters[f.Name] && (fe.Filters[i+1].Name == "default" || fe.Filters[i+1].Name == "d")
+			if toDefault && len(cur.Filters) > 0 {
+				cur = &nodes.FilteredExpression{Expression: cur}
+			}
 			cur.Filters = append(cur.Filters, f)
-			if i+1 < len(fe.Filters) && undefinedFilters[f.Name] && (fe.Filters[i+1].Name == "default" || fe.Filters[i+1].Name == "d") {
+			if toDefault {
 				cur = &nodes.FilteredExpression{Expression: cur}
 				next := *fe.Filters[i+1]
 				next.Name = jinjaDefaultUndef
@@ -2022,6 +2100,25 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 			}
 		}
 		return cur
+	}
+	if d, ok := e.(*nodes.Dict); ok {
+		// A dict written in the template is a Go map, as one from the
+		// data is: gonja's own dict is true even when empty ({} or 1).
+		var args []nodes.Expression
+		for _, p := range d.Pairs {
+			if p == nil || p.Key == nil || p.Value == nil {
+				return e
+			}
+			args = append(args, p.Key, p.Value)
+		}
+		c := jinjaCall(jinjaDictLit, args...).(*nodes.Call)
+		if len(args) == 0 && d.Token != nil {
+			tok := *c.Location
+			tok.Line, tok.Col, tok.Pos = d.Token.Line, d.Token.Col, d.Token.Pos
+			c.Location = &tok
+			c.Func = &nodes.Name{Name: &tok}
+		}
+		return c
 	}
 	if gs, ok := e.(*nodes.GetSlice); ok {
 		if obj, ok := gs.Node.(nodes.Expression); ok {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/nodes"
 )
 
 // Jinja's filters and tests that gonja's versions answer where Jinja (with
@@ -112,6 +113,201 @@ func undefinedError(obj, key any) error {
 var undefinedSafeTests = map[string]bool{
 	"defined": true, "undefined": true, "none": true, "boolean": true, "false": true, "true": true,
 	"string": true, "mapping": true, "number": true, "integer": true, "float": true, "callable": true, "sameas": true,
+}
+
+// undefinedSafe wraps test name (one of undefinedSafeTests) with Jinja's
+// answers for an undefined operand: only "undefined" is true of it, and an
+// error that is no undefined value (1 / 0 is defined) is raised, as
+// Jinja raises it before the test runs. A defined value is defined even
+// when it is None (gonja's took None for undefined).
+func undefinedSafe(name string, f exec.TestFunction) exec.TestFunction {
+	return func(e *exec.Evaluator, in *exec.Value, params *exec.VarArgs) (bool, error) {
+		if isUndefined(in) {
+			return name == "undefined", nil
+		}
+		if in.IsError() {
+			return false, in.Interface().(error)
+		}
+		switch name {
+		case "defined":
+			return true, nil
+		case "undefined":
+			return false, nil
+		}
+		switch g := f.(type) {
+		case func(*exec.Evaluator, *exec.Value, *exec.VarArgs) (bool, error):
+			return g(e, in, params)
+		case func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error):
+			return g(e.Environment.Context, in, params)
+		}
+		return false, fmt.Errorf("test %s: unsupported function type %T", name, f)
+	}
+}
+
+// undefinedLookup rewrites the operand of an undefined-safe test when it
+// is a name, obj.attr or obj[key] into a call of jinjaLookupFn, which
+// gives jinjaUndefined where that last step finds nothing; it is nil for
+// any other operand, whose errors stay errors.
+func undefinedLookup(x nodes.Expression) nodes.Expression {
+	switch n := x.(type) {
+	case *nodes.Name:
+		if n.Name == nil {
+			return nil
+		}
+		return jinjaCall(jinjaLookup, &nodes.String{Location: n.Name, Val: n.Name.Val})
+	case *nodes.GetAttribute:
+		obj, ok := n.Node.(nodes.Expression)
+		if !ok {
+			return nil
+		}
+		if n.Attribute != "" {
+			return jinjaCall(jinjaLookup, obj, &nodes.String{Location: n.Location, Val: n.Attribute}, &nodes.Bool{Location: n.Location, Val: true})
+		}
+		return jinjaCall(jinjaLookup, obj, &nodes.Integer{Location: n.Location, Val: n.Index}, &nodes.Bool{Location: n.Location})
+	case *nodes.Call:
+		// obj.items, which rewriteExpr made a call of jinjaDictAtt.
+		if f, ok := n.Func.(*nodes.Name); ok && f.Name != nil && f.Name.Val == jinjaDictAtt && len(n.Args) == 2 {
+			return jinjaCall(jinjaLookup, n.Args[0], n.Args[1], &nodes.Bool{Location: f.Name, Val: true})
+		}
+	case *nodes.GetItem:
+		obj, okObj := n.Node.(nodes.Expression)
+		arg, okArg := n.Arg.(nodes.Expression)
+		if !okObj || !okArg {
+			return nil
+		}
+		if c, ok := arg.(*nodes.Call); ok && len(c.Args) == 2 {
+			if f, ok := c.Func.(*nodes.Name); ok && f.Name != nil && f.Name.Val == jinjaIndex {
+				arg = c.Args[1] // the index as written: the lookup counts from the end itself
+			}
+		}
+		return jinjaCall(jinjaLookup, obj, arg, &nodes.Bool{Location: n.Location})
+	}
+	return nil
+}
+
+// pyMethods are the methods of Python's str, list and dict, which
+// Jinja's sandbox lets a template read as attributes.
+var pyMethods = map[string]map[string]bool{
+	"str": setOf("capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find", "format", "format_map",
+		"index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric", "isprintable",
+		"isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix",
+		"removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip", "split", "splitlines",
+		"startswith", "strip", "swapcase", "title", "translate", "upper", "zfill"),
+	"list": setOf("append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove", "reverse", "sort"),
+	"dict": dictMethodNames,
+}
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// pyMethodOf is the Python type name of obj when name is one of its
+// methods, else "".
+func pyMethodOf(obj *exec.Value, name string) string {
+	t := ""
+	switch {
+	case obj.IsString():
+		t = "str"
+	case obj.IsDict():
+		t = "dict"
+	case obj.IsList():
+		if _, gen := obj.Interface().(jinjaGen); gen {
+			return ""
+		}
+		t = "list"
+	}
+	if pyMethods[t][name] {
+		return t
+	}
+	return ""
+}
+
+// jinjaDictFn is a dict written in a template, {k1: v1, ...} as
+// __ff_dict(k1, v1, ...): a Go map, keyed as Python hashes (a list key is
+// a TypeError).
+func jinjaDictFn(a *exec.VarArgs) *exec.Value {
+	d := &exec.Dict{}
+	for i := 0; i+1 < len(a.Args); i += 2 {
+		d.Pairs = append(d.Pairs, &exec.Pair{Key: a.Args[i], Value: a.Args[i+1]})
+	}
+	v, err := fromJinjaAny(d, 0)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(v)
+}
+
+// jinjaLookupFn is a name, obj.attr (third argument true) or obj[key]
+// whose absence is Jinja's undefined (jinjaUndefined) rather than an
+// error, for undefinedSafe's tests: __ff_lookup('x'), __ff_lookup(obj,
+// 'attr', true), __ff_lookup(obj, key, false). It looks up as gonja's
+// evaluator does (an attribute before an item for obj.attr, the other way
+// for obj[key]), and an index counts from the end as Python's.
+func jinjaLookupFn(e *exec.Evaluator, a *exec.VarArgs) *exec.Value {
+	if len(a.Args) == 1 {
+		name := a.Args[0].String()
+		if v, ok := e.Environment.Context.Get(name); ok {
+			return exec.ToValue(v)
+		}
+		return exec.AsValue(jinjaUndefined(fmt.Sprintf("'%s' is undefined", name)))
+	}
+	if len(a.Args) != 3 {
+		return exec.AsValue(errors.New("lookup: want an object, a key and whether it is an attribute"))
+	}
+	obj, key := a.Args[0], a.Args[1]
+	var v *exec.Value
+	found := false
+	switch {
+	case key.IsString():
+		s := key.String()
+		if a.Args[2].IsTrue() {
+			if t := pyMethodOf(obj, s); t != "" {
+				// Jinja's getattr finds the method first; what is
+				// printed of it here is Python's repr less its address.
+				return exec.AsValue(fmt.Sprintf("<built-in method %s of %s object>", s, t))
+			}
+			if v, found = obj.GetAttribute(s); !found {
+				v, found = obj.GetItem(s)
+			}
+		} else if v, found = obj.GetItem(s); !found {
+			v, found = obj.GetAttribute(s)
+		}
+	case key.IsInteger() || key.IsBool():
+		i := key.Integer()
+		if key.IsBool() {
+			i = 0
+			if key.Bool() {
+				i = 1
+			}
+		}
+		if i < 0 && (obj.IsList() || obj.IsString()) {
+			i += obj.Len()
+		}
+		if i >= 0 {
+			v, found = obj.GetItem(i)
+		}
+	}
+	// Any other key (None, a float, a list) is undefined too: Jinja's
+	// getitem takes the TypeError or KeyError it raises for undefined.
+	if found {
+		return v
+	}
+	if v != nil && v.IsError() {
+		return v
+	}
+	x, err := fromJinja(obj)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	k, err := fromJinja(key)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(jinjaUndefined(undefinedError(x, k).Error()))
 }
 
 // jinjaSelect is Jinja's select, reject, selectattr and rejectattr.
