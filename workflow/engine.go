@@ -907,8 +907,9 @@ func (r *run) funcs(cur *TaskExecution) expr.Funcs {
 			defer r.mu.Unlock()
 			return r.executionView(), nil
 		},
-		Env:    r.envFn,
-		Global: r.globalFn,
+		Env:      r.envFn,
+		Internal: func(context.Context) (map[string]any, error) { return r.internal(cur, r.env()), nil },
+		Global:   r.globalFn,
 		Tasks: func(_ context.Context, q expr.TasksQuery) ([]any, error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -957,6 +958,7 @@ func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
 	}
 	f.Execution = func(context.Context) (any, error) { return r.executionView(), nil }
 	f.Env = func(context.Context) (any, error) { return r.ex.env(), nil }
+	f.Internal = func(context.Context) (map[string]any, error) { return r.internal(cur, r.ex.env()), nil }
 	f.Global = func(_ context.Context, name string) (any, error) { return r.globals[name], nil }
 	f.Tasks = func(_ context.Context, q expr.TasksQuery) ([]any, error) { return r.tasksView(q), nil }
 	return f
@@ -971,6 +973,17 @@ func (r *run) executionView() map[string]any {
 		"state":      r.ex.State,
 		"created_at": r.ex.CreatedAt.Format("2006-01-02 15:04:05"),
 	}
+}
+
+// internal is what Mistral's context view adds to an expression's data
+// (expr.Funcs.Internal): the execution's id, its env and, inside a task
+// (cur), the task's id and name.
+func (r *run) internal(cur *TaskExecution, env map[string]any) map[string]any {
+	m := map[string]any{"__execution": map[string]any{"id": r.ex.ID}, "__env": env}
+	if cur != nil {
+		m["__task_execution"] = map[string]any{"id": cur.ID, "name": cur.Name}
+	}
+	return m
 }
 
 // env is the execution's env now (ResumeEnv may replace it).

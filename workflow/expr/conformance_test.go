@@ -91,6 +91,15 @@ func fixtureFuncs(t testing.TB, wf *workflowFixture) Funcs {
 		},
 		Execution: func(context.Context) (any, error) { return mustJSON(t, wf.Execution), nil },
 		Env:       func(context.Context) (any, error) { return mustJSON(t, wf.Env), nil },
+		// What mistral_eval.py adds to the data of a case with a
+		// workflow, as Mistral's context view does.
+		Internal: func(context.Context) (map[string]any, error) {
+			var cur any
+			if wf.Current != "" {
+				cur = map[string]any{"id": wf.Current, "name": wf.Current}
+			}
+			return map[string]any{"__env": mustJSON(t, wf.Env), "__execution": map[string]any{"id": "wf-exec-1"}, "__task_execution": cur}, nil
+		},
 		Global: func(_ context.Context, name string) (any, error) {
 			return mustJSON(t, wf.Context[name]), nil
 		},

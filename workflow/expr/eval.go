@@ -59,6 +59,41 @@ type Funcs struct {
 	// Mistral's view (as Task). An empty workflowExecutionID means all;
 	// an empty state, any state.
 	Tasks func(ctx context.Context, q TasksQuery) ([]any, error)
+	// Internal returns what Mistral's context view adds to the data of
+	// every expression beside the workflow's variables: __execution
+	// ({id}), __env and, inside a task, __task_execution ({id, name}).
+	// $.__env and {{ _.__execution.id }} read them, and <% $ %> shows
+	// them. A key the data already has keeps its value, except
+	// __task_execution, which Mistral's view puts first.
+	Internal func(ctx context.Context) (map[string]any, error)
+}
+
+// withInternal is data with funcs.Internal's keys (see Funcs.Internal),
+// and funcs without Internal for the evaluations inside this one.
+func withInternal(ctx context.Context, data any, funcs Funcs) (any, Funcs, error) {
+	in := funcs.Internal
+	if in == nil {
+		return data, funcs, nil
+	}
+	funcs.Internal = nil
+	m, ok := data.(map[string]any)
+	if !ok {
+		return data, funcs, nil
+	}
+	add, err := in(ctx)
+	if err != nil {
+		return nil, funcs, err
+	}
+	out := make(map[string]any, len(m)+len(add))
+	for k, v := range m {
+		out[k] = v
+	}
+	for k, v := range add {
+		if _, ok := out[k]; !ok || k == "__task_execution" {
+			out[k] = v
+		}
+	}
+	return out, funcs, nil
 }
 
 // TasksQuery is the filter of Mistral's tasks(workflow_execution_id,
@@ -117,6 +152,10 @@ func (p *Program) Eval(ctx context.Context, data any, funcs Funcs) (any, error) 
 
 // EvalLimits is Eval with explicit bounds.
 func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits Limits) (any, error) {
+	data, funcs, err := withInternal(ctx, data, funcs)
+	if err != nil {
+		return nil, err
+	}
 	ev := &evaluator{ctx: ctx, funcs: funcs, lim: limits.withDefaults()}
 	v, err := ev.eval(p.root, &scope{dollar: data})
 	if err != nil {

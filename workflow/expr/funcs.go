@@ -1431,9 +1431,14 @@ func fnIndexOf(ev *evaluator, c *callCtx) (any, error) {
 			return int64(-1), nil
 		}
 		return int64(len([]rune(r[:i]))), nil
-	case []any:
+	case []any, *setValue:
+		// yaql's indexOf takes any iterable (a set walks in its order).
+		items, _ := r.([]any)
+		if set, ok := r.(*setValue); ok {
+			items = set.elems
+		}
 		found := int64(-1)
-		for i, e := range r {
+		for i, e := range items {
 			eq, err := ev.equal(x, e)
 			if err != nil {
 				return nil, err

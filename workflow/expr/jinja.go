@@ -1016,6 +1016,10 @@ func indexOf(l []string, s string) int {
 }
 
 func (j *jinjaTemplate) eval(ctx context.Context, data any, funcs Funcs) (any, error) {
+	data, funcs, err := withInternal(ctx, data, funcs)
+	if err != nil {
+		return nil, err
+	}
 	r := &jinjaRun{ctx: ctx, data: data, funcs: funcs}
 	env := r.environment()
 	env.Context.Set(jinjaRunKey, r)
@@ -2200,12 +2204,21 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if len(a.Args) == 1 && !a.Args[0].IsString() {
 		return exec.AsValue(fmt.Errorf("attribute name must be string, not '%s'", jinjaTypeName(a.Args[0])))
 	}
-	if len(a.Args) == 1 && in.IsDict() {
-		return exec.AsValue(jinjaUndefined(fmt.Sprintf("'dict object' has no attribute '%s'", a.Args[0].String())))
+	if len(a.Args) == 1 {
+		if t := pyMethodOf(in, a.Args[0].String()); t != "" {
+			return exec.AsValue(pyMethodRepr(a.Args[0].String(), t))
+		}
+		if in.IsDict() {
+			return exec.AsValue(jinjaUndefined(fmt.Sprintf("'dict object' has no attribute '%s'", a.Args[0].String())))
+		}
 	}
 	out := gonjaAttr(e, in, a)
-	switch x := in.Interface().(type) {
-	case nil, string, bool, int, int64, float64, []any:
+	x, err := fromJinja(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	switch x.(type) {
+	case nil, string, bool, int64, float64, []any:
 		// A value of the data model: what gonja finds nothing for is
 		// Jinja's undefined ('a' | attr('a')), not None.
 		if len(a.Args) == 1 && out.IsNil() {
@@ -2374,6 +2387,9 @@ var jinjaFilters = map[string]exec.FilterFunction{
 			if keys := sortedKeys(x); len(keys) > 0 {
 				return exec.AsValue(keys[0])
 			}
+		default:
+			// next(iter(value)): 1 | first is a TypeError, no undefined.
+			return exec.AsValue(fmt.Errorf("'%s' object is not iterable", pyTypeName(x)))
 		}
 		return exec.AsValue(jinjaUndefined("no first item, sequence was empty"))
 	},

@@ -205,6 +205,12 @@ func setOf(names ...string) map[string]bool {
 	return m
 }
 
+// pyMethodRepr stands for the bound method name of a t (Jinja's getattr
+// finds methods before items): Python's repr less its address.
+func pyMethodRepr(name, t string) string {
+	return fmt.Sprintf("<built-in method %s of %s object>", name, t)
+}
+
 // pyMethodOf is the Python type name of obj when name is one of its
 // methods, else "".
 func pyMethodOf(obj *exec.Value, name string) string {
@@ -266,9 +272,7 @@ func jinjaLookupFn(e *exec.Evaluator, a *exec.VarArgs) *exec.Value {
 		s := key.String()
 		if a.Args[2].IsTrue() {
 			if t := pyMethodOf(obj, s); t != "" {
-				// Jinja's getattr finds the method first; what is
-				// printed of it here is Python's repr less its address.
-				return exec.AsValue(fmt.Sprintf("<built-in method %s of %s object>", s, t))
+				return exec.AsValue(pyMethodRepr(s, t))
 			}
 			if v, found = obj.GetAttribute(s); !found {
 				v, found = obj.GetItem(s)
@@ -296,9 +300,8 @@ func jinjaLookupFn(e *exec.Evaluator, a *exec.VarArgs) *exec.Value {
 	if found {
 		return v
 	}
-	if v != nil && v.IsError() {
-		return v
-	}
+	// Not found is undefined, whatever gonja says of it (0[5] is
+	// defined is false: Jinja's getitem takes the TypeError for it).
 	x, err := fromJinja(obj)
 	if err != nil {
 		return exec.AsValue(err)
@@ -316,7 +319,10 @@ func jinjaSelect(byAttr, keep bool) exec.FilterFunction {
 		if in.IsError() {
 			return in
 		}
-		if in.IsList() || in.IsDict() || in.IsString() {
+		if _, gen := in.Interface().(jinjaGen); gen {
+			// A generator is true, even an empty one: its arguments are
+			// read (x | select | rejectattr fails for want of a name).
+		} else if in.IsList() || in.IsDict() || in.IsString() {
 			if in.Len() == 0 {
 				return exec.AsValue([]any{})
 			}

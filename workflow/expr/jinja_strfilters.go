@@ -207,6 +207,9 @@ func jinjaTruncate(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Val
 	case leeway < 0:
 		return exec.AsValue(fmt.Errorf("expected leeway >= 0, got %s", pyStr(args[3])))
 	}
+	if err := notGenerator(in, "object of type 'generator' has no len()"); err != nil {
+		return exec.AsValue(err)
+	}
 	n, err := pyLen(v)
 	if err != nil {
 		return exec.AsValue(err)

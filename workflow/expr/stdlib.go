@@ -992,7 +992,11 @@ func (ev *evaluator) regexReplace(c *callCtx, by bool) (any, error) {
 		return nil, err
 	}
 	n := -1
-	if count > 0 {
+	switch {
+	case count < 0:
+		// Python's re.sub replaces nothing for a negative count.
+		return s, nil
+	case count > 0:
 		n = int(min(count, int64(len(s)+1)))
 	}
 	locs, err := re.findAll(ev.ctx, s, n)
