@@ -14,6 +14,7 @@ import (
 type Program struct {
 	src  string
 	root node
+	view bool // reads Funcs.Internal's keys or $ as a whole (readsView)
 }
 
 // Parse parses a YAQL expression (without the <% %> delimiters). A syntax
@@ -34,7 +35,7 @@ func Parse(src string) (*Program, error) {
 	if _, ok := root.(*mappingNode); ok {
 		return nil, &SyntaxError{Src: src, Pos: root.pos(), Msg: "unexpected \"=>\""}
 	}
-	return &Program{src: src, root: root}, nil
+	return &Program{src: src, root: root, view: readsView(src, '$')}, nil
 }
 
 // String returns the expression's source.
@@ -66,6 +67,49 @@ type Funcs struct {
 	// them. A key the data already has keeps its value, except
 	// __task_execution, which Mistral's view puts first.
 	Internal func(ctx context.Context) (map[string]any, error)
+}
+
+// readsView reports whether an expression may see what Funcs.Internal
+// adds to its data: it names one of those keys ("__"), or uses root (YAQL's
+// $, Jinja's _) otherwise than to read a key ($.name, _.name), so that
+// it may print, count or walk the whole view. It errs on the side of yes
+// (a "$" in a string literal); an expression that reads neither is
+// evaluated on the data as it is, without the copy Internal costs.
+func readsView(src string, root byte) bool {
+	if strings.Contains(src, "__") {
+		return true
+	}
+	word := func(i int) bool {
+		if i < 0 || i >= len(src) {
+			return false
+		}
+		c := src[i]
+		return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+	}
+	space := func(i int) int {
+		for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+			i++
+		}
+		return i
+	}
+	for i := 0; i < len(src); i++ {
+		if src[i] != root || word(i+1) || root == '_' && (word(i-1) || i > 0 && src[i-1] == '.') {
+			continue // $x, $1, my_var, x._
+		}
+		k := space(i + 1)
+		if k < len(src) && src[k] == '.' {
+			start := space(k + 1)
+			end := start
+			for word(end) {
+				end++
+			}
+			if end > start && (space(end) >= len(src) || src[space(end)] != '(') {
+				continue // $.name: a key, not a method of the whole
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // withInternal is data with funcs.Internal's keys (see Funcs.Internal),
@@ -152,9 +196,11 @@ func (p *Program) Eval(ctx context.Context, data any, funcs Funcs) (any, error) 
 
 // EvalLimits is Eval with explicit bounds.
 func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits Limits) (any, error) {
-	data, funcs, err := withInternal(ctx, data, funcs)
-	if err != nil {
-		return nil, err
+	var err error
+	if p.view {
+		if data, funcs, err = withInternal(ctx, data, funcs); err != nil {
+			return nil, err
+		}
 	}
 	ev := &evaluator{ctx: ctx, funcs: funcs, lim: limits.withDefaults()}
 	v, err := ev.eval(p.root, &scope{dollar: data})

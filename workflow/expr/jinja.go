@@ -491,6 +491,7 @@ type jinjaTemplate struct {
 	whole *nodes.Output  // the expression of a whole-string {{ }}
 	tmpl  *exec.Template // any other template
 	noVar bool           // {% %} without {{ }}: Mistral fails (see eval)
+	view  bool           // reads Funcs.Internal's keys or _ as a whole (readsView)
 }
 
 // The names of the helpers that the parsed tree calls instead of gonja's
@@ -518,7 +519,7 @@ var dictMethodNames = map[string]bool{
 }
 
 func parseJinja(s string) (*jinjaTemplate, error) {
-	j := &jinjaTemplate{src: s}
+	j := &jinjaTemplate{src: s, view: readsView(s, '_')}
 	clean, err := jinjaPrescan(s)
 	if err != nil {
 		return nil, jinjaSyntaxError(s, err)
@@ -1016,9 +1017,11 @@ func indexOf(l []string, s string) int {
 }
 
 func (j *jinjaTemplate) eval(ctx context.Context, data any, funcs Funcs) (any, error) {
-	data, funcs, err := withInternal(ctx, data, funcs)
-	if err != nil {
-		return nil, err
+	if j.view {
+		var err error
+		if data, funcs, err = withInternal(ctx, data, funcs); err != nil {
+			return nil, err
+		}
 	}
 	r := &jinjaRun{ctx: ctx, data: data, funcs: funcs}
 	env := r.environment()
