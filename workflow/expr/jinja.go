@@ -612,6 +612,26 @@ var jinjaBaseEnv = func() *exec.Environment {
 		g.Set(n, nil) // i18n helpers; "_" is Mistral's data context
 	}
 	g.Set("cycler", jinjaCycler)
+	g.Set("none", nil)
+	// The helpers rewriteJinja calls and Mistral's functions are set once
+	// here: those that need the evaluation find it through the evaluator
+	// (perRun), so that an evaluation's own context holds only its data.
+	for _, name := range mistralFuncNames {
+		// Mistral's function bound to the data context, as its Jinja
+		// globals are: functools.partial(f, data_context).
+		g.Set(name, perRun(func(r *jinjaRun, a *exec.VarArgs) *exec.Value { return r.callMistral(name, r.data, a) }))
+	}
+	g.Set("range", perRun((*jinjaRun).rangeFn))
+	g.Set(jinjaIndex, jinjaIndexFn)
+	g.Set(jinjaSlice, jinjaSliceFn)
+	g.Set(jinjaLookup, jinjaLookupFn)
+	g.Set(jinjaDictLit, jinjaDictFn)
+	g.Set(jinjaDictAtt, jinjaDictAttFn)
+	g.Set(jinjaStr, jinjaStrFn)
+	for op, fn := range jinjaOps {
+		g.Set(jinjaOpPfx+op, perRun(func(r *jinjaRun, a *exec.VarArgs) *exec.Value { return r.applyOp(op, fn, a) }))
+	}
+	g.Set(jinjaOpPfx+jinjaModOne, perRun(func(r *jinjaRun, a *exec.VarArgs) *exec.Value { return r.applyOp("%", pyModOne, a) }))
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(gbuiltins.Filters)
 	for _, name := range mistralFuncNames {
 		_ = filters.Replace(name, mistralFilter(name))
@@ -724,42 +744,11 @@ func (r *jinjaRun) step(n int64) error {
 func (r *jinjaRun) environment() *exec.Environment {
 	c := jinjaBaseEnv.Context.Inherit()
 	c.Set("_", r.data)
-	c.Set("none", nil)
 	if d, ok := r.data.(map[string]any); ok {
 		c.Set("__env", d["__env"])
 		c.Set("__execution", d["__execution"])
 		c.Set("__task_execution", d["__task_execution"])
 	}
-	for _, name := range mistralFuncNames {
-		c.Set(name, r.global(name))
-	}
-	c.Set("range", r.rangeFn)
-	c.Set(jinjaIndex, jinjaIndexFn)
-	c.Set(jinjaSlice, jinjaSliceFn)
-	c.Set(jinjaLookup, jinjaLookupFn)
-	c.Set(jinjaDictLit, jinjaDictFn)
-	c.Set(jinjaDictAtt, func(a *exec.VarArgs) *exec.Value {
-		v, err := fromJinja(a.Args[0])
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		name := a.Args[1].String()
-		if _, ok := v.(map[string]any); ok {
-			return exec.AsValue(fmt.Errorf("%s is a method of the dict in Mistral's Jinja, not its key %q (Jinja reads attributes before keys): write ['%s'] for the key, or call it: .%s()", name, name, name, name))
-		}
-		return exec.AsValue(fmt.Errorf("'%s' object has no attribute '%s'", pyTypeName(v), name))
-	})
-	c.Set(jinjaStr, func(a *exec.VarArgs) *exec.Value {
-		v, err := fromJinja(a.Args[0])
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		return exec.AsValue(pyStr(v))
-	})
-	for op, fn := range jinjaOps {
-		c.Set(jinjaOpPfx+op, r.op(op, fn))
-	}
-	c.Set(jinjaOpPfx+jinjaModOne, r.op("%", pyModOne))
 	return &exec.Environment{
 		Context:           c,
 		Filters:           jinjaBaseEnv.Filters,
@@ -767,6 +756,41 @@ func (r *jinjaRun) environment() *exec.Environment {
 		ControlStructures: jinjaBaseEnv.ControlStructures,
 		Methods:           jinjaBaseEnv.Methods,
 	}
+}
+
+// perRun makes f a function of the evaluation the calling evaluator
+// belongs to, so that jinjaBaseEnv can hold it.
+func perRun(f func(r *jinjaRun, a *exec.VarArgs) *exec.Value) func(*exec.Evaluator, *exec.VarArgs) *exec.Value {
+	return func(e *exec.Evaluator, a *exec.VarArgs) *exec.Value {
+		r, ok := jinjaRunOf(e)
+		if !ok {
+			return exec.AsValue(errors.New("no evaluation"))
+		}
+		return f(r, a)
+	}
+}
+
+// jinjaDictAttFn is obj.name for a name of a dict method that is not
+// called (see rewriteExpr): an error that says how to read the key.
+func jinjaDictAttFn(a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(a.Args[0])
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	name := a.Args[1].String()
+	if _, ok := v.(map[string]any); ok {
+		return exec.AsValue(fmt.Errorf("%s is a method of the dict in Mistral's Jinja, not its key %q (Jinja reads attributes before keys): write ['%s'] for the key, or call it: .%s()", name, name, name, name))
+	}
+	return exec.AsValue(fmt.Errorf("'%s' object has no attribute '%s'", pyTypeName(v), name))
+}
+
+// jinjaStrFn is Python's str() of what a {{ }} prints.
+func jinjaStrFn(a *exec.VarArgs) *exec.Value {
+	v, err := fromJinja(a.Args[0])
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(pyStr(v))
 }
 
 // maxJinjaRange is Jinja's sandbox bound on range() (MAX_RANGE).
@@ -808,14 +832,6 @@ func (r *jinjaRun) rangeFn(a *exec.VarArgs) *exec.Value {
 		out = []any{}
 	}
 	return exec.AsValue(out)
-}
-
-// global is Mistral's function name bound to the data context, as its
-// Jinja globals are: functools.partial(f, data_context).
-func (r *jinjaRun) global(name string) func(*exec.VarArgs) *exec.Value {
-	return func(a *exec.VarArgs) *exec.Value {
-		return r.callMistral(name, r.data, a)
-	}
 }
 
 // mistralFilter is Mistral's function name as a filter: Mistral registers
@@ -1385,36 +1401,37 @@ func pyCmp(l, r any, op string, depth int) (int, error) {
 	return 0, fmt.Errorf("'%s' not supported between instances of '%s' and '%s'", op, pyTypeName(l), pyTypeName(r))
 }
 
-func (r *jinjaRun) op(name string, fn func(l, r any) (any, error)) func(*exec.VarArgs) *exec.Value {
-	return func(a *exec.VarArgs) *exec.Value {
-		if err := r.step(1); err != nil {
-			return exec.AsValue(err)
-		}
-		_, lGen := a.Args[0].Interface().(jinjaGen)
-		_, rGen := a.Args[1].Interface().(jinjaGen)
-		switch {
-		case (lGen || rGen) && name == "==":
-			return exec.AsValue(false) // a generator equals only itself
-		case (lGen || rGen) && name == "!=":
-			return exec.AsValue(true)
-		case lGen && name == "in" && !a.Args[1].IsString():
-			return exec.AsValue(false)
-		}
-		l, err := fromJinja(a.Args[0])
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		rv, err := fromJinja(a.Args[1])
-		if err != nil {
-			return exec.AsValue(err)
-		}
-		v, err := fn(l, rv)
-		if err != nil {
-			r.opErr.CompareAndSwap(nil, &err)
-			return exec.AsValue(err)
-		}
-		return exec.AsValue(v)
+// applyOp is Python's binary operator name (fn) on a call's two
+// arguments, one step of the evaluation; an error is also kept for the
+// end of the template (gonja would print it as a value).
+func (r *jinjaRun) applyOp(name string, fn func(l, r any) (any, error), a *exec.VarArgs) *exec.Value {
+	if err := r.step(1); err != nil {
+		return exec.AsValue(err)
 	}
+	_, lGen := a.Args[0].Interface().(jinjaGen)
+	_, rGen := a.Args[1].Interface().(jinjaGen)
+	switch {
+	case (lGen || rGen) && name == "==":
+		return exec.AsValue(false) // a generator equals only itself
+	case (lGen || rGen) && name == "!=":
+		return exec.AsValue(true)
+	case lGen && name == "in" && !a.Args[1].IsString():
+		return exec.AsValue(false)
+	}
+	l, err := fromJinja(a.Args[0])
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	rv, err := fromJinja(a.Args[1])
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	v, err := fn(l, rv)
+	if err != nil {
+		r.opErr.CompareAndSwap(nil, &err)
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(v)
 }
 
 func opTypeError(op string, l, r any) error {
