@@ -207,6 +207,9 @@ func (p *Program) EvalLimits(ctx context.Context, data any, funcs Funcs, limits 
 	if err != nil {
 		return nil, err
 	}
+	if v, err = iterItems(v); err != nil { // Mistral's output conversion lists an iterator
+		return nil, err
+	}
 	if _, ok := v.(*letContext); ok {
 		return nil, errors.New("expr: let() must be followed by -> and an expression")
 	}
@@ -418,7 +421,17 @@ func (ev *evaluator) evalNode(n node, sc *scope) (any, error) {
 }
 
 // value evaluates n and refuses a let() context where a value is needed.
+// An iterator gives its items (see yaqlIter).
 func (ev *evaluator) value(n node, sc *scope) (any, error) {
+	v, err := ev.rawValue(n, sc)
+	if err != nil {
+		return nil, err
+	}
+	return iterItems(v)
+}
+
+// rawValue is value, but an iterator stays one: for the operators.
+func (ev *evaluator) rawValue(n node, sc *scope) (any, error) {
 	// Leaves cost no step: the node above them has paid for one.
 	switch x := n.(type) {
 	case *constNode:
@@ -488,7 +501,20 @@ func (ev *evaluator) dot(n *dotNode, sc *scope) (any, error) {
 	if n.call != nil {
 		return ev.call(n.call, recv, true, sc)
 	}
-	return ev.attribute(recv, n.name)
+	if set, ok := recv.(*setValue); ok {
+		recv = set.elems
+	}
+	v, err := ev.attribute(recv, n.name)
+	if _, isList := recv.([]any); isList && !errors.Is(err, ErrLimit) {
+		// yaql maps the attribute over a collection: a map iterator,
+		// whose error shows only when something reads its items
+		// ([{a => 1}].zz = 1 is false in Mistral).
+		if err != nil {
+			return &yaqlIter{err: err}, nil
+		}
+		return &yaqlIter{items: v.([]any)}, nil
+	}
+	return v, err
 }
 
 // attribute is recv.name: a dict's key, or that key of each dict in a list.
@@ -521,9 +547,15 @@ func (ev *evaluator) attribute(recv any, name string) (any, error) {
 }
 
 func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
-	recv, err := ev.value(n.recv, sc)
+	recv, err := ev.rawValue(n.recv, sc)
 	if err != nil {
 		return nil, err
+	}
+	if it, ok := recv.(*yaqlIter); ok {
+		if !it.rng {
+			return nil, errors.New("expr: [] does not apply to the iterator that where(), select(), skip(), keys() and the like give (yaql has no #indexer for it): write .toList()[i], or .skip(i).first()")
+		}
+		recv = it.items // a range is a sequence
 	}
 	if len(n.args) == 0 || len(n.args) > 2 {
 		return nil, fmt.Errorf("expr: [] takes 1 or 2 arguments, got %d", len(n.args))
@@ -574,13 +606,18 @@ func (ev *evaluator) index(n *indexNode, sc *scope) (any, error) {
 }
 
 func (ev *evaluator) unary(n *unaryNode, sc *scope) (any, error) {
-	x, err := ev.value(n.x, sc)
+	x, err := ev.rawValue(n.x, sc)
 	if err != nil {
 		return nil, err
 	}
 	switch n.op {
 	case "not":
 		return !Truthy(x), nil
+	}
+	if x, err = iterItems(x); err != nil {
+		return nil, err
+	}
+	switch n.op {
 	case "-":
 		switch v := x.(type) {
 		case int64:
@@ -603,14 +640,14 @@ func (ev *evaluator) unary(n *unaryNode, sc *scope) (any, error) {
 func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
 	switch n.op {
 	case "and", "or":
-		l, err := ev.value(n.l, sc)
+		l, err := ev.rawValue(n.l, sc)
 		if err != nil {
 			return nil, err
 		}
 		if Truthy(l) == (n.op == "or") {
 			return l, nil
 		}
-		return ev.value(n.r, sc)
+		return ev.rawValue(n.r, sc)
 	case "->":
 		l, err := ev.eval(n.l, sc)
 		if err != nil {
@@ -626,19 +663,39 @@ func (ev *evaluator) binary(n *binaryNode, sc *scope) (any, error) {
 		}
 		return ev.eval(n.r, &scope{parent: sc, dollar: dollar, vars: lc.vars, defs: lc.defs})
 	}
-	l, err := ev.value(n.l, sc)
+	l, err := ev.rawValue(n.l, sc)
 	if err != nil {
 		return nil, err
 	}
-	r, err := ev.value(n.r, sc)
+	r, err := ev.rawValue(n.r, sc)
 	if err != nil {
 		return nil, err
 	}
 	return ev.operator(n.op, l, r)
 }
 
-// operator applies a binary operator to two values.
+// operator applies a binary operator to two values. An iterator is
+// equal only to itself (= and != and the left of in); any other operator
+// reads its items.
 func (ev *evaluator) operator(op string, l, r any) (any, error) {
+	_, lIter := l.(*yaqlIter)
+	_, rIter := r.(*yaqlIter)
+	if lIter || rIter {
+		var err error
+		switch op {
+		case "=", "!=":
+			return (l == r) == (op == "="), nil
+		case "in":
+			r, err = iterItems(r)
+		default:
+			if l, err = iterItems(l); err == nil {
+				r, err = iterItems(r)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	switch op {
 	case "=", "!=":
 		if a, ok := l.(string); ok {

@@ -61,6 +61,18 @@ func (c *callCtx) arg(ev *evaluator, i int) (any, error) {
 	return ev.value(c.args[i], c.sc)
 }
 
+// rawArg is arg, but an iterator argument (not a receiver) stays one:
+// for bool() and the isX() tests, which see the iterator itself.
+func (c *callCtx) rawArg(ev *evaluator, i int) (any, error) {
+	if c.isM {
+		if i == 0 {
+			return c.recv, nil
+		}
+		i--
+	}
+	return ev.rawValue(c.args[i], c.sc)
+}
+
 // node returns the unevaluated positional argument i (counting the receiver).
 func (c *callCtx) node(i int) node {
 	if c.isM {
@@ -344,7 +356,11 @@ func (ev *evaluator) call(n *callNode, recv any, isMethod bool, sc *scope) (any,
 			c.args = append(c.args, a)
 		}
 	}
-	return b.fn(ev, c)
+	v, err := b.fn(ev, c)
+	if l, isList := v.([]any); isList && err == nil && iterResults[n.name] {
+		return &yaqlIter{items: l, rng: n.name == "range"}, nil
+	}
+	return v, err
 }
 
 func fnLen(ev *evaluator, c *callCtx) (any, error) {
@@ -462,7 +478,25 @@ func fnList(ev *evaluator, c *callCtx) (any, error) {
 	if err := ev.allocate(c.nargs(), "list()"); err != nil {
 		return nil, err
 	}
-	return c.all(ev)
+	// yaql's list(*args) spreads an iterator argument into the list
+	// (list($.l.where(true), 1) is [3, 1, 2, 1, 1]) and keeps any other
+	// value whole, a list too (list([1]) is [[1]]).
+	out := make([]any, 0, c.nargs())
+	for i := 0; i < c.nargs(); i++ {
+		v, err := c.rawArg(ev, i)
+		if err != nil {
+			return nil, err
+		}
+		if it, ok := v.(*yaqlIter); ok {
+			if err := ev.allocate(len(it.items), "list()"); err != nil {
+				return nil, err
+			}
+			out = append(out, it.items...)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func fnDict(ev *evaluator, c *callCtx) (any, error) {
@@ -1604,7 +1638,7 @@ func fnIsType(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
 		return nil, err
 	}
-	v, err := c.arg(ev, 0)
+	v, err := c.rawArg(ev, 0)
 	if err != nil {
 		return nil, err
 	}

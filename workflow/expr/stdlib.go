@@ -275,7 +275,7 @@ func fnBool(ev *evaluator, c *callCtx) (any, error) {
 	if err := c.arity(1, 1); err != nil {
 		return nil, err
 	}
-	v, err := c.arg(ev, 0)
+	v, err := c.rawArg(ev, 0)
 	if err != nil {
 		return nil, err
 	}

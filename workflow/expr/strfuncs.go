@@ -307,5 +307,6 @@ func fnIsSetIter(ev *evaluator, c *callCtx) (any, error) {
 		return isSet, nil
 	}
 	_, isList := v.([]any)
-	return isSet || isList, nil
+	_, endless := v.(*lazySeq) // sequence(), cycle(): Python iterators
+	return isSet || isList || endless, nil
 }

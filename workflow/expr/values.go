@@ -36,6 +36,8 @@ func typeName(v any) string {
 		return "set"
 	case *regexValue:
 		return "regex"
+	case *yaqlIter:
+		return "iterator"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -60,6 +62,8 @@ func Truthy(v any) bool {
 		return len(x) > 0
 	case *setValue:
 		return len(x.elems) > 0
+	case *yaqlIter:
+		return !x.rng || len(x.items) > 0 // Python: an iterator is true, a range by its length
 	}
 	return true
 }
