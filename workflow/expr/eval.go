@@ -485,8 +485,21 @@ func dictKey(k any, fn string) (string, error) {
 // item: nothing an evaluation returns keeps a scope.
 func (ev *evaluator) lambda(n node, ls *scope, item any) (any, error) {
 	ls.dollar = item
-	return ev.value(n, ls)
+	v, err := ev.value(n, ls)
+	if err != nil && !errors.Is(err, ErrLimit) && ev.ctx.Err() == nil {
+		return nil, &lambdaError{err}
+	}
+	return v, err
 }
+
+// lambdaError is an error a lambda raised: a function that gives an
+// iterator (iterResults) raises it only when the iterator is read, as
+// Python runs a generator's predicate lazily ($.l.where($.zz) = 1 is
+// false in Mistral, $.l.where($.zz).len() fails).
+type lambdaError struct{ err error }
+
+func (e *lambdaError) Error() string { return e.err.Error() }
+func (e *lambdaError) Unwrap() error { return e.err }
 
 func lambdaScope(sc *scope) *scope { return &scope{parent: sc, lambda: true} }
 

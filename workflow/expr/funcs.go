@@ -357,8 +357,14 @@ func (ev *evaluator) call(n *callNode, recv any, isMethod bool, sc *scope) (any,
 		}
 	}
 	v, err := b.fn(ev, c)
-	if l, isList := v.([]any); isList && err == nil && iterResults[n.name] {
-		return &yaqlIter{items: l, rng: n.name == "range"}, nil
+	if iterResults[n.name] {
+		var le *lambdaError
+		switch l, isList := v.([]any); {
+		case err == nil && isList:
+			return &yaqlIter{items: l, rng: n.name == "range"}, nil
+		case errors.As(err, &le):
+			return &yaqlIter{err: err}, nil
+		}
 	}
 	return v, err
 }

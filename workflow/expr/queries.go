@@ -485,7 +485,9 @@ func fnOrderBy(ev *evaluator, c *callCtx) (any, error) {
 		return 0
 	})
 	if cmpErr != nil {
-		return nil, cmpErr
+		// yaql's OrderingIterable sorts when it is read: the error waits
+		// as a lambda's does ([1, 'a'].orderBy($) = 1 is false).
+		return nil, &lambdaError{cmpErr}
 	}
 	// An empty result has room for one element too: its array names it
 	// ([].orderBy($).thenBy($) is [], [].thenBy($) an error).
