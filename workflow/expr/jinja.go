@@ -2269,13 +2269,35 @@ func jinjaMap(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	if _, hasDefault := a.KwArgs["default"]; !ok || hasDefault || len(a.Args) > 0 || in.IsError() {
 		return gonjaMap(e, in, a)
 	}
-	path := attr.String()
 	items, err := fromJinja(in)
 	if err != nil {
 		return exec.AsValue(err)
 	}
 	list, _ := items.([]any)
 	raw := rawItems(in)
+	if attr.IsInteger() || attr.IsBool() {
+		// make_attrgetter keeps a number whole: getitem(item, -1), and
+		// True is 1 (groupby's tuples too).
+		k := int64(attr.Integer())
+		if attr.IsBool() {
+			k = boolInt(attr.Bool())
+		}
+		out := make([]any, len(list))
+		for i, item := range list {
+			if i < len(raw) {
+				if g, ok := raw[i].(jinjaGroup); ok {
+					item = []any(g)
+				}
+			}
+			v, err := jinjaItem(item, k)
+			if err != nil {
+				return exec.AsValue(err)
+			}
+			out[i] = v
+		}
+		return exec.AsValue(out)
+	}
+	path := attr.String()
 	for i, item := range list {
 		if i < len(raw) {
 			if g, ok := raw[i].(jinjaGroup); ok {

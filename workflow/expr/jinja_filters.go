@@ -741,8 +741,15 @@ func jinjaSort(_ *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	}
 	type keyed struct{ item, key any }
 	ks := make([]keyed, len(items))
+	raw := rawItems(in)
 	for i, item := range items {
-		k, err := keyOf(item)
+		src := item
+		if i < len(raw) {
+			if g, ok := raw[i].(jinjaGroup); ok {
+				src = g // groupby's tuples have grouper and list
+			}
+		}
+		k, err := keyOf(src)
 		if err != nil {
 			return exec.AsValue(err)
 		}
