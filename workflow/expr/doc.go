@@ -32,8 +32,13 @@
 // JSON with [UnmarshalJSON] (encoding/json alone would turn every number
 // into a float) and print results with [MarshalJSON], which writes 1.0 for
 // a float. [Normalize] converts other Go values (int, []string, structs
-// with json tags) into the model. Lists are materialised: where() and
-// select() return lists, never lazy sequences. Dicts have no order: keys(),
+// with json tags) into the model. Inside an expression, where(),
+// select(), skip(), orderBy(), keys() and yaql's other functions that give
+// a Python iterator give one here too (see yaqlIter): true even when
+// empty, equal only to itself, not indexable, and the error of its lambda
+// waits until something reads it ($.l.where($ > 1) = [3, 2] is false,
+// as in Mistral); its items are computed at once, and an expression's
+// result is always a list. Dicts have no order: keys(),
 // values() and str() walk them by sorted key, where Python keeps insertion
 // order. Integers are 64-bit: an overflow is an error, where Python would
 // grow the integer.
@@ -79,7 +84,11 @@
 // task(name).result an error, as in Mistral. Global and Tasks serve
 // global(name) and tasks(...). A nil Funcs field makes
 // task(), tasks(), global() and execution() fail with an error and env()
-// return null.
+// return null. Internal gives what Mistral's context view adds to every
+// expression's data: __execution, __env and, in a task,
+// __task_execution ({{ _.__env.region }}, <% $.get('__env') %>); the data
+// is copied with them only for an expression that may read them
+// (readsView).
 //
 // # Bounds
 //
