@@ -52,13 +52,11 @@ func (c *callCtx) nargs() int {
 
 // arg evaluates positional argument i (0 is the receiver of a method call).
 func (c *callCtx) arg(ev *evaluator, i int) (any, error) {
-	if c.isM {
-		if i == 0 {
-			return c.recv, nil
-		}
-		i--
+	v, err := c.rawArg(ev, i)
+	if err != nil {
+		return nil, err
 	}
-	return ev.value(c.args[i], c.sc)
+	return iterItems(v)
 }
 
 // rawArg is arg, but an iterator argument (not a receiver) stays one:
