@@ -63,7 +63,8 @@ type Funcs struct {
 	// Internal returns what Mistral's context view adds to the data of
 	// every expression beside the workflow's variables: __execution
 	// ({id}), __env and, inside a task, __task_execution ({id, name}).
-	// $.__env and {{ _.__execution.id }} read them, and <% $ %> shows
+	// $.get('__env') and {{ _.__execution.id }} read them ($.__env is a
+	// lexical error in YAQL, as in yaql), and <% $ %> shows
 	// them. A key the data already has keeps its value, except
 	// __task_execution, which Mistral's view puts first.
 	Internal func(ctx context.Context) (map[string]any, error)
