@@ -504,7 +504,6 @@ const (
 	jinjaSlice   = "__ff_slice"
 	jinjaLookup  = "__ff_lookup"
 	jinjaDictLit = "__ff_dict"
-	jinjaStrict  = "__ff_strict"
 	// jinjaDefaultUndef is default after a filter that may give undefined
 	// (see undefinedFilters): it replaces that undefined only.
 	jinjaDefaultUndef = "__ff_default_undefined"
@@ -2063,6 +2062,9 @@ func jinjaDefaultUndefined(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *
 	return jinjaDefaultFilter(e, in, a)
 }
 
+// isDefault reports whether f is Jinja's default filter, by either name.
+func isDefault(f *nodes.FilterCall) bool { return f.Name == "default" || f.Name == "d" }
+
 // undefinedFilters are the filters whose result may be Jinja's undefined
 // (an item or attribute that is not there, the first or last of nothing).
 var undefinedFilters = map[string]bool{"attr": true, "first": true, "last": true, "min": true, "max": true}
@@ -2090,7 +2092,7 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 	if te, ok := e.(*nodes.TestExpression); ok && te.Test != nil && te.Test.Name == "in" && len(te.Test.Args) == 1 && len(te.Test.Kwargs) == 0 {
 		return jinjaCall(jinjaOpPfx+"in", te.Expression, te.Test.Args[0])
 	}
-	if fe, ok := e.(*nodes.FilteredExpression); ok && len(fe.Filters) > 0 && fe.Expression != nil && (fe.Filters[0].Name == "default" || fe.Filters[0].Name == "d") {
+	if fe, ok := e.(*nodes.FilteredExpression); ok && len(fe.Filters) > 0 && fe.Expression != nil && isDefault(fe.Filters[0]) {
 		// x | default(...): as for x is defined, only x's last step may
 		// be undefined; any other error is raised (_.zz.yy | d(1) fails).
 		if x := undefinedLookup(fe.Expression); x != nil {
@@ -2111,7 +2113,7 @@ func rewriteExpr(e nodes.Expression, walk func(reflect.Value)) nodes.Expression 
 		// on): [] | first | max | default('x') fails, as max(undefined).
 		cur := &nodes.FilteredExpression{Expression: fe.Expression}
 		for i, f := range fe.Filters {
-			toDefault := i+1 < len(fe.Filters) && undefinedFilters[f.Name] && (fe.Filters[i+1].Name == "default" || fe.Filters[i+1].Name == "d")
+			toDefault := i+1 < len(fe.Filters) && undefinedFilters[f.Name] && isDefault(fe.Filters[i+1])
 			if toDefault && len(cur.Filters) > 0 {
 				cur = &nodes.FilteredExpression{Expression: cur}
 			}
@@ -2233,6 +2235,9 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 		}
 	}
 	out := gonjaAttr(e, in, a)
+	if len(a.Args) != 1 || !out.IsNil() {
+		return out
+	}
 	x, err := fromJinja(in)
 	if err != nil {
 		return exec.AsValue(err)
@@ -2241,9 +2246,7 @@ func jinjaAttr(e *exec.Evaluator, in *exec.Value, a *exec.VarArgs) *exec.Value {
 	case nil, string, bool, int64, float64, []any:
 		// A value of the data model: what gonja finds nothing for is
 		// Jinja's undefined ('a' | attr('a')), not None.
-		if len(a.Args) == 1 && out.IsNil() {
-			return exec.AsValue(jinjaUndefined(fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(x), a.Args[0].String())))
-		}
+		return exec.AsValue(jinjaUndefined(fmt.Sprintf("'%s object' has no attribute '%s'", pyTypeName(x), a.Args[0].String())))
 	}
 	return out
 }

@@ -283,10 +283,7 @@ func jinjaLookupFn(e *exec.Evaluator, a *exec.VarArgs) *exec.Value {
 	case key.IsInteger() || key.IsBool():
 		i := key.Integer()
 		if key.IsBool() {
-			i = 0
-			if key.Bool() {
-				i = 1
-			}
+			i = int(boolInt(key.Bool()))
 		}
 		if i < 0 && (obj.IsList() || obj.IsString()) {
 			i += obj.Len()
