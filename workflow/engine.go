@@ -802,18 +802,21 @@ func (r *run) finish() *Execution {
 			ex.StateInfo = b.String()
 		}
 	}
+	if ex.State == Success && len(r.w.Output) > 0 {
+		out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.Output, final, funcs)
+		if err != nil {
+			// Mistral fails the workflow as a failed task does: its
+			// output is output-on-error or what was published, plus
+			// result (case probe_output_undefined).
+			ex.State = Failed
+			ex.StateInfo = fmt.Sprintf("workflow %s: output: %v", r.w.Name, err)
+		} else {
+			ex.Output, _ = out.(map[string]any)
+		}
+	}
 	switch ex.State {
 	case Success:
-		if len(r.w.Output) > 0 {
-			out, err := expr.EvalValue(context.WithoutCancel(r.ctx), r.w.Output, final, funcs)
-			if err != nil {
-				ex.State = Failed
-				ex.StateInfo = fmt.Sprintf("workflow %s: output: %v", r.w.Name, err)
-				ex.Output = map[string]any{"result": ex.StateInfo}
-			} else {
-				ex.Output, _ = out.(map[string]any)
-			}
-		} else {
+		if len(r.w.Output) == 0 {
 			// Mistral's final context: what the branches published (input
 			// and vars live beside it, not in it).
 			ex.Output = mergeContexts(r.endPubs)
@@ -861,19 +864,37 @@ func sortedSet(m map[string]bool) []string {
 	return out
 }
 
-// taskView is task() as Mistral shows it.
-func taskView(te *TaskExecution) map[string]any {
+// taskView is task() as Mistral shows it (std_functions'
+// _convert_to_user_model).
+func (r *run) taskView(te *TaskExecution) map[string]any {
 	pub := te.Published
 	if pub == nil {
 		pub = map[string]any{}
 	}
+	var spec any
+	if t := r.w.Task(te.Name); t != nil {
+		spec = t.Spec
+	}
+	typ := "ACTION"
+	if strings.HasPrefix(te.Action, "workflow:") {
+		typ = "WORKFLOW"
+	}
+	var updated any
+	if !te.FinishedAt.IsZero() {
+		updated = te.FinishedAt.UTC().Format("2006-01-02 15:04:05")
+	}
 	return map[string]any{
-		"id":         te.ID,
-		"name":       te.Name,
-		"state":      te.State,
-		"state_info": nilIfEmpty(te.StateInfo),
-		"result":     te.Result,
-		"published":  pub,
+		"id":                    te.ID,
+		"name":                  te.Name,
+		"spec":                  spec,
+		"state":                 te.State,
+		"state_info":            nilIfEmpty(te.StateInfo),
+		"result":                te.Result,
+		"published":             pub,
+		"type":                  typ,
+		"workflow_execution_id": r.ex.ID,
+		"created_at":            te.StartedAt.UTC().Format("2006-01-02 15:04:05"),
+		"updated_at":            updated,
 	}
 }
 
@@ -895,10 +916,10 @@ func (r *run) funcs(cur *TaskExecution) expr.Funcs {
 				if cur == nil {
 					return nil, errors.New("task() is only defined inside a task")
 				}
-				return taskView(cur), nil
+				return r.taskView(cur), nil
 			}
 			if te := r.latest[name]; te != nil {
-				return taskView(te), nil
+				return r.taskView(te), nil
 			}
 			return nil, nil
 		},
@@ -931,18 +952,7 @@ func (r *run) tasksView(q expr.TasksQuery) []any {
 		if q.State != "" && string(te.State) != q.State {
 			continue
 		}
-		v := taskView(te)
-		v["workflow_execution_id"] = r.ex.ID
-		v["type"] = "ACTION"
-		if strings.HasPrefix(te.Action, "workflow:") {
-			v["type"] = "WORKFLOW"
-		}
-		v["created_at"] = te.StartedAt.UTC().Format("2006-01-02 15:04:05")
-		v["updated_at"] = nil
-		if !te.FinishedAt.IsZero() {
-			v["updated_at"] = te.FinishedAt.UTC().Format("2006-01-02 15:04:05")
-		}
-		out = append(out, v)
+		out = append(out, r.taskView(te))
 	}
 	return out
 }
@@ -952,7 +962,7 @@ func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
 	// finish holds mu: the views read fields directly.
 	f.Task = func(_ context.Context, name string) (any, error) {
 		if te := r.latest[name]; te != nil {
-			return taskView(te), nil
+			return r.taskView(te), nil
 		}
 		return nil, nil
 	}

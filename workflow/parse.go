@@ -285,6 +285,26 @@ func (p *fileParser) schemaCheck(doc map[string]any) error {
 	if err != nil {
 		return err
 	}
+	// A date is a datetime for Mistral's parser: no JSON type admits it.
+	stamps := map[string]string{}
+	for _, path := range p.ix.stamps {
+		if text, ok := markDate(inst, path); ok {
+			stamps[path] = text
+		}
+	}
+	defer func() {
+		// Where the schema checks no type, Mistral's parser takes the
+		// date, then its API fails to store the workflow (HTTP 500).
+		paths := make([]string, 0, len(stamps))
+		for path := range stamps {
+			paths = append(paths, path)
+		}
+		sort.Strings(paths)
+		for _, path := range paths {
+			text := stamps[path]
+			p.stricterf(path, false, "%s is a date for the YAML 1.1 parser Mistral uses (PyYAML): Mistral's parser lets it through here, but its API cannot store the workflow (HTTP 500); quote it ('%s')", text, text)
+		}
+	}()
 	err = sch.Validate(inst)
 	if err == nil {
 		return nil
@@ -299,6 +319,11 @@ func (p *fileParser) schemaCheck(doc map[string]any) error {
 			path += "/" + escapeKey(s)
 		}
 		msg := leaf.ErrorKind.LocalizedString(printer)
+		if text, ok := stamps[path]; ok && strings.Contains(msg, "invalid jsonType") {
+			delete(stamps, path)
+			p.addf(path, false, "%s is a date for the YAML 1.1 parser Mistral uses (PyYAML), and Mistral's DSL takes no dates here: quote it ('%s')", text, text)
+			continue
+		}
 		keyPos := true
 		if strings.HasPrefix(msg, "additional properties") || strings.HasPrefix(msg, "missing propert") {
 			// Point at the offending key, not the enclosing mapping.
@@ -403,6 +428,47 @@ func bestLeaves(ve *jsonschema.ValidationError) []*jsonschema.ValidationError {
 		}
 	}
 	return out
+}
+
+// yamlDate stands for a date in the schema instance: the validator finds
+// it of no JSON type, as Mistral's finds a datetime.
+type yamlDate string
+
+// markDate turns the string at path (keys escaped as escapeKey does) in
+// the schema instance v into a yamlDate, and returns it.
+func markDate(v any, path string) (string, bool) {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for i, part := range parts {
+		last := i == len(parts)-1
+		switch c := v.(type) {
+		case map[string]any:
+			k := strings.NewReplacer("~1", "/", "~0", "~").Replace(part)
+			if last {
+				old, ok := c[k].(string)
+				if ok {
+					c[k] = yamlDate(old)
+				}
+				return old, ok
+			}
+			v = c[k]
+		case []any:
+			n, err := strconv.Atoi(part)
+			if err != nil || n < 0 || n >= len(c) {
+				return "", false
+			}
+			if last {
+				old, ok := c[n].(string)
+				if ok {
+					c[n] = yamlDate(old)
+				}
+				return old, ok
+			}
+			v = c[n]
+		default:
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func toSchemaInstance(v any) (any, error) {
@@ -511,6 +577,12 @@ func (p *fileParser) workflow(prefix, name string, m map[string]any) *Workflow {
 
 func (p *fileParser) task(path, name string, m map[string]any, defaults map[string]any, reverse bool) *Task {
 	t := &Task{Name: name, Pos: p.ix.key(path), keyPos: map[string]Pos{}, Input: map[string]any{}}
+	// task().spec: the task as written, with the name, type and version
+	// Mistral's parser adds (task-defaults stay out of it).
+	t.Spec = cloneMap(m)
+	t.Spec["name"] = name
+	t.Spec["type"] = map[bool]string{false: "direct", true: "reverse"}[reverse]
+	t.Spec["version"] = "2.0"
 	for k := range m {
 		t.keyPos[k] = p.ix.key(path + "/" + escapeKey(k))
 	}

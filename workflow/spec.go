@@ -205,7 +205,10 @@ type Task struct {
 	// publish with global: (Mistral's wf_ex.context), by the state they
 	// publish on (Success or Failed).
 	PublishGlobal map[State]map[string]any
-	Pos           Pos
+	// Spec is the task as written, with name, type and version: what
+	// task().spec shows.
+	Spec map[string]any
+	Pos  Pos
 
 	keyPos map[string]Pos
 }

@@ -29,6 +29,9 @@ type posIndex struct {
 	// keeps the last value; fernetflow does too and reports each
 	// (Error.Stricter).
 	dups ErrorList
+	// stamps are the paths of plain scalars YAML 1.1 reads as dates:
+	// PyYAML makes them datetimes, which Mistral refuses (schemaCheck).
+	stamps []string
 }
 
 func (ix *posIndex) key(path string) Pos {
@@ -124,6 +127,18 @@ func (d *decoder) node(n ast.Node, path string, depth int) (any, error) {
 	if _, seen := d.ix.vals[path]; !seen {
 		d.ix.vals[path] = nodePos(n)
 	}
+	if text, ok := plainScalar(n); ok {
+		v, kind, err := resolveYAML11(text)
+		switch {
+		case err != nil:
+			return nil, d.errf(n, "%v", err)
+		case kind == unreadable:
+			return nil, d.errf(n, "a plain %s is a YAML 1.1 key type that the YAML parser Mistral uses (PyYAML) cannot read as a value: quote it ('%s')", text, text)
+		case kind == timestampValue:
+			d.ix.stamps = append(d.ix.stamps, path)
+		}
+		return v, nil
+	}
 	switch x := n.(type) {
 	case nil:
 		return nil, nil
@@ -155,13 +170,6 @@ func (d *decoder) node(n ast.Node, path string, depth int) (any, error) {
 	case *ast.NanNode:
 		return math.NaN(), nil
 	case *ast.StringNode:
-		if tk := x.GetToken(); tk != nil && tk.Type == token.StringType {
-			// YAML 1.1, which PyYAML and so Mistral follow, reads these
-			// plain words as booleans; YAML 1.2 (goccy) as strings.
-			if b, ok := yaml11Bools[x.Value]; ok {
-				return b, nil
-			}
-		}
 		return x.Value, nil
 	case *ast.LiteralNode:
 		return x.Value.Value, nil
@@ -249,7 +257,20 @@ func (d *decoder) mapping(values []*ast.MappingValueNode, path string, depth int
 	return out, nil
 }
 
-var yaml11Bools = map[string]bool{
-	"yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
-	"no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+// plainScalar gives the text of a scalar written without quotes, whose
+// type YAML 1.1 decides (resolveYAML11).
+func plainScalar(n ast.Node) (string, bool) {
+	switch x := n.(type) {
+	case *ast.NullNode, *ast.BoolNode, *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
+		tk := n.GetToken()
+		if tk == nil {
+			return "", false
+		}
+		return tk.Value, true
+	case *ast.StringNode:
+		if tk := x.GetToken(); tk != nil && tk.Type == token.StringType {
+			return x.Value, true
+		}
+	}
+	return "", false
 }

@@ -149,3 +149,38 @@ func TestWorkflowReferee(t *testing.T) {
 	}
 	t.Logf("%d workflow files judged by fernetflow and python3-mistral", len(files))
 }
+
+// TestYAML11Referee runs PyYAML (the YAML parser of Mistral 15) over the
+// plain scalars of workflow/testdata/yaml11_scalars.json: what it reads
+// must be what the file says, which the engine's TestYAML11Scalars holds
+// fernetflow's decoder to.
+func TestYAML11Referee(t *testing.T) {
+	requirePythonModule(t, "yaml", "python3-yaml")
+	file := filepath.Join(repoRoot, "workflow/testdata/yaml11_scalars.json")
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(debianPython, filepath.Join(repoRoot, "workflow/testdata/yaml11_scalars.py"))
+	cmd.Stdin = strings.NewReader(string(want))
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("yaml11_scalars.py: %v", err)
+	}
+	var g, w []map[string]any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("yaml11_scalars.py printed %s: %v", got, err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if len(g) != len(w) {
+		t.Fatalf("PyYAML judged %d of %d scalars", len(g), len(w))
+	}
+	for i := range w {
+		if !jsonEqual(g[i], w[i]) {
+			t.Errorf("PyYAML reads %v, %s says %v: regenerate it with yaml11_scalars.py and look at the engine's TestYAML11Scalars", g[i], file, w[i])
+		}
+	}
+	t.Logf("%d plain scalars read alike by PyYAML and the file", len(w))
+}
