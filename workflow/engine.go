@@ -974,14 +974,22 @@ func (r *run) funcsLocked(cur *TaskExecution) expr.Funcs {
 	return f
 }
 
+// executionView is execution() as Mistral shows it (std_functions'
+// execution_).
 func (r *run) executionView() map[string]any {
+	var root any
+	for p := r.e.parent; p != nil; p = p.e.parent {
+		root = p.ex.ID
+	}
 	return map[string]any{
-		"id":         r.ex.ID,
-		"name":       r.ex.WorkflowName,
-		"input":      r.ex.Input,
-		"params":     r.params(),
-		"state":      r.ex.State,
-		"created_at": r.ex.CreatedAt.Format("2006-01-02 15:04:05"),
+		"id":                r.ex.ID,
+		"name":              r.ex.WorkflowName,
+		"spec":              r.w.Spec,
+		"input":             r.ex.Input,
+		"params":            r.params(),
+		"created_at":        r.ex.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
+		"updated_at":        r.ex.UpdatedAt.UTC().Format("2006-01-02 15:04:05"),
+		"root_execution_id": root,
 	}
 }
 

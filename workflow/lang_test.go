@@ -191,3 +191,37 @@ func TestEffectivePublish(t *testing.T) {
 		})
 	}
 }
+
+// TestSleepSeconds is SleepAction's int(seconds) (0 when int() refuses or
+// the number is negative), as Python computes it.
+func TestSleepSeconds(t *testing.T) {
+	for _, c := range []struct {
+		v       any
+		given   bool
+		want    int64
+		wantErr bool
+	}{
+		{nil, false, 1, false},
+		{int64(3), true, 3, false},
+		{int64(-2), true, 0, false},
+		{2.9, true, 2, false},
+		{-0.5, true, 0, false},
+		{true, true, 1, false},
+		{"2", true, 2, false},
+		{" 7 ", true, 7, false},
+		{"1_0", true, 10, false},
+		{"1__0", true, 0, false},
+		{"_1", true, 0, false},
+		{"1_", true, 0, false},
+		{"1.5", true, 0, false},
+		{"a", true, 0, false},
+		{"-3", true, 0, false},
+		{nil, true, 0, true},
+		{[]any{1}, true, 0, true},
+	} {
+		got, err := sleepSeconds(c.v, c.given)
+		if got != c.want || (err != nil) != c.wantErr {
+			t.Errorf("sleepSeconds(%#v, %v) = %d, %v; want %d (error %v)", c.v, c.given, got, err, c.want, c.wantErr)
+		}
+	}
+}

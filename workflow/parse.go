@@ -567,11 +567,19 @@ func (p *fileParser) workflow(prefix, name string, m map[string]any) *Workflow {
 		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
 	})
 	w.Reverse = m["type"] == "reverse"
+	// execution().spec: the workflow as written with the name and version
+	// Mistral's parser adds, its tasks as task().spec shows them.
+	w.Spec = cloneMap(m)
+	w.Spec["name"] = name
+	w.Spec["version"] = "2.0"
+	specTasks := map[string]any{}
 	for _, tn := range tnames {
 		t := p.task(base+"/tasks/"+escapeKey(tn), tn, tasks[tn].(map[string]any), defaults, w.Reverse)
 		w.Tasks = append(w.Tasks, t)
 		w.byName[tn] = t
+		specTasks[tn] = t.Spec
 	}
+	w.Spec["tasks"] = specTasks
 	return w
 }
 

@@ -135,7 +135,10 @@ type Workflow struct {
 	OutputOnError map[string]any
 	Vars          map[string]any
 	Tasks         []*Task
-	Pos           Pos
+	// Spec is the workflow as written, with name and version: what
+	// execution().spec shows.
+	Spec map[string]any
+	Pos  Pos
 
 	byName map[string]*Task
 }

@@ -14,6 +14,7 @@ import (
 	"net/smtp"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,7 +104,7 @@ func StdActions() []Action {
 				return nil, errFailAction
 			}},
 		FuncAction{ActionName: "std.sleep", Desc: "Sleeps for seconds seconds (honouring cancellation); its result is null.",
-			In: `{"type":"object","properties":{"seconds":{"type":["integer","number","string"]}},"required":["seconds"],"additionalProperties":false}`,
+			In: `{"type":"object","properties":{"seconds":{"type":["integer","number","string","boolean"]}},"additionalProperties":false}`,
 			Fn: stdSleep},
 		FuncAction{ActionName: "std.http", Desc: "Sends an HTTP request and returns {content, status, headers, url, history, encoding, reason, cookies, elapsed}; a status outside 200-306 fails the task with that result.",
 			In: `{"type":"object","properties":{"url":{"type":"string","minLength":1},"method":{"type":"string"},"params":{"type":["object","null"]},"body":{},"json":{},"headers":{"type":["object","null"]},"cookies":{},"auth":{},"timeout":{"type":["integer","number","null"]},"allow_redirects":{"type":["boolean","null"]},"proxies":{},"verify":{}},"required":["url"],"additionalProperties":false}`,
@@ -290,12 +291,42 @@ func stdEmail(ctx context.Context, in map[string]any) (any, error) {
 	return nil, nil
 }
 
-func stdSleep(ctx context.Context, in map[string]any) (any, error) {
-	s, err := toSeconds(in["seconds"])
-	if err != nil {
-		return nil, fmt.Errorf("std.sleep: %w", err)
+// sleepSeconds is Mistral's SleepAction(seconds=1): int(seconds), 0 when
+// that is negative or int() refuses the text ("a", "1.5": Mistral sleeps
+// 0 s and succeeds, case p_sleep_bad).
+func sleepSeconds(v any, given bool) (int64, error) {
+	if !given {
+		return 1, nil
 	}
-	t := time.NewTimer(time.Duration(s * float64(time.Second)))
+	var n int64
+	switch x := v.(type) {
+	case int64:
+		n = x
+	case float64:
+		n = int64(x) // int() truncates toward zero
+	case bool:
+		if x {
+			n = 1
+		}
+	case string:
+		i, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(x), "_", ""), 10, 64)
+		if t := strings.TrimSpace(x); err != nil || strings.HasPrefix(t, "_") || strings.HasSuffix(t, "_") || strings.Contains(t, "__") {
+			return 0, nil
+		}
+		n = i
+	default:
+		return 0, fmt.Errorf("std.sleep: seconds is %s, want a number", pyStr(v))
+	}
+	return max(n, 0), nil
+}
+
+func stdSleep(ctx context.Context, in map[string]any) (any, error) {
+	v, given := in["seconds"]
+	s, err := sleepSeconds(v, given)
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(time.Duration(s) * time.Second)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -112,7 +112,7 @@ wf:
       action: std.email
       input: {from_addr: a@b, to_addrs: [c@d], smtp_server: <% $.smtp %>}
 `, map[string]any{"smtp": closed})
-	if ex.State != Failed || !strings.HasPrefix(ex.Tasks[0].StateInfo, "Failed to send an email message: ") {
+	if ex.State != Failed || !strings.Contains(ex.Tasks[0].StateInfo, "msg='Failed to send an email message: ") {
 		t.Fatalf("state %s: %s", ex.State, ex.Tasks[0].StateInfo)
 	}
 }

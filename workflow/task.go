@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -285,9 +286,9 @@ func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[st
 			}
 			l = v
 		}
-		list, ok := l.([]any)
+		list, ok := itemsOf(l)
 		if !ok {
-			return nil, &startError{fmt.Errorf("with-items %s: %s is not a list", iv.Var, pyStr(l))}
+			return nil, &startError{fmt.Errorf("with-items %s: %s is not a list, a string or a dict: there is nothing to iterate over", iv.Var, pyStr(l))}
 		}
 		if n >= 0 && len(list) != n {
 			return nil, &startError{fmt.Errorf("with-items: the lists have different lengths (%d and %d)", n, len(list))}
@@ -340,6 +341,34 @@ func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[st
 	return results, nil
 }
 
+// itemsOf is what with-items iterates over in v, as Python's iter():
+// a list's items, a string's characters, a dict's keys (in the order the
+// data model keeps: sorted).
+func itemsOf(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case string:
+		out := make([]any, 0, len(x))
+		for _, r := range x {
+			out = append(out, string(r))
+		}
+		return out, true
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = k
+		}
+		return out, true
+	}
+	return nil, false
+}
+
 // call evaluates the task's input over data and runs its action or
 // sub-workflow once.
 func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[string]any, funcs expr.Funcs) (any, error) {
@@ -373,7 +402,8 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 		return nil, fmt.Errorf("unknown action %q", t.Action)
 	}
 	if err := checkInput(a, input); err != nil {
-		return nil, err
+		// Mistral: "Failed to run task [error=Invalid input ...]".
+		return nil, &startError{err}
 	}
 	out, err := a.Run(ctx, input)
 	if errors.Is(err, ErrPending) {
@@ -398,7 +428,14 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 		if errors.As(err, &re) {
 			return re.Value, err
 		}
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		ae := &actionException{action: a.Name(), id: NewID(), err: err}
+		if a.Name() == "std.fail" {
+			ae.action = "Fail action" // FailAction.__repr__
+		}
+		return ae.Error(), ae
 	}
 	out, err = expr.Normalize(out)
 	if err != nil {
@@ -423,9 +460,29 @@ func (r *run) subWorkflow(ctx context.Context, t *Task, te *TaskExecution, input
 	r.mu.Lock()
 	ns, _ := r.params()["namespace"].(string)
 	r.mu.Unlock()
-	ex, err := child.StartWith(w, input, Params{Env: r.env(), Namespace: ns})
+	// Mistral's WorkflowAction.schedule: what the sub-workflow does not
+	// take as input are execution parameters (an env dict among them), not
+	// an error (case p_sub_extra_input).
+	p := Params{Env: r.env(), Namespace: ns}
+	declared := map[string]bool{}
+	for _, in := range w.Input {
+		declared[in.Name] = true
+	}
+	own := make(map[string]any, len(input))
+	for k, v := range input {
+		switch {
+		case declared[k]:
+			own[k] = v
+		case k == "env":
+			if env, ok := v.(map[string]any); ok {
+				p.Env = env
+			}
+		}
+	}
+	ex, err := child.StartWith(w, own, p)
 	if err != nil {
-		return nil, err
+		// A missing input: Mistral cannot start it ("Failed to run task").
+		return nil, &startError{err}
 	}
 	ex.ParentTaskID = te.ID
 	ex = child.Continue(ctx, w, ex)
@@ -456,6 +513,21 @@ func collectSecrets(v any, into map[string]bool) {
 		}
 	}
 }
+
+// actionException is an action that failed with an error (not a
+// ResultError): Mistral's executor makes this text the action's result
+// and its task's state_info, which workflows publish with
+// publish-on-error: message: <% task().result %> (case
+// action_exception_result).
+type actionException struct {
+	action, id string
+	err        error
+}
+
+func (e *actionException) Error() string {
+	return fmt.Sprintf("The action raised an exception [action=%s, action_ex_id=%s, msg='%s']", e.action, e.id, e.err)
+}
+func (e *actionException) Unwrap() error { return e.err }
 
 // startError is a failure to start a task's action (its input or its
 // with-items lists do not evaluate): Mistral fails the whole workflow
