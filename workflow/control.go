@@ -349,5 +349,11 @@ func (r *run) await(ctx context.Context, t *Task, te *TaskExecution) (any, error
 		return res.value, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-r.endCh:
+		return nil, errWorkflowEnded
 	}
 }
+
+// errWorkflowEnded ends a wait for an asynchronous action in a workflow
+// whose state is decided: the task is CANCELLED.
+var errWorkflowEnded = errors.New("the workflow ended while the task waited for its asynchronous action")

@@ -79,6 +79,10 @@ type TaskExecution struct {
 	errorHandled bool
 	startFailed  bool   // the task could not start: the workflow fails
 	fatal        string // a failure that fails the workflow at once (Mistral's wording)
+	// processed: its transitions have been followed; next holds the
+	// tasks they led to (Mistral's task_ex.next_tasks), for joins.
+	processed bool
+	next      map[string]bool
 }
 
 // Recorder receives snapshots of an execution while it runs: when it
@@ -150,8 +154,10 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // Run executes w with input and returns the finished execution. The
 // returned error is only for a run that could not start (bad input, no
 // registry); a workflow that fails returns an execution in state ERROR
-// whose StateInfo names the failed tasks and their causes. Cancelling ctx
-// cancels the execution (state CANCELLED).
+// whose StateInfo names the failed tasks and their causes. Once its state
+// is decided (a fail or succeed command, a task that cannot run), nothing
+// new starts but the tasks that run finish, as in Mistral, and Run returns
+// after them. Cancelling ctx cancels the execution (state CANCELLED).
 func (e *Engine) Run(ctx context.Context, w *Workflow, input map[string]any) (*Execution, error) {
 	ex, err := e.Start(w, input)
 	if err != nil {
@@ -314,6 +320,9 @@ type run struct {
 	target      map[string]bool // a reverse run: the tasks the target needs
 	reverseDone map[string]taskDone
 
+	endCh   chan struct{} // closed by decided()
+	endOnce sync.Once
+
 	cmds      chan func()   // Controller commands, run by the loop
 	ended     chan struct{} // closed when the loop has returned
 	parentRun *run
@@ -327,13 +336,14 @@ type spawnReq struct {
 	t         *Task
 	in, inPub map[string]any
 	te        *TaskExecution // an IDLE task to run on Resume
+	joinErr   string         // a join that failed: the task ends in ERROR
 }
 
 type joinState struct {
 	from    map[string]bool
 	ctxs    []map[string]any
 	pubs    []map[string]any
-	started bool
+	started bool // it ran, or failed (joinErr)
 }
 
 type taskDone struct {
@@ -352,7 +362,7 @@ func (e *Engine) Continue(ctx context.Context, w *Workflow, ex *Execution) *Exec
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{e: e, w: w, ex: ex, ctx: tctx, parent: ctx, cancel: cancel, latest: map[string]*TaskExecution{}, secrets: ex.secrets, inPub: map[*TaskExecution]map[string]any{},
-		done: make(chan taskDone, 64), joins: map[string]*joinState{}, globals: map[string]any{}}
+		done: make(chan taskDone, 64), joins: map[string]*joinState{}, globals: map[string]any{}, endCh: make(chan struct{})}
 	r.parentRun = e.parent
 	r.envFn = func(context.Context) (any, error) { return r.env(), nil }
 	r.globalFn = func(_ context.Context, name string) (any, error) {
@@ -413,10 +423,11 @@ func (r *run) resume() {
 	for _, d := range deferred {
 		if !r.paused && r.forced == "" {
 			r.next(d)
+			r.failJoins()
 		}
 	}
 	for _, s := range backlog {
-		r.dispatch(s.t, s.in, s.inPub)
+		r.dispatchReq(s)
 	}
 	for _, s := range idle {
 		if r.paused {
@@ -460,11 +471,15 @@ func (r *run) pause() {
 // dispatch starts t, or keeps it for Resume when the execution is paused
 // (Mistral's command backlog).
 func (r *run) dispatch(t *Task, in, inPub map[string]any) {
+	r.dispatchReq(spawnReq{t: t, in: in, inPub: inPub})
+}
+
+func (r *run) dispatchReq(s spawnReq) {
 	if r.paused {
-		r.backlog = append(r.backlog, spawnReq{t: t, in: in, inPub: inPub})
+		r.backlog = append(r.backlog, s)
 		return
 	}
-	r.spawn(t, in, inPub)
+	r.spawn(s)
 }
 
 func (r *run) record() {
@@ -533,6 +548,7 @@ func (r *run) loop() *Execution {
 			r.nextReverse(d)
 		default:
 			r.next(d)
+			r.failJoins()
 		}
 		r.record()
 	}
@@ -571,6 +587,7 @@ func (r *run) next(d taskDone) {
 	t, te := d.t, d.te
 	r.mu.Lock()
 	startFailed, info, fatal := te.startFailed, te.StateInfo, te.fatal
+	te.processed = true
 	r.mu.Unlock()
 	if startFailed {
 		// The task ends in ERROR with no next tasks and publishes
@@ -646,7 +663,9 @@ func (r *run) next(d taskDone) {
 				} else {
 					r.forced, r.forcedM = Success, msg
 				}
-				r.cancel() // the workflow has ended: stop what still runs
+				// The workflow has ended: nothing new starts, and what
+				// runs finishes, as in Mistral (case fail_command_in_flight).
+				r.decided()
 				// Mistral evaluates all of the task's transitions before
 				// it runs the command: a task target after the command
 				// (never run) still makes the task lead somewhere, so its
@@ -665,6 +684,12 @@ func (r *run) next(d taskDone) {
 			// Engine commands do not count: a task whose transitions are
 			// only commands ends a branch (Mistral's has_next_tasks).
 			ledSomewhere = true
+			r.mu.Lock()
+			if te.next == nil {
+				te.next = map[string]bool{}
+			}
+			te.next[target.Name] = true
+			r.mu.Unlock()
 			if target.Join != 0 {
 				js := r.joins[target.Name]
 				if js == nil {
@@ -713,6 +738,105 @@ func (r *run) leadsToTask(clauses [][]Transition, ci, ti int, ctx map[string]any
 	return false
 }
 
+// failJoins fails each join task that waits and can no longer run, as
+// Mistral's refresh of a WAITING join does (_get_join_logical_state): for
+// join: all, one inbound task ended without leading to it; for join: N,
+// more than (inbound - N) did. The join task then ends in ERROR, publishes
+// on error and follows its on-error and on-complete transitions (case
+// join_impossible_on_error).
+func (r *run) failJoins() {
+	if r.forced != "" || r.paused {
+		return
+	}
+	for _, t := range r.w.Tasks {
+		js := r.joins[t.Name]
+		if js == nil || js.started {
+			continue
+		}
+		inbound := r.inbound(t.Name)
+		var failed []string
+		for _, src := range inbound {
+			if r.inducedError(src, t.Name, js) {
+				failed = append(failed, "'"+src+"'")
+			}
+		}
+		need := len(inbound)
+		if t.Join > 0 {
+			need = t.Join
+		}
+		if len(failed) == 0 || len(failed) <= len(inbound)-need {
+			continue
+		}
+		// Its context is the first inbound one: Mistral creates the
+		// WAITING join with it and merges the others only when it runs
+		// (Task.defer, then _update_inbound_context).
+		js.started = true
+		r.dispatchReq(spawnReq{t: t, in: js.ctxs[0], inPub: js.pubs[0],
+			joinErr: fmt.Sprintf("Failed by tasks: [%s]", strings.Join(failed, ", "))})
+	}
+}
+
+// inbound lists the tasks with a transition to name, in the workflow's
+// order (Mistral's find_inbound_task_specs).
+func (r *run) inbound(name string) []string {
+	var out []string
+	for _, src := range r.w.Tasks {
+	scan:
+		for _, trs := range src.transitions() {
+			for _, tr := range trs {
+				if tr.Target == name {
+					out = append(out, src.Name)
+					break scan
+				}
+			}
+		}
+	}
+	return out
+}
+
+// inducedError reports whether inbound task src can no longer lead to the
+// join task name (Mistral's _get_induced_join_state gives ERROR): it ended
+// and its transitions went elsewhere, or it has not run and no route can
+// reach it any more.
+func (r *run) inducedError(src, name string, js *joinState) bool {
+	if js.from[src] {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	te := r.latest[src]
+	if te == nil {
+		return !r.possibleRouteLocked(src, map[string]bool{})
+	}
+	return te.processed && !te.next[name]
+}
+
+// possibleRouteLocked is Mistral's _possible_route: a task that has not
+// run may still run if it is a start task, or one of its inbound tasks
+// runs, has yet to follow its transitions, led to it, or may run itself.
+func (r *run) possibleRouteLocked(name string, seen map[string]bool) bool {
+	if seen[name] {
+		return false
+	}
+	seen[name] = true
+	in := r.inbound(name)
+	if len(in) == 0 {
+		return true
+	}
+	for _, src := range in {
+		te := r.latest[src]
+		switch {
+		case te == nil:
+			if r.possibleRouteLocked(src, seen) {
+				return true
+			}
+		case !te.processed, te.next[name]:
+			return true
+		}
+	}
+	return false
+}
+
 func (r *run) joinSatisfied(t *Task, js *joinState) bool {
 	if t.Join > 0 {
 		return len(js.from) >= t.Join
@@ -742,8 +866,17 @@ func mergeContexts(ctxs []map[string]any) map[string]any {
 func (r *run) fail(msg string) {
 	if r.forced == "" {
 		r.forced, r.forcedM = Failed, msg
-		r.cancel()
+		r.decided()
 	}
+}
+
+// decided is called once the workflow's state is decided (fail, succeed, a
+// task that cannot run): Mistral dispatches nothing more but lets the
+// tasks that run finish, and their states are recorded; only a task that
+// waits for an asynchronous action to be completed gives up (CANCELLED),
+// as nothing would continue the workflow after it.
+func (r *run) decided() {
+	r.endOnce.Do(func() { close(r.endCh) })
 }
 
 func (r *run) finish() *Execution {
@@ -1039,7 +1172,8 @@ func (r *run) withGlobalsLocked(in, inPub map[string]any) map[string]any {
 	return c
 }
 
-func (r *run) spawn(t *Task, in, inPub map[string]any) {
+func (r *run) spawn(s spawnReq) {
+	t, in, inPub := s.t, s.in, s.inPub
 	now := r.e.now()
 	te := &TaskExecution{ID: NewID(), Name: t.Name, State: Running, Action: t.Action, StartedAt: now}
 	if t.Workflow != "" {
@@ -1051,6 +1185,17 @@ func (r *run) spawn(t *Task, in, inPub map[string]any) {
 	r.latest[t.Name] = te
 	r.inPub[te] = inPub
 	r.mu.Unlock()
+	if s.joinErr != "" {
+		// Mistral completes the join task in ERROR: no policy, no
+		// action, its result [] (case join_impossible_on_error).
+		r.running++
+		r.notify(te)
+		go func() {
+			out := r.complete(t, te, in, []any{}, errors.New(s.joinErr), false)
+			r.done <- taskDone{te: te, t: t, out: out}
+		}()
+		return
+	}
 	if t.PauseBefore != nil && t.PauseBefore != false {
 		hold, err := r.evalBool(t.PauseBefore, in, r.funcs(te))
 		if err == nil && hold {

@@ -176,6 +176,10 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 		finish(Cancelled, "cancelled: "+ctx.Err().Error(), result, true)
 		return in
 	}
+	if errors.Is(runErr, errWorkflowEnded) {
+		finish(Cancelled, runErr.Error(), result, true)
+		return in
+	}
 	if runErr != nil && tctx.Err() == context.DeadlineExceeded {
 		runErr = timeoutError(timeout)
 		if len(t.WithItems) == 0 {
@@ -196,6 +200,15 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 		return in
 	}
 
+	return r.complete(t, te, in, result, runErr, failedOn)
+}
+
+// complete ends a task whose action ran (or that cannot run: a join that
+// can no longer be satisfied): it records the state and result, and
+// publishes. It returns the task's outbound context.
+func (r *run) complete(t *Task, te *TaskExecution, in map[string]any, result any, runErr error, failedOn bool) map[string]any {
+	ctx := r.ctx
+	funcs := r.funcs(te)
 	state, info := Success, ""
 	spec, global := t.Publish, t.PublishGlobal[Success]
 	if runErr != nil {
@@ -204,8 +217,8 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 			spec, global = t.PublishOnError, t.PublishGlobal[Failed]
 		}
 	}
-	setResult(state, info, result)
 	r.mu.Lock()
+	te.State, te.StateInfo, te.Result = state, info, result
 	te.Err = runErr
 	r.mu.Unlock()
 	out := make(map[string]any, len(in)+len(spec))
@@ -264,8 +277,9 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 			te.Result = nil
 		}
 	}
+	te.State, te.StateInfo = state, info
+	te.FinishedAt = r.e.now()
 	r.mu.Unlock()
-	finish(state, info, nil, false)
 	return out
 }
 
