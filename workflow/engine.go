@@ -30,6 +30,10 @@ const (
 	Paused State = "PAUSED"
 	// Idle is a task that pause-before held back: it runs on Resume.
 	Idle State = "IDLE"
+	// Waiting is a join task some inbound tasks reached, left waiting
+	// for the others when the workflow's state was decided (a fail or
+	// succeed command), as Mistral leaves it.
+	Waiting State = "WAITING"
 )
 
 // Done reports whether s is a final state: nothing changes an execution
@@ -423,7 +427,7 @@ func (r *run) resume() {
 	for _, d := range deferred {
 		if !r.paused && r.forced == "" {
 			r.next(d)
-			r.failJoins()
+			r.settleJoins()
 		}
 	}
 	for _, s := range backlog {
@@ -548,7 +552,7 @@ func (r *run) loop() *Execution {
 			r.nextReverse(d)
 		default:
 			r.next(d)
-			r.failJoins()
+			r.settleJoins()
 		}
 		r.record()
 	}
@@ -702,10 +706,10 @@ func (r *run) next(d taskDone) {
 				js.from[t.Name] = true
 				js.ctxs = append(js.ctxs, d.out)
 				js.pubs = append(js.pubs, d.pub)
-				if r.joinSatisfied(target, js) {
-					js.started = true
-					r.dispatch(target, mergeContexts(js.ctxs), mergeContexts(js.pubs))
-				}
+				// Mistral defers the join (WAITING) and decides it once
+				// the task's commands are dispatched: a fail or succeed
+				// after it in the same transitions leaves it waiting
+				// (r.joinsReady, case join_waiting_after_fail).
 				continue
 			}
 			r.dispatch(target, d.out, d.pub)
@@ -736,6 +740,23 @@ func (r *run) leadsToTask(clauses [][]Transition, ci, ti int, ctx map[string]any
 		}
 	}
 	return false
+}
+
+// settleJoins starts the join tasks whose inbound tasks have all (join:
+// all) or enough (join: N) reached them, then fails those that can no
+// longer run (failJoins). Nothing is settled once the workflow's state is
+// decided: Mistral's refresh of a WAITING join then does nothing.
+func (r *run) settleJoins() {
+	if r.forced != "" || r.paused {
+		return
+	}
+	for _, t := range r.w.Tasks {
+		if js := r.joins[t.Name]; js != nil && !js.started && r.joinSatisfied(t, js) {
+			js.started = true
+			r.dispatch(t, mergeContexts(js.ctxs), mergeContexts(js.pubs))
+		}
+	}
+	r.failJoins()
 }
 
 // failJoins fails each join task that waits and can no longer run, as
@@ -887,6 +908,17 @@ func (r *run) finish() *Execution {
 	// wf_ex.context (vars, global publishes), then the input.
 	final := mergeContexts(append([]map[string]any{r.start, r.globals}, r.endPubs...))
 	funcs := r.funcsLocked(nil)
+	if r.forced == Success || r.forced == Failed {
+		// Joins some inbound tasks reached stay WAITING in Mistral once
+		// the workflow's state is decided.
+		for _, t := range r.w.Tasks {
+			if js := r.joins[t.Name]; js != nil && !js.started {
+				now := r.e.now()
+				ex.Tasks = append(ex.Tasks, &TaskExecution{ID: NewID(), Name: t.Name, State: Waiting, Action: t.Action, Published: map[string]any{},
+					StateInfo: "Task is waiting.", StartedAt: now})
+			}
+		}
+	}
 	switch {
 	case r.parent.Err() != nil && r.forced == "":
 		ex.State = Cancelled
