@@ -452,10 +452,17 @@ func (r *run) startDirect() {
 			}
 		}
 	}
+	var starts []Transition
 	for _, t := range r.w.Tasks {
 		if !inbound[t.Name] {
-			r.dispatch(t, r.start, map[string]any{})
+			starts = append(starts, Transition{Target: t.Name})
 		}
+	}
+	for _, c := range r.rearrange(starts) {
+		if r.forced != "" {
+			break
+		}
+		r.dispatch(r.w.Task(c.Target), r.start, map[string]any{})
 	}
 }
 
@@ -618,10 +625,12 @@ func (r *run) next(d taskDone) {
 	default:
 		return
 	}
+	// Mistral's controller evaluates every transition first, then
+	// dispatches the commands in the order _rearrange_commands gives.
 	funcs := r.funcs(te)
-	ledSomewhere := false
+	var cmds []Transition
 	for ci, trs := range clauses {
-		for ti, tr := range trs {
+		for _, tr := range trs {
 			if tr.Condition != "" {
 				v, err := expr.EvalString(r.ctx, tr.Condition, d.out, funcs)
 				if err != nil {
@@ -643,50 +652,16 @@ func (r *run) next(d taskDone) {
 				te.errorHandled = true
 				r.mu.Unlock()
 			}
-			switch tr.Target {
-			case "noop":
-				continue
-			case "pause":
-				// Mistral runs the commands before pause and keeps the
-				// ones after it for resume.
-				r.pause()
-				continue
-			case "fail", "succeed":
-				msg := ""
-				if m, ok := tr.Params["msg"]; ok {
-					v, err := expr.EvalValue(r.ctx, m, d.out, funcs)
-					if err == nil {
-						msg = pyStr(v)
-					}
-				}
-				if tr.Target == "fail" {
-					if msg == "" {
-						msg = fmt.Sprintf("Failed by task %s (fail engine command)", t.Name)
-					}
-					r.forced, r.forcedM = Failed, msg
-				} else {
-					r.forced, r.forcedM = Success, msg
-				}
-				// The workflow has ended: nothing new starts, and what
-				// runs finishes, as in Mistral (case fail_command_in_flight).
-				r.decided()
-				// Mistral evaluates all of the task's transitions before
-				// it runs the command: a task target after the command
-				// (never run) still makes the task lead somewhere, so its
-				// context is not in the final one (conformance/
-				// succeed_command_condition, succeed_after_with_items).
-				if !ledSomewhere && !r.leadsToTask(clauses, ci, ti+1, d.out, funcs) {
-					r.ends = append(r.ends, d.out)
-					r.endPubs = append(r.endPubs, d.pub)
-				}
-				return
-			}
-			target := r.w.Task(tr.Target)
-			if target == nil {
-				continue
-			}
-			// Engine commands do not count: a task whose transitions are
-			// only commands ends a branch (Mistral's has_next_tasks).
+			cmds = append(cmds, tr)
+		}
+	}
+	// Engine commands do not count: a task whose transitions are only
+	// commands ends a branch (Mistral's has_next_tasks), even when a
+	// command before a task target means that task never runs
+	// (conformance/succeed_command_condition, succeed_after_with_items).
+	ledSomewhere := false
+	for _, c := range cmds {
+		if target := r.w.Task(c.Target); target != nil {
 			ledSomewhere = true
 			r.mu.Lock()
 			if te.next == nil {
@@ -694,52 +669,157 @@ func (r *run) next(d taskDone) {
 			}
 			te.next[target.Name] = true
 			r.mu.Unlock()
-			if target.Join != 0 {
-				js := r.joins[target.Name]
-				if js == nil {
-					js = &joinState{from: map[string]bool{}}
-					r.joins[target.Name] = js
-				}
-				if js.started || js.from[t.Name] {
-					continue
-				}
-				js.from[t.Name] = true
-				js.ctxs = append(js.ctxs, d.out)
-				js.pubs = append(js.pubs, d.pub)
-				// Mistral defers the join (WAITING) and decides it once
-				// the task's commands are dispatched: a fail or succeed
-				// after it in the same transitions leaves it waiting
-				// (r.joinsReady, case join_waiting_after_fail).
-				continue
-			}
-			r.dispatch(target, d.out, d.pub)
 		}
 	}
 	if !ledSomewhere {
 		r.ends = append(r.ends, d.out)
 		r.endPubs = append(r.endPubs, d.pub)
 	}
-}
-
-// leadsToTask reports whether a transition of clauses from clause ci,
-// index ti on, targets a task and its condition holds in ctx. A condition
-// that cannot be evaluated counts as false.
-func (r *run) leadsToTask(clauses [][]Transition, ci, ti int, ctx map[string]any, funcs expr.Funcs) bool {
-	for ; ci < len(clauses); ci, ti = ci+1, 0 {
-		for _, tr := range clauses[ci][min(ti, len(clauses[ci])):] {
-			if r.w.Task(tr.Target) == nil {
-				continue
-			}
-			if tr.Condition != "" {
-				v, err := expr.EvalString(r.ctx, tr.Condition, ctx, funcs)
-				if err != nil || !expr.Truthy(v) {
-					continue
+	for _, c := range r.rearrange(cmds) {
+		if r.forced != "" {
+			break // Mistral dispatches nothing once the workflow is done
+		}
+		switch c.Target {
+		case "pause":
+			// What follows waits for resume (dispatch keeps it).
+			r.pause()
+			continue
+		case "fail", "succeed":
+			msg := ""
+			if m, ok := c.Params["msg"]; ok {
+				v, err := expr.EvalValue(r.ctx, m, d.out, funcs)
+				if err == nil {
+					msg = pyStr(v)
 				}
 			}
-			return true
+			if c.Target == "fail" {
+				if msg == "" {
+					msg = fmt.Sprintf("Failed by task %s (fail engine command)", t.Name)
+				}
+				r.forced, r.forcedM = Failed, msg
+			} else {
+				r.forced, r.forcedM = Success, msg
+			}
+			// The workflow has ended: nothing new starts, and what
+			// runs finishes, as in Mistral (case fail_command_in_flight).
+			r.decided()
+			continue
+		}
+		target := r.w.Task(c.Target)
+		if target == nil {
+			continue
+		}
+		if target.Join != 0 {
+			js := r.joins[target.Name]
+			if js == nil {
+				js = &joinState{from: map[string]bool{}}
+				r.joins[target.Name] = js
+			}
+			if js.started || js.from[t.Name] {
+				continue
+			}
+			js.from[t.Name] = true
+			js.ctxs = append(js.ctxs, d.out)
+			js.pubs = append(js.pubs, d.pub)
+			// Mistral defers the join (WAITING) and decides it once
+			// the task's commands are dispatched: a fail or succeed
+			// after it in the same transitions leaves it waiting
+			// (settleJoins, case join_waiting_after_fail).
+			continue
+		}
+		r.dispatch(target, d.out, d.pub)
+	}
+}
+
+// rearrange is Mistral's _rearrange_commands: noop dropped; what follows
+// the first fail or succeed dropped (all but it when it comes first);
+// what follows a pause kept in its order for resume; the task commands
+// before sorted as CPython's list.sort orders them with
+// _compare_task_commands, whose comparison makes every task that is not
+// a join "less" than whatever it is compared with: the order comes out
+// reversed (start tasks too), joins after, by name. Mistral runs a
+// task's start (its input) as it dispatches it, so a task that cannot
+// start stops the ones after it (conformance/start_failure_order).
+func (r *run) rearrange(cmds []Transition) []Transition {
+	out := make([]Transition, 0, len(cmds))
+	for _, c := range cmds {
+		if c.Target != "noop" {
+			out = append(out, c)
 		}
 	}
-	return false
+	state := -1
+	for i, c := range out {
+		if c.Target == "fail" || c.Target == "succeed" || c.Target == "pause" {
+			state = i
+			break
+		}
+	}
+	if state < 0 {
+		pySort(out, r.taskCmdLess)
+		return out
+	}
+	if state == 0 && out[0].Target != "pause" {
+		return out[:1]
+	}
+	head := append([]Transition(nil), out[:state]...)
+	pySort(head, r.taskCmdLess)
+	head = append(head, out[state])
+	if out[state].Target == "pause" {
+		head = append(head, out[state+1:]...)
+	}
+	return head
+}
+
+// taskCmdLess is _compare_task_commands(a, b) < 0: a task that is not a
+// join is less than anything; a join is greater than a task that is not;
+// joins compare by name (their unique_key).
+func (r *run) taskCmdLess(a, b Transition) bool {
+	ta, tb := r.w.Task(a.Target), r.w.Task(b.Target)
+	if ta == nil || ta.Join == 0 {
+		return true
+	}
+	if tb == nil || tb.Join == 0 {
+		return false
+	}
+	return a.Target < b.Target
+}
+
+// pySort sorts s in place as CPython 3.11's list.sort does for a list
+// shorter than 64 (one natural run, reversed if strictly descending, then
+// binary insertion), with less as the key comparison: for a comparison
+// that is not a total order, the result is Python's.
+func pySort[T any](s []T, less func(a, b T) bool) {
+	n := len(s)
+	if n < 2 {
+		return
+	}
+	run := 2
+	if less(s[1], s[0]) {
+		for run < n && less(s[run], s[run-1]) {
+			run++
+		}
+		for i, j := 0, run-1; i < j; i, j = i+1, j-1 {
+			s[i], s[j] = s[j], s[i]
+		}
+	} else {
+		for run < n && !less(s[run], s[run-1]) {
+			run++
+		}
+	}
+	for i := run; i < n; i++ {
+		pivot := s[i]
+		lo, hi := 0, i
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			if less(pivot, s[mid]) {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		copy(s[lo+1:i+1], s[lo:i])
+		s[lo] = pivot
+	}
 }
 
 // settleJoins starts the join tasks whose inbound tasks have all (join:
@@ -1242,12 +1322,49 @@ func (r *run) spawn(s spawnReq) {
 			return
 		}
 	}
+	// Mistral starts a task as it dispatches it: with no wait-before, its
+	// with-items and input are evaluated now, and one that fails fails
+	// the workflow before the next command (case start_failure_order).
+	var prep *prepared
+	if noWait(t.WaitBefore) {
+		p, err := r.prepare(r.ctx, t, in, r.funcs(te))
+		if err != nil {
+			r.failToStart(t, te, in, inPub, err)
+			return
+		}
+		prep = p
+	}
 	r.running++
 	r.notify(te)
 	go func() {
-		out := r.runTask(t, te, in, true)
+		out := r.runTask(t, te, in, true, prep)
 		r.done <- taskDone{te: te, t: t, out: out}
 	}()
+}
+
+// noWait reports whether a wait-before value is absent or a literal 0.
+func noWait(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case int64:
+		return x <= 0
+	case float64:
+		return x <= 0
+	}
+	return false
+}
+
+// failToStart ends te, which could not start (Mistral's "Failed to run
+// task"): ERROR, nothing published, and the workflow fails (next).
+func (r *run) failToStart(t *Task, te *TaskExecution, in, inPub map[string]any, err error) {
+	r.mu.Lock()
+	te.State, te.StateInfo, te.Err = Failed, err.Error(), err
+	te.startFailed, te.FinishedAt, te.Published = true, r.e.now(), map[string]any{}
+	delete(r.inPub, te)
+	r.mu.Unlock()
+	r.notify(te)
+	r.next(taskDone{te: te, t: t, out: in, in: inPub, pub: inPub})
 }
 
 // runIdle starts a task pause-before held, on Resume.
@@ -1258,7 +1375,7 @@ func (r *run) runIdle(s spawnReq) {
 	r.running++
 	r.notify(s.te)
 	go func() {
-		out := r.runTask(s.t, s.te, s.in, false)
+		out := r.runTask(s.t, s.te, s.in, false, nil)
 		r.done <- taskDone{te: s.te, t: s.t, out: out}
 	}()
 }

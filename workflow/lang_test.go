@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -222,6 +224,51 @@ func TestSleepSeconds(t *testing.T) {
 		got, err := sleepSeconds(c.v, c.given)
 		if got != c.want || (err != nil) != c.wantErr {
 			t.Errorf("sleepSeconds(%#v, %v) = %d, %v; want %d (error %v)", c.v, c.given, got, err, c.want, c.wantErr)
+		}
+	}
+}
+
+// TestPySort holds pySort to CPython's list.sort with Mistral's
+// _compare_task_commands (not a total order): testdata/
+// pysort_commands.json was written by CPython 3.11 (Debian's
+// /usr/bin/python3) over random command lists, joins marked waiting.
+func TestPySort(t *testing.T) {
+	raw, err := os.ReadFile("testdata/pysort_commands.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		In   [][2]any `json:"in"`
+		Want []string `json:"want"`
+	}
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	type cmd struct {
+		name    string
+		waiting bool
+	}
+	less := func(a, b cmd) bool {
+		if !a.waiting {
+			return true
+		}
+		if !b.waiting {
+			return false
+		}
+		return a.name < b.name
+	}
+	for _, c := range cases {
+		cmds := make([]cmd, len(c.In))
+		for i, p := range c.In {
+			cmds[i] = cmd{p[0].(string), p[1].(bool)}
+		}
+		pySort(cmds, less)
+		got := make([]string, len(cmds))
+		for i, x := range cmds {
+			got[i] = x.name
+		}
+		if strings.Join(got, " ") != strings.Join(c.Want, " ") {
+			t.Errorf("%v: got %v, CPython %v", c.In, got, c.Want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -48,7 +49,7 @@ var errFailOn = errors.New("Failed by 'fail-on' policy")
 // runTask runs one task with its policies and returns its outbound
 // context. startPolicies is false for a task pause-before held: it
 // starts without wait-before.
-func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolicies bool) map[string]any {
+func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolicies bool, prep *prepared) map[string]any {
 	ctx := r.ctx
 	funcs := r.funcs(te)
 	finish := func(state State, info string, result any, resultSet bool) {
@@ -108,7 +109,8 @@ func (r *run) runTask(t *Task, te *TaskExecution, in map[string]any, startPolici
 	var runErr error
 	failedOn := false
 	for attempt := 0; ; attempt++ {
-		result, runErr = r.attempt(tctx, t, te, in, funcs)
+		result, runErr = r.attempt(tctx, t, te, in, funcs, prep)
+		prep = nil
 		failedOn = false
 		if runErr == nil && t.FailOn != nil && t.FailOn != false {
 			// Mistral's FailOnPolicy, after the task completed: the task
@@ -283,11 +285,25 @@ func (r *run) complete(t *Task, te *TaskExecution, in map[string]any, result any
 	return out
 }
 
-// attempt runs the task's action (or sub-workflow) once, or once per item
-// under with-items, and returns its result.
-func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[string]any, funcs expr.Funcs) (any, error) {
+// prepared is a task's start as Mistral's _schedule_actions makes it:
+// the input of every action it runs (one per with-items item), evaluated
+// before any of them runs, so that an item whose input fails starts none.
+type prepared struct {
+	inputs  []map[string]any
+	items   bool // with-items: the result is a list
+	workers int
+}
+
+// prepare evaluates the with-items lists, the concurrency and every
+// input of t over in. Its errors are startErrors: Mistral's "Failed to
+// run task".
+func (r *run) prepare(ctx context.Context, t *Task, in map[string]any, funcs expr.Funcs) (*prepared, error) {
 	if len(t.WithItems) == 0 {
-		return r.call(ctx, t, te, in, funcs)
+		input, err := r.evalInput(ctx, t, in, funcs)
+		if err != nil {
+			return nil, err
+		}
+		return &prepared{inputs: []map[string]any{input}, workers: 1}, nil
 	}
 	var lists [][]any
 	n := -1
@@ -314,19 +330,20 @@ func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[st
 	if err != nil {
 		return nil, &startError{fmt.Errorf("concurrency: %w", err)}
 	}
-	workers := int(conc)
-	if workers <= 0 || workers > n {
-		workers = n
+	p := &prepared{inputs: make([]map[string]any, n), items: true, workers: int(conc)}
+	if p.workers <= 0 || p.workers > n {
+		p.workers = n
 	}
-	results := make([]any, n)
+	// Expressions have no side effects: many items are evaluated on
+	// every CPU, and the first item that fails is the one reported.
 	errs := make([]error, n)
+	parts := min(runtime.GOMAXPROCS(0), max(1, n/256))
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
+	for w := 0; w < parts; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for i := w; i < n; i += parts {
 				data := make(map[string]any, len(in)+len(lists))
 				for k, v := range in {
 					data[k] = v
@@ -334,7 +351,44 @@ func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[st
 				for j, iv := range t.WithItems {
 					data[iv.Var] = lists[j][i]
 				}
-				results[i], errs[i] = r.call(ctx, t, te, data, funcs)
+				p.inputs[i], errs[i] = r.evalInput(ctx, t, data, funcs)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, &startError{fmt.Errorf("with-items item %d: %w", i, err)}
+		}
+	}
+	return p, nil
+}
+
+// attempt runs the task's action (or sub-workflow) once, or once per item
+// under with-items, and returns its result. prep is the start dispatch
+// prepared, for the first attempt; a retry prepares again, as Mistral
+// schedules the actions again over the context of the moment.
+func (r *run) attempt(ctx context.Context, t *Task, te *TaskExecution, in map[string]any, funcs expr.Funcs, prep *prepared) (any, error) {
+	if prep == nil {
+		var err error
+		if prep, err = r.prepare(ctx, t, in, funcs); err != nil {
+			return nil, err
+		}
+	}
+	if !prep.items {
+		return r.invoke(ctx, t, te, prep.inputs[0])
+	}
+	n := len(prep.inputs)
+	results := make([]any, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < prep.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i], errs[i] = r.invoke(ctx, t, te, prep.inputs[i])
 			}
 		}()
 	}
@@ -383,12 +437,9 @@ func itemsOf(v any) ([]any, bool) {
 	return nil, false
 }
 
-// call evaluates the task's input over data and runs its action or
-// sub-workflow once.
-func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[string]any, funcs expr.Funcs) (any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// evalInput evaluates the task's input over data: the input of one
+// action (or sub-workflow) it runs.
+func (r *run) evalInput(ctx context.Context, t *Task, data map[string]any, funcs expr.Funcs) (map[string]any, error) {
 	var iv any
 	var err error
 	if t.InputExpr != "" {
@@ -407,6 +458,14 @@ func (r *run) call(ctx context.Context, t *Task, te *TaskExecution, data map[str
 	input, _ := iv.(map[string]any)
 	if input == nil {
 		input = map[string]any{}
+	}
+	return input, nil
+}
+
+// invoke runs the task's action or sub-workflow once with input.
+func (r *run) invoke(ctx context.Context, t *Task, te *TaskExecution, input map[string]any) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if t.Workflow != "" {
 		return r.subWorkflow(ctx, t, te, input)
