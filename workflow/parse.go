@@ -143,7 +143,7 @@ type fileParser struct {
 func pathParts(path string, workbook bool) (wf, task, key string) {
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for i := range parts {
-		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(parts[i])
+		parts[i] = unescapeKey(parts[i])
 	}
 	if workbook {
 		if len(parts) >= 2 && parts[0] == "workflows" {
@@ -442,7 +442,7 @@ func markDate(v any, path string) (string, bool) {
 		last := i == len(parts)-1
 		switch c := v.(type) {
 		case map[string]any:
-			k := strings.NewReplacer("~1", "/", "~0", "~").Replace(part)
+			k := unescapeKey(part)
 			if last {
 				old, ok := c[k].(string)
 				if ok {

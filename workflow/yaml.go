@@ -116,6 +116,11 @@ var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 func escapeKey(k string) string { return pointerEscaper.Replace(k) }
 
+// unescapeKey undoes escapeKey.
+func unescapeKey(k string) string { return pointerUnescaper.Replace(k) }
+
+var pointerUnescaper = strings.NewReplacer("~1", "/", "~0", "~")
+
 func (d *decoder) errf(n ast.Node, format string, args ...any) error {
 	return &Error{File: d.file, Pos: nodePos(n), Msg: fmt.Sprintf(format, args...)}
 }
